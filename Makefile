@@ -1,0 +1,65 @@
+# zanshin — top-level build.  See README.md.
+#
+#   make deps     install every Debian package the build, tests and demo need
+#   make          build patched CRIU + libcriu (build/bin/criu, build/lib) and the runtime
+#   make check    deps + build + every test; last line "N passed, N failed[, N skipped]"
+#   make demo     deps + build + the main job, printed
+#   make bench    regenerate bench/results/
+#   make install  PREFIX=/usr/local (criu goes to $(PREFIX)/libexec/zanshin/criu)
+#   make lint     formatting and house rules
+#   make clean
+
+PREFIX ?= /usr/local
+TOP := $(abspath .)
+BUILD := $(TOP)/build
+CC ?= gcc
+export TOP BUILD
+
+.PHONY: all deps criu criu-stock check demo bench install lint clean test
+all: criu
+
+deps:
+	@scripts/deps.sh
+
+criu: $(BUILD)/bin/criu
+# Re-run the build script whenever the series or a patch changes; the script
+# itself decides whether to re-extract.
+$(BUILD)/bin/criu: criu-patches/series $(wildcard criu-patches/*.patch) scripts/criu-build.sh
+	@scripts/criu-build.sh patched
+	@touch $@
+
+criu-stock: $(BUILD)/stock/bin/criu
+$(BUILD)/stock/bin/criu: scripts/criu-build.sh
+	@scripts/criu-build.sh stock
+	@touch $@
+
+# Component makefiles add to `all` (runtime, tests' helper programs, ...).
+-include mk/*.mk
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run-all.sh
+
+test: all
+	@tests/run-all.sh $(SUITES)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all criu-stock
+	@bench/run-all.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/libexec/zanshin $(DESTDIR)$(PREFIX)/lib/zanshin $(DESTDIR)$(PREFIX)/include/zanshin/criu
+	install -m 0755 $(BUILD)/bin/criu $(DESTDIR)$(PREFIX)/libexec/zanshin/criu
+	cp -a $(BUILD)/lib/libcriu.so* $(DESTDIR)$(PREFIX)/lib/zanshin/
+	install -m 0644 $(BUILD)/include/criu/* $(DESTDIR)$(PREFIX)/include/zanshin/criu/
+	@for f in $(INSTALL_EXTRA); do echo "install $$f"; done
+
+lint:
+	@scripts/lint.sh
+
+clean:
+	rm -rf $(BUILD)
