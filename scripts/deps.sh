@@ -34,10 +34,10 @@ write_src_list() {
 
 PKGS="build-essential pkg-config git ca-certificates dpkg-dev
  libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
- libnl-3-dev libnet1-dev libcap-dev libbsd-dev libgnutls28-dev libnftables-dev
+ libnl-3-dev libnl-route-3-dev libnet1-dev libcap-dev libbsd-dev libgnutls28-dev libnftables-dev
  uuid-dev libaio-dev libdrm-dev
  libyajl-dev libseccomp-dev libsystemd-dev
- iptables iproute2 busybox-static bats jq python3-yaml python3-pip
+ iptables iproute2 busybox-static bats jq gawk python3-yaml python3-pip
  runc crun containerd podman skopeo
  psmisc procps util-linux kmod file e2fsprogs hyperfine"
 
