@@ -1,0 +1,20 @@
+/* zanshin — log output as runc writes it (logrus text or JSON lines). */
+#ifndef ZANSHIN_LOG_H
+#define ZANSHIN_LOG_H
+
+#include <stdbool.h>
+
+#include "zanshin/error.h"
+
+enum zs_log_format { ZS_LOG_TEXT, ZS_LOG_JSON };
+
+/* path NULL or "" = stderr.  Returns < 0 on error. */
+int zs_log_init(const char *path, enum zs_log_format format, bool debug, zs_error_t *err);
+void zs_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define zs_debug(...) zs_log("debug", __VA_ARGS__)
+#define zs_warn(...) zs_log("warning", __VA_ARGS__)
+/* Log an error line; returns whether the log goes to stderr already. */
+bool zs_log_error(const char *msg);
+bool zs_log_debug_enabled(void);
+
+#endif

@@ -1,0 +1,333 @@
+/* zanshin — helpers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+#include "zanshin/utils.h"
+
+void cleanup_freep(void *p)
+{
+	void **pp = (void **) p;
+	free(*pp);
+}
+
+void cleanup_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+void cleanup_filep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+void cleanup_dirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+void cleanup_pidp(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
+void *xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void *xzalloc(size_t size)
+{
+	void *p = calloc(1, size ? size : 1);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	void *r = realloc(p, size ? size : 1);
+	if (r == NULL)
+		abort();
+	return r;
+}
+
+char *xstrdup(const char *s)
+{
+	char *r;
+
+	if (s == NULL)
+		return NULL;
+	r = strdup(s);
+	if (r == NULL)
+		abort();
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *r;
+
+	va_start(ap, fmt);
+	if (vasprintf(&r, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return r;
+}
+
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int read_all_fd(int fd, const char *what, char **out, size_t *len, zs_error_t *err)
+{
+	size_t cap = 4096, used = 0;
+	cleanup_free char *buf = xmalloc(cap);
+
+	for (;;) {
+		ssize_t n;
+		if (used + 1 >= cap) {
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + used, cap - used - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return zs_make_error(err, errno, "read `%s`", what);
+		}
+		if (n == 0)
+			break;
+		used += n;
+	}
+	buf[used] = '\0';
+	if (len)
+		*len = used;
+	*out = steal_pointer(&buf);
+	return 0;
+}
+
+int read_file(const char *path, char **out, size_t *len, zs_error_t *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return zs_make_error(err, errno, "open `%s`", path);
+	return read_all_fd(fd, path, out, len, err);
+}
+
+int write_file(const char *path, const void *data, size_t len, zs_error_t *err)
+{
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return zs_make_error(err, errno, "open `%s`", path);
+	if (write_all(fd, data, len) < 0)
+		return zs_make_error(err, errno, "write `%s`", path);
+	return 0;
+}
+
+static int fsync_dir_of(const char *path, zs_error_t *err)
+{
+	cleanup_free char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	cleanup_close int dfd = -1;
+
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir) {
+		slash[1] = '\0';
+	} else {
+		*slash = '\0';
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return zs_make_error(err, errno, "open directory `%s`", dir);
+	if (fsync(dfd) < 0)
+		return zs_make_error(err, errno, "fsync directory `%s`", dir);
+	return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		return zs_make_error(err, errno, "open `%s`", tmp);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return zs_make_error(err, e, "write `%s`", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return zs_make_error(err, e, "rename `%s` to `%s`", tmp, path);
+	}
+	return fsync_dir_of(path, err);
+}
+
+int safe_openat(int rootfd, const char *path, int flags, mode_t mode, zs_error_t *err)
+{
+	struct open_how how = {0};
+	int fd;
+
+	how.flags = flags | O_CLOEXEC;
+	if (flags & (O_CREAT | O_TMPFILE))
+		how.mode = mode;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	while (*path == '/')
+		path++;
+	if (*path == '\0')
+		path = ".";
+	fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(rootfd, path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return zs_make_error(err, errno, "open `%s` inside the rootfs", path);
+	return fd;
+}
+
+int safe_mkdir_p_at(int rootfd, const char *path, mode_t mode, zs_error_t *err)
+{
+	cleanup_free char *copy = xstrdup(path);
+	char *p = copy, *next;
+	int cur = dup(rootfd);
+
+	if (cur < 0)
+		return zs_make_error(err, errno, "dup");
+	while (*p == '/')
+		p++;
+	while (*p) {
+		int fd;
+		next = strchr(p, '/');
+		if (next) {
+			*next++ = '\0';
+			while (*next == '/')
+				next++;
+		}
+		if (strcmp(p, ".") == 0 || *p == '\0') {
+			p = next ? next : "";
+			continue;
+		}
+		if (mkdirat(cur, p, mode) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(cur);
+			return zs_make_error(err, e, "mkdir `%s`", path);
+		}
+		fd = safe_openat(cur, p, O_PATH | O_DIRECTORY, 0, err);
+		close(cur);
+		if (fd < 0)
+			return fd;
+		cur = fd;
+		p = next ? next : "";
+	}
+	return cur;
+}
+
+int mkdir_p(const char *path, mode_t mode, zs_error_t *err)
+{
+	cleanup_free char *copy = xstrdup(path);
+	char *p;
+
+	for (p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return zs_make_error(err, errno, "mkdir `%s`", copy);
+		*p = '/';
+	}
+	if (mkdir(copy, mode) < 0 && errno != EEXIST)
+		return zs_make_error(err, errno, "mkdir `%s`", copy);
+	return 0;
+}
+
+static int rm_rf_at(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return unlinkat(dfd, name, 0);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type == DT_DIR)
+			rm_rf_at(dirfd(d), de->d_name);
+		else
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	return unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+int rm_rf(const char *path)
+{
+	return rm_rf_at(AT_FDCWD, path);
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int mark_fds_cloexec_from(int from, zs_error_t *err)
+{
+	cleanup_dir DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (syscall(SYS_close_range, from, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) == 0)
+		return 0;
+	if (d == NULL)
+		return zs_make_error(err, errno, "open /proc/self/fd");
+	while ((de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] == '.' || fd < from || fd == dirfd(d))
+			continue;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	return 0;
+}

@@ -1,0 +1,40 @@
+# zanshin runtime: build/bin/zanshin and build/lib/libzanshin.a (lib/*.c).
+# Included by the top-level Makefile.
+
+ZS_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Werror=implicit-function-declaration -Iinclude -I$(BUILD)/include -MMD -MP
+ZS_LIBS := -lyajl -lseccomp -lcap
+
+ZS_LIB_SRCS := $(wildcard lib/*.c)
+ZS_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(ZS_LIB_SRCS))
+ZS_RT_SRCS := $(wildcard runtime/*.c)
+ZS_RT_OBJS := $(patsubst runtime/%.c,$(BUILD)/obj/runtime/%.o,$(ZS_RT_SRCS))
+ZS_UNIT_SRCS := $(wildcard tests/unit/*.c)
+ZS_UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(ZS_UNIT_SRCS))
+
+.PHONY: runtime runtime-unit
+all: runtime runtime-unit
+runtime: $(BUILD)/bin/zanshin
+runtime-unit: $(ZS_UNIT_BINS)
+
+$(BUILD)/obj/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ZS_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/runtime/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ZS_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/lib/libzanshin.a: $(ZS_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/zanshin: $(ZS_RT_OBJS) $(BUILD)/lib/libzanshin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(ZS_RT_OBJS) $(BUILD)/lib/libzanshin.a $(ZS_LIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/lib/libzanshin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ZS_CFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/lib/libzanshin.a $(ZS_LIBS)
+
+-include $(ZS_LIB_OBJS:.o=.d) $(ZS_RT_OBJS:.o=.d)

@@ -1,0 +1,12 @@
+/* zanshin events */
+#include <errno.h>
+
+#include "cli.h"
+
+ZS_VERB(events)
+{
+	if (argc > 0 && (argv[0][0] == '-' && argv[0][1] == 'h')) {
+		return 0;
+	}
+	return zs_make_error(err, ENOSYS, "events: not implemented yet");
+}

@@ -1,0 +1,12 @@
+/* zanshin list */
+#include <errno.h>
+
+#include "cli.h"
+
+ZS_VERB(list)
+{
+	if (argc > 0 && (argv[0][0] == '-' && argv[0][1] == 'h')) {
+		return 0;
+	}
+	return zs_make_error(err, ENOSYS, "list: not implemented yet");
+}

@@ -1,0 +1,12 @@
+/* zanshin spec */
+#include <errno.h>
+
+#include "cli.h"
+
+ZS_VERB(spec)
+{
+	if (argc > 0 && (argv[0][0] == '-' && argv[0][1] == 'h')) {
+		return 0;
+	}
+	return zs_make_error(err, ENOSYS, "spec: not implemented yet");
+}
