@@ -197,7 +197,7 @@ int zs_cgroup_stats(const struct zs_cgroup *cg, zs_jgen *g, zs_error_t *err);
  * poll() says readable, call zs_cgroup_oom_read(); it returns the number of
  * new OOM events (>= 0) or < 0. */
 int zs_cgroup_oom_open(const struct zs_cgroup *cg, int *fd, zs_error_t *err);
-int zs_cgroup_oom_read(const struct zs_cgroup *cg, int fd, zs_error_t *err);
+int zs_cgroup_oom_read(struct zs_cgroup *cg, int fd, zs_error_t *err);
 
 /* Kill what is left (SIGKILL, thawing first), then remove every directory,
  * retrying while the tasks exit.  Missing directories are not an error. */

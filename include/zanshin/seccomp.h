@@ -90,8 +90,8 @@ void cleanup_seccompp(struct zs_seccomp **s);
 #define cleanup_seccomp __attribute__((cleanup(cleanup_seccompp)))
 
 /* Build the BPF program of S (in the parent, before fork, or anywhere):
- * *prog/*len receive a malloc'd array of struct sock_filter and its number
- * of instructions.  Unknown syscall names are skipped; if SKIPPED is not
+ * PROG and LEN receive a malloc'd array of struct sock_filter and its
+ * number of instructions.  Unknown syscall names are skipped; if SKIPPED is not
  * NULL it receives a malloc'd comma-separated list of them (or NULL). */
 int zs_seccomp_compile(const struct zs_seccomp *s, void **prog, size_t *len, char **skipped, zs_error_t *err);
 

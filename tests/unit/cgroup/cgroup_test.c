@@ -1,0 +1,605 @@
+/* Tests of lib/cgroup*.c against the real kernel (root, cgroup v1/hybrid or
+ * v2).  Every cgroup is created under a test-specific name and removed at
+ * the end; processes are children of this program.  Prints TAP. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zanshin/cgroup.h"
+#include "zanshin/json.h"
+#include "zanshin/utils.h"
+#include "../../../lib/cgroup_internal.h"
+
+static int n_tests, n_failed;
+
+static void check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	n_tests++;
+	if (!ok)
+		n_failed++;
+	printf("%sok %d - ", ok ? "" : "not ", n_tests);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void skip(const char *name, const char *why)
+{
+	printf("ok %d - %s # skip %s\n", ++n_tests, name, why);
+}
+
+static void diag_err(zs_error_t e)
+{
+	if (e) {
+		cleanup_free char *t = zs_error_text(e);
+		printf("# error: %s\n", t);
+	}
+}
+
+static char *slurp(const char *dir, const char *file)
+{
+	cleanup_error zs_error_t e = NULL;
+	char *s = NULL;
+
+	if (dir == NULL || cg_read(dir, file, &s, &e) < 0)
+		return xstrdup("<unreadable>");
+	return s;
+}
+
+static bool file_is(const char *dir, const char *file, const char *want)
+{
+	cleanup_free char *s = slurp(dir, file);
+	bool ok = strcmp(s, want) == 0;
+
+	if (!ok)
+		printf("# %s/%s = `%s`, want `%s`\n", dir ? dir : "(null)", file, s, want);
+	return ok;
+}
+
+static void msleep(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* A child that bumps a shared counter every millisecond. */
+static volatile unsigned long *counter;
+
+static pid_t spawn_counter(void)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		for (;;) {
+			(*counter)++;
+			msleep(1);
+		}
+	}
+	return p;
+}
+
+static unsigned long progress(long ms)
+{
+	unsigned long a = *counter;
+	msleep(ms);
+	return *counter - a;
+}
+
+static int parse_res(const char *json, struct zs_resources **r, zs_error_t *err)
+{
+	cleanup_json zs_json *j = NULL;
+
+	if (zs_json_parse_buf(json, "config.json", &j, err) < 0)
+		return -1;
+	return zs_cgroup_resources_parse(j, "config.json", "linux.resources", r, err);
+}
+
+static const char *RES_JSON =
+	"{\"memory\":{\"limit\":33554432,\"reservation\":16777216,\"swap\":67108864},"
+	"\"cpu\":{\"shares\":512,\"quota\":20000,\"period\":100000,\"cpus\":\"0\",\"mems\":\"0\"},"
+	"\"pids\":{\"limit\":17},"
+	"\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
+	"{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rw\"}]}";
+
+static void test_parse(void)
+{
+	cleanup_resources struct zs_resources *r = NULL;
+	cleanup_error zs_error_t err = NULL;
+	int ret = parse_res(RES_JSON, &r, &err);
+
+	diag_err(err);
+	check(ret == 0 && r && r->memory_limit == 33554432 && r->memory_swap == 67108864 && r->cpu_shares == 512 &&
+		      r->cpu_quota == 20000 && r->pids_limit == 17 && r->n_devices == 2 && !r->devices[0].allow &&
+		      r->devices[0].type == 'a' && r->devices[1].major == 1 && strcmp(r->devices[1].access, "rw") == 0 &&
+		      r->memory_swappiness == -1,
+	      "parse linux.resources");
+	zs_resources_free(steal_pointer(&r));
+	ret = parse_res("{\"memory\":{\"limit\":\"big\"}}", &r, &err);
+	check(ret < 0 && strstr(zs_error_msg(err), "linux.resources.memory.limit") != NULL,
+	      "bad value: error names the field (%s)", zs_error_msg(err));
+	zs_error_release(&err);
+	ret = parse_res("{\"devices\":[{\"allow\":true,\"access\":\"rwx\"}]}", &r, &err);
+	check(ret < 0 && strstr(zs_error_msg(err), "linux.resources.devices[0].access") != NULL,
+	      "bad device access refused (%s)", zs_error_msg(err));
+}
+
+static char *own_cgroup_of(pid_t pid, const char *controller)
+{
+	char path[64], *line = NULL, *res = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+	f = fopen(path, "re");
+	while (f && getline(&line, &cap, f) > 0 && res == NULL) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (c2 == NULL)
+			continue;
+		*c2 = '\0';
+		line[strcspn(line, "\0")] = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		if (strcmp(c1 + 1, controller) == 0)
+			res = xstrdup(c2 + 1);
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return res ? res : xstrdup("?");
+}
+
+static bool pid_in(const struct zs_cgroup *cg, pid_t pid)
+{
+	cleanup_free pid_t *pids = NULL;
+	cleanup_error zs_error_t e = NULL;
+	size_t n = 0;
+
+	if (zs_cgroup_pids(cg, true, &pids, &n, &e) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+static void test_limits(const struct zs_cgroup *cg, pid_t child)
+{
+	const char *mem = zs_cgroup_path(cg, "memory"), *cpu = zs_cgroup_path(cg, "cpu");
+	const char *pids = zs_cgroup_path(cg, "pids");
+
+	if (zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED) {
+		check(file_is(mem, "memory.max", "33554432") && file_is(mem, "memory.low", "16777216") &&
+			      file_is(mem, "memory.swap.max", "33554432"),
+		      "v2 memory limits applied");
+		check(file_is(cpu, "cpu.max", "20000 100000") && file_is(pids, "pids.max", "17"), "v2 cpu/pids applied");
+	} else {
+		check(file_is(mem, "memory.limit_in_bytes", "33554432") &&
+			      file_is(mem, "memory.soft_limit_in_bytes", "16777216") &&
+			      file_is(mem, "memory.memsw.limit_in_bytes", "67108864"),
+		      "v1 memory limit, reservation and memory+swap applied");
+		check(file_is(cpu, "cpu.shares", "512") && file_is(cpu, "cpu.cfs_quota_us", "20000") &&
+			      file_is(cpu, "cpu.cfs_period_us", "100000"),
+		      "v1 cpu shares/quota/period applied");
+		check(file_is(pids, "pids.max", "17") && file_is(zs_cgroup_path(cg, "cpuset"), "cpuset.cpus", "0"),
+		      "v1 pids.max and cpuset.cpus applied");
+		cleanup_free char *dl = slurp(zs_cgroup_path(cg, "devices"), "devices.list");
+		check(strstr(dl, "c 1:3 rw") && !strstr(dl, "a *:*") && !strstr(dl, "c 1:5"),
+		      "v1 devices: deny-all + allow c 1:3 rw (list: %s)", dl);
+	}
+	{
+		cleanup_free char *own = own_cgroup_of(child, zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED ? "" : "memory");
+		check(mem && strstr(mem, own) && strlen(own) > 1, "child is in the memory cgroup (%s)", own);
+	}
+	if (zs_cgroup_mode_of(cg) == ZS_CGROUP_HYBRID) {
+		cleanup_free char *own = own_cgroup_of(child, "");
+		const char *u = zs_cgroup_path(cg, "");
+		check(u && strstr(u, own) && strlen(own) > 1, "hybrid: child also in the cgroup2 hierarchy (%s)", own);
+	}
+	check(pid_in(cg, child) && !zs_cgroup_was_populated(cg), "pids lists the child; cgroup was empty before");
+}
+
+static void test_save_load(const struct zs_cgroup *cg)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_json zs_json *j = NULL;
+	cleanup_cgroup struct zs_cgroup *cg2 = NULL;
+	cleanup_error zs_error_t err = NULL;
+	cleanup_free char *txt = NULL;
+	bool same;
+
+	zs_cgroup_save(cg, g);
+	txt = zs_jgen_result(g, NULL);
+	if (zs_json_parse_buf(txt, "state", &j, &err) < 0 || zs_cgroup_load(j, &cg2, &err) < 0) {
+		diag_err(err);
+		check(false, "save/load round trip");
+		return;
+	}
+	same = zs_cgroup_mode_of(cg2) == zs_cgroup_mode_of(cg);
+	for (const char *const *c = (const char *const[]){"memory", "cpu", "pids", "freezer", "", NULL}; *c; c++) {
+		const char *a = zs_cgroup_path(cg, *c), *b = zs_cgroup_path(cg2, *c);
+		same = same && ((a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0));
+	}
+	check(same, "save/load round trip keeps mode and paths");
+	zs_json_free(steal_pointer(&j));
+	zs_error_release(&err);
+	check(zs_json_parse_buf("{\"format\":\"other\"}", "state", &j, &err) == 0 && zs_cgroup_load(j, &cg2, &err) < 0,
+	      "load refuses a foreign format");
+}
+
+static void test_freeze(const struct zs_cgroup *cg)
+{
+	cleanup_error zs_error_t err = NULL;
+	int r;
+
+	check(progress(100) > 5, "child runs before pause");
+	r = zs_cgroup_freeze(cg, &err);
+	diag_err(err);
+	check(r == 0 && zs_cgroup_is_frozen(cg, &err) == 1, "freeze reports frozen");
+	check(progress(200) == 0, "frozen child makes no progress");
+	r = zs_cgroup_thaw(cg, &err);
+	diag_err(err);
+	check(r == 0 && zs_cgroup_is_frozen(cg, &err) == 0, "thaw reports thawed");
+	check(progress(200) > 5, "thawed child runs again");
+}
+
+static void test_update(const struct zs_cgroup *cg)
+{
+	cleanup_resources struct zs_resources *r = zs_resources_new();
+	cleanup_error zs_error_t err = NULL;
+	const char *mem = zs_cgroup_path(cg, "memory"), *cpu = zs_cgroup_path(cg, "cpu");
+	bool v2 = zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED;
+	int ret;
+
+	/* `update --memory 96M --memory-swap 128M --pids-limit -1 --cpu-quota -1` */
+	r->memory_limit = 96 << 20;
+	r->memory_swap = 128 << 20;
+	r->pids_limit = -1;
+	r->cpu_quota = -1;
+	ret = zs_cgroup_update(cg, r, &err);
+	diag_err(err);
+	check(ret == 0 &&
+		      (v2 ? file_is(mem, "memory.max", "100663296") && file_is(cpu, "cpu.max", "max 100000")
+			  : file_is(mem, "memory.limit_in_bytes", "100663296") &&
+				    file_is(mem, "memory.memsw.limit_in_bytes", "134217728") &&
+				    file_is(cpu, "cpu.cfs_quota_us", "-1")) &&
+		      file_is(zs_cgroup_path(cg, "pids"), "pids.max", "max"),
+	      "update raises memory above the old memory+swap, removes pids/cpu limits");
+	/* `update --cpu-period 50000`: quota left alone */
+	memset(r, 0, sizeof(*r));
+	r->memory_swappiness = -1;
+	r->cpu_period = 50000;
+	ret = zs_cgroup_update(cg, r, &err);
+	diag_err(err);
+	check(ret == 0 && (v2 ? file_is(cpu, "cpu.max", "max 50000") : file_is(cpu, "cpu.cfs_period_us", "50000")),
+	      "update of the period alone");
+	/* `update --memory 16M` while memory+swap is 128M: memory first */
+	memset(r, 0, sizeof(*r));
+	r->memory_swappiness = -1;
+	r->memory_limit = 16 << 20;
+	ret = zs_cgroup_update(cg, r, &err);
+	diag_err(err);
+	check(ret == 0 && file_is(mem, v2 ? "memory.max" : "memory.limit_in_bytes", "16777216"), "lower memory limit");
+	memset(r, 0, sizeof(*r));
+	r->memory_swappiness = -1;
+	r->cpu_period = 100;
+	ret = zs_cgroup_update(cg, r, &err);
+	check(ret < 0 && zs_error_errno(err) == EINVAL, "invalid cpu period refused by the kernel (%s)",
+	      zs_error_msg(err));
+}
+
+static void test_stats(const struct zs_cgroup *cg)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_json zs_json *j = NULL;
+	cleanup_error zs_error_t err = NULL;
+	cleanup_free char *txt = NULL;
+	int64_t total = 0, limit = 0, cur = 0;
+	int ret;
+
+	ret = zs_cgroup_stats(cg, g, &err);
+	txt = zs_jgen_result(g, NULL);
+	if (ret < 0 || zs_json_parse_buf(txt, "stats", &j, &err) < 0) {
+		diag_err(err);
+		check(false, "stats are valid JSON");
+		return;
+	}
+	zs_json_to_int64(zs_json_get(zs_json_get(zs_json_get(j, "cpu"), "usage"), "total"), "s", "t", 0, &total, &err);
+	zs_json_to_int64(zs_json_get(zs_json_get(zs_json_get(j, "memory"), "usage"), "limit"), "s", "l", 0, &limit,
+			 &err);
+	zs_json_to_int64(zs_json_get(zs_json_get(j, "pids"), "current"), "s", "p", 0, &cur, &err);
+	check(total > 0 && limit == 16 << 20 && cur == 1, "stats: cpu.usage.total=%lld memory.usage.limit=%lld pids=%lld",
+	      (long long) total, (long long) limit, (long long) cur);
+	check(zs_json_get(zs_json_get(j, "memory"), "raw") && zs_json_get(j, "blkio") && zs_json_get(j, "cpuset") &&
+		      zs_json_get(j, "hugetlb"),
+	      "stats have runc's sections (memory.raw, blkio, cpuset, hugetlb)");
+}
+
+/* A process joins (as exec does), allocates past the limit and is OOM-killed. */
+static void test_oom(struct zs_cgroup *cg)
+{
+	cleanup_error zs_error_t err = NULL;
+	struct pollfd pfd;
+	int fd = -1, st = 0, got = 0;
+	pid_t p;
+
+	if (zs_cgroup_oom_open(cg, &fd, &err) < 0) {
+		diag_err(err);
+		check(false, "open OOM notification");
+		return;
+	}
+	p = fork();
+	if (p == 0) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_cgroup_enter(cg, getpid(), &e) < 0)
+			_exit(3);
+		for (size_t i = 0; i < 256; i++) {
+			char *b = malloc(1 << 20);
+			if (b)
+				memset(b, 1, 1 << 20);
+		}
+		_exit(0);
+	}
+	waitpid(p, &st, 0);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	if (poll(&pfd, 1, 3000) == 1)
+		got = zs_cgroup_oom_read(cg, fd, &err);
+	close(fd);
+	check(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && got >= 1,
+	      "exec'd process over the memory limit is OOM-killed and reported (events=%d)", got);
+}
+
+static bool all_gone(const struct zs_cgroup *cg)
+{
+	for (const char *const *c = (const char *const[]){"memory", "cpu", "pids", "freezer", "devices", "", NULL}; *c;
+	     c++) {
+		const char *p = zs_cgroup_path(cg, *c);
+		if (p && access(p, F_OK) == 0) {
+			printf("# still there: %s\n", p);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void rm_parent(const struct zs_cgroup *cg)
+{
+	for (const char *const *c = (const char *const[]){"memory", "cpu", "cpuacct", "cpuset", "pids", "freezer",
+							   "devices", "blkio", "name=systemd", "", NULL};
+	     *c; c++) {
+		const char *p = zs_cgroup_path(cg, *c);
+		if (p) {
+			cleanup_free char *d = xstrdup(p);
+			*strrchr(d, '/') = '\0';
+			rmdir(d);
+		}
+	}
+}
+
+static void test_frozen_refused(const char *base, enum zs_cgroup_mode mode)
+{
+	cleanup_free char *inner = xasprintf("%s/frozen", base);
+	cleanup_free char *dir = NULL;
+	cleanup_error zs_error_t err = NULL;
+	struct zs_cgroup *cg = NULL;
+	int ret;
+
+	if (mode == ZS_CGROUP_UNIFIED) {
+		dir = xasprintf(ZS_CGROUP_ROOT "%s", inner);
+		mkdir_p(dir, 0755, &err);
+		cg_write(dir, "cgroup.freeze", "1", &err);
+	} else {
+		dir = xasprintf(ZS_CGROUP_ROOT "/freezer%s", inner);
+		mkdir_p(dir, 0755, &err);
+		cg_write(dir, "freezer.state", "FROZEN", &err);
+	}
+	diag_err(err);
+	zs_error_release(&err);
+	ret = zs_cgroup_create("x", inner, NULL, 0, &cg, &err);
+	check(ret < 0 && strstr(zs_error_msg(err), "container's cgroup unexpectedly frozen"),
+	      "a pre-existing frozen cgroup is refused (%s)", zs_error_msg(err));
+	{
+		cleanup_free char *mem = xasprintf(ZS_CGROUP_ROOT "/memory%s", inner);
+		check(mode == ZS_CGROUP_UNIFIED || access(mem, F_OK) < 0, "refusal leaves no new directory behind");
+	}
+	cg_write(dir, mode == ZS_CGROUP_UNIFIED ? "cgroup.freeze" : "freezer.state",
+		 mode == ZS_CGROUP_UNIFIED ? "0" : "THAWED", &err);
+	rmdir(dir);
+	zs_cgroup_free(cg);
+}
+
+static void test_bad_paths(void)
+{
+	cleanup_error zs_error_t err = NULL;
+	cleanup_resources struct zs_resources *r = zs_resources_new();
+	struct zs_cgroup *cg = NULL;
+	int ret;
+
+	ret = zs_cgroup_create("x", "system.slice:docker:abc", NULL, 0, &cg, &err);
+	check(ret < 0 && strstr(zs_error_msg(err), "systemd cgroup driver"), "systemd path refused (%s)",
+	      zs_error_msg(err));
+	zs_error_release(&err);
+	ret = zs_cgroup_create("x", "/a/../../b", NULL, 0, &cg, &err);
+	check(ret < 0 && strstr(zs_error_msg(err), ".."), "`..` in cgroupsPath refused");
+	zs_error_release(&err);
+	if (zs_cgroup_get_mode(&err) != ZS_CGROUP_UNIFIED) {
+		cleanup_free char *p = xasprintf("/zanshin-test-%d/unified", (int) getpid());
+		r->unified = xzalloc(sizeof(*r->unified));
+		r->unified[0].key = xstrdup("memory.min");
+		r->unified[0].value = xstrdup("1");
+		r->n_unified = 1;
+		ret = zs_cgroup_create("x", p, r, 0, &cg, &err);
+		check(ret < 0 && strstr(zs_error_msg(err), "invalid configuration"),
+		      "unified resources refused on cgroup v1 (%s)", zs_error_msg(err));
+	}
+}
+
+static void test_relative(void)
+{
+	cleanup_free char *name = xasprintf("zanshin-rel-%d", (int) getpid());
+	cleanup_free char *own = own_cgroup_of(getpid(), "memory");
+	cleanup_error zs_error_t err = NULL;
+	cleanup_cgroup struct zs_cgroup *cg = NULL;
+	int ret;
+
+	ret = zs_cgroup_create(name, NULL, NULL, 0, &cg, &err);
+	diag_err(err);
+	if (ret < 0) {
+		check(false, "default cgroup (relative, named after the id)");
+		return;
+	}
+	{
+		const char *mem = zs_cgroup_path(cg, "memory");
+		cleanup_free char *want = xasprintf(ZS_CGROUP_ROOT "/memory%s%s/%s", own, strcmp(own, "/") ? "" : "",
+						    name);
+		if (strcmp(own, "/") == 0) {
+			free(want);
+			want = xasprintf(ZS_CGROUP_ROOT "/memory/%s", name);
+		}
+		check(mem && strcmp(mem, want) == 0, "default cgroup is <own cgroup>/<id> as runc (%s)", mem);
+	}
+	check(zs_cgroup_destroy(cg, &err) == 0 && all_gone(cg), "destroy of an empty cgroup");
+}
+
+static void test_kill_all(const char *base)
+{
+	cleanup_free char *inner = xasprintf("%s/killall", base);
+	cleanup_error zs_error_t err = NULL;
+	cleanup_cgroup struct zs_cgroup *cg = NULL;
+	pid_t p = spawn_counter();
+	int st = 0;
+
+	if (zs_cgroup_create("k", inner, NULL, p, &cg, &err) < 0) {
+		diag_err(err);
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		check(false, "kill --all");
+		return;
+	}
+	check(zs_cgroup_kill_all(cg, SIGTERM, &err) == 0 && waitpid(p, &st, 0) == p && WIFSIGNALED(st) &&
+		      WTERMSIG(st) == SIGTERM,
+	      "kill_all delivers SIGTERM to every process");
+	check(zs_cgroup_destroy(cg, &err) == 0 && all_gone(cg), "destroy after kill_all");
+}
+
+/* cgroup v2 device filter (BPF), on the hybrid cgroup2 mount or pure v2. */
+static void test_bpf_devices(const char *base, enum zs_cgroup_mode mode)
+{
+	cleanup_free char *dir = NULL;
+	cleanup_error zs_error_t err = NULL;
+	struct zs_device_rule rules[] = {
+		{false, 'a', -1, -1, "rwm"},
+		{true, 'c', 1, 3, "rw"}, /* /dev/null */
+		{true, 'c', 1, 5, "r"},	 /* /dev/zero read-only */
+	};
+	int st = 0;
+	pid_t p;
+
+	if (mode == ZS_CGROUP_LEGACY) {
+		skip("cgroup v2 BPF device filter", "no cgroup2 hierarchy mounted");
+		return;
+	}
+	dir = xasprintf("%s%s/bpfdev", mode == ZS_CGROUP_HYBRID ? ZS_CGROUP_ROOT "/unified" : ZS_CGROUP_ROOT, base);
+	if (mkdir_p(dir, 0755, &err) < 0 || cg_v2_devices_apply(dir, rules, 3, &err) < 0) {
+		diag_err(err);
+		check(false, "attach the BPF device program");
+		rmdir(dir);
+		return;
+	}
+	p = fork();
+	if (p == 0) {
+		int code = 0, fd;
+		cleanup_error zs_error_t e = NULL;
+		if (cg_writef(dir, "cgroup.procs", &e, "%d", (int) getpid()) < 0)
+			_exit(10);
+		if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			code |= 1;
+		else
+			close(fd);
+		if ((fd = open("/dev/zero", O_RDONLY | O_CLOEXEC)) < 0)
+			code |= 2;
+		else
+			close(fd);
+		if (open("/dev/zero", O_WRONLY | O_CLOEXEC) >= 0 || errno != EPERM)
+			code |= 4;
+		if (open("/dev/full", O_RDONLY | O_CLOEXEC) >= 0 || errno != EPERM)
+			code |= 8;
+		_exit(code);
+	}
+	waitpid(p, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "BPF device filter: null rw ok, zero r ok / w denied, full denied (code %d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	rmdir(dir);
+	{
+		cleanup_free char *parent = xstrdup(dir);
+		*strrchr(parent, '/') = '\0';
+		rmdir(parent);
+	}
+}
+
+int main(void)
+{
+	cleanup_error zs_error_t err = NULL;
+	cleanup_cgroup struct zs_cgroup *cg = NULL;
+	cleanup_resources struct zs_resources *res = NULL;
+	cleanup_free char *base = xasprintf("/zanshin-test-%d", (int) getpid());
+	cleanup_free char *inner = xasprintf("%s/ct", base);
+	int mode, st = 0;
+	pid_t child;
+
+	if (geteuid() != 0) {
+		printf("1..0 # skip needs root\n");
+		return 0;
+	}
+	counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	mode = zs_cgroup_get_mode(&err);
+	check(mode > 0, "detect cgroup mode (%d: 1=v1 2=hybrid 3=v2)", mode);
+	test_parse();
+	test_bad_paths();
+
+	if (parse_res(RES_JSON, &res, &err) < 0) {
+		diag_err(err);
+		return 1;
+	}
+	child = spawn_counter();
+	if (zs_cgroup_create("zs-test", inner, res, child, &cg, &err) < 0) {
+		diag_err(err);
+		check(false, "create cgroup %s", inner);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	} else {
+		check(true, "create cgroup %s with limits and a process", inner);
+		test_limits(cg, child);
+		test_save_load(cg);
+		test_freeze(cg);
+		test_update(cg);
+		test_stats(cg);
+		test_oom(cg);
+		check(zs_cgroup_destroy(cg, &err) == 0 && waitpid(child, &st, 0) == child && WIFSIGNALED(st),
+		      "destroy kills the remaining process");
+		diag_err(err);
+		check(all_gone(cg), "destroy leaves no cgroup directory");
+	}
+	test_kill_all(base);
+	test_frozen_refused(base, mode);
+	test_relative();
+	test_bpf_devices(base, mode);
+	if (cg)
+		rm_parent(cg);
+	printf("1..%d\n", n_tests);
+	return n_failed ? 1 : 0;
+}
