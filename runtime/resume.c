@@ -1,12 +1,27 @@
-/* zanshin resume */
-#include <errno.h>
-
+/* zanshin resume — thaw a paused container. */
 #include "cli.h"
+#include "zanshin/container.h"
+
+static const struct zs_optdef opts[] = {{NULL, 0, false, 0, NULL}};
+
+static int none(int id, const char *v, void *d)
+{
+	return 0;
+}
 
 ZS_VERB(resume)
 {
-	if (argc > 0 && (argv[0][0] == '-' && argv[0][1] == 'h')) {
+	int first, ret;
+
+	ret = zs_parse_opts("resume", opts, argc, argv, none, NULL, &first, err);
+	if (ret == ZS_CLI_HELP) {
+		zs_print_usage("resume (runc resume)", "<container-id>", "resumes all processes that have been previously paused",
+			       opts);
 		return 0;
 	}
-	return zs_make_error(err, ENOSYS, "resume: not implemented yet");
+	if (ret < 0)
+		return ret;
+	if (zs_check_args("resume", argc - first, 1, 1, err) < 0)
+		return -1;
+	return zs_container_resume(g->root, argv[first], err);
 }

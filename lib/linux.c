@@ -1,0 +1,415 @@
+/* zanshin — inside the container: namespaces, rootfs, process attributes,
+ * the exec fifo wait and execve.  Runs in the init child (and, with
+ * is_exec, in an exec'd process after it joined the namespaces). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/keyctl.h>
+
+#include "zanshin/linux.h"
+#include "zanshin/linux_internal.h"
+#include "zanshin/log.h"
+#include "zanshin/seccomp.h"
+#include "zanshin/utils.h"
+
+extern char **environ;
+
+static int join_namespaces(const struct zs_init_args *a, zs_error_t *err)
+{
+	const struct zs_config *c = a->config;
+	size_t i;
+	int pass;
+
+	/* user first, then the others (pid was joined by the parent). */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < c->n_namespaces; i++) {
+			const struct zs_namespace *ns = &c->namespaces[i];
+			int fd;
+			if (ns->path == NULL || *ns->path == '\0' || ns->type == CLONE_NEWPID)
+				continue;
+			if ((pass == 0) != (ns->type == CLONE_NEWUSER))
+				continue;
+			fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return zs_make_error(err, errno, "open namespace `%s`", ns->path);
+			if (setns(fd, ns->type) < 0) {
+				int e = errno;
+				close(fd);
+				return zs_make_error(err, e, "setns `%s`", ns->path);
+			}
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+static int setup_terminal(const struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
+{
+	cleanup_close int master = -1;
+	int slave;
+	char name[PATH_MAX];
+
+	if (!p->terminal)
+		return 0;
+	if (a->console_fd < 0)
+		return zs_make_error(err, EINVAL, "process.terminal is set but no --console-socket was given");
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return zs_make_error(err, errno, "open /dev/ptmx");
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+		return zs_make_error(err, errno, "unlockpt");
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return zs_make_error(err, errno, "open `%s`", name);
+	if (p->console_height || p->console_width) {
+		struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
+		ioctl(slave, TIOCSWINSZ, &ws);
+	}
+	if (zs_send_fd(a->console_fd, master, name, err) < 0)
+		return -1;
+	if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		return zs_make_error(err, errno, "dup2 the terminal");
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		return zs_make_error(err, errno, "ioctl TIOCSCTTY");
+	close(slave);
+	close(a->console_fd);
+	return 0;
+}
+
+static int set_rlimits(const struct zs_process *p, zs_error_t *err)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_rlimits; i++) {
+		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
+		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+			return zs_make_error(err, errno, "setrlimit(%d, soft=%llu, hard=%llu)", p->rlimits[i].resource,
+					     (unsigned long long) rl.rlim_cur, (unsigned long long) rl.rlim_max);
+	}
+	return 0;
+}
+
+static int set_oom_score_adj(const struct zs_process *p, zs_error_t *err)
+{
+	char buf[16];
+	cleanup_close int fd = -1;
+
+	if (!p->oom_score_adj_set)
+		return 0;
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return zs_make_error(err, errno, "open /proc/self/oom_score_adj");
+	snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+	if (write_all(fd, buf, strlen(buf)) < 0)
+		return zs_make_error(err, errno, "write oom_score_adj");
+	return 0;
+}
+
+/* Look ARGV0 up in PATH (from ENV) the way execvp will. */
+static int find_executable(const char *argv0, char **env, char **out, zs_error_t *err)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	cleanup_free char *copy = NULL;
+	char *dir, *save = NULL, **e;
+
+	if (strchr(argv0, '/')) {
+		if (access(argv0, X_OK) < 0)
+			return zs_make_error(err, errno, "exec: \"%s\"", argv0);
+		*out = xstrdup(argv0);
+		return 0;
+	}
+	for (e = env; e && *e; e++)
+		if (str_has_prefix(*e, "PATH="))
+			path = *e + 5;
+	copy = xstrdup(path);
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		cleanup_free char *cand = xasprintf("%s/%s", *dir ? dir : ".", argv0);
+		struct stat st;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+			*out = steal_pointer(&cand);
+			return 0;
+		}
+	}
+	return zs_make_error(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", argv0);
+}
+
+static int set_caps_bounding(const struct zs_process *p, zs_error_t *err)
+{
+	int c;
+
+	if (!p->caps_set)
+		return 0;
+	for (c = 0; c <= CAP_LAST_CAP; c++) {
+		if (p->caps[ZS_CAP_BOUNDING] & (1ULL << c))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return zs_make_error(err, errno, "drop capability %d from the bounding set", c);
+	}
+	return 0;
+}
+
+static int set_caps_final(const struct zs_process *p, zs_error_t *err)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	int c;
+
+	if (!p->caps_set)
+		return 0;
+	memset(data, 0, sizeof(data));
+	data[0].effective = p->caps[ZS_CAP_EFFECTIVE];
+	data[1].effective = p->caps[ZS_CAP_EFFECTIVE] >> 32;
+	data[0].permitted = p->caps[ZS_CAP_PERMITTED];
+	data[1].permitted = p->caps[ZS_CAP_PERMITTED] >> 32;
+	data[0].inheritable = p->caps[ZS_CAP_INHERITABLE];
+	data[1].inheritable = p->caps[ZS_CAP_INHERITABLE] >> 32;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return zs_make_error(err, errno, "capset");
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (c = 0; c <= CAP_LAST_CAP; c++)
+		if (p->caps[ZS_CAP_AMBIENT] & (1ULL << c))
+			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+	return 0;
+}
+
+static int set_user(const struct zs_process *p, zs_error_t *err)
+{
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return zs_make_error(err, errno, "prctl(PR_SET_KEEPCAPS)");
+	if (setgroups(p->n_additional_gids, p->additional_gids) < 0 && !(errno == EPERM && p->n_additional_gids == 0))
+		return zs_make_error(err, errno, "setgroups");
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		return zs_make_error(err, errno, "setresgid(%u)", (unsigned) p->gid);
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		return zs_make_error(err, errno, "setresuid(%u)", (unsigned) p->uid);
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	return 0;
+}
+
+static int wait_for_start(const struct zs_init_args *a, zs_error_t *err)
+{
+	char path[64];
+	cleanup_close int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", a->fifo_fd);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return zs_make_error(err, errno, "open exec fifo");
+	if (write(fd, "0", 1) != 1)
+		return zs_make_error(err, errno, "write exec fifo");
+	close(a->fifo_fd);
+	return 0;
+}
+
+static void init_fail(const struct zs_init_args *a, zs_error_t err)
+{
+	zs_sync_send(a->sync_fd, ZS_SYNC_ERROR, zs_error_errno(err), zs_error_msg(err));
+	_exit(1);
+}
+
+static int prepare_process(const struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
+{
+	int ret;
+
+	ret = setup_terminal(a, p, err);
+	if (ret == 0)
+		ret = set_oom_score_adj(p, err);
+	if (ret == 0)
+		ret = set_rlimits(p, err);
+	if (ret == 0 && a->config->personality_set && personality(a->config->personality) < 0)
+		ret = zs_make_error(err, errno, "personality");
+	if (ret == 0 && p->apparmor_profile && *p->apparmor_profile)
+		zs_log("warning", "apparmorProfile ignored: AppArmor is not supported");
+	return ret;
+}
+
+static int drop_privileges(const struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
+{
+	int ret;
+
+	ret = set_caps_bounding(p, err);
+	if (ret == 0 && a->seccomp && !p->no_new_privileges)
+		ret = zs_seccomp_load(a->seccomp, err);
+	if (ret == 0)
+		ret = set_user(p, err);
+	if (ret == 0)
+		ret = set_caps_final(p, err);
+	if (ret == 0 && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		ret = zs_make_error(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+	return ret;
+}
+
+static int enter_cwd(const struct zs_process *p, zs_error_t *err)
+{
+	char buf[PATH_MAX];
+
+	if (chdir(p->cwd) < 0)
+		return zs_make_error(err, errno, "chdir to cwd (\"%s\") set in config.json failed", p->cwd);
+	/* CVE-2024-21626: a leaked fd could leave us outside the root. */
+	if (getcwd(buf, sizeof(buf)) == NULL)
+		return zs_make_error(err, errno, "current working directory is outside of the container's root");
+	return 0;
+}
+
+static void exec_process(const struct zs_init_args *a, const struct zs_process *p, const char *exe)
+{
+	zs_error_t err = NULL;
+
+	if (a->seccomp && p->no_new_privileges && zs_seccomp_load(a->seccomp, &err) < 0)
+		goto fail;
+	if (mark_fds_cloexec_from(3 + a->preserve_fds, &err) < 0)
+		goto fail;
+	environ = p->env ? p->env : (char *[]){NULL};
+	execv(exe, p->args);
+	zs_make_error(&err, errno, "exec `%s`", exe);
+fail:
+	if (a->fifo_fd >= 0) {
+		/* after start nobody reads the sync socket any more */
+		fprintf(stderr, "zanshin init: %s: %s\n", zs_error_msg(err), strerror(zs_error_errno(err)));
+		_exit(127);
+	}
+	init_fail(a, err);
+}
+
+static int run_create_container_hooks(const struct zs_init_args *a, zs_error_t *err)
+{
+	const struct zs_config *c = a->config;
+	return zs_run_hooks(c->hooks[ZS_HOOK_CREATE_CONTAINER], c->n_hooks[ZS_HOOK_CREATE_CONTAINER],
+			    "createContainer", a->state_json, err);
+}
+
+static int setup_rootfs(const struct zs_init_args *a, zs_error_t *err)
+{
+	const struct zs_config *c = a->config;
+	struct zs_sync_msg m;
+	int ret;
+
+	ret = zs_rootfs_prepare(a, err);
+	if (ret < 0)
+		return ret;
+	if (zs_sync_send(a->sync_fd, ZS_SYNC_HOOKS, 0, NULL) < 0)
+		return zs_make_error(err, errno, "sync with parent");
+	ret = zs_sync_recv(a->sync_fd, &m, err);
+	if (ret < 0)
+		return ret;
+	if (m.type != ZS_SYNC_HOOKS_DONE)
+		_exit(1); /* the parent failed and reports it */
+	ret = run_create_container_hooks(a, err);
+	if (ret < 0)
+		return ret;
+	ret = zs_rootfs_pivot(a, err);
+	if (ret < 0)
+		return ret;
+	(void) c;
+	return zs_rootfs_finalize(a, err);
+}
+
+static int set_names(const struct zs_config *c, zs_error_t *err)
+{
+	if (c->hostname && *c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
+		return zs_make_error(err, errno, "sethostname");
+	if (c->domainname && *c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0)
+		return zs_make_error(err, errno, "setdomainname");
+	return 0;
+}
+
+void zs_linux_init(struct zs_init_args *a)
+{
+	const struct zs_config *c = a->config;
+	const struct zs_process *p = a->process;
+	zs_error_t err = NULL;
+	struct zs_sync_msg m;
+	cleanup_free char *exe = NULL;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (zs_sync_recv(a->sync_fd, &m, &err) < 0 || m.type != ZS_SYNC_GO)
+		_exit(1);
+	if (setresuid(0, 0, 0) < 0 || setresgid(0, 0, 0) < 0) {
+		if (a->clone_flags & CLONE_NEWUSER)
+			zs_make_error(&err, errno, "become root in the user namespace");
+	}
+	if (err || join_namespaces(a, &err) < 0)
+		init_fail(a, err);
+	if (zs_config_namespace(c, CLONE_NEWCGROUP) && !zs_config_namespace(c, CLONE_NEWCGROUP)->path &&
+	    unshare(CLONE_NEWCGROUP) < 0) {
+		zs_make_error(&err, errno, "unshare the cgroup namespace");
+		init_fail(a, err);
+	}
+	setsid();
+	if (!a->no_new_keyring)
+		syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, a->id);
+	if (set_names(c, &err) < 0)
+		init_fail(a, err);
+	if (zs_config_namespace(c, CLONE_NEWNS) && setup_rootfs(a, &err) < 0)
+		init_fail(a, err);
+	if (!zs_config_namespace(c, CLONE_NEWNS)) {
+		/* no mount namespace: still sync for the hooks, then chroot-less */
+		zs_sync_send(a->sync_fd, ZS_SYNC_HOOKS, 0, NULL);
+		if (zs_sync_recv(a->sync_fd, &m, &err) < 0 || m.type != ZS_SYNC_HOOKS_DONE)
+			_exit(1);
+		if (chroot(a->rootfs) < 0 || chdir("/") < 0) {
+			zs_make_error(&err, errno, "chroot `%s`", a->rootfs);
+			init_fail(a, err);
+		}
+	}
+	if (prepare_process(a, p, &err) < 0)
+		init_fail(a, err);
+	if (find_executable(p->args[0], p->env, &exe, &err) < 0)
+		init_fail(a, err);
+	if (drop_privileges(a, p, &err) < 0)
+		init_fail(a, err);
+	umask(p->umask_set ? p->umask : 022);
+	if (enter_cwd(p, &err) < 0)
+		init_fail(a, err);
+	zs_sync_send(a->sync_fd, ZS_SYNC_CREATED, 0, NULL);
+	close(a->sync_fd);
+	if (wait_for_start(a, &err) < 0) {
+		fprintf(stderr, "zanshin init: %s\n", zs_error_msg(err));
+		_exit(1);
+	}
+	if (c->n_hooks[ZS_HOOK_START_CONTAINER] &&
+	    zs_run_hooks(c->hooks[ZS_HOOK_START_CONTAINER], c->n_hooks[ZS_HOOK_START_CONTAINER], "startContainer",
+			 a->state_json, &err) < 0) {
+		fprintf(stderr, "zanshin init: %s\n", zs_error_msg(err));
+		_exit(1);
+	}
+	exec_process(a, p, exe);
+	_exit(127);
+}
+
+/* An exec'd process: namespaces joined by the caller (lib/container.c). */
+void zs_linux_exec(struct zs_init_args *a)
+{
+	const struct zs_process *p = a->process;
+	zs_error_t err = NULL;
+	cleanup_free char *exe = NULL;
+
+	if (prepare_process(a, p, &err) < 0)
+		init_fail(a, err);
+	if (find_executable(p->args[0], p->env, &exe, &err) < 0)
+		init_fail(a, err);
+	if (drop_privileges(a, p, &err) < 0)
+		init_fail(a, err);
+	if (p->umask_set)
+		umask(p->umask);
+	if (enter_cwd(p, &err) < 0)
+		init_fail(a, err);
+	exec_process(a, p, exe);
+	_exit(127);
+}

@@ -1,0 +1,517 @@
+/* zanshin — the container's rootfs: mounts, devices, pivot_root, masked and
+ * read-only paths.  Everything below the rootfs is opened with safe_openat
+ * and mounted through /proc/self/fd/N so that symlinks in the rootfs cannot
+ * redirect a mount outside it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "zanshin/linux.h"
+#include "zanshin/linux_internal.h"
+#include "zanshin/utils.h"
+
+#define FDPATH(buf, fd) (snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd), buf)
+
+static int split_parent(const char *path, char **parent, char **base)
+{
+	cleanup_free char *p = xstrdup(path);
+	char *slash;
+	size_t l = strlen(p);
+
+	while (l > 1 && p[l - 1] == '/')
+		p[--l] = '\0';
+	slash = strrchr(p, '/');
+	if (slash == NULL) {
+		*parent = xstrdup("/");
+		*base = xstrdup(p);
+	} else {
+		*base = xstrdup(slash + 1);
+		*slash = '\0';
+		*parent = xstrdup(*p ? p : "/");
+	}
+	return 0;
+}
+
+/* Make sure DEST exists inside ROOTFD (a directory, or an empty file when
+ * IS_FILE) and return an O_PATH fd of it. */
+static int ensure_dest(int rootfd, const char *dest, bool is_file, zs_error_t *err)
+{
+	cleanup_free char *parent = NULL, *base = NULL;
+	cleanup_close int pfd = -1;
+	int fd;
+
+	fd = safe_openat(rootfd, dest, O_PATH, 0, NULL);
+	if (fd >= 0)
+		return fd;
+	if (!is_file) {
+		fd = safe_mkdir_p_at(rootfd, dest, 0755, err);
+		return fd < 0 ? zs_error_wrap(err, "create mount destination `%s`", dest) : fd;
+	}
+	split_parent(dest, &parent, &base);
+	pfd = safe_mkdir_p_at(rootfd, parent, 0755, err);
+	if (pfd < 0)
+		return zs_error_wrap(err, "create mount destination `%s`", dest);
+	fd = openat(pfd, base, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && errno != EEXIST)
+		return zs_make_error(err, errno, "create mount destination `%s`", dest);
+	if (fd >= 0)
+		close(fd);
+	return safe_openat(pfd, base, O_PATH, 0, err);
+}
+
+static int do_mount(const char *src, int destfd, const char *dest, const char *type, unsigned long flags,
+		    const char *data, zs_error_t *err)
+{
+	char p[64];
+
+	if (mount(src, FDPATH(p, destfd), type, flags, data) < 0)
+		return zs_make_error(err, errno, "mount `%s` to `%s` (type %s)", src ? src : "", dest,
+				     type ? type : "none");
+	return 0;
+}
+
+#define REMOUNT_MASK (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME)
+
+static int remount_bind(int rootfd, const char *dest, unsigned long flags, zs_error_t *err)
+{
+	cleanup_close int fd = safe_openat(rootfd, dest, O_PATH, 0, err);
+	struct statvfs sv;
+	char p[64];
+	unsigned long keep = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstatvfs(fd, &sv) == 0) {
+		/* Locked flags of the source mount must be kept (userns). */
+		if (sv.f_flag & ST_NOSUID)
+			keep |= MS_NOSUID;
+		if (sv.f_flag & ST_NODEV)
+			keep |= MS_NODEV;
+		if (sv.f_flag & ST_NOEXEC)
+			keep |= MS_NOEXEC;
+	}
+	if (mount(NULL, FDPATH(p, fd), NULL, MS_REMOUNT | MS_BIND | (flags & REMOUNT_MASK) | keep, NULL) < 0)
+		return zs_make_error(err, errno, "remount `%s`", dest);
+	return 0;
+}
+
+static int set_propagation(int rootfd, const char *dest, unsigned long prop, zs_error_t *err)
+{
+	cleanup_close int fd = safe_openat(rootfd, dest, O_PATH, 0, err);
+	char p[64];
+
+	if (fd < 0)
+		return fd;
+	if (mount(NULL, FDPATH(p, fd), NULL, prop, NULL) < 0)
+		return zs_make_error(err, errno, "set propagation of `%s`", dest);
+	return 0;
+}
+
+/* Controllers of the calling process: "cpu,cpuacct" -> host dir name. */
+static int mount_cgroup_v1(int rootfd, const struct zs_mount *m, zs_error_t *err)
+{
+	cleanup_file FILE *f = fopen("/proc/self/cgroup", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	int ret, fd;
+
+	fd = ensure_dest(rootfd, m->destination, false, err);
+	if (fd < 0)
+		return fd;
+	ret = do_mount("tmpfs", fd, m->destination, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	if (f == NULL)
+		return zs_make_error(err, errno, "open /proc/self/cgroup");
+	while (getline(&line, &cap, f) > 0) {
+		char *ctrl = strchr(line, ':'), *path, *name, *c;
+		cleanup_free char *host = NULL, *dest = NULL;
+		if (ctrl == NULL)
+			continue;
+		ctrl++;
+		path = strchr(ctrl, ':');
+		if (path == NULL)
+			continue;
+		*path++ = '\0';
+		path[strcspn(path, "\n")] = '\0';
+		name = *ctrl ? ctrl : "unified";
+		if (str_has_prefix(name, "name="))
+			name += 5;
+		host = xasprintf("/sys/fs/cgroup/%s%s", name, path);
+		if (access(host, F_OK) < 0)
+			continue;
+		dest = xasprintf("%s/%s", m->destination, name);
+		fd = ensure_dest(rootfd, dest, false, err);
+		if (fd < 0)
+			return fd;
+		ret = do_mount(host, fd, dest, NULL, MS_BIND | MS_REC, NULL, err);
+		close(fd);
+		if (ret < 0)
+			return ret;
+		ret = remount_bind(rootfd, dest, m->flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+		if (ret < 0)
+			return ret;
+		/* cpu,cpuacct -> symlinks cpu and cpuacct */
+		if (strchr(name, ',')) {
+			cleanup_free char *copy = xstrdup(name);
+			cleanup_close int dfd = safe_openat(rootfd, m->destination, O_DIRECTORY | O_RDONLY, 0, NULL);
+			char *save = NULL;
+			for (c = strtok_r(copy, ",", &save); c && dfd >= 0; c = strtok_r(NULL, ",", &save))
+				symlinkat(name, dfd, c);
+		}
+	}
+	if (m->flags & MS_RDONLY)
+		return remount_bind(rootfd, m->destination, m->flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+	return 0;
+}
+
+static int mount_cgroup(int rootfd, const struct zs_mount *m, bool cgroupns, zs_error_t *err)
+{
+	cleanup_close int fd = -1;
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0)
+		return mount_cgroup_v1(rootfd, m, err);
+	fd = ensure_dest(rootfd, m->destination, false, err);
+	if (fd < 0)
+		return fd;
+	if (cgroupns)
+		return do_mount("cgroup2", fd, m->destination, "cgroup2", m->flags & ~(MS_BIND | MS_REC), NULL, err);
+	{
+		cleanup_file FILE *f = fopen("/proc/self/cgroup", "re");
+		char line[4096], *path = NULL;
+		cleanup_free char *host = NULL;
+		while (f && fgets(line, sizeof(line), f))
+			if (str_has_prefix(line, "0::")) {
+				path = line + 3;
+				path[strcspn(path, "\n")] = '\0';
+			}
+		host = xasprintf("/sys/fs/cgroup%s", path ? path : "");
+		if (do_mount(host, fd, m->destination, NULL, MS_BIND | MS_REC, NULL, err) < 0)
+			return -1;
+		return remount_bind(rootfd, m->destination, m->flags, err);
+	}
+}
+
+static int mount_entry(int rootfd, const struct zs_init_args *a, const struct zs_mount *m, zs_error_t *err)
+{
+	bool is_file = false;
+	struct stat st;
+	unsigned long flags = m->flags;
+	int fd, ret;
+
+	if (m->type && (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0))
+		return mount_cgroup(rootfd, m, (a->clone_flags & CLONE_NEWCGROUP) || zs_config_namespace(a->config, CLONE_NEWCGROUP), err);
+	if (m->bind) {
+		if (m->source == NULL || stat(m->source, &st) < 0)
+			return zs_make_error(err, errno ? errno : EINVAL, "bind mount source `%s`", m->source ? m->source : "");
+		is_file = !S_ISDIR(st.st_mode);
+	}
+	fd = ensure_dest(rootfd, m->destination, is_file, err);
+	if (fd < 0)
+		return fd;
+	if (m->bind) {
+		ret = do_mount(m->source, fd, m->destination, NULL, MS_BIND | (flags & MS_REC), NULL, err);
+		close(fd);
+		if (ret == 0 && (flags & REMOUNT_MASK))
+			ret = remount_bind(rootfd, m->destination, flags, err);
+	} else {
+		ret = do_mount(m->source ? m->source : m->type, fd, m->destination, m->type,
+			       flags & ~(MS_BIND | MS_REC | MS_REMOUNT), m->data, err);
+		if (ret < 0 && m->type && strcmp(m->type, "sysfs") == 0 && zs_error_errno(*err) == EPERM) {
+			/* No netns of our own: bind the host's /sys, as runc. */
+			zs_error_release(err);
+			ret = do_mount("/sys", fd, m->destination, NULL, MS_BIND | MS_REC, NULL, err);
+			if (ret == 0)
+				ret = remount_bind(rootfd, m->destination, flags | MS_RDONLY, err);
+		}
+		close(fd);
+	}
+	if (ret == 0 && m->propagation)
+		ret = set_propagation(rootfd, m->destination, m->propagation, err);
+	return ret;
+}
+
+struct dev_spec {
+	const char *path;
+	char type;
+	int major, minor;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+
+static const struct dev_spec default_devices[] = {
+	{"/dev/null", 'c', 1, 3, 0666, 0, 0},	 {"/dev/zero", 'c', 1, 5, 0666, 0, 0},
+	{"/dev/full", 'c', 1, 7, 0666, 0, 0},	 {"/dev/random", 'c', 1, 8, 0666, 0, 0},
+	{"/dev/urandom", 'c', 1, 9, 0666, 0, 0}, {"/dev/tty", 'c', 5, 0, 0666, 0, 0},
+};
+
+static int create_device(int rootfd, const struct dev_spec *d, bool bind, zs_error_t *err)
+{
+	cleanup_free char *parent = NULL, *base = NULL;
+	cleanup_close int pfd = -1;
+	mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+
+	split_parent(d->path, &parent, &base);
+	pfd = safe_mkdir_p_at(rootfd, parent, 0755, err);
+	if (pfd < 0)
+		return pfd;
+	{
+		/* re-open the parent as a real directory fd for *at() calls */
+		cleanup_close int dfd = safe_openat(rootfd, parent, O_DIRECTORY | O_RDONLY, 0, err);
+		if (dfd < 0)
+			return dfd;
+		unlinkat(dfd, base, 0);
+		if (!bind) {
+			if (mknodat(dfd, base, type | (d->mode & 07777), makedev(d->major, d->minor)) < 0)
+				return zs_make_error(err, errno, "mknod `%s`", d->path);
+			if (fchownat(dfd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+				return zs_make_error(err, errno, "chown `%s`", d->path);
+			fchmodat(dfd, base, d->mode & 07777, 0);
+			return 0;
+		}
+		{
+			int fd = openat(dfd, base, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+			cleanup_close int dest = -1;
+			if (fd < 0)
+				return zs_make_error(err, errno, "create `%s`", d->path);
+			close(fd);
+			dest = safe_openat(dfd, base, O_PATH, 0, err);
+			if (dest < 0)
+				return dest;
+			return do_mount(d->path, dest, d->path, NULL, MS_BIND, NULL, err);
+		}
+	}
+}
+
+static int create_devices(int rootfd, const struct zs_init_args *a, zs_error_t *err)
+{
+	bool bind = (a->clone_flags & CLONE_NEWUSER) || zs_config_namespace(a->config, CLONE_NEWUSER);
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++) {
+		ret = create_device(rootfd, &default_devices[i], bind, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < a->config->n_devices; i++) {
+		const struct zs_device *d = &a->config->devices[i];
+		struct dev_spec s = {d->path, d->type, d->major, d->minor, d->mode_set ? d->mode : 0666,
+				     d->uid_set ? d->uid : 0, d->gid_set ? d->gid : 0};
+		if (d->mode_set)
+			s.mode = d->mode & 07777;
+		ret = create_device(rootfd, &s, bind, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void dev_symlinks(int rootfd)
+{
+	static const char *links[][2] = {{"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"},
+					 {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+					 {"pts/ptmx", "ptmx"}};
+	cleanup_close int dev = safe_openat(rootfd, "/dev", O_DIRECTORY | O_RDONLY, 0, NULL);
+	size_t i;
+
+	if (dev < 0)
+		return;
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (strcmp(links[i][1], "ptmx") == 0)
+			unlinkat(dev, "ptmx", 0);
+		symlinkat(links[i][0], dev, links[i][1]);
+	}
+	if (access("/proc/kcore", F_OK) == 0)
+		symlinkat("/proc/kcore", dev, "core");
+}
+
+static bool dev_is_bind_mounted(const struct zs_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_mounts; i++)
+		if (c->mounts[i].bind && strcmp(c->mounts[i].destination, "/dev") == 0)
+			return true;
+	return false;
+}
+
+int zs_rootfs_prepare(const struct zs_init_args *a, zs_error_t *err)
+{
+	const struct zs_config *c = a->config;
+	unsigned long prop = c->rootfs_propagation ? c->rootfs_propagation : (MS_SLAVE | MS_REC);
+	cleanup_close int rootfd = -1;
+	size_t i;
+	int ret;
+
+	if (mount(NULL, "/", NULL, (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop, NULL) < 0)
+		return zs_make_error(err, errno, "set propagation of /");
+	if (mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return zs_make_error(err, errno, "bind mount rootfs `%s`", a->rootfs);
+	rootfd = open(a->rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (rootfd < 0)
+		return zs_make_error(err, errno, "open rootfs `%s`", a->rootfs);
+	for (i = 0; i < c->n_mounts; i++) {
+		ret = mount_entry(rootfd, a, &c->mounts[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	if (!dev_is_bind_mounted(c)) {
+		ret = create_devices(rootfd, a, err);
+		if (ret < 0)
+			return ret;
+		dev_symlinks(rootfd);
+	}
+	return 0;
+}
+
+int zs_rootfs_pivot(const struct zs_init_args *a, zs_error_t *err)
+{
+	cleanup_close int oldroot = -1, newroot = -1;
+
+	if (a->no_pivot) {
+		if (chdir(a->rootfs) < 0)
+			return zs_make_error(err, errno, "chdir `%s`", a->rootfs);
+		if (mount(a->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+			return zs_make_error(err, errno, "move rootfs to /");
+		if (chroot(".") < 0)
+			return zs_make_error(err, errno, "chroot");
+		if (chdir("/") < 0)
+			return zs_make_error(err, errno, "chdir /");
+		return 0;
+	}
+	oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	newroot = open(a->rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (oldroot < 0 || newroot < 0)
+		return zs_make_error(err, errno, "open / or rootfs");
+	if (fchdir(newroot) < 0)
+		return zs_make_error(err, errno, "fchdir rootfs");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return zs_make_error(err, errno, "pivot_root");
+	if (fchdir(oldroot) < 0)
+		return zs_make_error(err, errno, "fchdir old root");
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return zs_make_error(err, errno, "make old root rslave");
+	if (umount2(".", MNT_DETACH) < 0)
+		return zs_make_error(err, errno, "unmount old root");
+	if (chdir("/") < 0)
+		return zs_make_error(err, errno, "chdir /");
+	return 0;
+}
+
+static int write_sysctl(const struct zs_config *c, zs_error_t *err)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_sysctl; i++) {
+		cleanup_free char *key = xstrdup(c->sysctl[i].key);
+		cleanup_free char *path = NULL;
+		cleanup_close int fd = -1;
+		char *p;
+		for (p = key; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		path = xasprintf("/proc/sys/%s", key);
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return zs_make_error(err, errno, "set sysctl %s: open `%s`", c->sysctl[i].key, path);
+		if (write_all(fd, c->sysctl[i].value, strlen(c->sysctl[i].value)) < 0)
+			return zs_make_error(err, errno, "set sysctl %s=%s", c->sysctl[i].key, c->sysctl[i].value);
+	}
+	return 0;
+}
+
+static int readonly_path(int rootfd, const char *path, zs_error_t *err)
+{
+	cleanup_close int fd = safe_openat(rootfd, path, O_PATH, 0, NULL);
+	char p[64];
+
+	if (fd < 0)
+		return 0; /* missing: nothing to protect */
+	if (mount(FDPATH(p, fd), FDPATH(p, fd), NULL, MS_BIND | MS_REC, NULL) < 0)
+		return zs_make_error(err, errno, "bind `%s` read-only", path);
+	return remount_bind(rootfd, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+}
+
+static int mask_path(int rootfd, int devnull, const char *path, zs_error_t *err)
+{
+	cleanup_close int fd = safe_openat(rootfd, path, O_PATH, 0, NULL);
+	struct stat st;
+	char p[64], q[64];
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return zs_make_error(err, errno, "stat `%s`", path);
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", FDPATH(p, fd), "tmpfs", MS_RDONLY, NULL) < 0)
+			return zs_make_error(err, errno, "mask `%s`", path);
+		return 0;
+	}
+	if (mount(FDPATH(q, devnull), FDPATH(p, fd), NULL, MS_BIND, NULL) < 0)
+		return zs_make_error(err, errno, "mask `%s`", path);
+	return 0;
+}
+
+/* /dev/null must be the real character device 1:3 before it is bound over
+ * anything (a container could have replaced it). */
+static int open_verified_devnull(int rootfd, zs_error_t *err)
+{
+	int fd = safe_openat(rootfd, "/dev/null", O_PATH, 0, err);
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
+		close(fd);
+		return zs_make_error(err, EINVAL, "/dev/null in the container is not the null device");
+	}
+	return fd;
+}
+
+int zs_rootfs_finalize(const struct zs_init_args *a, zs_error_t *err)
+{
+	const struct zs_config *c = a->config;
+	cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	cleanup_close int devnull = -1;
+	char **p;
+	int ret;
+
+	ret = write_sysctl(c, err);
+	if (ret < 0)
+		return ret;
+	for (p = c->readonly_paths; p && *p; p++) {
+		ret = readonly_path(rootfd, *p, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (c->masked_paths && c->masked_paths[0]) {
+		devnull = open_verified_devnull(rootfd, err);
+		if (devnull < 0)
+			return devnull;
+	}
+	for (p = c->masked_paths; p && *p; p++) {
+		ret = mask_path(rootfd, devnull, *p, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (c->root_readonly) {
+		if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC, NULL) < 0)
+			return zs_make_error(err, errno, "remount / read-only");
+	}
+	if (c->rootfs_propagation & MS_SHARED)
+		mount(NULL, "/", NULL, c->rootfs_propagation, NULL);
+	return 0;
+}
