@@ -275,7 +275,8 @@ static int read_cg_mounts(struct cg_mount **out, size_t *n_out, zs_error_t *err)
 		if (!parse_mountinfo_line(line, &root, &mnt, &fstype, &superopts))
 			continue;
 		char *ctrl = strcmp(fstype, "cgroup2") == 0 ? xstrdup("") : v1_controllers(superopts);
-		if ((*ctrl == '\0' && strcmp(fstype, "cgroup") == 0) || mount_seen(m, n, ctrl)) {
+		/* v1: first mount of each hierarchy; cgroup2: all (filtered by mountpoint later) */
+		if ((*ctrl == '\0' && strcmp(fstype, "cgroup") == 0) || (*ctrl && mount_seen(m, n, ctrl))) {
 			free(ctrl);
 			continue;
 		}
@@ -365,7 +366,7 @@ static int resolve_paths(struct zs_cgroup *cg, const char *inner, zs_error_t *er
 	struct cg_mount *m = NULL;
 	struct own_cg *o = NULL;
 	size_t nm = 0, no = 0;
-	bool abs = inner[0] == '/';
+	bool abs = inner[0] == '/', v2_done = false;
 	int ret;
 
 	ret = read_cg_mounts(&m, &nm, err);
@@ -383,6 +384,9 @@ static int resolve_paths(struct zs_cgroup *cg, const char *inner, zs_error_t *er
 		if (cg->mode != ZS_CGROUP_UNIFIED && v2 &&
 		    (cg->mode != ZS_CGROUP_HYBRID || strcmp(m[i].mountpoint, ZS_CGROUP_ROOT "/unified") != 0))
 			continue;
+		if (v2 && v2_done)
+			continue;
+		v2_done = v2_done || v2;
 		if (abs) {
 			cg_add(cg, m[i].controllers, join_paths(m[i].mountpoint, NULL, inner));
 			continue;

@@ -80,24 +80,38 @@ static void build(struct prog *p, const struct zs_device_rule *rules, size_t n)
 	emit(p, INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
 }
 
-static int prog_load(const struct prog *p, zs_error_t *err)
+static int prog_load_log(const struct prog *p, char *log, size_t log_size)
 {
-	static char log[4096];
 	union bpf_attr a;
-	int fd;
 
 	memset(&a, 0, sizeof(a));
 	a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	a.insns = (uintptr_t) p->insn;
 	a.insn_cnt = (unsigned int) p->n;
 	a.license = (uintptr_t) "Apache";
-	a.log_buf = (uintptr_t) log;
-	a.log_size = sizeof(log);
-	a.log_level = 1;
-	fd = (int) syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
-	if (fd < 0)
-		return zs_make_error(err, errno, "load the cgroup device BPF program (%zu insns): %.200s", p->n, log);
-	return fd;
+	if (log) {
+		a.log_buf = (uintptr_t) log;
+		a.log_size = (unsigned int) log_size;
+		a.log_level = 1;
+	}
+	return (int) syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+}
+
+static int prog_load(const struct prog *p, zs_error_t *err)
+{
+	cleanup_free char *log = NULL;
+	int fd, saved;
+
+	fd = prog_load_log(p, NULL, 0);
+	if (fd >= 0)
+		return fd;
+	saved = errno;
+	/* again, with the verifier's log for the message */
+	log = xzalloc(65536);
+	fd = prog_load_log(p, log, 65536);
+	if (fd >= 0)
+		return fd;
+	return zs_make_error(err, saved, "load the cgroup device BPF program (%zu insns): %.300s", p->n, log);
 }
 
 int cg_v2_devices_apply(const char *path, const struct zs_device_rule *rules, size_t n, zs_error_t *err)

@@ -58,6 +58,10 @@ void zs_resources_append_device(struct zs_resources *r, bool allow, char type, i
 {
 	struct zs_device_rule *d;
 
+	if (type == 'u') /* linux.devices' unbuffered char device */
+		type = 'c';
+	if (type == 'p') /* a fifo needs no device rule */
+		return;
 	r->devices = xrealloc(r->devices, (r->n_devices + 1) * sizeof(*r->devices));
 	d = &r->devices[r->n_devices++];
 	memset(d, 0, sizeof(*d));

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,7 +23,10 @@
 #include "zanshin/utils.h"
 #include "../../../lib/cgroup_internal.h"
 
-static int n_tests, n_failed;
+/* Counters in shared memory: the cgroup v2 tests run in a forked child. */
+static int *counts;
+#define n_tests counts[0]
+#define n_failed counts[1]
 
 static void check(bool ok, const char *fmt, ...)
 {
@@ -551,6 +556,130 @@ static void test_bpf_devices(const char *base, enum zs_cgroup_mode mode)
 	}
 }
 
+/* ---- pure cgroup v2, in a private mount namespace ---------------------- */
+
+static void v2_devices_and_limits(struct zs_cgroup *cg)
+{
+	const char *dir = zs_cgroup_path(cg, "");
+	int st = 0;
+	pid_t p;
+
+	check(file_is(dir, "hugetlb.2MB.max", "4194304"), "v2: hugetlb.2MB.max applied");
+	p = fork();
+	if (p == 0) {
+		cleanup_error zs_error_t e = NULL;
+		int code = 0, fd;
+		if (zs_cgroup_enter(cg, getpid(), &e) < 0)
+			_exit(10);
+		if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			code |= 1;
+		close(fd);
+		if (open("/dev/kmsg", O_RDONLY | O_CLOEXEC) >= 0 || errno != EPERM)
+			code |= 2;
+		_exit(code);
+	}
+	waitpid(p, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "v2: default device rules via BPF: /dev/null ok, /dev/kmsg EPERM");
+}
+
+static void v2_update_stats(struct zs_cgroup *cg)
+{
+	cleanup_resources struct zs_resources *r = zs_resources_new();
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_json zs_json *j = NULL;
+	cleanup_error zs_error_t err = NULL;
+	cleanup_free char *txt = NULL;
+
+	r->hugetlb = xzalloc(sizeof(*r->hugetlb));
+	r->hugetlb[0].pagesize = xstrdup("2MB");
+	r->hugetlb[0].limit = 8 << 20;
+	r->n_hugetlb = 1;
+	check(zs_cgroup_update(cg, r, &err) == 0 && file_is(zs_cgroup_path(cg, ""), "hugetlb.2MB.max", "8388608"),
+	      "v2: update hugetlb limit live");
+	diag_err(err);
+	zs_cgroup_stats(cg, g, &err);
+	txt = zs_jgen_result(g, NULL);
+	check(zs_json_parse_buf(txt, "stats", &j, &err) == 0 && zs_json_get(zs_json_get(j, "hugetlb"), "2MB") &&
+		      zs_json_get(zs_json_get(j, "cpu"), "usage"),
+	      "v2: stats are JSON with cpu.usage and hugetlb.2MB");
+}
+
+static void v2_tests(const char *base)
+{
+	cleanup_free char *inner = xasprintf("%s/v2ct", base);
+	cleanup_resources struct zs_resources *r = zs_resources_new();
+	cleanup_error zs_error_t err = NULL;
+	cleanup_cgroup struct zs_cgroup *cg = NULL;
+	pid_t child;
+	int st = 0;
+
+	check(zs_cgroup_get_mode(&err) == ZS_CGROUP_UNIFIED, "v2: cgroup2 on /sys/fs/cgroup detected as unified");
+	r->hugetlb = xzalloc(sizeof(*r->hugetlb));
+	r->hugetlb[0].pagesize = xstrdup("2MB");
+	r->hugetlb[0].limit = 4 << 20;
+	r->n_hugetlb = 1;
+	zs_resources_append_device(r, false, 'a', -1, -1, "rwm");
+	zs_resources_append_default_devices(r);
+	child = spawn_counter();
+	if (zs_cgroup_create("v2", inner, r, child, &cg, &err) < 0) {
+		diag_err(err);
+		check(false, "v2: create");
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return;
+	}
+	{
+		cleanup_free char *own = own_cgroup_of(child, "");
+		check(strcmp(own, inner) == 0, "v2: child in %s", own);
+	}
+	v2_devices_and_limits(cg);
+	test_freeze(cg);
+	v2_update_stats(cg);
+	check(zs_cgroup_destroy(cg, &err) == 0 && waitpid(child, &st, 0) == child && WIFSIGNALED(st) && all_gone(cg),
+	      "v2: destroy kills and removes");
+	diag_err(err);
+	{
+		cleanup_free char *parent = xasprintf(ZS_CGROUP_ROOT "%s", base);
+		rmdir(parent);
+	}
+}
+
+static void test_v2(const char *base, enum zs_cgroup_mode mode)
+{
+	bool had_hugetlb;
+	int st = 0;
+	pid_t p;
+
+	if (mode == ZS_CGROUP_UNIFIED) {
+		v2_tests(base);
+		return;
+	}
+	if (mode != ZS_CGROUP_HYBRID) {
+		skip("cgroup v2 mode", "no cgroup2 hierarchy on this host");
+		return;
+	}
+	{
+		cleanup_free char *sc = slurp(ZS_CGROUP_ROOT "/unified", "cgroup.subtree_control");
+		had_hugetlb = strstr(sc, "hugetlb") != NULL;
+	}
+	p = fork();
+	if (p == 0) {
+		/* a private mount namespace where /sys/fs/cgroup is the cgroup2 hierarchy */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("cgroup2", ZS_CGROUP_ROOT, "cgroup2", 0, NULL) < 0) {
+			check(false, "v2: mount cgroup2 in a private mount namespace: %s", strerror(errno));
+			_exit(1);
+		}
+		v2_tests(base);
+		_exit(0);
+	}
+	waitpid(p, &st, 0);
+	if (!had_hugetlb) { /* leave the host's cgroup2 root as it was */
+		cleanup_error zs_error_t e = NULL;
+		cg_write(ZS_CGROUP_ROOT "/unified", "cgroup.subtree_control", "-hugetlb", &e);
+	}
+}
+
 int main(void)
 {
 	cleanup_error zs_error_t err = NULL;
@@ -566,6 +695,7 @@ int main(void)
 		return 0;
 	}
 	counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	mode = zs_cgroup_get_mode(&err);
 	check(mode > 0, "detect cgroup mode (%d: 1=v1 2=hybrid 3=v2)", mode);
 	test_parse();
@@ -600,6 +730,7 @@ int main(void)
 	test_bpf_devices(base, mode);
 	if (cg)
 		rm_parent(cg);
+	test_v2(base, mode);
 	printf("1..%d\n", n_tests);
 	return n_failed ? 1 : 0;
 }
