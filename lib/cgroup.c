@@ -605,8 +605,8 @@ static int apply_resources(const struct zs_cgroup *cg, const struct zs_resources
 	if (cg->mode == ZS_CGROUP_UNIFIED)
 		return cg_v2_apply(cg->paths[0].path, r, update, err);
 	if (r->n_unified > 0)
-		return zs_make_error(err, EINVAL,
-				     "invalid configuration: linux.resources.unified needs cgroup v2 (this host runs v1)");
+		return zs_make_error(
+		    err, EINVAL, "invalid configuration: linux.resources.unified needs cgroup v2 (this host runs v1)");
 	return cg_v1_apply(cg, r, update, err);
 }
 
@@ -705,8 +705,7 @@ int zs_cgroup_load(const zs_json *v, struct zs_cgroup **out, zs_error_t *err)
 
 	if (fmt == NULL || strcmp(fmt, CG_STATE_FORMAT) != 0)
 		return zs_make_error(err, EINVAL, "cgroup state: format is not `%s`", CG_STATE_FORMAT);
-	if (zs_json_to_int64(zs_json_get(v, "version"), "state", "cgroup.version", ZS_JSON_REQUIRED, &version,
-			     err) < 0)
+	if (zs_json_to_int64(zs_json_get(v, "version"), "state", "cgroup.version", ZS_JSON_REQUIRED, &version, err) < 0)
 		return -1;
 	if (version != CG_STATE_VERSION)
 		return zs_make_error(err, EINVAL, "cgroup state: unsupported version %lld", (long long) version);

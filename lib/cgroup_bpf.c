@@ -34,7 +34,10 @@ static unsigned int access_mask(const char *a)
 	unsigned int m = 0;
 
 	for (; *a; a++)
-		m |= *a == 'r' ? BPF_DEVCG_ACC_READ : *a == 'w' ? BPF_DEVCG_ACC_WRITE : *a == 'm' ? BPF_DEVCG_ACC_MKNOD : 0;
+		m |= *a == 'r'	 ? BPF_DEVCG_ACC_READ
+		     : *a == 'w' ? BPF_DEVCG_ACC_WRITE
+		     : *a == 'm' ? BPF_DEVCG_ACC_MKNOD
+				 : 0;
 	return m;
 }
 

@@ -22,7 +22,7 @@ struct zs_cgroup {
 /* Files of one cgroup directory. */
 int cg_write(const char *dir, const char *file, const char *value, zs_error_t *err);
 int cg_writef(const char *dir, const char *file, zs_error_t *err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Read FILE, trailing newline removed; NULL-safe *out on error. */
 int cg_read(const char *dir, const char *file, char **out, zs_error_t *err);
 /* 0 and *out on success; -ENOENT without error fill when missing. */

@@ -79,12 +79,12 @@ void zs_resources_append_default_devices(struct zs_resources *r)
 		int64_t major, minor;
 		const char *access;
 	} defs[] = {
-		{'c', -1, -1, "m"}, {'b', -1, -1, "m"},	    /* mknod of anything */
-		{'c', 1, 3, "rwm"}, {'c', 1, 8, "rwm"},	    /* null, random */
-		{'c', 1, 7, "rwm"}, {'c', 5, 0, "rwm"},	    /* full, tty */
-		{'c', 1, 5, "rwm"}, {'c', 1, 9, "rwm"},	    /* zero, urandom */
-		{'c', 136, -1, "rwm"}, {'c', 5, 2, "rwm"},  /* pts/N, ptmx */
-		{'c', 10, 200, "rwm"},			    /* net/tun */
+	    {'c', -1, -1, "m"},	   {'b', -1, -1, "m"}, /* mknod of anything */
+	    {'c', 1, 3, "rwm"},	   {'c', 1, 8, "rwm"}, /* null, random */
+	    {'c', 1, 7, "rwm"},	   {'c', 5, 0, "rwm"}, /* full, tty */
+	    {'c', 1, 5, "rwm"},	   {'c', 1, 9, "rwm"}, /* zero, urandom */
+	    {'c', 136, -1, "rwm"}, {'c', 5, 2, "rwm"}, /* pts/N, ptmx */
+	    {'c', 10, 200, "rwm"},		       /* net/tun */
 	};
 
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
@@ -270,8 +270,7 @@ static int parse_throttle(const struct pctx *c, const zs_json *bio, const char *
 		zs_json *e = zs_json_array_at(a, i);
 		cleanup_free char *ep = xasprintf("%s[%zu]", path, i), *rp = xasprintf("%s.rate", ep);
 		struct zs_throttle_device t = {0};
-		if (parse_majmin(c, e, ep, &t.major, &t.minor, err) < 0 ||
-		    get_u64(c, e, "rate", rp, &t.rate, err) < 0)
+		if (parse_majmin(c, e, ep, &t.major, &t.minor, err) < 0 || get_u64(c, e, "rate", rp, &t.rate, err) < 0)
 			return -1;
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		(*out)[(*n)++] = t;
@@ -306,12 +305,10 @@ static int parse_blkio(const struct pctx *c, const zs_json *res, struct zs_resou
 		r->weight_devices[r->n_weight_devices++] = d;
 	}
 	if (parse_throttle(c, b, "throttleReadBpsDevice", &r->throttle_read_bps, &r->n_throttle_read_bps, err) < 0 ||
-	    parse_throttle(c, b, "throttleWriteBpsDevice", &r->throttle_write_bps, &r->n_throttle_write_bps, err) <
-		    0 ||
-	    parse_throttle(c, b, "throttleReadIOPSDevice", &r->throttle_read_iops, &r->n_throttle_read_iops, err) <
-		    0 ||
+	    parse_throttle(c, b, "throttleWriteBpsDevice", &r->throttle_write_bps, &r->n_throttle_write_bps, err) < 0 ||
+	    parse_throttle(c, b, "throttleReadIOPSDevice", &r->throttle_read_iops, &r->n_throttle_read_iops, err) < 0 ||
 	    parse_throttle(c, b, "throttleWriteIOPSDevice", &r->throttle_write_iops, &r->n_throttle_write_iops, err) <
-		    0)
+		0)
 		return -1;
 	return 0;
 }
@@ -331,8 +328,8 @@ static int parse_hugetlb(const struct pctx *c, const zs_json *res, struct zs_res
 		if (zs_json_to_string(zs_json_get(e, "pageSize"), c->file, fp, ZS_JSON_REQUIRED | ZS_JSON_NONEMPTY,
 				      &h.pagesize, err) < 0)
 			return -1;
-		if (strchr(h.pagesize, '/') || zs_json_to_uint64(zs_json_get(e, "limit"), c->file, fl,
-								   ZS_JSON_REQUIRED, &h.limit, err) < 0) {
+		if (strchr(h.pagesize, '/') ||
+		    zs_json_to_uint64(zs_json_get(e, "limit"), c->file, fl, ZS_JSON_REQUIRED, &h.limit, err) < 0) {
 			free(h.pagesize);
 			return *err ? -1 : zs_make_error(err, EINVAL, "%s: %s: invalid page size", c->file, fp);
 		}
@@ -342,8 +339,7 @@ static int parse_hugetlb(const struct pctx *c, const zs_json *res, struct zs_res
 	return 0;
 }
 
-static int parse_one_device(const struct pctx *c, const zs_json *e, size_t i, struct zs_resources *r,
-			    zs_error_t *err)
+static int parse_one_device(const struct pctx *c, const zs_json *e, size_t i, struct zs_resources *r, zs_error_t *err)
 {
 	cleanup_free char *ep = xasprintf("devices[%zu]", i);
 	cleanup_free char *fa = NULL, *ft = NULL, *fal = NULL, *fmj = NULL, *fmn = NULL;
@@ -452,8 +448,8 @@ static int parse_unified(const struct pctx *c, const zs_json *res, struct zs_res
 	return 0;
 }
 
-int zs_cgroup_resources_parse(const zs_json *resources, const char *file, const char *field,
-			      struct zs_resources **out, zs_error_t *err)
+int zs_cgroup_resources_parse(const zs_json *resources, const char *file, const char *field, struct zs_resources **out,
+			      zs_error_t *err)
 {
 	cleanup_resources struct zs_resources *r = zs_resources_new();
 	struct pctx c = {file ? file : "config.json", field};

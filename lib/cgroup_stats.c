@@ -135,10 +135,10 @@ static void cpuset_stats(const struct zs_cgroup *cg, zs_jgen *g)
 	const char *d = zs_cgroup_path(cg, "cpuset");
 	bool v2 = cg->mode == ZS_CGROUP_UNIFIED;
 	static const char *const flags[][2] = {
-		{"cpu_exclusive", "cpuset.cpu_exclusive"},	 {"mem_hardwall", "cpuset.mem_hardwall"},
-		{"mem_exclusive", "cpuset.mem_exclusive"},	 {"memory_migrate", "cpuset.memory_migrate"},
-		{"memory_spread_page", "cpuset.memory_spread_page"}, {"memory_spread_slab", "cpuset.memory_spread_slab"},
-		{"memory_pressure", "cpuset.memory_pressure"},	 {"sched_load_balance", "cpuset.sched_load_balance"},
+	    {"cpu_exclusive", "cpuset.cpu_exclusive"},		 {"mem_hardwall", "cpuset.mem_hardwall"},
+	    {"mem_exclusive", "cpuset.mem_exclusive"},		 {"memory_migrate", "cpuset.memory_migrate"},
+	    {"memory_spread_page", "cpuset.memory_spread_page"}, {"memory_spread_slab", "cpuset.memory_spread_slab"},
+	    {"memory_pressure", "cpuset.memory_pressure"},	 {"sched_load_balance", "cpuset.sched_load_balance"},
 	};
 
 	zs_jgen_map_open(g);
@@ -151,8 +151,8 @@ static void cpuset_stats(const struct zs_cgroup *cg, zs_jgen *g)
 		cleanup_error zs_error_t e = NULL;
 		cleanup_free char *s = NULL;
 		zs_jgen_int(g, (!v2 && d && cg_read(d, "cpuset.sched_relax_domain_level", &s, &e) == 0)
-				       ? strtoll(s, NULL, 10)
-				       : 0);
+				   ? strtoll(s, NULL, 10)
+				   : 0);
 	}
 	zs_jgen_map_close(g);
 }

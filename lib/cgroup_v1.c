@@ -23,8 +23,9 @@ static int set_memory(const char *dir, int64_t v, zs_error_t *err)
 	cg_read_u64(dir, "memory.usage_in_bytes", &usage);
 	cg_read_u64(dir, "memory.max_usage_in_bytes", &max);
 	zs_error_release(err);
-	return zs_make_error(err, EBUSY, "unable to set memory limit to %" PRId64 " (current usage: %" PRIu64
-				   ", peak usage: %" PRIu64 ")",
+	return zs_make_error(err, EBUSY,
+			     "unable to set memory limit to %" PRId64 " (current usage: %" PRIu64
+			     ", peak usage: %" PRIu64 ")",
 			     v, usage, max);
 }
 
@@ -60,8 +61,8 @@ static int v1_memory(const char *dir, const struct zs_resources *r, zs_error_t *
 		return -1;
 	if (r->memory_swappiness >= 0) {
 		if (r->memory_swappiness > 100)
-			return zs_make_error(err, EINVAL, "invalid memory swappiness value: %" PRId64
-							  " (valid range is 0-100)",
+			return zs_make_error(err, EINVAL,
+					     "invalid memory swappiness value: %" PRId64 " (valid range is 0-100)",
 					     r->memory_swappiness);
 		if (cg_writef(dir, "memory.swappiness", err, "%" PRId64, r->memory_swappiness) < 0)
 			return -1;
@@ -132,8 +133,8 @@ static int write_throttle(const char *dir, const char *file, const struct zs_thr
 			  zs_error_t *err)
 {
 	for (size_t i = 0; i < n; i++)
-		if (cg_writef(dir, file, err, "%" PRId64 ":%" PRId64 " %" PRIu64, d[i].major, d[i].minor,
-			      d[i].rate) < 0)
+		if (cg_writef(dir, file, err, "%" PRId64 ":%" PRId64 " %" PRIu64, d[i].major, d[i].minor, d[i].rate) <
+		    0)
 			return -1;
 	return 0;
 }
@@ -150,21 +151,21 @@ static int v1_blkio(const char *dir, const struct zs_resources *r, zs_error_t *e
 		return -1;
 	for (size_t i = 0; i < r->n_weight_devices; i++) {
 		const struct zs_weight_device *d = &r->weight_devices[i];
-		if (d->weight && cg_writef(dir, wdfile, err, "%" PRId64 ":%" PRId64 " %u", d->major, d->minor,
-					   d->weight) < 0)
+		if (d->weight &&
+		    cg_writef(dir, wdfile, err, "%" PRId64 ":%" PRId64 " %u", d->major, d->minor, d->weight) < 0)
 			return -1;
 		if (d->leaf_weight && cg_writef(dir, "blkio.leaf_weight_device", err, "%" PRId64 ":%" PRId64 " %u",
 						d->major, d->minor, d->leaf_weight) < 0)
 			return -1;
 	}
-	if (write_throttle(dir, "blkio.throttle.read_bps_device", r->throttle_read_bps, r->n_throttle_read_bps,
-			   err) < 0 ||
+	if (write_throttle(dir, "blkio.throttle.read_bps_device", r->throttle_read_bps, r->n_throttle_read_bps, err) <
+		0 ||
 	    write_throttle(dir, "blkio.throttle.write_bps_device", r->throttle_write_bps, r->n_throttle_write_bps,
 			   err) < 0 ||
 	    write_throttle(dir, "blkio.throttle.read_iops_device", r->throttle_read_iops, r->n_throttle_read_iops,
 			   err) < 0 ||
-	    write_throttle(dir, "blkio.throttle.write_iops_device", r->throttle_write_iops,
-			   r->n_throttle_write_iops, err) < 0)
+	    write_throttle(dir, "blkio.throttle.write_iops_device", r->throttle_write_iops, r->n_throttle_write_iops,
+			   err) < 0)
 		return -1;
 	return 0;
 }
@@ -246,7 +247,8 @@ int cg_v1_apply(const struct zs_cgroup *cg, const struct zs_resources *r, bool u
 	if (r->n_hugetlb > 0) {
 		d = zs_cgroup_path(cg, "hugetlb");
 		if (d == NULL)
-			return zs_make_error(err, ENOENT, "hugepage limits set but the hugetlb controller is not mounted");
+			return zs_make_error(err, ENOENT,
+					     "hugepage limits set but the hugetlb controller is not mounted");
 		if (v1_hugetlb(d, r, err) < 0)
 			return -1;
 	}

@@ -49,11 +49,11 @@ static int swap_value(const struct zs_resources *r, int64_t *out, zs_error_t *er
 		return 0;
 	}
 	if (mem == 0 || mem == -1)
-		return zs_make_error(err, EINVAL, "invalid memory swap %" PRId64 ": memory limit must be set too", swap);
+		return zs_make_error(err, EINVAL, "invalid memory swap %" PRId64 ": memory limit must be set too",
+				     swap);
 	if (swap < mem)
-		return zs_make_error(err, EINVAL, "memory+swap limit (%" PRId64 ") should be >= memory limit (%" PRId64
-						  ")",
-				     swap, mem);
+		return zs_make_error(
+		    err, EINVAL, "memory+swap limit (%" PRId64 ") should be >= memory limit (%" PRId64 ")", swap, mem);
 	*out = swap - mem;
 	if (*out == 0)
 		*out = -2; /* "0": no swap at all */
@@ -139,7 +139,8 @@ static int v2_io(const char *dir, const struct zs_resources *r, zs_error_t *err)
 		if (d->weight == 0)
 			continue;
 		if (!bfq)
-			return zs_make_error(err, ENOTSUP, "per-device io weight needs the bfq scheduler (io.bfq.weight)");
+			return zs_make_error(err, ENOTSUP,
+					     "per-device io weight needs the bfq scheduler (io.bfq.weight)");
 		if (cg_writef(dir, "io.bfq.weight", err, "%" PRId64 ":%" PRId64 " %u", d->major, d->minor, d->weight) <
 		    0)
 			return -1;

@@ -31,29 +31,37 @@ static const struct {
 	const char *name;
 	enum zs_seccomp_action act;
 } actions[] = {
-	{"SCMP_ACT_KILL", ZS_SCMP_KILL},   {"SCMP_ACT_KILL_PROCESS", ZS_SCMP_KILL_PROCESS},
-	{"SCMP_ACT_KILL_THREAD", ZS_SCMP_KILL_THREAD}, {"SCMP_ACT_TRAP", ZS_SCMP_TRAP},
-	{"SCMP_ACT_ERRNO", ZS_SCMP_ERRNO}, {"SCMP_ACT_TRACE", ZS_SCMP_TRACE},
-	{"SCMP_ACT_ALLOW", ZS_SCMP_ALLOW}, {"SCMP_ACT_LOG", ZS_SCMP_LOG},
-	{"SCMP_ACT_NOTIFY", ZS_SCMP_NOTIFY},
+    {"SCMP_ACT_KILL", ZS_SCMP_KILL},
+    {"SCMP_ACT_KILL_PROCESS", ZS_SCMP_KILL_PROCESS},
+    {"SCMP_ACT_KILL_THREAD", ZS_SCMP_KILL_THREAD},
+    {"SCMP_ACT_TRAP", ZS_SCMP_TRAP},
+    {"SCMP_ACT_ERRNO", ZS_SCMP_ERRNO},
+    {"SCMP_ACT_TRACE", ZS_SCMP_TRACE},
+    {"SCMP_ACT_ALLOW", ZS_SCMP_ALLOW},
+    {"SCMP_ACT_LOG", ZS_SCMP_LOG},
+    {"SCMP_ACT_NOTIFY", ZS_SCMP_NOTIFY},
 };
 
 static const struct {
 	const char *name;
 	enum zs_seccomp_op op;
 } ops[] = {
-	{"SCMP_CMP_NE", ZS_SCMP_OP_NE}, {"SCMP_CMP_LT", ZS_SCMP_OP_LT}, {"SCMP_CMP_LE", ZS_SCMP_OP_LE},
-	{"SCMP_CMP_EQ", ZS_SCMP_OP_EQ}, {"SCMP_CMP_GE", ZS_SCMP_OP_GE}, {"SCMP_CMP_GT", ZS_SCMP_OP_GT},
-	{"SCMP_CMP_MASKED_EQ", ZS_SCMP_OP_MASKED_EQ},
+    {"SCMP_CMP_NE", ZS_SCMP_OP_NE},
+    {"SCMP_CMP_LT", ZS_SCMP_OP_LT},
+    {"SCMP_CMP_LE", ZS_SCMP_OP_LE},
+    {"SCMP_CMP_EQ", ZS_SCMP_OP_EQ},
+    {"SCMP_CMP_GE", ZS_SCMP_OP_GE},
+    {"SCMP_CMP_GT", ZS_SCMP_OP_GT},
+    {"SCMP_CMP_MASKED_EQ", ZS_SCMP_OP_MASKED_EQ},
 };
 
 static const struct {
 	const char *name;
 	unsigned int flag;
 } flag_names[] = {
-	{"SECCOMP_FILTER_FLAG_TSYNC", ZS_SCMP_FLAG_TSYNC},
-	{"SECCOMP_FILTER_FLAG_LOG", ZS_SCMP_FLAG_LOG},
-	{"SECCOMP_FILTER_FLAG_SPEC_ALLOW", ZS_SCMP_FLAG_SPEC_ALLOW},
+    {"SECCOMP_FILTER_FLAG_TSYNC", ZS_SCMP_FLAG_TSYNC},
+    {"SECCOMP_FILTER_FLAG_LOG", ZS_SCMP_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", ZS_SCMP_FLAG_SPEC_ALLOW},
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -106,17 +114,16 @@ static int parse_action(const struct sctx *c, const zs_json *v, const char *f, e
 	for (size_t i = 0; i < N_OF(actions); i++)
 		if (strcmp(s, actions[i].name) == 0) {
 			if (actions[i].act == ZS_SCMP_NOTIFY)
-				return zs_make_error(err, ENOTSUP,
-						     "%s: %s: SCMP_ACT_NOTIFY is not supported (no seccomp agent support)",
-						     c->file, f);
+				return zs_make_error(
+				    err, ENOTSUP, "%s: %s: SCMP_ACT_NOTIFY is not supported (no seccomp agent support)",
+				    c->file, f);
 			*out = actions[i].act;
 			return 0;
 		}
 	return zs_make_error(err, EINVAL, "%s: %s: unknown seccomp action `%s`", c->file, f, s);
 }
 
-static int parse_errno(const struct sctx *c, const zs_json *v, const char *f, bool *set, uint32_t *out,
-		       zs_error_t *err)
+static int parse_errno(const struct sctx *c, const zs_json *v, const char *f, bool *set, uint32_t *out, zs_error_t *err)
 {
 	uint64_t e = 0;
 
@@ -220,8 +227,8 @@ static int parse_flags(const struct sctx *c, const zs_json *v, unsigned int *fla
 			if (strcmp(names[i], flag_names[j].name) == 0)
 				break;
 		if (j == N_OF(flag_names)) {
-			int ret = zs_make_error(err, EINVAL, "%s: %s: unsupported seccomp flag `%s`", c->file, f,
-						names[i]);
+			int ret =
+			    zs_make_error(err, EINVAL, "%s: %s: unsupported seccomp flag `%s`", c->file, f, names[i]);
 			zs_free_string_array(names);
 			return ret;
 		}
@@ -436,12 +443,12 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **prog, size_t *le
 static void prepend_enosys(struct sock_filter **prog, size_t *len, uint32_t max_nr)
 {
 	struct sock_filter stub[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 4),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max_nr, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 4),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 2, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max_nr, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
 	};
 	size_t ns = N_OF(stub);
 	struct sock_filter *p = xmalloc((*len + ns) * sizeof(*p));

@@ -36,10 +36,10 @@
 
 struct zs_device_rule {
 	bool allow;
-	char type;	   /* 'a', 'c' or 'b' */
-	int64_t major;	   /* -1 = any */
-	int64_t minor;	   /* -1 = any */
-	char access[4];	   /* subset of "rwm" */
+	char type;	/* 'a', 'c' or 'b' */
+	int64_t major;	/* -1 = any */
+	int64_t minor;	/* -1 = any */
+	char access[4]; /* subset of "rwm" */
 };
 
 struct zs_weight_device {
@@ -72,7 +72,7 @@ struct zs_resources {
 	/* memory (bytes) */
 	int64_t memory_limit;
 	int64_t memory_reservation;
-	int64_t memory_swap; /* memory+swap, as in the spec and v1 */
+	int64_t memory_swap;	   /* memory+swap, as in the spec and v1 */
 	int64_t memory_kernel;	   /* ignored (removed from kernels), as runc */
 	int64_t memory_kernel_tcp; /* ignored (removed from kernels), as runc */
 	int64_t memory_swappiness; /* -1 = not set */
@@ -123,8 +123,8 @@ void cleanup_resourcesp(struct zs_resources **r);
  * and FIELD the path of RESOURCES ("linux.resources", or "" for update's
  * top-level object).  Errors name the field, e.g.
  *   config.json: linux.resources.memory.limit: must be an integer */
-int zs_cgroup_resources_parse(const zs_json *resources, const char *file, const char *field,
-			      struct zs_resources **out, zs_error_t *err);
+int zs_cgroup_resources_parse(const zs_json *resources, const char *file, const char *field, struct zs_resources **out,
+			      zs_error_t *err);
 
 /* Append a device rule (TYPE 'a','c','b'; -1 = wildcard; ACCESS "rwm"). */
 void zs_resources_append_device(struct zs_resources *r, bool allow, char type, int64_t major, int64_t minor,

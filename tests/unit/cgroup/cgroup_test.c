@@ -115,11 +115,11 @@ static int parse_res(const char *json, struct zs_resources **r, zs_error_t *err)
 }
 
 static const char *RES_JSON =
-	"{\"memory\":{\"limit\":33554432,\"reservation\":16777216,\"swap\":67108864},"
-	"\"cpu\":{\"shares\":512,\"quota\":20000,\"period\":100000,\"cpus\":\"0\",\"mems\":\"0\"},"
-	"\"pids\":{\"limit\":17},"
-	"\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
-	"{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rw\"}]}";
+    "{\"memory\":{\"limit\":33554432,\"reservation\":16777216,\"swap\":67108864},"
+    "\"cpu\":{\"shares\":512,\"quota\":20000,\"period\":100000,\"cpus\":\"0\",\"mems\":\"0\"},"
+    "\"pids\":{\"limit\":17},"
+    "\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
+    "{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rw\"}]}";
 
 static void test_parse(void)
 {
@@ -129,9 +129,9 @@ static void test_parse(void)
 
 	diag_err(err);
 	check(ret == 0 && r && r->memory_limit == 33554432 && r->memory_swap == 67108864 && r->cpu_shares == 512 &&
-		      r->cpu_quota == 20000 && r->pids_limit == 17 && r->n_devices == 2 && !r->devices[0].allow &&
-		      r->devices[0].type == 'a' && r->devices[1].major == 1 && strcmp(r->devices[1].access, "rw") == 0 &&
-		      r->memory_swappiness == -1,
+		  r->cpu_quota == 20000 && r->pids_limit == 17 && r->n_devices == 2 && !r->devices[0].allow &&
+		  r->devices[0].type == 'a' && r->devices[1].major == 1 && strcmp(r->devices[1].access, "rw") == 0 &&
+		  r->memory_swappiness == -1,
 	      "parse linux.resources");
 	zs_resources_free(steal_pointer(&r));
 	ret = parse_res("{\"memory\":{\"limit\":\"big\"}}", &r, &err);
@@ -188,16 +188,17 @@ static void test_limits(const struct zs_cgroup *cg, pid_t child)
 
 	if (zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED) {
 		check(file_is(mem, "memory.max", "33554432") && file_is(mem, "memory.low", "16777216") &&
-			      file_is(mem, "memory.swap.max", "33554432"),
+			  file_is(mem, "memory.swap.max", "33554432"),
 		      "v2 memory limits applied");
-		check(file_is(cpu, "cpu.max", "20000 100000") && file_is(pids, "pids.max", "17"), "v2 cpu/pids applied");
+		check(file_is(cpu, "cpu.max", "20000 100000") && file_is(pids, "pids.max", "17"),
+		      "v2 cpu/pids applied");
 	} else {
 		check(file_is(mem, "memory.limit_in_bytes", "33554432") &&
-			      file_is(mem, "memory.soft_limit_in_bytes", "16777216") &&
-			      file_is(mem, "memory.memsw.limit_in_bytes", "67108864"),
+			  file_is(mem, "memory.soft_limit_in_bytes", "16777216") &&
+			  file_is(mem, "memory.memsw.limit_in_bytes", "67108864"),
 		      "v1 memory limit, reservation and memory+swap applied");
 		check(file_is(cpu, "cpu.shares", "512") && file_is(cpu, "cpu.cfs_quota_us", "20000") &&
-			      file_is(cpu, "cpu.cfs_period_us", "100000"),
+			  file_is(cpu, "cpu.cfs_period_us", "100000"),
 		      "v1 cpu shares/quota/period applied");
 		check(file_is(pids, "pids.max", "17") && file_is(zs_cgroup_path(cg, "cpuset"), "cpuset.cpus", "0"),
 		      "v1 pids.max and cpuset.cpus applied");
@@ -206,7 +207,8 @@ static void test_limits(const struct zs_cgroup *cg, pid_t child)
 		      "v1 devices: deny-all + allow c 1:3 rw (list: %s)", dl);
 	}
 	{
-		cleanup_free char *own = own_cgroup_of(child, zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED ? "" : "memory");
+		cleanup_free char *own =
+		    own_cgroup_of(child, zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED ? "" : "memory");
 		check(mem && strstr(mem, own) && strlen(own) > 1, "child is in the memory cgroup (%s)", own);
 	}
 	if (zs_cgroup_mode_of(cg) == ZS_CGROUP_HYBRID) {
@@ -277,11 +279,11 @@ static void test_update(const struct zs_cgroup *cg)
 	ret = zs_cgroup_update(cg, r, &err);
 	diag_err(err);
 	check(ret == 0 &&
-		      (v2 ? file_is(mem, "memory.max", "100663296") && file_is(cpu, "cpu.max", "max 100000")
-			  : file_is(mem, "memory.limit_in_bytes", "100663296") &&
-				    file_is(mem, "memory.memsw.limit_in_bytes", "134217728") &&
-				    file_is(cpu, "cpu.cfs_quota_us", "-1")) &&
-		      file_is(zs_cgroup_path(cg, "pids"), "pids.max", "max"),
+		  (v2 ? file_is(mem, "memory.max", "100663296") && file_is(cpu, "cpu.max", "max 100000")
+		      : file_is(mem, "memory.limit_in_bytes", "100663296") &&
+			    file_is(mem, "memory.memsw.limit_in_bytes", "134217728") &&
+			    file_is(cpu, "cpu.cfs_quota_us", "-1")) &&
+		  file_is(zs_cgroup_path(cg, "pids"), "pids.max", "max"),
 	      "update raises memory above the old memory+swap, removes pids/cpu limits");
 	/* `update --cpu-period 50000`: quota left alone */
 	memset(r, 0, sizeof(*r));
@@ -326,10 +328,11 @@ static void test_stats(const struct zs_cgroup *cg)
 	zs_json_to_int64(zs_json_get(zs_json_get(zs_json_get(j, "memory"), "usage"), "limit"), "s", "l", 0, &limit,
 			 &err);
 	zs_json_to_int64(zs_json_get(zs_json_get(j, "pids"), "current"), "s", "p", 0, &cur, &err);
-	check(total > 0 && limit == 16 << 20 && cur == 1, "stats: cpu.usage.total=%lld memory.usage.limit=%lld pids=%lld",
-	      (long long) total, (long long) limit, (long long) cur);
+	check(total > 0 && limit == 16 << 20 && cur == 1,
+	      "stats: cpu.usage.total=%lld memory.usage.limit=%lld pids=%lld", (long long) total, (long long) limit,
+	      (long long) cur);
 	check(zs_json_get(zs_json_get(j, "memory"), "raw") && zs_json_get(j, "blkio") && zs_json_get(j, "cpuset") &&
-		      zs_json_get(j, "hugetlb"),
+		  zs_json_get(j, "hugetlb"),
 	      "stats have runc's sections (memory.raw, blkio, cpuset, hugetlb)");
 }
 
@@ -351,11 +354,12 @@ static void test_oom(struct zs_cgroup *cg)
 		cleanup_error zs_error_t e = NULL;
 		if (zs_cgroup_enter(cg, getpid(), &e) < 0)
 			_exit(3);
-		for (size_t i = 0; i < 256; i++) {
-			char *b = malloc(1 << 20);
-			if (b)
-				memset(b, 1, 1 << 20);
-		}
+		/* 256 MiB, touched page by page: far past the 16 MiB limit */
+		char *b = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
+			_exit(4);
+		for (size_t i = 0; i < (256 << 20); i += 4096)
+			b[i] = 1;
 		_exit(0);
 	}
 	waitpid(p, &st, 0);
@@ -383,7 +387,7 @@ static bool all_gone(const struct zs_cgroup *cg)
 static void rm_parent(const struct zs_cgroup *cg)
 {
 	for (const char *const *c = (const char *const[]){"memory", "cpu", "cpuacct", "cpuset", "pids", "freezer",
-							   "devices", "blkio", "name=systemd", "", NULL};
+							  "devices", "blkio", "name=systemd", "", NULL};
 	     *c; c++) {
 		const char *p = zs_cgroup_path(cg, *c);
 		if (p) {
@@ -468,8 +472,8 @@ static void test_relative(void)
 	}
 	{
 		const char *mem = zs_cgroup_path(cg, "memory");
-		cleanup_free char *want = xasprintf(ZS_CGROUP_ROOT "/memory%s%s/%s", own, strcmp(own, "/") ? "" : "",
-						    name);
+		cleanup_free char *want =
+		    xasprintf(ZS_CGROUP_ROOT "/memory%s%s/%s", own, strcmp(own, "/") ? "" : "", name);
 		if (strcmp(own, "/") == 0) {
 			free(want);
 			want = xasprintf(ZS_CGROUP_ROOT "/memory/%s", name);
@@ -495,7 +499,7 @@ static void test_kill_all(const char *base)
 		return;
 	}
 	check(zs_cgroup_kill_all(cg, SIGTERM, &err) == 0 && waitpid(p, &st, 0) == p && WIFSIGNALED(st) &&
-		      WTERMSIG(st) == SIGTERM,
+		  WTERMSIG(st) == SIGTERM,
 	      "kill_all delivers SIGTERM to every process");
 	check(zs_cgroup_destroy(cg, &err) == 0 && all_gone(cg), "destroy after kill_all");
 }
@@ -506,9 +510,9 @@ static void test_bpf_devices(const char *base, enum zs_cgroup_mode mode)
 	cleanup_free char *dir = NULL;
 	cleanup_error zs_error_t err = NULL;
 	struct zs_device_rule rules[] = {
-		{false, 'a', -1, -1, "rwm"},
-		{true, 'c', 1, 3, "rw"}, /* /dev/null */
-		{true, 'c', 1, 5, "r"},	 /* /dev/zero read-only */
+	    {false, 'a', -1, -1, "rwm"},
+	    {true, 'c', 1, 3, "rw"}, /* /dev/null */
+	    {true, 'c', 1, 5, "r"},  /* /dev/zero read-only */
 	};
 	int st = 0;
 	pid_t p;
@@ -600,7 +604,7 @@ static void v2_update_stats(struct zs_cgroup *cg)
 	zs_cgroup_stats(cg, g, &err);
 	txt = zs_jgen_result(g, NULL);
 	check(zs_json_parse_buf(txt, "stats", &j, &err) == 0 && zs_json_get(zs_json_get(j, "hugetlb"), "2MB") &&
-		      zs_json_get(zs_json_get(j, "cpu"), "usage"),
+		  zs_json_get(zs_json_get(j, "cpu"), "usage"),
 	      "v2: stats are JSON with cpu.usage and hugetlb.2MB");
 }
 

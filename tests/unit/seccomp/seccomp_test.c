@@ -83,7 +83,8 @@ static int run_with(const char *json, child_fn fn)
 static bool exited0(int st)
 {
 	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-		printf("# child: %s %d\n", WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		printf("# child: %s %d\n", WIFEXITED(st) ? "exit" : "signal",
+		       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
@@ -163,11 +164,13 @@ static void test_loads(void)
 {
 	int st;
 
-	st = run_with("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"],"
-		      "\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\",\"no_such_syscall\"],\"action\":\"SCMP_ACT_ERRNO\","
-		      "\"errnoRet\":100}]}",
-		      mkdir_errno100);
-	check(exited0(st), "SCMP_ACT_ERRNO with errnoRet 100: mkdir fails with ENETDOWN, others work, unknown name skipped");
+	st = run_with(
+	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"],"
+	    "\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\",\"no_such_syscall\"],\"action\":\"SCMP_ACT_ERRNO\","
+	    "\"errnoRet\":100}]}",
+	    mkdir_errno100);
+	check(exited0(st),
+	      "SCMP_ACT_ERRNO with errnoRet 100: mkdir fails with ENETDOWN, others work, unknown name skipped");
 	st = run_with("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],"
 		      "\"action\":\"SCMP_ACT_KILL\"}]}",
 		      mkdir_kill);
@@ -189,10 +192,11 @@ static void test_loads(void)
 		      "\"valueTwo\":256,\"op\":\"SCMP_CMP_MASKED_EQ\"}]}]}",
 		      args_rules);
 	check(exited0(st), "argument conditions: EQ, OR on one argument, MASKED_EQ");
-	st = run_with("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"SECCOMP_FILTER_FLAG_TSYNC\","
-		      "\"SECCOMP_FILTER_FLAG_LOG\",\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"],\"syscalls\":[{\"names\":[\"getcwd\"],"
-		      "\"action\":\"SCMP_ACT_ERRNO\"}]}",
-		      flags_ok);
+	st = run_with(
+	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"SECCOMP_FILTER_FLAG_TSYNC\","
+	    "\"SECCOMP_FILTER_FLAG_LOG\",\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"],\"syscalls\":[{\"names\":[\"getcwd\"],"
+	    "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+	    flags_ok);
 	check(exited0(st), "flags TSYNC, LOG, SPEC_ALLOW accepted by the kernel");
 }
 
@@ -213,12 +217,14 @@ static void test_parse_errors(void)
 	cleanup_free char *skipped = NULL;
 	size_t len = 0;
 
-	expect_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_NOPE\"}]}",
-		     "linux.seccomp.syscalls[0].action", "unknown action names the field");
+	expect_error(
+	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_NOPE\"}]}",
+	    "linux.seccomp.syscalls[0].action", "unknown action names the field");
 	expect_error("{\"syscalls\":[]}", "linux.seccomp.defaultAction", "missing defaultAction");
 	expect_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_VAX\"]}",
 		     "unknown architecture", "unknown architecture refused");
-	expect_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}",
+	expect_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_"
+		     "NOTIFY\"}]}",
 		     "not supported", "SCMP_ACT_NOTIFY refused clearly");
 	expect_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/run/agent.sock\"}", "not supported",
 		     "listenerPath refused clearly");
