@@ -183,29 +183,25 @@ static const char *own_path_for(const struct own_cg *o, size_t n, const char *co
 	return res;
 }
 
-static bool is_known_subsys(const char *name)
+/* Is NAME a line of /proc/cgroups (given as KNOWN)? */
+static bool is_known_subsys(const char *known, const char *name)
 {
-	cleanup_file FILE *f = fopen("/proc/cgroups", "re");
-	char buf[256];
+	size_t l = strlen(name);
 
-	if (f == NULL)
-		return false;
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t len = strcspn(buf, " \t\n");
-		if (buf[0] != '#' && len == strlen(name) && strncmp(buf, name, len) == 0)
+	for (const char *p = known; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, name, l) == 0 && (p[l] == '\t' || p[l] == ' '))
 			return true;
-	}
 	return false;
 }
 
 /* Controllers of a v1 mount from its super options ("rw,cpu,cpuacct"). */
-static char *v1_controllers(const char *superopts)
+static char *v1_controllers(const char *known, const char *superopts)
 {
 	char *dup = xstrdup(superopts), *save = NULL, *tok;
 	char *res = xstrdup("");
 
 	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!str_has_prefix(tok, "name=") && !is_known_subsys(tok))
+		if (!str_has_prefix(tok, "name=") && !is_known_subsys(known, tok))
 			continue;
 		char *n = xasprintf("%s%s%s", res, *res ? "," : "", tok);
 		free(res);
@@ -268,13 +264,17 @@ static int read_cg_mounts(struct cg_mount **out, size_t *n_out, zs_error_t *err)
 	size_t cap = 0, n = 0;
 	struct cg_mount *m = NULL;
 	char *root, *mnt, *fstype, *superopts;
+	cleanup_free char *known = NULL;
+	cleanup_error zs_error_t e = NULL;
 
 	if (f == NULL)
 		return zs_make_error(err, errno, "open `/proc/self/mountinfo`");
+	if (read_file("/proc/cgroups", &known, NULL, &e) < 0)
+		known = xstrdup("");
 	while (getline(&line, &cap, f) > 0) {
 		if (!parse_mountinfo_line(line, &root, &mnt, &fstype, &superopts))
 			continue;
-		char *ctrl = strcmp(fstype, "cgroup2") == 0 ? xstrdup("") : v1_controllers(superopts);
+		char *ctrl = strcmp(fstype, "cgroup2") == 0 ? xstrdup("") : v1_controllers(known, superopts);
 		/* v1: first mount of each hierarchy; cgroup2: all (filtered by mountpoint later) */
 		if ((*ctrl == '\0' && strcmp(fstype, "cgroup") == 0) || (*ctrl && mount_seen(m, n, ctrl))) {
 			free(ctrl);
