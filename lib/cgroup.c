@@ -424,6 +424,44 @@ const char *zs_cgroup_path(const struct zs_cgroup *cg, const char *controller)
 	return NULL;
 }
 
+size_t zs_cgroup_count(const struct zs_cgroup *cg)
+{
+	return cg ? cg->n_paths : 0;
+}
+
+int zs_cgroup_get(const struct zs_cgroup *cg, size_t i, const char **controllers, const char **dir, char **inner,
+		  zs_error_t *err)
+{
+	const struct zs_cg_path *p;
+	struct cg_mount *m = NULL;
+	size_t nm = 0;
+	int ret = -1;
+
+	if (i >= cg->n_paths)
+		return zs_make_error(err, EINVAL, "cgroup hierarchy index %zu out of range", i);
+	p = &cg->paths[i];
+	if (controllers)
+		*controllers = p->controllers;
+	if (dir)
+		*dir = p->path;
+	if (inner == NULL)
+		return 0;
+	if (read_cg_mounts(&m, &nm, err) < 0)
+		return -1;
+	for (size_t j = 0; j < nm && ret < 0; j++) {
+		size_t l = strlen(m[j].mountpoint);
+		if (strcmp(m[j].controllers, p->controllers) != 0 || strncmp(p->path, m[j].mountpoint, l) != 0 ||
+		    (p->path[l] != '/' && p->path[l] != '\0'))
+			continue;
+		*inner = join_paths(strcmp(m[j].root, "/") == 0 ? "" : m[j].root, NULL, p->path + l);
+		ret = 0;
+	}
+	mounts_free(m, nm);
+	if (ret < 0)
+		return zs_make_error(err, ENOENT, "no mounted cgroup hierarchy holds `%s`", p->path);
+	return 0;
+}
+
 enum zs_cgroup_mode zs_cgroup_mode_of(const struct zs_cgroup *cg)
 {
 	return cg->mode;

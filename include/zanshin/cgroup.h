@@ -172,6 +172,14 @@ enum zs_cgroup_mode zs_cgroup_mode_of(const struct zs_cgroup *cg);
  * or NULL if that controller is not used. */
 const char *zs_cgroup_path(const struct zs_cgroup *cg, const char *controller);
 
+/* The hierarchies used: I from 0 to zs_cgroup_count() - 1.  CONTROLLERS is
+ * "cpu", "cpu,cpuacct", "name=systemd" or "" (cgroup2), DIR the absolute
+ * directory and *INNER (malloc'd) the path inside the hierarchy, e.g.
+ * "/default/ctr1", as CRIU's --cgroup-root CONTROLLERS:INNER wants. */
+size_t zs_cgroup_count(const struct zs_cgroup *cg);
+int zs_cgroup_get(const struct zs_cgroup *cg, size_t i, const char **controllers, const char **dir, char **inner,
+		  zs_error_t *err);
+
 /* Apply RES to a live cgroup (runc update; device rules are not changed). */
 int zs_cgroup_update(const struct zs_cgroup *cg, const struct zs_resources *res, zs_error_t *err);
 

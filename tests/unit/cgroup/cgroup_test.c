@@ -217,6 +217,20 @@ static void test_limits(const struct zs_cgroup *cg, pid_t child)
 		check(u && strstr(u, own) && strlen(own) > 1, "hybrid: child also in the cgroup2 hierarchy (%s)", own);
 	}
 	check(pid_in(cg, child) && !zs_cgroup_was_populated(cg), "pids lists the child; cgroup was empty before");
+	{
+		cleanup_error zs_error_t e = NULL;
+		bool ok = zs_cgroup_count(cg) > 0;
+		for (size_t i = 0; ok && i < zs_cgroup_count(cg); i++) {
+			cleanup_free char *inner = NULL;
+			const char *ctrl, *dir;
+			ok = zs_cgroup_get(cg, i, &ctrl, &dir, &inner, &e) == 0 &&
+			     str_has_prefix(inner, "/zanshin-test-") && strlen(dir) > strlen(inner) &&
+			     strcmp(dir + strlen(dir) - strlen(inner), inner) == 0;
+			if (!ok)
+				printf("# %zu: %s %s\n", i, dir, inner ? inner : zs_error_msg(e));
+		}
+		check(ok, "every hierarchy reports its path inside the hierarchy (for CRIU's cgroup roots)");
+	}
 }
 
 static void test_save_load(const struct zs_cgroup *cg)
