@@ -1,0 +1,260 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for the CRIU-level suites, the demo and the CRIU benchmarks:
+# drive zs-workload, dump/restore it with CRIU, count pages, read images
+# with crit, and clean up every process a run created.
+#
+#   CRIU=path        CRIU under test (default build/bin/criu, the patched one)
+#   ZS_KEEP=1        keep the scratch directory of a run
+#   ZS_TMP=dir       where scratch directories go (default /tmp)
+
+ZS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CRIU=${CRIU:-$ZS_TOP/build/bin/criu}
+STOCK_CRIU=${STOCK_CRIU:-$ZS_TOP/build/stock/bin/criu}
+WL=${WL:-$ZS_TOP/build/bin/zs-workload}
+CRIU_SRC=${CRIU_SRC:-$ZS_TOP/build/criu-4.2.1}
+PAGE=4096
+# Marks processes of this run (criu-keeper inherits criu's environment).
+ZS_RUN_ID=${ZS_RUN_ID:-zs-$$-$RANDOM}
+export ZS_RUN_ID
+
+zs_die() {
+	echo "$*" >&2
+	exit 1
+}
+
+# zs_setup NAME: scratch directory $ZS_T, cleanup on exit.
+zs_setup() {
+	[ "$(id -u)" = 0 ] || zs_die "must run as root (CRIU)"
+	[ -x "$WL" ] || zs_die "$WL missing: run make"
+	ZS_T=$(mktemp -d "${ZS_TMP:-/tmp}/zs-$1.XXXXXX") || zs_die "mktemp failed"
+	mkdir -p "$ZS_T/logs"
+	ZS_KEEPERS_BEFORE=" $(pgrep -x criu-keeper | tr '\n' ' ') "
+	trap zs_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# Every process whose cwd is under the scratch directory is ours: the
+# workload trees (restored ones too, whatever their pids).
+zs_kill_ours() {
+	local p cwd
+	for p in /proc/[0-9]*; do
+		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+		case "$cwd" in "$ZS_T"/*) kill -KILL "${p#/proc/}" 2>/dev/null ;; esac
+	done
+}
+
+# Keepers created by this run: they carry ZS_RUN_ID in their environment.
+zs_our_keepers() {
+	local p
+	for p in $(pgrep -x criu-keeper); do
+		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "ZS_RUN_ID=$ZS_RUN_ID"; then
+			echo "$p"
+		fi
+	done
+}
+
+zs_cleanup() {
+	local i p
+	[ -n "${ZS_T:-}" ] || return 0
+	zs_kill_ours
+	# Keepers exit by themselves once their tasks are gone; give them a moment.
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		[ -z "$(zs_our_keepers)" ] && break
+		sleep 0.3
+	done
+	for p in $(zs_our_keepers); do
+		echo "# cleanup: criu-keeper $p outlived its tasks; killing it" >&2
+		kill -KILL "$p" 2>/dev/null
+	done
+	if [ "${ZS_KEEP:-0}" = 1 ]; then
+		echo "# kept $ZS_T" >&2
+	else
+		rm -rf "$ZS_T"
+	fi
+}
+
+# ---- the workload ----
+
+# wl_start DIR MIB [CHILDREN] [THREADS] [SEED]: start a tree working in DIR.
+wl_start() {
+	local dir=$1
+	mkdir -p "$dir"
+	rm -f "$dir"/{cmd,ack,result,pid,.seq}
+	echo 0 >"$dir/.seq"
+	"$WL" -d "$dir" -m "$2" -p "${3:-0}" -t "${4:-0}" -s "${5:-1}" >"$dir/.start" 2>&1 ||
+		{ cat "$dir/.start" >&2; return 1; }
+}
+
+wl_pid() { cat "$1/pid"; }
+
+# wl_cmd DIR OP [ARG]: run one command; result text on stdout; 0 if OK/PASS.
+wl_cmd() {
+	local dir=$1 seq pid i
+	shift
+	seq=$(($(cat "$dir/.seq") + 1))
+	echo "$seq" >"$dir/.seq"
+	echo "$seq $*" >"$dir/cmd.new" && mv -f "$dir/cmd.new" "$dir/cmd"
+	pid=$(wl_pid "$dir")
+	kill -USR1 "$pid" 2>/dev/null || { echo "workload $pid is not running"; return 1; }
+	for ((i = 0; i < ${ZS_CMD_TIMEOUT:-300} * 10; i++)); do
+		[ "$(cat "$dir/ack" 2>/dev/null)" = "$seq" ] && break
+		kill -0 "$pid" 2>/dev/null || { echo "workload $pid died during '$*'"; return 1; }
+		sleep 0.1
+	done
+	[ "$(cat "$dir/ack" 2>/dev/null)" = "$seq" ] || { echo "workload $pid: no answer to '$*'"; return 1; }
+	cat "$dir/result"
+	head -n1 "$dir/result" | grep -qE "^$seq (OK|PASS) "
+}
+
+# wl_verify DIR: every page checked; prints "PASS procs=N digest=D" (or the failure); 0 on PASS.
+wl_verify() {
+	local out rc
+	out=$(wl_cmd "$1" verify)
+	rc=$?
+	if [ $rc = 0 ]; then
+		head -n1 <<<"$out" | cut -d' ' -f2-
+	else
+		echo "$out"
+	fi
+	return $rc
+}
+
+# wl_write DIR K: each process writes exactly K pages.
+wl_write() { wl_cmd "$1" write "$2" >/dev/null; }
+
+# wl_stop DIR: kill the tree (dump without --leave-running already did).
+wl_stop() {
+	local pid
+	pid=$(cat "$1/pid" 2>/dev/null) || return 0
+	kill -KILL -- "-$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null
+	wl_wait_gone "$pid"
+}
+
+wl_wait_gone() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---- CRIU ----
+
+# zs_dump NAME IMGDIR PID [ARGS...]: dump with $CRIU; log in $ZS_T/logs/NAME.dump.log.
+# Sets ZS_SECS to the wall time of the dump.
+# Unless --leave-running, waits until the dumped tree's pids are free again
+# (reaped), so that a restore can reuse them.
+zs_dump() {
+	local name=$1 img=$2 pid=$3 t0 rc tree p
+	shift 3
+	mkdir -p "$img"
+	tree=$(pgrep -s "$pid")
+	t0=$(date +%s.%N)
+	"${ZS_CRIU:-$CRIU}" dump -t "$pid" -D "$img" -o "$ZS_T/logs/$name.dump.log" -v4 "$@"
+	rc=$?
+	ZS_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
+	if [ $rc = 0 ] && [[ " $* " != *" --leave-running "* ]]; then
+		for p in $tree; do wl_wait_gone "$p"; done
+	fi
+	return $rc
+}
+
+# zs_restore NAME IMGDIR [ARGS...]: restore detached; log in $ZS_T/logs/NAME.restore.log.
+zs_restore() {
+	local name=$1 img=$2 t0 rc
+	shift 2
+	t0=$(date +%s.%N)
+	"${ZS_CRIU:-$CRIU}" restore -D "$img" -d -o "$ZS_T/logs/$name.restore.log" -v4 "$@"
+	rc=$?
+	ZS_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
+	return $rc
+}
+
+# zs_log NAME OP: the last lines of a CRIU log, for a diagnostic.
+zs_log() { tail -n "${3:-25}" "$ZS_T/logs/$1.$2.log" 2>/dev/null; }
+
+# img_pages DIR: pages stored in this image itself (pages-*.img / 4096).
+img_pages() {
+	local sum=0 f
+	for f in "$1"/pages-*.img; do
+		[ -f "$f" ] && sum=$((sum + $(stat -c %s "$f")))
+	done
+	echo $((sum / PAGE))
+}
+
+# img_bytes DIR: total size of the image files.
+img_bytes() { du -sb --exclude='*.log' "$1" | cut -f1; }
+
+# ---- crit, from the CRIU build tree with Debian's python3-protobuf ----
+
+zs_crit_setup() {
+	local sum dest
+	[ -d "$CRIU_SRC/images" ] || { echo "crit: no CRIU tree at $CRIU_SRC" >&2; return 1; }
+	sum=$(cat "$CRIU_SRC"/images/*.proto "$CRIU_SRC/criu/include/magic.h" | sha256sum | cut -c1-16)
+	dest=$ZS_TOP/build/crit-py/$sum
+	if [ ! -f "$dest/.done" ]; then
+		rm -rf "$dest.tmp" && mkdir -p "$dest.tmp" || return 1
+		cp -r "$CRIU_SRC/lib/pycriu" "$CRIU_SRC/crit/crit" "$dest.tmp/" &&
+			echo "__version__ = 'zanshin'" >"$dest.tmp/pycriu/version.py" &&
+			echo "__version__ = 'zanshin'" >"$dest.tmp/crit/version.py" &&
+			protoc -I="$CRIU_SRC/images" --python_out="$dest.tmp/pycriu" "$CRIU_SRC/images/rpc.proto" &&
+			(cd "$CRIU_SRC/images" && protoc -I=. -I=/usr/include --python_out="$dest.tmp/pycriu/images" \
+				$(ls ./*.proto | grep -v '^./rpc.proto$')) &&
+			/usr/bin/python3 "$CRIU_SRC/scripts/magic-gen.py" "$CRIU_SRC/criu/include/magic.h" \
+				"$dest.tmp/pycriu/images/magic.py" || { rm -rf "$dest.tmp"; return 1; }
+		(
+			echo "# Autogenerated. Do not edit!"
+			for m in "$dest.tmp"/pycriu/images/*_pb2.py; do
+				m=$(basename "$m" .py)
+				[ "$m" = opts_pb2 ] || echo "from .$m import *"
+			done
+		) >"$dest.tmp/pycriu/images/pb.py"
+		rm -rf "$dest" && mv "$dest.tmp" "$dest" && touch "$dest/.done"
+	fi
+	ZS_CRIT_PATH=$dest
+}
+
+# zs_crit ARGS...: e.g. zs_crit decode -i IMG/inventory.img
+zs_crit() {
+	[ -n "${ZS_CRIT_PATH:-}" ] || zs_crit_setup || return 1
+	PYTHONPATH=$ZS_CRIT_PATH /usr/bin/python3 -m crit "$@"
+}
+
+# zs_json_get FILE.img EXPR: decode an image and evaluate a Python
+# expression on it (variable e = first entry, j = the whole image).
+zs_img_get() {
+	local img=$1 expr=$2
+	zs_crit decode -i "$img" | /usr/bin/python3 -c "
+import json, sys
+j = json.load(sys.stdin)
+e = j['entries'][0] if j.get('entries') else {}
+v = $expr
+print(v if v is not None else '')"
+}
+
+# stats_dump IMGDIR FIELD: a field of stats-dump.img (pages_written, pages_skipped_parent, ...).
+stats_dump() { zs_img_get "$1/stats-dump" "e.get('dump', {}).get('$2')"; }
+
+# pagemap_count IMGDIR PID WHICH: pages of a task's pagemap that are stored
+# here (WHICH=own) or referenced in the parent (WHICH=parent).
+pagemap_count() {
+	local cond
+	case "$3" in
+	own) cond="not x.get('in_parent')" ;;
+	parent) cond="x.get('in_parent')" ;;
+	esac
+	zs_crit decode -i "$1/pagemap-$2.img" | /usr/bin/python3 -c "
+import json, sys
+j = json.load(sys.stdin)
+print(sum(x.get('nr_pages', 0) for x in j['entries'][1:] if $cond))"
+}
+
+# ---- features ----
+
+# criu_has_track_mem: 0 if $CRIU knows restore --track-mem (the patched build).
+criu_has_track_mem() {
+	"$CRIU" --help 2>&1 | grep -q -- '--track-mem-backend'
+}
