@@ -528,7 +528,16 @@ static int cpuset_init(const char *dir, zs_error_t *err)
 	return 0;
 }
 
-/* mkdir -p DIR; records new directories; inits cpuset levels. */
+/* v1 cpuset: is DIR below the hierarchy root (its parent is a cpuset too)? */
+static bool cpuset_below_root(const char *dir)
+{
+	cleanup_free char *parent = dir_of(dir);
+	return cg_exists(parent, "cpuset.cpus");
+}
+
+/* mkdir -p DIR; records new directories.  For cpuset, every level below the
+ * root gets the parent's cpus/mems if it has none, also levels that existed
+ * already (a parent made by someone else with plain mkdir), as runc does. */
 static int mkdir_cg(const char *dir, bool cpuset, struct created *c, zs_error_t *err)
 {
 	cleanup_free char *p = xstrdup(dir);
@@ -541,11 +550,11 @@ static int mkdir_cg(const char *dir, bool cpuset, struct created *c, zs_error_t 
 		if (mkdir(p, 0755) == 0) {
 			c->dirs = xrealloc(c->dirs, (c->n + 1) * sizeof(char *));
 			c->dirs[c->n++] = xstrdup(p);
-			if (cpuset && cpuset_init(p, err) < 0)
-				return -1;
 		} else if (errno != EEXIST) {
 			return zs_make_error(err, errno, "create cgroup `%s`", p);
 		}
+		if (cpuset && cpuset_below_root(p) && cpuset_init(p, err) < 0)
+			return -1;
 		*s = saved;
 		if (saved == '\0')
 			break;

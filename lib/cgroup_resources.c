@@ -346,6 +346,7 @@ static int parse_one_device(const struct pctx *c, const zs_json *e, size_t i, st
 	cleanup_free char *type = NULL, *access = NULL;
 	int64_t major = -1, minor = -1;
 	bool allow = false;
+	char perms[4];
 
 	{
 		cleanup_free char *p1 = xasprintf("%s.allow", ep), *p2 = xasprintf("%s.type", ep),
@@ -367,9 +368,12 @@ static int parse_one_device(const struct pctx *c, const zs_json *e, size_t i, st
 		return zs_make_error(err, EINVAL, "%s: %s: must be one of \"a\", \"c\", \"b\"", c->file, ft);
 	if (access == NULL || *access == '\0')
 		return zs_make_error(err, EINVAL, "%s: %s: cannot be empty", c->file, fa);
-	if (strlen(access) > 3 || strspn(access, "rwm") != strlen(access))
-		return zs_make_error(err, EINVAL, "%s: %s: must be a combination of \"r\", \"w\", \"m\"", c->file, fa);
-	zs_resources_append_device(r, allow, type && *type ? type[0] : 'a', major, minor, access);
+	/* as runc: only r, w and m count, other letters are ignored */
+	snprintf(perms, sizeof(perms), "%s%s%s", strchr(access, 'r') ? "r" : "", strchr(access, 'w') ? "w" : "",
+		 strchr(access, 'm') ? "m" : "");
+	if (perms[0] == '\0')
+		return zs_make_error(err, EINVAL, "%s: %s: must contain \"r\", \"w\" or \"m\"", c->file, fa);
+	zs_resources_append_device(r, allow, type && *type ? type[0] : 'a', major, minor, perms);
 	return 0;
 }
 
