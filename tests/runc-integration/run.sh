@@ -25,7 +25,9 @@ RUNC_DEB_VERSION=1.1.5+ds1-1+deb12u1
 RUNC_TARBALL=runc_1.1.5+ds1.orig.tar.xz
 RUNC_TARBALL_SHA256=${RUNC_TARBALL_SHA256:-e936cc563c4557178b3416aa1bb9e8231c53011beb8df67adedbfbaba4eacce7}
 srcdir=$top/build/src/runc
-work=$top/build/runc-integration
+# Each run gets its own tree (several people may run the suite at once).
+mkdir -p "$top/build/runc-integration"
+work=$(mktemp -d "$top/build/runc-integration/run.XXXXXX")
 
 CORE="create start start_detached start_hello run exec kill delete state list ps
  pause spec help version root cwd umask tty mounts mask dev hooks seccomp
@@ -53,8 +55,6 @@ fetch_source() {
 # Extract a fresh copy of tests/integration and make it run offline.
 prepare_tree() {
 	local tree=$work/runc-1.1.5 bb deb
-	rm -rf "$work"
-	mkdir -p "$work"
 	tar -C "$work" -xJf "$srcdir/$RUNC_TARBALL" runc-1.1.5/tests/integration || return 1
 	bb=$("$top/tests/lib/rootfs.sh" busybox tar) || return 1
 	deb=$("$top/tests/lib/rootfs.sh" debian tar) || return 1
@@ -94,10 +94,12 @@ cleanup() {
 		exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
 		[ "$exe" = "$work/runc-1.1.5/contrib/cmd/recvtty/recvtty" ] && kill -9 "$pid" 2>/dev/null
 	done
+	# The suite's common cgroup parent, if empty (rmdir fails otherwise).
 	local d
-	for d in /sys/fs/cgroup/*/runc-cgroups-integration-test /sys/fs/cgroup/runc-cgroups-integration-test; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	for d in /sys/fs/cgroup/*/runc-cgroups-integration-test; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null
 	done
+	rm -rf "$work"
 	return 0
 }
 trap cleanup EXIT

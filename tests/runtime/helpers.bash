@@ -79,12 +79,14 @@ update_config() {
 run_bg() {
 	local id=$1
 	IDS+=("$id")
-	rt run -d --pid-file "$ROOT/$id.pid" "$id" >"$ROOT/$id.out" 2>"$ROOT/$id.err" </dev/null
+	rt run -d --pid-file "$ROOT/$id.pid" "$id" >"$ROOT/$id.out" 2>"$ROOT/$id.err" </dev/null ||
+		{ cat "$ROOT/$id.err" >&2; return 1; }
 }
 create_bg() {
 	local id=$1
 	IDS+=("$id")
-	rt create --pid-file "$ROOT/$id.pid" "$id" >"$ROOT/$id.out" 2>"$ROOT/$id.err" </dev/null
+	rt create --pid-file "$ROOT/$id.pid" "$id" >"$ROOT/$id.out" 2>"$ROOT/$id.err" </dev/null ||
+		{ cat "$ROOT/$id.err" >&2; return 1; }
 }
 
 # state_field ID FIELD

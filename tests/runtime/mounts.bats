@@ -74,6 +74,7 @@ teardown() { teardown_bundle; }
 	update_config '.process.args = ["sh", "-c", "for d in null zero full random urandom tty; do [ -c /dev/$d ] && echo $d; done; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok; [ -e /dev/kmsg ] && echo KMSG; ls -l /dev/fd/ >/dev/null && echo fd-ok; readlink /dev/ptmx"]'
 	IDS+=(m7)
 	run rt run m7
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(echo "${lines[@]:0:6}")" = "null zero full random urandom tty" ]
 	[ "${lines[6]}" = 4 ]

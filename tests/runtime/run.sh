@@ -49,5 +49,7 @@ for f in "${files[@]}"; do
 		echo "not ok $n - $f: timed out after ${PER_FILE_TIMEOUT}s"
 	fi
 done
+# The per-test cgroups live under one parent; remove it when empty.
+for d in /sys/fs/cgroup/*/zanshin-rt-test; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 echo "1..$n"
 [ $failed -eq 0 ]
