@@ -20,6 +20,13 @@ NS=zanshin-test
 SHIM_ROOT=/run/containerd/runc/$NS # the runc shim's default --root for $NS
 
 R=$(mktemp -d /tmp/zanshin-ctd.XXXXXX)
+# The runtime is called through a logging wrapper (same basename), so the
+# test can prove which runtime containerd/Podman really ran, and with what.
+REAL_RUNTIME=$RUNTIME
+mkdir -p "$R/bin"
+RUNTIME=$R/bin/$(basename "$REAL_RUNTIME")
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$R/calls.log" "$REAL_RUNTIME" >"$RUNTIME"
+chmod 0755 "$RUNTIME"
 CTD_PID=
 ctr_() { timeout 60 ctr -a "$R/sock" -n "$NS" "$@"; }
 
@@ -58,9 +65,9 @@ trap 'exit 1' INT TERM
 
 bail() { t_fail "$1" "${@:2}"; t_done; exit 1; }
 
-[ -x "$RUNTIME" ] || bail "runtime under test" "RUNTIME=$RUNTIME is not executable (make all)"
+[ -x "$REAL_RUNTIME" ] || bail "runtime under test" "RUNTIME=$REAL_RUNTIME is not executable (make all)"
 command -v containerd >/dev/null || bail "containerd installed" "containerd missing (make deps)"
-t_diag "runtime under test: $RUNTIME"
+t_diag "runtime under test: $REAL_RUNTIME"
 
 cat >"$R/config.toml" <<EOF
 version = 2
@@ -212,5 +219,16 @@ else
 fi
 ctr_ task delete -f c-all >/dev/null 2>&1
 ctr_ containers delete c-all >/dev/null 2>&1
+
+# Every verb went through the runtime under test.
+missing=
+for v in create start exec pause resume kill delete; do
+	grep -Eq "(^| )$v( |$)" "$R/calls.log" 2>/dev/null || missing="$missing $v"
+done
+if [ -z "$missing" ]; then
+	t_ok "all of: create start exec pause resume kill delete went to $REAL_RUNTIME"
+else
+	t_fail "verbs called on the runtime under test" "never called:$missing" "$(sort "$R/calls.log" | cut -c1-160 | uniq | head -30)"
+fi
 
 t_done

@@ -19,6 +19,13 @@ case $RUNTIME in /*) ;; *) RUNTIME=$top/$RUNTIME ;; esac
 
 R=$(mktemp -d /tmp/zanshin-podman.XXXXXX)
 chmod 0711 "$R"
+# The runtime is called through a logging wrapper (same basename), so the
+# test can prove which runtime containerd/Podman really ran, and with what.
+REAL_RUNTIME=$RUNTIME
+mkdir -p "$R/bin"
+RUNTIME=$R/bin/$(basename "$REAL_RUNTIME")
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$R/calls.log" "$REAL_RUNTIME" >"$RUNTIME"
+chmod 0755 "$RUNTIME"
 P=(podman --root "$R/root" --runroot "$R/runroot" --tmpdir "$R/tmp" --storage-driver vfs
 	--cgroup-manager cgroupfs --events-backend file --runtime "$RUNTIME")
 p_() { timeout 90 "${P[@]}" "$@"; }
@@ -42,9 +49,9 @@ trap 'exit 1' INT TERM
 
 bail() { t_fail "$1" "${@:2}"; t_done; exit 1; }
 
-[ -x "$RUNTIME" ] || bail "runtime under test" "RUNTIME=$RUNTIME is not executable (make all)"
+[ -x "$REAL_RUNTIME" ] || bail "runtime under test" "RUNTIME=$REAL_RUNTIME is not executable (make all)"
 command -v podman >/dev/null || bail "podman installed" "podman missing (make deps)"
-t_diag "runtime under test: $RUNTIME"
+t_diag "runtime under test: $REAL_RUNTIME"
 
 IMG=$OCI_IMAGE_REF
 tarball=$(oci_image_tar) || bail "build OCI image tar" "tests/lib/oci-image.sh failed"
@@ -109,6 +116,17 @@ if [ $rc -eq 0 ] && [ -z "$(p_ ps -aq 2>/dev/null)" ]; then
 	t_ok "podman rm: no container left"
 else
 	t_fail "podman rm" "rc=$rc" "$out"
+fi
+
+# Every verb went through the runtime under test.
+missing=
+for v in create start exec pause resume kill delete; do
+	grep -Eq "(^| )$v( |$)" "$R/calls.log" 2>/dev/null || missing="$missing $v"
+done
+if [ -z "$missing" ]; then
+	t_ok "all of: create start exec pause resume kill delete went to $REAL_RUNTIME"
+else
+	t_fail "verbs called on the runtime under test" "never called:$missing" "$(sort "$R/calls.log" | cut -c1-160 | uniq | head -30)"
 fi
 
 t_done
