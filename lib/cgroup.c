@@ -1002,18 +1002,16 @@ static int rmdir_tree(const char *dir)
 	return 0;
 }
 
-int zs_cgroup_destroy(const struct zs_cgroup *cg, zs_error_t *err)
+/* rmdir every path, retrying ATTEMPTS times; with KILL, SIGKILL what is left
+ * before each attempt. */
+static int remove_paths(const struct zs_cgroup *cg, bool kill_left, int attempts, zs_error_t *err)
 {
 	cleanup_error zs_error_t e = NULL;
 	int last = 0;
 
-	if (zs_cgroup_is_frozen(cg, &e) > 0)
-		zs_cgroup_thaw(cg, &e);
-	if (cg->mode == ZS_CGROUP_UNIFIED && cg_exists(cg->paths[0].path, "cgroup.kill"))
-		cg_write(cg->paths[0].path, "cgroup.kill", "1", &e);
-	for (int attempt = 0; attempt < 500; attempt++) { /* up to ~5 s */
-		size_t n = 0;
-		signal_all(cg, SIGKILL, &n, &e);
+	for (int attempt = 0; attempt < attempts; attempt++) {
+		if (kill_left)
+			signal_all(cg, SIGKILL, NULL, &e);
 		last = 0;
 		for (size_t i = 0; i < cg->n_paths; i++) {
 			int r = rmdir_tree(cg->paths[i].path);
@@ -1025,4 +1023,20 @@ int zs_cgroup_destroy(const struct zs_cgroup *cg, zs_error_t *err)
 		sleep_us(attempt < 10 ? 1000 : 10000);
 	}
 	return zs_make_error(err, -last, "remove cgroup `%s`", cg->n_paths ? cg->paths[0].path : "?");
+}
+
+int zs_cgroup_remove(const struct zs_cgroup *cg, zs_error_t *err)
+{
+	return remove_paths(cg, false, 100, err); /* up to ~1 s */
+}
+
+int zs_cgroup_destroy(const struct zs_cgroup *cg, zs_error_t *err)
+{
+	cleanup_error zs_error_t e = NULL;
+
+	if (zs_cgroup_is_frozen(cg, &e) > 0)
+		zs_cgroup_thaw(cg, &e);
+	if (cg->mode == ZS_CGROUP_UNIFIED && cg_exists(cg->paths[0].path, "cgroup.kill"))
+		cg_write(cg->paths[0].path, "cgroup.kill", "1", &e);
+	return remove_paths(cg, true, 500, err); /* up to ~5 s */
 }

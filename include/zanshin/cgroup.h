@@ -210,5 +210,9 @@ int zs_cgroup_oom_read(struct zs_cgroup *cg, int fd, zs_error_t *err);
 /* Kill what is left (SIGKILL, thawing first), then remove every directory,
  * retrying while the tasks exit.  Missing directories are not an error. */
 int zs_cgroup_destroy(const struct zs_cgroup *cg, zs_error_t *err);
+/* Remove the directories without killing anything (a cgroup shared with
+ * another container, e.g. runc's "container's cgroup is not empty" case):
+ * retries for about a second while tasks exit, then fails with EBUSY. */
+int zs_cgroup_remove(const struct zs_cgroup *cg, zs_error_t *err);
 
 #endif

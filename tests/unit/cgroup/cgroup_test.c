@@ -516,10 +516,13 @@ static void test_kill_all(const char *base)
 		check(false, "kill --all");
 		return;
 	}
+	check(zs_cgroup_remove(cg, &err) < 0 && zs_error_errno(err) == EBUSY && kill(p, 0) == 0,
+	      "remove of a populated cgroup fails with EBUSY and kills nothing");
+	zs_error_release(&err);
 	check(zs_cgroup_kill_all(cg, SIGTERM, &err) == 0 && waitpid(p, &st, 0) == p && WIFSIGNALED(st) &&
 		  WTERMSIG(st) == SIGTERM,
 	      "kill_all delivers SIGTERM to every process");
-	check(zs_cgroup_destroy(cg, &err) == 0 && all_gone(cg), "destroy after kill_all");
+	check(zs_cgroup_remove(cg, &err) == 0 && all_gone(cg), "remove once the processes are gone");
 }
 
 /* A parent made with plain mkdir has empty cpuset.cpus/mems: joining its
