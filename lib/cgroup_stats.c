@@ -212,9 +212,15 @@ static void memory_stats(const struct zs_cgroup *cg, zs_jgen *g)
 	zs_jgen_map_open(g);
 	if (cg->mode == ZS_CGROUP_UNIFIED) {
 		uint64_t mem = rd(d, "memory.current"), swap = rd(d, "memory.swap.current");
-		uint64_t mlim = rd(d, "memory.max"), slim = rd(d, "memory.swap.max");
+		uint64_t mlim = 0, slim = 0;
+		/* runc reports "max" as 2^64-1 here */
+		if (d && cg_read_u64(d, "memory.max", &mlim) < 0)
+			mlim = 0;
+		if (d && cg_read_u64(d, "memory.swap.max", &slim) < 0)
+			slim = 0;
 		mem_entry(g, "usage", mlim, mem, rd(d, "memory.peak"), kv_file(d, "memory.events", "max"));
-		mem_entry(g, "swap", slim && mlim ? slim + mlim : 0, swap + mem, 0, 0);
+		mem_entry(g, "swap", slim == UINT64_MAX || mlim == UINT64_MAX ? UINT64_MAX : slim + mlim, swap + mem, 0,
+			  0);
 		mem_entry(g, "kernel", 0, 0, 0, 0);
 		mem_entry(g, "kernelTCP", 0, 0, 0, 0);
 		raw_map(g, d, "memory.stat", &cache, "file");

@@ -497,7 +497,9 @@ int zs_seccomp_compile(const struct zs_seccomp *s, void **prog, size_t *len, cha
 	seccomp_release(ctx);
 	if (ret < 0)
 		return ret;
-	if (s->default_action != ZS_SCMP_ALLOW && s->default_action != ZS_SCMP_LOG && max_nr >= 0)
+	/* as runc: not for permissive defaults (a tracer handles new syscalls itself) */
+	if (s->default_action != ZS_SCMP_ALLOW && s->default_action != ZS_SCMP_LOG &&
+	    s->default_action != ZS_SCMP_TRACE && !(s->default_errno_set && s->default_errno == ENOSYS) && max_nr >= 0)
 		prepend_enosys(&p, len, (uint32_t) max_nr);
 	*prog = p;
 	return 0;

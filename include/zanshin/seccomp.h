@@ -9,7 +9,8 @@
  *   - the no_new_privs bit is NOT set by the filter (the caller decides, from
  *     process.noNewPrivileges); loading without it needs CAP_SYS_ADMIN;
  *   - syscalls newer than every syscall named in the profile get -ENOSYS
- *     instead of the default action (runc's "ENOSYS stub"), so that libc
+ *     instead of the default action (runc's "ENOSYS stub", native
+ *     architecture only, not for ALLOW/LOG/TRACE defaults), so that libc
  *     falls back to older calls;
  *   - SCMP_ACT_NOTIFY and listenerPath are refused with a clear error
  *     (seccomp user notification is not supported).
