@@ -709,9 +709,41 @@ int zs_cgroup_create(const char *id, const char *cgroups_path, const struct zs_r
 	return 0;
 }
 
+/* v2: the first sub-cgroup of DIR (depth first) that holds processes. */
+static char *v2_populated_child(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		char *sub = xasprintf("%s/%s", dir, de->d_name), *deeper;
+		if (procs_nonempty(sub))
+			return sub;
+		deeper = v2_populated_child(sub);
+		free(sub);
+		if (deeper)
+			return deeper;
+	}
+	return NULL;
+}
+
 int zs_cgroup_enter(const struct zs_cgroup *cg, pid_t pid, zs_error_t *err)
 {
-	return join_all(cg, pid, err);
+	cleanup_free char *sub = NULL;
+	int ret = join_all(cg, pid, err);
+
+	if (ret >= 0 || cg->mode != ZS_CGROUP_UNIFIED || zs_error_errno(*err) != EBUSY)
+		return ret;
+	/* The container enabled domain controllers below its cgroup, which now
+	 * may not hold processes itself: join where its processes live, as runc
+	 * falls back to the init's cgroup. */
+	sub = v2_populated_child(cg->paths[0].path);
+	if (sub == NULL)
+		return ret;
+	zs_error_release(err);
+	return cg_writef(sub, "cgroup.procs", err, "%d", (int) pid);
 }
 
 int zs_cgroup_update(const struct zs_cgroup *cg, const struct zs_resources *res, zs_error_t *err)

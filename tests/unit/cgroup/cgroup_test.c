@@ -638,6 +638,39 @@ static void v2_devices_and_limits(struct zs_cgroup *cg)
 	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "v2: default device rules via BPF: /dev/null ok, /dev/kmsg EPERM");
 }
 
+/* Like runc's "cgroup v2 + init process in non-root cgroup": the init moves
+ * to /foo and enables a domain controller; an exec then joins /foo. */
+static void v2_exec_fallback(struct zs_cgroup *cg, pid_t init)
+{
+	const char *dir = zs_cgroup_path(cg, "");
+	cleanup_free char *foo = xasprintf("%s/foo", dir);
+	cleanup_error zs_error_t err = NULL;
+	int st = 0;
+	pid_t p;
+
+	if (mkdir(foo, 0755) < 0 || cg_writef(foo, "cgroup.procs", &err, "%d", (int) init) < 0 ||
+	    cg_write(dir, "cgroup.subtree_control", "+hugetlb", &err) < 0) {
+		diag_err(err);
+		check(false, "v2: move init to a sub-cgroup and enable hugetlb below");
+		return;
+	}
+	p = fork();
+	if (p == 0) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_cgroup_enter(cg, getpid(), &e) < 0)
+			_exit(1);
+		cleanup_free char *own = own_cgroup_of(getpid(), "");
+		_exit(strlen(own) > 4 && strcmp(own + strlen(own) - 4, "/foo") == 0 ? 0 : 2);
+	}
+	waitpid(p, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "v2: exec joins the init's sub-cgroup when the cgroup has domain "
+						     "controllers enabled below it");
+	/* undo, so that the rest runs on the container's own cgroup */
+	cg_write(dir, "cgroup.subtree_control", "-hugetlb", &err);
+	cg_writef(dir, "cgroup.procs", &err, "%d", (int) init);
+	rmdir(foo);
+}
+
 static void v2_update_stats(struct zs_cgroup *cg)
 {
 	cleanup_resources struct zs_resources *r = zs_resources_new();
@@ -689,6 +722,7 @@ static void v2_tests(const char *base)
 		check(strcmp(own, inner) == 0, "v2: child in %s", own);
 	}
 	v2_devices_and_limits(cg);
+	v2_exec_fallback(cg, child);
 	test_freeze(cg);
 	v2_update_stats(cg);
 	check(zs_cgroup_destroy(cg, &err) == 0 && waitpid(child, &st, 0) == child && WIFSIGNALED(st) && all_gone(cg),
