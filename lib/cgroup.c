@@ -795,9 +795,11 @@ int zs_cgroup_load(const zs_json *v, struct zs_cgroup **out, zs_error_t *err)
 						 : ZS_CGROUP_LEGACY;
 	for (size_t i = 0; i < zs_json_object_len(paths); i++) {
 		const char *p = zs_json_string_value(zs_json_object_value(paths, i));
-		if (p == NULL || p[0] != '/')
-			return zs_make_error(err, EINVAL, "cgroup state: paths.%s: must be an absolute path",
-					     zs_json_object_key(paths, i));
+		/* a state file must not make delete rmdir or kill outside the cgroup tree */
+		if (p == NULL || !str_has_prefix(p, ZS_CGROUP_ROOT "/") || strstr(p, "/../") ||
+		    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0))
+			return zs_make_error(err, EINVAL, "cgroup state: paths.%s: must be a path under %s",
+					     zs_json_object_key(paths, i), ZS_CGROUP_ROOT);
 		cg_add(cg, zs_json_object_key(paths, i), xstrdup(p));
 	}
 	*out = steal_pointer(&cg);

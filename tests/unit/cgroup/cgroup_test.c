@@ -263,6 +263,13 @@ static void test_save_load(const struct zs_cgroup *cg)
 	zs_error_release(&err);
 	check(zs_json_parse_buf("{\"format\":\"other\"}", "state", &j, &err) == 0 && zs_cgroup_load(j, &cg2, &err) < 0,
 	      "load refuses a foreign format");
+	zs_json_free(steal_pointer(&j));
+	zs_error_release(&err);
+	check(zs_json_parse_buf("{\"format\":\"zanshin-cgroup\",\"version\":1,\"mode\":\"v1\",\"paths\":{\"memory\":"
+				"\"/sys/fs/cgroup/memory/../../../etc\"}}",
+				"state", &j, &err) == 0 &&
+		  zs_cgroup_load(j, &cg2, &err) < 0,
+	      "load refuses a path that leaves the cgroup tree");
 }
 
 static void test_freeze(const struct zs_cgroup *cg)
