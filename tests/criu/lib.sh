@@ -14,6 +14,8 @@ STOCK_CRIU=${STOCK_CRIU:-$ZS_TOP/build/stock/bin/criu}
 WL=${WL:-$ZS_TOP/build/bin/zs-workload}
 CRIU_SRC=${CRIU_SRC:-$ZS_TOP/build/criu-4.2.1}
 PAGE=4096
+# shellcheck source=../lib/tap.sh
+. "$ZS_TOP/tests/lib/tap.sh"
 # Marks processes of this run (criu-keeper inherits criu's environment).
 ZS_RUN_ID=${ZS_RUN_ID:-zs-$$-$RANDOM}
 export ZS_RUN_ID
@@ -44,11 +46,14 @@ zs_kill_ours() {
 	done
 }
 
-# Keepers created by this run: they carry ZS_RUN_ID in their environment.
+# Keepers created by this run: they carry ZS_RUN_ID in their environment,
+# or they appeared during one of our restores (zs_restore notes them).
+ZS_MY_KEEPERS=" "
 zs_our_keepers() {
 	local p
 	for p in $(pgrep -x criu-keeper); do
-		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "ZS_RUN_ID=$ZS_RUN_ID"; then
+		if [[ $ZS_MY_KEEPERS == *" $p "* ]] ||
+			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "ZS_RUN_ID=$ZS_RUN_ID"; then
 			echo "$p"
 		fi
 	done
@@ -107,15 +112,17 @@ wl_cmd() {
 	head -n1 "$dir/result" | grep -qE "^$seq (OK|PASS) "
 }
 
-# wl_verify DIR: every page checked; prints "PASS procs=N digest=D" (or the failure); 0 on PASS.
+# wl_verify DIR: every page checked; prints "PASS procs=N digest=D" (or the
+# failure); 0 on PASS. Sets WL_DIGEST (the digest of the expected state).
 wl_verify() {
 	local out rc
 	out=$(wl_cmd "$1" verify)
 	rc=$?
+	WL_DIGEST=$(head -n1 <<<"$out" | sed -n 's/.* digest=\([0-9a-f]*\).*/\1/p')
 	if [ $rc = 0 ]; then
 		head -n1 <<<"$out" | cut -d' ' -f2-
 	else
-		echo "$out"
+		echo "$out" | head -n 40
 	fi
 	return $rc
 }
@@ -163,13 +170,21 @@ zs_dump() {
 }
 
 # zs_restore NAME IMGDIR [ARGS...]: restore detached; log in $ZS_T/logs/NAME.restore.log.
+# Keepers that appear during the restore are noted as ours (ZS_NEW_KEEPERS).
 zs_restore() {
-	local name=$1 img=$2 t0 rc
+	local name=$1 img=$2 t0 rc before p
 	shift 2
+	before=" $(pgrep -x criu-keeper | tr '\n' ' ') "
 	t0=$(date +%s.%N)
 	"${ZS_CRIU:-$CRIU}" restore -D "$img" -d -o "$ZS_T/logs/$name.restore.log" -v4 "$@"
 	rc=$?
 	ZS_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
+	ZS_NEW_KEEPERS=
+	for p in $(pgrep -x criu-keeper); do
+		[[ $before == *" $p "* ]] && continue
+		ZS_NEW_KEEPERS="$ZS_NEW_KEEPERS $p"
+		ZS_MY_KEEPERS="$ZS_MY_KEEPERS$p "
+	done
 	return $rc
 }
 
@@ -257,4 +272,97 @@ print(sum(x.get('nr_pages', 0) for x in j['entries'][1:] if $cond))"
 # criu_has_track_mem: 0 if $CRIU knows restore --track-mem (the patched build).
 criu_has_track_mem() {
 	"$CRIU" --help 2>&1 | grep -q -- '--track-mem-backend'
+}
+
+# ---- TAP steps: each reports one test line and returns its status ----
+
+# t_dump NAME IMGDIR PID ARGS...: a dump that must succeed.
+t_dump() {
+	local name=$1
+	if zs_dump "$@"; then
+		t_ok "$name: dump ($(printf '%.2f' "$ZS_SECS") s, $(img_pages "$2") pages)"
+	else
+		t_fail "$name: dump" "criu dump ${*:4} failed; log:" "$(zs_log "$1" dump)"
+		return 1
+	fi
+}
+
+# t_dump_refused NAME IMGDIR PID ARGS...: a dump that must fail.
+t_dump_refused() {
+	local name=$1
+	if zs_dump "$@"; then
+		t_fail "$name: dump refused" "criu dump ${*:4} succeeded ($(img_pages "$2") pages); it must be refused"
+		return 1
+	fi
+	t_ok "$name: dump refused"
+}
+
+# t_restore NAME IMGDIR ARGS...: a restore that must succeed.
+t_restore() {
+	local name=$1
+	if zs_restore "$@"; then
+		t_ok "$name: restore ($(printf '%.2f' "$ZS_SECS") s)"
+	else
+		t_fail "$name: restore" "criu restore ${*:3} failed; log:" "$(zs_log "$1" restore)"
+		return 1
+	fi
+}
+
+# t_verify NAME DIR [DIGEST]: every page checks, and the state is the
+# expected one (the digest of the verify taken before the dump).
+t_verify() {
+	local name=$1 dir=$2 want=${3:-} out rc
+	wl_verify "$dir" >"$ZS_T/.verify.out"
+	rc=$?
+	out=$(cat "$ZS_T/.verify.out")
+	if [ $rc != 0 ]; then
+		t_fail "$name: verify every page" "$out"
+		return 1
+	fi
+	if [ -n "$want" ] && [ "$WL_DIGEST" != "$want" ]; then
+		t_fail "$name: verify every page" "pages are self-consistent but the state is not the dumped one:" \
+			"digest $WL_DIGEST, dumped state had $want (an older or newer image was restored)"
+		return 1
+	fi
+	t_ok "$name: verify every page ($out)"
+}
+
+# t_range NAME VALUE MIN MAX: MIN <= VALUE <= MAX (MAX may be empty).
+t_range() {
+	local name=$1 v=$2 lo=$3 hi=${4:-}
+	if [[ ! $v =~ ^[0-9]+$ ]]; then
+		t_fail "$name" "value '$v' is not a number"
+		return 1
+	fi
+	if [ "$v" -lt "$lo" ] || { [ -n "$hi" ] && [ "$v" -gt "$hi" ]; }; then
+		t_fail "$name" "$v is outside [$lo, ${hi:-inf}]"
+		return 1
+	fi
+	t_ok "$name ($v in [$lo, ${hi:-inf}])"
+}
+
+# t_log_has NAME LOGNAME OP REGEX: the CRIU log says so.
+t_log_has() {
+	if grep -qE "$4" "$ZS_T/logs/$2.$3.log" 2>/dev/null; then
+		t_ok "$1"
+	else
+		t_fail "$1" "log $2.$3 lacks /$4/; last lines:" "$(zs_log "$2" "$3" 10)"
+		return 1
+	fi
+}
+
+# ---- layout facts from the workload's own bookkeeping ("info") ----
+
+# wl_info DIR: refresh $ZS_T/.info
+wl_info() { wl_cmd "$1" info >"$ZS_T/.info"; }
+
+# wl_info_pids: pids of the tree, process 0 first (after wl_info).
+wl_info_pids() { awk '/^proc / {print $4}' "$ZS_T/.info"; }
+
+# wl_info_nonzero PID [KIND-REGEX]: pages holding data in PID's regions (of those kinds).
+wl_info_nonzero() {
+	awk -v pid="$1" -v kinds="${2:-.}" '
+		/^proc / {cur = $4}
+		/^  region / && cur == pid && $2 ~ kinds {sub("nonzero=", "", $5); n += $5}
+		END {print n + 0}' "$ZS_T/.info"
 }

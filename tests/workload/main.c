@@ -250,13 +250,11 @@ static enum status run_op(const struct cmd *c, struct wl_out *o, uint64_t *diges
 	if (!strcmp(c->op, "write"))
 		return op_write(c, o);
 	if (!strcmp(c->op, "info")) {
-		out_add(o, "proc %d pid %d pages=%zu regions=%d gen=%llu\n", W.idx, getpid(), mem_total_pages(&W.mem),
-			W.mem.nr, (unsigned long long) W.mem.gen);
+		out_add(o, "proc %d pid %d pages=%zu nonzero=%zu regions=%d gen=%llu\n", W.idx, getpid(),
+			mem_total_pages(&W.mem), mem_nonzero_pages(&W.mem), W.mem.nr, (unsigned long long) W.mem.gen);
 		mem_info(&W.mem, o);
 		return ST_OK;
 	}
-	if (!strcmp(c->op, "fork"))
-		return ST_OK; /* done by process 0 before it forwards the command */
 	out_add(o, "proc %d pid %d ", W.idx, getpid());
 	if (!strcmp(c->op, "mremap"))
 		r = mem_mremap(&W.mem, o);
@@ -494,6 +492,8 @@ static void root_command(void)
 			return;
 		}
 		out_add(&out_all, "fork: proc %d pid %d\n", W.child[W.nchild - 1].idx, W.child[W.nchild - 1].pid);
+		reply(c.seq, ST_OK, 0);
+		return;
 	}
 	for (i = 0; i < W.nchild; i++)
 		if (!W.child[i].dead)

@@ -357,12 +357,28 @@ static struct wl_region *largest_region(struct wl_mem *m, size_t min_pages)
 	return best;
 }
 
+/* A hole left by munmap/mremap that fits npages, to map new content where old content was. */
+static char *hole_fitting(const struct wl_mem *m, size_t npages)
+{
+	int i;
+
+	for (i = m->nh - 1; i >= 0; i--)
+		if (m->h[i].npages >= npages)
+			return m->h[i].addr;
+	return NULL;
+}
+
+/* New anonymous memory; placed in a hole when one fits, so that old and new content share addresses. */
 int mem_mmap_new(struct wl_mem *m, uint32_t tag, size_t mib, struct wl_out *o)
 {
 	size_t npages = mib * (1024 * 1024 / WL_PAGE);
-	char *addr;
+	char *hint = hole_fitting(m, npages), *addr = MAP_FAILED;
 
-	addr = mmap(NULL, npages * WL_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hint)
+		addr = mmap(hint, npages * WL_PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (addr == MAP_FAILED)
+		addr = mmap(NULL, npages * WL_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (addr == MAP_FAILED) {
 		out_add(o, "mmap-new: mmap %zu MiB: %s\n", mib, strerror(errno));
 		return -1;
@@ -371,7 +387,7 @@ int mem_mmap_new(struct wl_mem *m, uint32_t tag, size_t mib, struct wl_out *o)
 		out_add(o, "mmap-new: too many regions\n");
 		return -1;
 	}
-	out_add(o, "mmap-new %p %zu pages\n", (void *) addr, npages);
+	out_add(o, "mmap-new %p %zu pages%s\n", (void *) addr, npages, addr == hint ? " (in a hole)" : "");
 	return 0;
 }
 
@@ -513,13 +529,33 @@ int mem_damage(struct wl_mem *m, const char *how, struct wl_out *o)
 	return 0;
 }
 
+static size_t region_nonzero(const struct wl_region *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->npages; i++)
+		n += !(r->ver[i] & WL_VER_ZERO);
+	return n;
+}
+
+/* Pages that must hold data (not zeroes) after restore. */
+size_t mem_nonzero_pages(const struct wl_mem *m)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < m->nr; i++)
+		n += region_nonzero(&m->r[i]);
+	return n;
+}
+
 void mem_info(const struct wl_mem *m, struct wl_out *o)
 {
 	int i;
 
 	for (i = 0; i < m->nr; i++)
-		out_add(o, "  region %s %p-%p pages=%zu\n", m->r[i].kind, (void *) m->r[i].addr,
-			(void *) (m->r[i].addr + m->r[i].npages * WL_PAGE), m->r[i].npages);
+		out_add(o, "  region %s %p-%p pages=%zu nonzero=%zu\n", m->r[i].kind, (void *) m->r[i].addr,
+			(void *) (m->r[i].addr + m->r[i].npages * WL_PAGE), m->r[i].npages, region_nonzero(&m->r[i]));
 	for (i = 0; i < m->nh; i++)
 		out_add(o, "  hole %p pages=%zu\n", (void *) m->h[i].addr, m->h[i].npages);
 }

@@ -62,6 +62,7 @@ void out_add(struct wl_out *o, const char *fmt, ...) __attribute__((format(print
 /* mem.c */
 int mem_init(struct wl_mem *m, uint64_t seed, uint32_t tag, size_t mib);
 size_t mem_total_pages(const struct wl_mem *m);
+size_t mem_nonzero_pages(const struct wl_mem *m);
 void mem_write_range(struct wl_mem *m, size_t from, size_t to);
 int mem_write_prepare(struct wl_mem *m, size_t k, struct wl_out *o);
 int mem_verify(struct wl_mem *m, struct wl_out *o, uint64_t *digest);
