@@ -469,6 +469,7 @@ static int build_ctx(scmp_filter_ctx ctx, const struct zs_seccomp *s, zs_error_t
 		if (ret < 0 && ret != -EEXIST)
 			return zs_make_error(err, -ret, "seccomp: add architecture `%s`", s->architectures[i]);
 	}
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (ret < 0)
 		return zs_make_error(err, -ret, "seccomp: clear the no_new_privs attribute");

@@ -96,6 +96,13 @@ void cleanup_seccompp(struct zs_seccomp **s);
  * NULL it receives a malloc'd comma-separated list of them (or NULL). */
 int zs_seccomp_compile(const struct zs_seccomp *s, void **prog, size_t *len, char **skipped, zs_error_t *err);
 
+/* zs_seccomp_compile() through a cache directory CACHE_DIR (created 0700
+ * if missing; NULL = no cache): a profile compiled once is read back from
+ * CACHE_DIR/<hash>.bpf, which stores the whole canonical profile and is used
+ * only if that matches exactly.  SKIPPED is only filled on a miss. */
+int zs_seccomp_compile_cached(const struct zs_seccomp *s, const char *cache_dir, void **prog, size_t *len,
+			      char **skipped, zs_error_t *err);
+
 /* Install a compiled program in the calling thread (seccomp(2) with S's
  * flags; falls back to prctl when no flags are needed).  Async-signal-safe
  * except for the error path: call it as the last step before execve (after

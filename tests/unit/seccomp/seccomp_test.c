@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -242,6 +243,83 @@ static void test_parse_errors(void)
 	      "compile reports skipped unknown syscalls (%s)", skipped ? skipped : "none");
 }
 
+static size_t count_files(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	return n;
+}
+
+static void rm_dir_files(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+			unlink(p);
+		}
+	rmdir(dir);
+}
+
+static void test_cache(void)
+{
+	static const char *const prof[] = {
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_X86\"],\"syscalls\":[{"
+	    "\"names\":[\"read\",\"write\",\"exit_group\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_X86\"],\"syscalls\":[{"
+	    "\"names\":[\"read\",\"write\",\"exit\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+	};
+	cleanup_free char *dir = xasprintf("%s/cache", tmpdir);
+	cleanup_error zs_error_t err = NULL;
+	void *plain = NULL, *first = NULL, *second = NULL, *other = NULL;
+	size_t lp = 0, l1 = 0, l2 = 0, lo = 0;
+	struct zs_seccomp *s = NULL, *s2 = NULL;
+	bool ok;
+
+	ok = parse(prof[0], &s, &err) == 0 && parse(prof[1], &s2, &err) == 0 &&
+	     zs_seccomp_compile(s, &plain, &lp, NULL, &err) == 0 &&
+	     zs_seccomp_compile_cached(s, dir, &first, &l1, NULL, &err) == 0 && count_files(dir) == 1 &&
+	     zs_seccomp_compile_cached(s, dir, &second, &l2, NULL, &err) == 0 && count_files(dir) == 1;
+	check(ok && l1 == lp && l2 == lp && memcmp(plain, first, lp * 8) == 0 && memcmp(plain, second, lp * 8) == 0,
+	      "cache: a second compile reads back the same program");
+	ok = zs_seccomp_compile_cached(s2, dir, &other, &lo, NULL, &err) == 0 && count_files(dir) == 2;
+	check(ok && (lo != lp || memcmp(other, plain, lp * 8) != 0), "cache: another profile gets its own entry");
+	{
+		/* a file under the right name whose stored profile differs is not used */
+		cleanup_dir DIR *d = opendir(dir);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.') {
+				cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+				cleanup_free char *buf = NULL;
+				size_t n = 0;
+				if (read_file(p, &buf, &n, &err) == 0 && n > 40) {
+					buf[30] ^= 1;	 /* in the stored profile text */
+					buf[n - 1] ^= 1; /* and in the program */
+					write_file(p, buf, n, &err);
+				}
+			}
+	}
+	free(second);
+	second = NULL;
+	ok = zs_seccomp_compile_cached(s, dir, &second, &l2, NULL, &err) == 0;
+	check(ok && l2 == lp && memcmp(second, plain, lp * 8) == 0,
+	      "cache: an entry whose profile text differs is ignored");
+	free(plain);
+	free(first);
+	free(second);
+	free(other);
+	zs_seccomp_free(s);
+	zs_seccomp_free(s2);
+	rm_dir_files(dir);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/zanshin-seccomp-%d", (int) getpid());
@@ -251,6 +329,7 @@ int main(void)
 	}
 	test_loads();
 	test_parse_errors();
+	test_cache();
 	rmdir(tmpdir);
 	printf("1..%d\n", n_tests);
 	return n_failed ? 1 : 0;
