@@ -47,7 +47,11 @@ say_fail() {
 fetch_source() {
 	[ -f "$srcdir/$RUNC_TARBALL" ] && return 0
 	mkdir -p "$srcdir"
+	# Source indexes may predate the deb-src entries (scripts/deps.sh): one
+	# apt-get update, then try again.
 	(cd "$srcdir" && apt-get source -q --download-only --tar-only "runc=$RUNC_DEB_VERSION") >&2 ||
+		{ apt-get update -q >&2 &&
+			(cd "$srcdir" && apt-get source -q --download-only --tar-only "runc=$RUNC_DEB_VERSION") >&2; } ||
 		return 1
 	[ -f "$srcdir/$RUNC_TARBALL" ]
 }
