@@ -29,6 +29,22 @@ chmod 0755 "$RUNTIME"
 P=(podman --root "$R/root" --runroot "$R/runroot" --tmpdir "$R/tmp" --storage-driver vfs
 	--cgroup-manager cgroupfs --events-backend file --runtime "$RUNTIME")
 p_() { timeout 90 "${P[@]}" "$@"; }
+# /sys/fs/cgroup is a tmpfs here, and controllers listed in /proc/cgroups but
+# not mounted (net_cls, perf_event, ...) get plain directories created in it
+# by tools that mkdir -p every controller. Remove any that appeared during
+# the run (never a mount point, never one that existed before).
+CG_BEFORE=$(ls /sys/fs/cgroup 2>/dev/null | tr '\n' ' ')
+cleanup_stray_cgroup_dirs() {
+	local d
+	for d in /sys/fs/cgroup/*; do
+		[ -d "$d" ] || continue
+		case " $CG_BEFORE " in *" $(basename "$d") "*) continue ;; esac
+		mountpoint -q "$d" && continue
+		[ "$(stat -f -c %T "$d")" = tmpfs ] || continue
+		rm -rf "$d"
+	done
+}
+LIBPOD_BEFORE=$(ls -d /sys/fs/cgroup/*/libpod_parent 2>/dev/null | tr '\n' ' ')
 RUNOPTS=(--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 
 cleanup() {
@@ -42,6 +58,14 @@ cleanup() {
 		umount -l "$m" 2>/dev/null
 	done
 	rm -rf "$R"
+	cleanup_stray_cgroup_dirs
+	# conmon's cgroup parent (cgroupfs manager), if this test created it.
+	local d
+	for d in /sys/fs/cgroup/*/libpod_parent; do
+		[ -d "$d" ] || continue
+		case " $LIBPOD_BEFORE " in *" $d "*) continue ;; esac
+		rmdir "$d/conmon" "$d" 2>/dev/null
+	done
 	return 0
 }
 trap cleanup EXIT

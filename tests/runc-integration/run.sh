@@ -91,6 +91,22 @@ apply_exclusions() {
 	done <"$here/excluded.txt"
 }
 
+# /sys/fs/cgroup is a tmpfs here, and controllers listed in /proc/cgroups but
+# not mounted (net_cls, perf_event, ...) get plain directories created in it
+# by tools that mkdir -p every controller. Remove any that appeared during
+# the run (never a mount point, never one that existed before).
+CG_BEFORE=$(ls /sys/fs/cgroup 2>/dev/null | tr '\n' ' ')
+cleanup_stray_cgroup_dirs() {
+	local d
+	for d in /sys/fs/cgroup/*; do
+		[ -d "$d" ] || continue
+		case " $CG_BEFORE " in *" $(basename "$d") "*) continue ;; esac
+		mountpoint -q "$d" && continue
+		[ "$(stat -f -c %T "$d")" = tmpfs ] || continue
+		rm -rf "$d"
+	done
+}
+
 # Leftovers the suite's own teardown might miss after a timeout.
 cleanup() {
 	local pid exe
@@ -104,6 +120,7 @@ cleanup() {
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null
 	done
 	rm -rf "$work"
+	cleanup_stray_cgroup_dirs
 	return 0
 }
 trap cleanup EXIT
