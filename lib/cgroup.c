@@ -2,6 +2,7 @@
  * Freezer, pids, kill and destroy are in cgroup_ops.c, resource files in
  * cgroup_v1.c and cgroup_v2.c, statistics in cgroup_stats.c. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -622,13 +623,30 @@ static int default_inner(const char *id, const char *cgroups_path, char **inner,
 	return clean_inner(cgroups_path, inner, err);
 }
 
+/* Write PID to DIR/cgroup.procs; the message is runc's ("adding pid ...:
+ * no such file or directory"), which runc's tests match. */
+static int add_pid(const char *dir, pid_t pid, zs_error_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/cgroup.procs", dir);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	char buf[24];
+	int len = snprintf(buf, sizeof(buf), "%d", (int) pid), e;
+	cleanup_free char *why = NULL;
+
+	if (fd >= 0 && write(fd, buf, (size_t) len) == len)
+		return 0;
+	e = errno;
+	why = xstrdup(strerror(e));
+	why[0] = (char) tolower((unsigned char) why[0]);
+	return zs_make_error(err, e, "error adding pid %d to cgroups: %s %s: %s", (int) pid, fd < 0 ? "open" : "write",
+			     path, why);
+}
+
 static int join_all(const struct zs_cgroup *cg, pid_t pid, zs_error_t *err)
 {
-	for (size_t i = 0; i < cg->n_paths; i++) {
-		int ret = cg_writef(cg->paths[i].path, "cgroup.procs", err, "%d", (int) pid);
-		if (ret < 0)
-			return zs_error_wrap(err, "join cgroup");
-	}
+	for (size_t i = 0; i < cg->n_paths; i++)
+		if (add_pid(cg->paths[i].path, pid, err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -741,6 +759,89 @@ int zs_cgroup_enter(const struct zs_cgroup *cg, pid_t pid, zs_error_t *err)
 		return ret;
 	zs_error_release(err);
 	return cg_writef(sub, "cgroup.procs", err, "%d", (int) pid);
+}
+
+/* BASE joined with ADD ("foo", "/", "a/b"), refusing anything that is not
+ * BASE or below it. */
+static int sub_path(const char *base, const char *add, char **out, zs_error_t *err)
+{
+	cleanup_free char *dup = xstrdup(add);
+	char *save = NULL, *tok, *res = xstrdup("");
+
+	for (tok = strtok_r(dup, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (strcmp(tok, "..") == 0) {
+			char *slash = strrchr(res, '/');
+			if (slash == NULL) {
+				free(res);
+				return zs_make_error(err, EINVAL, "%s is not a sub cgroup path", add);
+			}
+			*slash = '\0';
+			continue;
+		}
+		char *n = xasprintf("%s/%s", res, tok);
+		free(res);
+		res = n;
+	}
+	*out = xasprintf("%s%s", base, res);
+	free(res);
+	return 0;
+}
+
+/* Apply one --cgroup argument to DIRS (one per hierarchy). */
+static int apply_sub_arg(const struct zs_cgroup *cg, const char *arg, size_t nargs, char **dirs, zs_error_t *err)
+{
+	cleanup_free char *dup = xstrdup(arg), *ctrls = NULL;
+	char *colon = strchr(dup, ':'), *save = NULL;
+	const char *add = dup;
+
+	if (colon && strchr(colon + 1, ':'))
+		return zs_make_error(err, EINVAL, "invalid --cgroup argument: %s", arg);
+	if (colon == NULL) {
+		if (nargs != 1)
+			return zs_make_error(err, EINVAL,
+					     "invalid --cgroup argument: %s (missing <controller>: prefix)", arg);
+		for (size_t i = 0; i < cg->n_paths; i++) {
+			free(dirs[i]);
+			if (sub_path(cg->paths[i].path, add, &dirs[i], err) < 0)
+				return (dirs[i] = NULL), -1;
+		}
+		return 0;
+	}
+	*colon = '\0';
+	add = colon + 1;
+	ctrls = xstrdup(dup);
+	for (char *c = strtok_r(ctrls, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		size_t i;
+		for (i = 0; i < cg->n_paths; i++)
+			if (*cg->paths[i].controllers && list_has(cg->paths[i].controllers, c))
+				break;
+		if (i == cg->n_paths)
+			return zs_make_error(err, EINVAL, "unknown controller %s in SubCgroupPaths", c);
+		free(dirs[i]);
+		if (sub_path(cg->paths[i].path, add, &dirs[i], err) < 0)
+			return (dirs[i] = NULL), -1;
+	}
+	return 0;
+}
+
+int zs_cgroup_enter_sub(const struct zs_cgroup *cg, pid_t pid, char *const *args, size_t nargs, zs_error_t *err)
+{
+	char **dirs;
+	int ret = 0;
+
+	if (nargs == 0)
+		return zs_cgroup_enter(cg, pid, err);
+	dirs = xzalloc(cg->n_paths * sizeof(char *) + 1);
+	for (size_t i = 0; i < nargs && ret == 0; i++)
+		ret = apply_sub_arg(cg, args[i], nargs, dirs, err);
+	for (size_t i = 0; i < cg->n_paths && ret == 0; i++)
+		ret = add_pid(dirs[i] ? dirs[i] : cg->paths[i].path, pid, err);
+	for (size_t i = 0; i < cg->n_paths; i++)
+		free(dirs[i]);
+	free(dirs);
+	return ret;
 }
 
 int zs_cgroup_update(const struct zs_cgroup *cg, const struct zs_resources *res, zs_error_t *err)

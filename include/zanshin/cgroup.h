@@ -159,6 +159,15 @@ bool zs_cgroup_was_populated(const struct zs_cgroup *cg);
 /* Move PID (an exec'd process) into the container's cgroup(s). */
 int zs_cgroup_enter(const struct zs_cgroup *cg, pid_t pid, zs_error_t *err);
 
+/* `exec --cgroup` (runc 1.1): ARGS are "[CONTROLLER[,CONTROLLER]:]PATH"
+ * values naming existing sub-cgroups of the container's cgroup(s) ("/" =
+ * the container's own).  A path without a controller applies to every
+ * hierarchy (then it must be the only argument).  Errors as runc's:
+ * "X is not a sub cgroup path", "unknown controller X", "error adding pid
+ * N to cgroups: open .../cgroup.procs: no such file or directory".  With no
+ * ARGS this is zs_cgroup_enter(). */
+int zs_cgroup_enter_sub(const struct zs_cgroup *cg, pid_t pid, char *const *args, size_t nargs, zs_error_t *err);
+
 /* Store/restore the paths for the state file: zs_cgroup_save() writes one
  * JSON object value (the caller has already written its key). */
 void zs_cgroup_save(const struct zs_cgroup *cg, zs_jgen *g);

@@ -237,6 +237,60 @@ static void test_limits(const struct zs_cgroup *cg, pid_t child)
 	}
 }
 
+/* `exec --cgroup`: join an existing sub-cgroup, refuse escapes. */
+static int enter_sub_child(const struct zs_cgroup *cg, const char *arg, char **msg)
+{
+	int pfd[2], st = 0;
+	char buf[512] = "";
+	ssize_t n;
+	pid_t p;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	p = fork();
+	if (p == 0) {
+		cleanup_error zs_error_t e = NULL;
+		char *args[] = {(char *) arg};
+		close(pfd[0]);
+		if (zs_cgroup_enter_sub(cg, getpid(), args, 1, &e) < 0) {
+			dprintf(pfd[1], "%s", zs_error_msg(e));
+			_exit(1);
+		}
+		cleanup_free char *mem = own_cgroup_of(getpid(), "memory");
+		cleanup_free char *cpu = own_cgroup_of(getpid(), "cpu");
+		dprintf(pfd[1], "memory=%s cpu=%s", mem, cpu);
+		_exit(0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], buf, sizeof(buf) - 1);
+	close(pfd[0]);
+	buf[n > 0 ? n : 0] = '\0';
+	waitpid(p, &st, 0);
+	*msg = xstrdup(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_enter_sub(const struct zs_cgroup *cg)
+{
+	const char *mem = zs_cgroup_path(cg, "memory");
+	cleanup_free char *sub = xasprintf("%s/submem", mem), *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL;
+
+	if (zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED || mkdir(sub, 0755) < 0) {
+		skip("exec --cgroup", "cgroup v1 only here (v2 is the same code with one hierarchy)");
+		return;
+	}
+	int r1 = enter_sub_child(cg, "memory:submem", &m1), r2 = enter_sub_child(cg, "..", &m2);
+	int r3 = enter_sub_child(cg, "cpu:nonexistent", &m3), r4 = enter_sub_child(cg, "whaaat:/", &m4);
+
+	check(r1 == 0 && strstr(m1, "/ct/submem cpu=") && strstr(m1, "/ct") && !strstr(strstr(m1, "cpu="), "submem"),
+	      "exec --cgroup memory:submem joins the memory sub-cgroup only (%s)", m1);
+	check(r2 == 1 && strstr(m2, ".. is not a sub cgroup path"), "exec --cgroup .. refused (%s)", m2);
+	check(r3 == 1 && strstr(m3, "adding pid ") && strstr(m3, "/nonexistent/cgroup.procs: no such file "),
+	      "exec --cgroup of a missing sub-cgroup: runc's message (%s)", m3);
+	check(r4 == 1 && strstr(m4, "unknown controller "), "exec --cgroup with an unknown controller (%s)", m4);
+	rmdir(sub);
+}
+
 static void test_save_load(const struct zs_cgroup *cg)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -812,6 +866,7 @@ int main(void)
 		check(true, "create cgroup %s with limits and a process", inner);
 		test_limits(cg, child);
 		test_save_load(cg);
+		test_enter_sub(cg);
 		test_freeze(cg);
 		test_update(cg);
 		test_stats(cg);
