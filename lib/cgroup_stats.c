@@ -256,25 +256,32 @@ static void blkio_entry(zs_jgen *g, unsigned long maj, unsigned long min, const 
 	zs_jgen_map_close(g);
 }
 
-/* v1 "MAJ:MIN Op value" lines (the "Total" line has no device). */
+/* v1 "MAJ:MIN Op value" lines (the "Total" line has no device); like Go's
+ * omitempty, no key at all when there is no entry. */
 static void blkio_v1_list(zs_jgen *g, const char *k, const char *d, const char *file)
 {
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *s = NULL;
 	char *save = NULL;
+	bool open = false;
 
-	if (d == NULL || cg_read(d, file, &s, &e) < 0 || *s == '\0')
+	if (d == NULL || cg_read(d, file, &s, &e) < 0)
 		return;
-	zs_jgen_key(g, k);
-	zs_jgen_array_open(g);
 	for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		unsigned long maj, min;
 		char op[32];
 		unsigned long long v;
-		if (sscanf(l, "%lu:%lu %31s %llu", &maj, &min, op, &v) == 4)
-			blkio_entry(g, maj, min, op, v);
+		if (sscanf(l, "%lu:%lu %31s %llu", &maj, &min, op, &v) != 4)
+			continue;
+		if (!open) {
+			zs_jgen_key(g, k);
+			zs_jgen_array_open(g);
+			open = true;
+		}
+		blkio_entry(g, maj, min, op, v);
 	}
-	zs_jgen_array_close(g);
+	if (open)
+		zs_jgen_array_close(g);
 }
 
 /* v2 io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N wios=N ..." */
@@ -283,28 +290,34 @@ static void blkio_v2_list(zs_jgen *g, const char *k, const char *d, const char *
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *s = NULL;
 	char *save = NULL;
+	bool open = false;
 
-	if (d == NULL || cg_read(d, "io.stat", &s, &e) < 0 || *s == '\0')
+	if (d == NULL || cg_read(d, "io.stat", &s, &e) < 0)
 		return;
-	zs_jgen_key(g, k);
-	zs_jgen_array_open(g);
 	for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		unsigned long maj, min;
-		char *save2 = NULL;
-		if (sscanf(l, "%lu:%lu", &maj, &min) != 2)
+		char *save2 = NULL, *sp = strchr(l, ' ');
+		if (sp == NULL || sscanf(l, "%lu:%lu", &maj, &min) != 2)
 			continue;
-		for (char *t = strtok_r(strchr(l, ' '), " ", &save2); t; t = strtok_r(NULL, " ", &save2)) {
+		for (char *t = strtok_r(sp, " ", &save2); t; t = strtok_r(NULL, " ", &save2)) {
 			char *eq = strchr(t, '=');
+			bool r;
 			if (eq == NULL)
 				continue;
 			*eq = '\0';
-			if (strcmp(t, rkey) == 0)
-				blkio_entry(g, maj, min, "Read", strtoull(eq + 1, NULL, 10));
-			else if (strcmp(t, wkey) == 0)
-				blkio_entry(g, maj, min, "Write", strtoull(eq + 1, NULL, 10));
+			r = strcmp(t, rkey) == 0;
+			if (!r && strcmp(t, wkey) != 0)
+				continue;
+			if (!open) {
+				zs_jgen_key(g, k);
+				zs_jgen_array_open(g);
+				open = true;
+			}
+			blkio_entry(g, maj, min, r ? "Read" : "Write", strtoull(eq + 1, NULL, 10));
 		}
 	}
-	zs_jgen_array_close(g);
+	if (open)
+		zs_jgen_array_close(g);
 }
 
 static void blkio_stats(const struct zs_cgroup *cg, zs_jgen *g)
