@@ -136,7 +136,7 @@ static int read_own_cgroups(struct own_cg **out, size_t *n_out, zs_error_t *err)
 		if (c2 == NULL)
 			continue;
 		*c2 = '\0';
-		line[strcspn(c2 + 1, "\n") + (c2 + 1 - line)] = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
 		o = xrealloc(o, (n + 1) * sizeof(*o));
 		o[n].controllers = xstrdup(c1 + 1);
 		o[n].path = xstrdup(c2 + 1);
@@ -163,22 +163,18 @@ static bool list_has(const char *list, const char *name)
 	return false;
 }
 
-/* The hierarchy of v1 mount CONTROLLERS in /proc/self/cgroup. */
+/* Our own path in the hierarchy of a mount with CONTROLLERS ("" = cgroup2),
+ * from /proc/self/cgroup; a v1 hierarchy is found by its first controller. */
 static const char *own_path_for(const struct own_cg *o, size_t n, const char *controllers)
 {
-	char *dup = xstrdup(controllers), *save = NULL, *tok;
-	const char *res = NULL;
+	cleanup_free char *first = xstrdup(controllers);
 
-	tok = strtok_r(dup, ",", &save);
-	for (size_t i = 0; tok && i < n && res == NULL; i++)
-		if (*controllers ? list_has(o[i].controllers, tok) : o[i].controllers[0] == '\0')
-			res = o[i].path;
-	if (*controllers == '\0')
-		for (size_t i = 0; i < n && res == NULL; i++)
-			if (o[i].controllers[0] == '\0')
-				res = o[i].path;
-	free(dup);
-	return res;
+	first[strcspn(first, ",")] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (*first == '\0' ? o[i].controllers[0] == '\0' : list_has(o[i].controllers, first))
+			return o[i].path;
+	}
+	return NULL;
 }
 
 /* Is NAME a line of /proc/cgroups (given as KNOWN)? */
