@@ -195,7 +195,8 @@ static char *v1_controllers(const char *known, const char *superopts)
 	char *res = xstrdup("");
 
 	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!str_has_prefix(tok, "name=") && !is_known_subsys(known, tok))
+		/* named hierarchies: only systemd's, as runc (not e.g. CRIU's test ones) */
+		if (str_has_prefix(tok, "name=") ? strcmp(tok, "name=systemd") != 0 : !is_known_subsys(known, tok))
 			continue;
 		char *n = xasprintf("%s%s%s", res, *res ? "," : "", tok);
 		free(res);
@@ -269,8 +270,10 @@ static int read_cg_mounts(struct cg_mount **out, size_t *n_out, zs_error_t *err)
 		if (!parse_mountinfo_line(line, &root, &mnt, &fstype, &superopts))
 			continue;
 		char *ctrl = strcmp(fstype, "cgroup2") == 0 ? xstrdup("") : v1_controllers(known, superopts);
-		/* v1: first mount of each hierarchy; cgroup2: all (filtered by mountpoint later) */
-		if ((*ctrl == '\0' && strcmp(fstype, "cgroup") == 0) || (*ctrl && mount_seen(m, n, ctrl))) {
+		/* only mounts below /sys/fs/cgroup; v1: the first mount of each hierarchy;
+		 * cgroup2: all (filtered by mountpoint later) */
+		if ((*ctrl == '\0' && strcmp(fstype, "cgroup") == 0) || (*ctrl && mount_seen(m, n, ctrl)) ||
+		    (strcmp(mnt, ZS_CGROUP_ROOT) != 0 && !str_has_prefix(mnt, ZS_CGROUP_ROOT "/"))) {
 			free(ctrl);
 			continue;
 		}
