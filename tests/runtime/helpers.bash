@@ -58,6 +58,9 @@ setup_bundle() {
 	BUNDLE=$ROOT/bundle
 	CG=/zanshin-rt-test/$(basename "$ROOT")
 	mkdir -p "$STATE" "$BUNDLE"
+	# mktemp -d gives 0700; a user-namespaced container's root (host uid
+	# 100000) must be able to reach its rootfs.
+	chmod a+x "$ROOT" "${BATS_RUN_TMPDIR:-/tmp}"
 	cp -a "$rfs" "$BUNDLE/rootfs"
 	base_config "$CG" >"$BUNDLE/config.json"
 	cd "$BUNDLE" || return 1
