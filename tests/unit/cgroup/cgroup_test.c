@@ -423,6 +423,16 @@ static void test_oom(struct zs_cgroup *cg)
 	int fd = -1, st = 0, got = 0;
 	pid_t p;
 
+	{
+		/* no swap either, so that the OOM comes also on hosts with swap */
+		cleanup_resources struct zs_resources *r = zs_resources_new();
+		r->memory_limit = 16 << 20;
+		r->memory_swap = 16 << 20;
+		if (zs_cgroup_update(cg, r, &err) < 0) {
+			diag_err(err);
+			zs_error_release(&err);
+		}
+	}
 	if (zs_cgroup_oom_open(cg, &fd, &err) < 0) {
 		diag_err(err);
 		check(false, "open OOM notification");
