@@ -53,7 +53,7 @@ zs_our_keepers() {
 	local p
 	for p in $(pgrep -x criu-keeper); do
 		if [[ $ZS_MY_KEEPERS == *" $p "* ]] ||
-			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "ZS_RUN_ID=$ZS_RUN_ID"; then
+			tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "ZS_RUN_ID=$ZS_RUN_ID"; then
 			echo "$p"
 		fi
 	done
@@ -152,6 +152,7 @@ wl_wait_gone() {
 
 # zs_dump NAME IMGDIR PID [ARGS...]: dump with $CRIU; log in $ZS_T/logs/NAME.dump.log.
 # Sets ZS_SECS to the wall time of the dump.
+# ZS_ACTION=pre-dump makes it a pre-dump.
 # Unless --leave-running, waits until the dumped tree's pids are free again
 # (reaped), so that a restore can reuse them.
 zs_dump() {
@@ -160,10 +161,11 @@ zs_dump() {
 	mkdir -p "$img"
 	tree=$(pgrep -s "$pid")
 	t0=$(date +%s.%N)
-	"${ZS_CRIU:-$CRIU}" dump -t "$pid" -D "$img" -o "$ZS_T/logs/$name.dump.log" -v4 "$@"
+	"${ZS_CRIU:-$CRIU}" "${ZS_ACTION:-dump}" -t "$pid" -D "$img" -o "$ZS_T/logs/$name.dump.log" -v4 "$@" \
+		2>"$ZS_T/logs/$name.dump.err"
 	rc=$?
 	ZS_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
-	if [ $rc = 0 ] && [[ " $* " != *" --leave-running "* ]]; then
+	if [ $rc = 0 ] && [ "${ZS_ACTION:-dump}" = dump ] && [[ " $* " != *" --leave-running "* ]]; then
 		for p in $tree; do wl_wait_gone "$p"; done
 	fi
 	return $rc
@@ -176,7 +178,9 @@ zs_restore() {
 	shift 2
 	before=" $(pgrep -x criu-keeper | tr '\n' ' ') "
 	t0=$(date +%s.%N)
-	"${ZS_CRIU:-$CRIU}" restore -D "$img" -d -o "$ZS_T/logs/$name.restore.log" -v4 "$@"
+	mkdir -p "$ZS_T/work"
+	"${ZS_CRIU:-$CRIU}" restore -D "$img" -W "$ZS_T/work" -d -o "$ZS_T/logs/$name.restore.log" -v4 "$@" \
+		2>"$ZS_T/logs/$name.restore.err"
 	rc=$?
 	ZS_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
 	ZS_NEW_KEEPERS=
@@ -188,8 +192,18 @@ zs_restore() {
 	return $rc
 }
 
+# zs_first_error NAME OP: the first error of a CRIU log that matters (not
+# the RLIMIT_NOFILE one this sandbox always gives, see MACHINE.md).
+zs_first_error() {
+	cat "$ZS_T/logs/$1.$2.err" "$ZS_T/logs/$1.$2.log" 2>/dev/null | grep 'Error' | grep -v RLIMIT_NOFILE |
+		head -n1 | cut -c1-200
+}
+
 # zs_log NAME OP: the last lines of a CRIU log, for a diagnostic.
-zs_log() { tail -n "${3:-25}" "$ZS_T/logs/$1.$2.log" 2>/dev/null; }
+zs_log() {
+	cat "$ZS_T/logs/$1.$2.err" 2>/dev/null
+	tail -n "${3:-25}" "$ZS_T/logs/$1.$2.log" 2>/dev/null
+}
 
 # img_pages DIR: pages stored in this image itself (pages-*.img / 4096).
 img_pages() {
@@ -202,6 +216,9 @@ img_pages() {
 
 # img_bytes DIR: total size of the image files.
 img_bytes() { du -sb --exclude='*.log' "$1" | cut -f1; }
+
+# img_sum DIR: a checksum of every file of an image (to prove it untouched).
+img_sum() { (cd "$1" 2>/dev/null && find . -type f ! -name '*.log' | sort | xargs -r sha256sum | sha256sum | cut -c1-16); }
 
 # ---- crit, from the CRIU build tree with Debian's python3-protobuf ----
 
@@ -250,6 +267,10 @@ v = $expr
 print(v if v is not None else '')"
 }
 
+# img_id IMGDIR: the image id in inventory.img (our lineage field).
+img_id() { zs_img_get "$1/inventory.img" "e.get('image_id')"; }
+img_parent_id() { zs_img_get "$1/inventory.img" "e.get('parent_image_id')"; }
+
 # stats_dump IMGDIR FIELD: a field of stats-dump.img (pages_written, pages_skipped_parent, ...).
 stats_dump() { zs_img_get "$1/stats-dump" "e.get('dump', {}).get('$2')"; }
 
@@ -287,6 +308,17 @@ t_dump() {
 	fi
 }
 
+# t_predump NAME IMGDIR PID ARGS...: a pre-dump that must succeed.
+t_predump() {
+	local name=$1
+	if ZS_ACTION=pre-dump zs_dump "$@"; then
+		t_ok "$name: pre-dump ($(printf '%.2f' "$ZS_SECS") s, $(img_pages "$2") pages)"
+	else
+		t_fail "$name: pre-dump" "criu pre-dump ${*:4} failed; log:" "$(zs_log "$1" dump)"
+		return 1
+	fi
+}
+
 # t_dump_refused NAME IMGDIR PID ARGS...: a dump that must fail.
 t_dump_refused() {
 	local name=$1
@@ -294,7 +326,25 @@ t_dump_refused() {
 		t_fail "$name: dump refused" "criu dump ${*:4} succeeded ($(img_pages "$2") pages); it must be refused"
 		return 1
 	fi
-	t_ok "$name: dump refused"
+	t_ok "$name: dump refused ($(zs_first_error "$name" dump))"
+}
+
+# t_restore_refused NAME IMGDIR PIDS ARGS...: a restore that must fail
+# before any task is created: none of PIDS may be running afterwards.
+t_restore_refused() {
+	local name=$1 img=$2 pids=$3 p
+	shift 3
+	if zs_restore "$name" "$img" "$@"; then
+		t_fail "$name: restore refused" "criu restore succeeded; it must be refused"
+		return 1
+	fi
+	for p in $pids; do
+		if kill -0 "$p" 2>/dev/null; then
+			t_fail "$name: restore refused" "restore failed, but pid $p exists: a task was created"
+			return 1
+		fi
+	done
+	t_ok "$name: restore refused, no task created ($(zs_first_error "$name" restore))"
 }
 
 # t_restore NAME IMGDIR ARGS...: a restore that must succeed.

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Tracking chains (issue 2 items 3-5): pre-dump -> pre-dump -> dump with
+# --prev-images-dir (iterative pre-copy, which stock CRIU cannot do on this
+# kernel: no soft-dirty), dump --track-mem --leave-running chains after a
+# restore with tracking, and a pre-dump on top of a restored image. Every
+# restore is checked page by page against the state that was dumped.
+. "$(dirname "$0")/lib.sh"
+zs_setup chains
+MIB=128
+NPAGES=$((MIB * 256))
+SLACK=256
+K=2000
+
+# A fresh (never restored) tree of 2 processes: pre-dump, pre-dump, dump.
+predump_chain() {
+	local W=$ZS_T/pre/wl I=$ZS_T/pre pid d
+	wl_start "$W" $MIB 1 1 || { t_fail "pre-dump chain: start" "$(cat "$W/.start")"; return; }
+	pid=$(wl_pid "$W")
+	if [ -x "$STOCK_CRIU" ]; then
+		if ZS_CRIU=$STOCK_CRIU ZS_ACTION=pre-dump zs_dump stock-pre "$I/stock-pre" "$pid"; then
+			t_diag "stock CRIU pre-dump works here (soft-dirty present?)"
+		else
+			t_diag "stock CRIU pre-dump fails on this kernel: $(grep -m1 -E "Error" "$ZS_T/logs/stock-pre.dump.log")"
+		fi
+		t_verify "pre-dump chain: still running after stock attempt" "$W" || return
+	fi
+	t_predump "chain pre1" "$I/pre1" "$pid" --track-mem || return
+	t_range "pre-dump chain: first pre-dump is full" "$(img_pages "$I/pre1")" $((2 * NPAGES))
+	t_verify "pre-dump chain: running after pre-dump 1" "$W" || return
+	wl_write "$W" $K
+	t_predump "chain pre2" "$I/pre2" "$pid" --track-mem --prev-images-dir ../pre1 || return
+	t_range "pre-dump chain: second pre-dump holds the written pages" "$(img_pages "$I/pre2")" $((2 * K)) $((2 * (K + SLACK)))
+	wl_write "$W" $K
+	t_verify "pre-dump chain: before the final dump" "$W" || return
+	d=$WL_DIGEST
+	t_dump "chain final" "$I/final" "$pid" --track-mem --prev-images-dir ../pre2 || return
+	t_range "pre-dump chain: final dump holds the written pages" "$(img_pages "$I/final")" $((2 * K)) $((2 * (K + SLACK)))
+	t_restore "chain final" "$I/final" --track-mem || return
+	t_verify "pre-dump chain: final + pre2 + pre1 restored" "$W" "$d" || return
+	wl_stop "$W"
+}
+
+# Restored with tracking, then three dumps: two --leave-running, the last
+# one final; each one a diff on the previous. Then every image restores.
+leave_running_chain() {
+	local W=$ZS_T/lr/wl I=$ZS_T/lr pid d0 d1 d2 d3 n prev=base
+	wl_start "$W" $MIB || { t_fail "leave-running chain: start" "$(cat "$W/.start")"; return; }
+	pid=$(wl_pid "$W")
+	t_verify "leave-running chain: fresh" "$W" || return
+	d0=$WL_DIGEST
+	t_dump "lr base" "$I/base" "$pid" || return
+	t_restore "lr base" "$I/base" --track-mem || return
+	for n in 1 2; do
+		wl_write "$W" $K
+		t_verify "leave-running chain: before dump $n" "$W" || return
+		eval "d$n=\$WL_DIGEST"
+		t_dump "lr d$n" "$I/d$n" "$pid" --track-mem --leave-running --prev-images-dir ../$prev || return
+		t_range "leave-running chain: d$n is a diff" "$(img_pages "$I/d$n")" $K $((K + SLACK))
+		t_verify "leave-running chain: still running after d$n" "$W" "$(eval "echo \$d$n")" || return
+		prev=d$n
+	done
+	wl_write "$W" $K
+	t_verify "leave-running chain: before the final dump" "$W" || return
+	d3=$WL_DIGEST
+	t_dump "lr d3" "$I/d3" "$pid" --track-mem --prev-images-dir ../d2 || return
+	t_range "leave-running chain: d3 is a diff" "$(img_pages "$I/d3")" $K $((K + SLACK))
+	t_restore "lr d3" "$I/d3" || return
+	t_verify "leave-running chain: d3 restored" "$W" "$d3" || return
+	for n in 1 2; do
+		wl_stop "$W"
+		t_restore "lr d$n again" "$I/d$n" || return
+		t_verify "leave-running chain: d$n restored later" "$W" "$(eval "echo \$d$n")" || return
+	done
+	wl_stop "$W"
+	t_restore "lr base again" "$I/base" || return
+	t_verify "leave-running chain: base restored later" "$W" "$d0" || return
+	wl_stop "$W"
+}
+
+# Restored with tracking, a pre-dump on the restored image, then the dump.
+predump_after_restore() {
+	local W=$ZS_T/par/wl I=$ZS_T/par pid d
+	wl_start "$W" $MIB 0 2 || { t_fail "pre-dump after restore: start" "$(cat "$W/.start")"; return; }
+	pid=$(wl_pid "$W")
+	t_dump "par base" "$I/base" "$pid" || return
+	t_restore "par base" "$I/base" --track-mem || return
+	wl_write "$W" $K
+	t_predump "par pre" "$I/pre" "$pid" --track-mem --prev-images-dir ../base || return
+	t_range "pre-dump after restore: a diff" "$(img_pages "$I/pre")" $K $((K + SLACK))
+	wl_write "$W" $K
+	t_verify "pre-dump after restore: before dump" "$W" || return
+	d=$WL_DIGEST
+	t_dump "par final" "$I/final" "$pid" --track-mem --prev-images-dir ../pre || return
+	t_range "pre-dump after restore: final is a diff" "$(img_pages "$I/final")" $K $((K + SLACK))
+	t_restore "par final" "$I/final" || return
+	t_verify "pre-dump after restore: final + pre + base restored" "$W" "$d" || return
+	wl_stop "$W"
+}
+
+predump_chain
+zs_kill_ours
+leave_running_chain
+zs_kill_ours
+predump_after_restore
+t_done
