@@ -99,7 +99,7 @@ int zs_signal_from_string(const char *s)
 		return -1;
 	n = strtol(s, &end, 10);
 	if (*end == '\0')
-		return (n > 0 && n < NSIG) ? (int) n : -1;
+		return (n >= 0 && n < NSIG) ? (int) n : -1;
 	if (strncasecmp(s, "SIG", 3) == 0)
 		s += 3;
 	for (i = 1; i < NSIG; i++) {

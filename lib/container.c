@@ -189,12 +189,9 @@ static int parse_linux_parts(struct create_ctx *c, zs_error_t *err)
 	ret = zs_cgroup_resources_parse(c->config->resources, "config.json", "linux.resources", &c->res, err);
 	if (ret < 0)
 		return ret;
+	/* As runc: linux.devices are created, access comes from the rules. */
 	zs_resources_append_default_devices(c->res);
-	for (i = 0; i < c->config->n_devices; i++) {
-		const struct zs_device *d = &c->config->devices[i];
-		if (d->type != 'p')
-			zs_resources_append_device(c->res, true, d->type, d->major, d->minor, "rwm");
-	}
+	(void) i;
 	return zs_seccomp_parse(c->config->seccomp, "config.json", "linux.seccomp", &c->seccomp, err);
 }
 
@@ -224,6 +221,9 @@ static int prepare_fds(struct create_ctx *c, zs_error_t *err)
 
 	if (mkfifo(fifo, 0622) < 0)
 		return zs_make_error(err, errno, "mkfifo `%s`", fifo);
+	/* the init may have switched to a non-root user by the time it opens it */
+	if (chmod(fifo, 0622) < 0)
+		return zs_make_error(err, errno, "chmod `%s`", fifo);
 	c->fifo_fd = open(fifo, O_PATH | O_CLOEXEC);
 	if (c->fifo_fd < 0)
 		return zs_make_error(err, errno, "open `%s`", fifo);
@@ -322,6 +322,7 @@ static int spawn_init(struct create_ctx *c, zs_error_t *err)
 		zs_linux_init(&a);
 	}
 	c->pid = pid;
+	zs_debug("create: container init is pid %d (clone flags 0x%x)", (int) pid, flags);
 	close(c->sync[1]);
 	c->sync[1] = -1;
 	if (c->console_fd >= 0) {
@@ -346,6 +347,8 @@ static int setup_from_parent(struct create_ctx *c, zs_error_t *err)
 	ret = zs_cgroup_create(c->o->id, cfg->cgroups_path, c->res, c->pid, &c->cg, err);
 	if (ret < 0)
 		return ret;
+	if (zs_cgroup_was_populated(c->cg))
+		zs_warn("container's cgroup is not empty: processes other than the container's init found");
 	if (zs_sync_send(c->sync[0], ZS_SYNC_GO, 0, NULL) < 0)
 		return zs_make_error(err, errno, "sync with the container init");
 	return 0;
@@ -511,7 +514,8 @@ int zs_container_create(const struct zs_create_opts *o, bool start, int *exit_st
 		ret = zs_container_start(o->root, o->id, err);
 		if (ret == 0 && !o->detach) {
 			*exit_status = zs_wait_forwarding(c.pid, master);
-			zs_container_delete(o->root, o->id, true, err);
+			if (!o->keep)
+				zs_container_delete(o->root, o->id, true, err);
 			zs_error_release(err);
 		}
 	}

@@ -19,6 +19,7 @@
 #include "zanshin/container.h"
 #include "zanshin/container_internal.h"
 #include "zanshin/linux.h"
+#include "zanshin/log.h"
 #include "zanshin/seccomp.h"
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
@@ -68,7 +69,8 @@ static int apply_overrides(struct zs_process *p, const struct zs_exec_opts *o, z
 	}
 	for (s = o->env; s && *s; s++)
 		p->env = env_set(p->env, *s);
-	if (o->tty_set)
+	/* runc: without --process, the terminal comes from --tty only */
+	if (o->tty_set || o->process_file == NULL)
 		p->terminal = o->tty;
 	if (o->no_new_privs)
 		p->no_new_privileges = true;
@@ -209,7 +211,7 @@ static int exec_prepare(struct exec_ctx *c, const struct zs_exec_opts *o, zs_err
 	status = zs_container_status(c->st);
 	if (strcmp(status, "stopped") == 0)
 		return zs_make_error(err, 0, "cannot exec in a stopped container");
-	if (strcmp(status, "paused") == 0)
+	if (strcmp(status, "paused") == 0 && !o->ignore_paused)
 		return zs_make_error(err, 0, "cannot exec in a paused container");
 	cfgp = xasprintf("%s/config.json", c->st->dir);
 	ret = zs_config_load(cfgp, "config.json", &c->cfg, err);
@@ -275,6 +277,7 @@ static int exec_spawn(struct exec_ctx *c, const struct zs_exec_opts *o, pid_t *o
 		exec_child(&a);
 	}
 	*out = pid;
+	zs_debug("exec: process %d joins the namespaces of init %d", (int) pid, (int) c->st->pid);
 	close(c->sync[1]);
 	c->sync[1] = -1;
 	if (c->console_fd >= 0) {

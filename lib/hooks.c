@@ -1,5 +1,6 @@
 /* zanshin — OCI hooks, the parent<->child sync socket, fd passing. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -115,15 +116,18 @@ static int run_hook(const struct zs_hook *h, const char *kind, size_t idx, const
 	read_all_fd(out[0], "hook output", &output, NULL, NULL);
 	close(out[0]);
 	if (r == 1)
-		return zs_make_error(err, ETIMEDOUT, "error running %s hook #%zu: timeout after %d seconds", kind, idx,
+		return zs_make_error(err, ETIMEDOUT, "error running hook #%zu (%s): timeout after %d seconds", idx, kind,
 				     h->timeout);
 	if (r < 0)
-		return zs_make_error(err, errno, "error running %s hook #%zu: wait", kind, idx);
+		return zs_make_error(err, errno, "error running hook #%zu (%s): wait", idx, kind);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (WIFSIGNALED(status))
-			return zs_make_error(err, 0, "error running %s hook #%zu: signal: %s, output: %s", kind, idx,
-					     strsignal(WTERMSIG(status)), output ? output : "");
-		return zs_make_error(err, 0, "error running %s hook #%zu: exit status %d, output: %s", kind, idx,
+		if (WIFSIGNALED(status)) {
+			cleanup_free char *sig = xstrdup(strsignal(WTERMSIG(status)));
+			sig[0] = tolower((unsigned char) sig[0]); /* as Go prints it */
+			return zs_make_error(err, 0, "error running hook #%zu (%s): signal: %s, output: %s", idx, kind, sig,
+					     output ? output : "");
+		}
+		return zs_make_error(err, 0, "error running hook #%zu (%s): exit status %d, output: %s", idx, kind,
 				     WEXITSTATUS(status), output ? output : "");
 	}
 	return 0;

@@ -77,6 +77,8 @@ static int setup_terminal(const struct zs_init_args *a, const struct zs_process 
 	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		return zs_make_error(err, errno, "open `%s`", name);
+	if (fchown(slave, p->uid, -1) < 0)
+		return zs_make_error(err, errno, "chown `%s`", name);
 	if (p->console_height || p->console_width) {
 		struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
 		ioctl(slave, TIOCSWINSZ, &ws);
@@ -239,10 +241,12 @@ static int prepare_process(const struct zs_init_args *a, const struct zs_process
 	return ret;
 }
 
-static int drop_privileges(const struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
+static int drop_privileges(struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
 {
 	int ret;
 
+	/* chdir while still privileged; retried as the user (runc does both) */
+	a->cwd_done = chdir(p->cwd) == 0;
 	ret = set_caps_bounding(p, err);
 	if (ret == 0 && a->seccomp && !p->no_new_privileges)
 		ret = zs_seccomp_load(a->seccomp, err);
@@ -255,11 +259,11 @@ static int drop_privileges(const struct zs_init_args *a, const struct zs_process
 	return ret;
 }
 
-static int enter_cwd(const struct zs_process *p, zs_error_t *err)
+static int enter_cwd(const struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
 {
 	char buf[PATH_MAX];
 
-	if (chdir(p->cwd) < 0)
+	if (!a->cwd_done && chdir(p->cwd) < 0)
 		return zs_make_error(err, errno, "chdir to cwd (\"%s\") set in config.json failed", p->cwd);
 	/* CVE-2024-21626: a leaked fd could leave us outside the root. */
 	if (getcwd(buf, sizeof(buf)) == NULL)
@@ -271,7 +275,7 @@ static void exec_process(const struct zs_init_args *a, const struct zs_process *
 {
 	zs_error_t err = NULL;
 
-	if (a->seccomp && p->no_new_privileges && zs_seccomp_load(a->seccomp, &err) < 0)
+	if (a->seccomp && p->no_new_privileges && !a->seccomp_loaded && zs_seccomp_load(a->seccomp, &err) < 0)
 		goto fail;
 	if (mark_fds_cloexec_from(3 + a->preserve_fds, &err) < 0)
 		goto fail;
@@ -290,11 +294,17 @@ fail:
 static int run_create_container_hooks(const struct zs_init_args *a, zs_error_t *err)
 {
 	const struct zs_config *c = a->config;
+
+	if (c->n_hooks[ZS_HOOK_CREATE_CONTAINER] == 0)
+		return 0;
+	/* runc runs them from the rootfs, before pivot_root */
+	if (chdir(a->rootfs) < 0)
+		return zs_make_error(err, errno, "chdir `%s`", a->rootfs);
 	return zs_run_hooks(c->hooks[ZS_HOOK_CREATE_CONTAINER], c->n_hooks[ZS_HOOK_CREATE_CONTAINER],
 			    "createContainer", a->state_json, err);
 }
 
-static int setup_rootfs(const struct zs_init_args *a, zs_error_t *err)
+static int setup_rootfs(struct zs_init_args *a, zs_error_t *err)
 {
 	const struct zs_config *c = a->config;
 	struct zs_sync_msg m;
@@ -310,6 +320,7 @@ static int setup_rootfs(const struct zs_init_args *a, zs_error_t *err)
 		return ret;
 	if (m.type != ZS_SYNC_HOOKS_DONE)
 		_exit(1); /* the parent failed and reports it */
+	a->state_json = xstrdup(m.msg);
 	ret = run_create_container_hooks(a, err);
 	if (ret < 0)
 		return ret;
@@ -363,6 +374,7 @@ void zs_linux_init(struct zs_init_args *a)
 		zs_sync_send(a->sync_fd, ZS_SYNC_HOOKS, 0, NULL);
 		if (zs_sync_recv(a->sync_fd, &m, &err) < 0 || m.type != ZS_SYNC_HOOKS_DONE)
 			_exit(1);
+		a->state_json = xstrdup(m.msg);
 		if (chroot(a->rootfs) < 0 || chdir("/") < 0) {
 			zs_make_error(&err, errno, "chroot `%s`", a->rootfs);
 			init_fail(a, err);
@@ -375,13 +387,23 @@ void zs_linux_init(struct zs_init_args *a)
 	if (drop_privileges(a, p, &err) < 0)
 		init_fail(a, err);
 	umask(p->umask_set ? p->umask : 022);
-	if (enter_cwd(p, &err) < 0)
+	if (enter_cwd(a, p, &err) < 0)
 		init_fail(a, err);
+	/* From here on the init outlives `create`. */
+	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	zs_sync_send(a->sync_fd, ZS_SYNC_CREATED, 0, NULL);
 	close(a->sync_fd);
 	if (wait_for_start(a, &err) < 0) {
 		fprintf(stderr, "zanshin init: %s\n", zs_error_msg(err));
 		_exit(1);
+	}
+	/* startContainer hooks run under the container's seccomp filter */
+	if (a->seccomp && p->no_new_privileges && c->n_hooks[ZS_HOOK_START_CONTAINER]) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || zs_seccomp_load(a->seccomp, &err) < 0) {
+			fprintf(stderr, "zanshin init: %s\n", zs_error_msg(err));
+			_exit(1);
+		}
+		a->seccomp_loaded = true;
 	}
 	if (c->n_hooks[ZS_HOOK_START_CONTAINER] &&
 	    zs_run_hooks(c->hooks[ZS_HOOK_START_CONTAINER], c->n_hooks[ZS_HOOK_START_CONTAINER], "startContainer",
@@ -408,7 +430,7 @@ void zs_linux_exec(struct zs_init_args *a)
 		init_fail(a, err);
 	if (p->umask_set)
 		umask(p->umask);
-	if (enter_cwd(p, &err) < 0)
+	if (enter_cwd(a, p, &err) < 0)
 		init_fail(a, err);
 	exec_process(a, p, exe);
 	_exit(127);

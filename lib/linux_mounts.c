@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,14 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, const struct zs
 
 	if (m->type && (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0))
 		return mount_cgroup(rootfd, m, (a->clone_flags & CLONE_NEWCGROUP) || zs_config_namespace(a->config, CLONE_NEWCGROUP), err);
+	if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0)) {
+		cleanup_free char *parent = NULL, *base = NULL;
+		cleanup_close int pfd = -1;
+		split_parent(m->destination, &parent, &base);
+		pfd = safe_openat(rootfd, parent, O_PATH, 0, NULL);
+		if (pfd >= 0 && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+			return zs_make_error(err, EINVAL, "`%s` must be mounted on ordinary directory", m->destination);
+	}
 	if (m->bind) {
 		if (m->source == NULL || stat(m->source, &st) < 0)
 			return zs_make_error(err, errno ? errno : EINVAL, "bind mount source `%s`", m->source ? m->source : "");
@@ -226,6 +235,9 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, const struct zs
 		if (ret == 0 && (flags & REMOUNT_MASK))
 			ret = remount_bind(rootfd, m->destination, flags, err);
 	} else {
+		/* a read-only tmpfs (/dev) is filled first, made ro in finish_ro_tmpfs() */
+		if (m->type && strcmp(m->type, "tmpfs") == 0)
+			flags &= ~MS_RDONLY;
 		ret = do_mount(m->source ? m->source : m->type, fd, m->destination, m->type,
 			       flags & ~(MS_BIND | MS_REC | MS_REMOUNT), m->data, err);
 		if (ret < 0 && m->type && strcmp(m->type, "sysfs") == 0 && zs_error_errno(*err) == EPERM) {
@@ -348,6 +360,25 @@ static bool dev_is_bind_mounted(const struct zs_config *c)
 	return false;
 }
 
+static int finish_ro_tmpfs(int rootfd, const struct zs_config *c, zs_error_t *err)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_mounts; i++) {
+		const struct zs_mount *m = &c->mounts[i];
+		cleanup_close int fd = -1;
+		char p[64];
+		if (!m->type || strcmp(m->type, "tmpfs") != 0 || !(m->flags & MS_RDONLY))
+			continue;
+		fd = safe_openat(rootfd, m->destination, O_PATH, 0, err);
+		if (fd < 0)
+			return fd;
+		if (mount(NULL, FDPATH(p, fd), NULL, MS_REMOUNT | (m->flags & ~(MS_BIND | MS_REC)), m->data) < 0)
+			return zs_make_error(err, errno, "remount `%s` read-only", m->destination);
+	}
+	return 0;
+}
+
 int zs_rootfs_prepare(const struct zs_init_args *a, zs_error_t *err)
 {
 	const struct zs_config *c = a->config;
@@ -374,7 +405,35 @@ int zs_rootfs_prepare(const struct zs_init_args *a, zs_error_t *err)
 			return ret;
 		dev_symlinks(rootfd);
 	}
-	return 0;
+	return finish_ro_tmpfs(rootfd, c, err);
+}
+
+/* --no-pivot leaves the host's mounts in the namespace: detach every mount
+ * outside the rootfs, so that e.g. a fully visible host /proc cannot let
+ * the container mount a fresh procfs (runc's msMoveRoot does the same). */
+static void detach_outside_mounts(const char *rootfs)
+{
+	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	char **points = NULL;
+	size_t cap = 0, n = 0, rl = strlen(rootfs);
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char mp[PATH_MAX];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		if (strcmp(mp, "/") == 0 || (strncmp(mp, rootfs, rl) == 0 && (mp[rl] == '/' || mp[rl] == '\0')))
+			continue;
+		if (strncmp(rootfs, mp, strlen(mp)) == 0 && rootfs[strlen(mp)] == '/')
+			continue; /* a parent of the rootfs */
+		points = xrealloc(points, sizeof(char *) * (n + 1));
+		points[n++] = xstrdup(mp);
+	}
+	while (n-- > 0) {
+		umount2(points[n], MNT_DETACH);
+		free(points[n]);
+	}
+	free(points);
 }
 
 int zs_rootfs_pivot(const struct zs_init_args *a, zs_error_t *err)
@@ -382,6 +441,7 @@ int zs_rootfs_pivot(const struct zs_init_args *a, zs_error_t *err)
 	cleanup_close int oldroot = -1, newroot = -1;
 
 	if (a->no_pivot) {
+		detach_outside_mounts(a->rootfs);
 		if (chdir(a->rootfs) < 0)
 			return zs_make_error(err, errno, "chdir `%s`", a->rootfs);
 		if (mount(a->rootfs, "/", NULL, MS_MOVE, NULL) < 0)

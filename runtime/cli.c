@@ -61,10 +61,55 @@ static int parse_one(const char *verb, const struct zs_optdef *defs, int argc, c
 	return cb(d->id, value, data);
 }
 
+/* urfave/cli v1 (runc) moves flags given after positional arguments in
+ * front of them, except for verbs whose arguments are a command line. */
+static bool reorders(const char *verb)
+{
+	return *verb && strcmp(verb, "exec") != 0 && strcmp(verb, "ps") != 0;
+}
+
+static int parse_reordered(const char *verb, const struct zs_optdef *defs, int argc, char **argv,
+			   int (*cb)(int, const char *, void *), void *data, int *first_arg, zs_error_t *err)
+{
+	char **pos = xzalloc(sizeof(char *) * (argc + 1));
+	int i, np = 0, nf = 0, ret;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			for (i++; i < argc; i++)
+				pos[np++] = argv[i];
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			pos[np++] = argv[i];
+			continue;
+		}
+		{
+			int start = i;
+			ret = parse_one(verb, defs, argc, argv, &i, cb, data, err);
+			if (ret != 0) {
+				free(pos);
+				return ret;
+			}
+			/* keep the flag (and its value) at the front */
+			for (; start <= i; start++)
+				argv[nf++] = argv[start];
+		}
+	}
+	memcpy(argv + nf, pos, sizeof(char *) * np);
+	free(pos);
+	*first_arg = nf;
+	return 0;
+}
+
 int zs_parse_opts(const char *verb, const struct zs_optdef *defs, int argc, char **argv,
 		  int (*cb)(int id, const char *value, void *data), void *data, int *first_arg, zs_error_t *err)
 {
 	int i, ret;
+
+	if (reorders(verb))
+		return parse_reordered(verb, defs, argc, argv, cb, data, first_arg, err);
 
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];

@@ -14,6 +14,7 @@ struct zs_global {
 	const char *criu;
 	const char *rootless;
 	bool debug;
+	int error_exit; /* exit code on error (runc exec uses 255) */
 	bool systemd_cgroup;
 };
 

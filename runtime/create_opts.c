@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "create_opts.h"
 
-enum { O_BUNDLE = 1, O_CONSOLE, O_PIDFILE, O_NOPIVOT, O_NOKEYRING, O_PRESERVE, O_DETACH, O_IGNORE };
+enum { O_BUNDLE = 1, O_CONSOLE, O_PIDFILE, O_NOPIVOT, O_NOKEYRING, O_PRESERVE, O_DETACH, O_KEEP, O_IGNORE };
 
 static const struct zs_optdef opts[] = {
 	{"bundle", 'b', true, O_BUNDLE, "path to the root of the bundle directory, defaults to the current directory"},
@@ -17,7 +17,7 @@ static const struct zs_optdef opts[] = {
 	{"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
 	{"detach", 'd', false, O_DETACH, "detach from the container's process (run only)"},
 	{"no-subreaper", 0, false, O_IGNORE, "disable the use of the subreaper (ignored)"},
-	{"keep", 0, false, O_IGNORE, "do not delete the container after it exits (ignored)"},
+	{"keep", 0, false, O_KEEP, "do not delete the container after it exits (run only)"},
 	{NULL, 0, false, 0, NULL},
 };
 
@@ -46,6 +46,9 @@ static int cb(int id, const char *v, void *p)
 		break;
 	case O_NOKEYRING:
 		d->o->no_new_keyring = zs_opt_bool(v);
+		break;
+	case O_KEEP:
+		d->o->keep = zs_opt_bool(v);
 		break;
 	case O_DETACH:
 		d->o->detach = zs_opt_bool(v);

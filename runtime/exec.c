@@ -8,7 +8,7 @@
 #include "zanshin/utils.h"
 
 enum { O_PROCESS = 1, O_CONSOLE, O_PIDFILE, O_DETACH, O_TTY, O_CWD, O_ENV, O_USER, O_CAP, O_PRESERVE, O_NNP,
-       O_GID, O_IGNORE };
+       O_GID, O_PAUSED, O_IGNORE };
 
 static const struct zs_optdef opts[] = {
 	{"console-socket", 0, true, O_CONSOLE, "path to an AF_UNIX socket which will receive the pty master fd"},
@@ -26,7 +26,7 @@ static const struct zs_optdef opts[] = {
 	{"cap", 'c', true, O_CAP, "add a capability to the bounding set for the process"},
 	{"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
 	{"cgroup", 0, true, O_IGNORE, "run the process in an (existing) sub-cgroup (ignored)"},
-	{"ignore-paused", 0, false, O_IGNORE, "allow exec in a paused container (ignored)"},
+	{"ignore-paused", 0, false, O_PAUSED, "allow exec in a paused container"},
 	{NULL, 0, false, 0, NULL},
 };
 
@@ -82,6 +82,9 @@ static int cb(int id, const char *v, void *p)
 	case O_CAP:
 		o->caps = push(o->caps, v);
 		break;
+	case O_PAUSED:
+		o->ignore_paused = zs_opt_bool(v);
+		break;
 	case O_NNP:
 		o->no_new_privs = zs_opt_bool(v);
 		break;
@@ -120,7 +123,10 @@ ZS_VERB(exec)
 		o.root = g->root;
 		o.id = argv[first];
 		o.args = argc - first > 1 ? argv + first + 1 : NULL;
+		g->error_exit = 255;
 		ret = zs_container_exec(&o, &status, err);
+		if (ret < 0)
+			zs_error_wrap(err, "exec failed");
 	}
 	free(o.env);
 	free(o.caps);

@@ -198,8 +198,12 @@ int main(int argc, char **argv)
 		zs_make_error(&err, EOPNOTSUPP, "--systemd-cgroup is not supported by zanshin (use cgroupfs)");
 		return fail(err);
 	}
+	g.error_exit = 1;
+	zs_debug("zanshin %s", c->name);
 	ret = c->fn(&g, argc - first - 1, argv + first + 1, &err);
-	if (ret < 0)
-		return fail(err);
+	if (ret < 0) {
+		fail(err);
+		return g.error_exit;
+	}
 	return ret;
 }

@@ -107,9 +107,7 @@ ZS_VERB(ps)
 	ret = zs_container_load(g->root, argv[first], &st, &cg, err);
 	if (ret < 0)
 		return ret;
-	if (strcmp(zs_container_status(st), "stopped") == 0)
-		return zs_make_error(err, 0, "container not running");
-	if (cg)
+	if (cg && strcmp(zs_container_status(st), "stopped") != 0)
 		ret = zs_cgroup_pids(cg, true, &pids, &n, err);
 	if (ret < 0)
 		return ret;

@@ -21,6 +21,7 @@ struct zs_create_opts {
 	bool no_pivot;
 	bool no_new_keyring;
 	bool detach; /* run only */
+	bool keep;   /* run: keep the stopped container */
 	int preserve_fds;
 };
 
@@ -56,6 +57,7 @@ struct zs_exec_opts {
 	bool tty;
 	bool tty_set;
 	bool no_new_privs;
+	bool ignore_paused;
 	int preserve_fds;
 };
 int zs_container_exec(const struct zs_exec_opts *o, int *exit_status, zs_error_t *err);

@@ -48,6 +48,8 @@ struct zs_init_args {
 	bool is_exec;		/* exec: namespaces joined, no rootfs work */
 	int ns_join_pid;	/* exec: pid of the container init */
 	int clone_flags;	/* namespaces created by clone (init) */
+	bool seccomp_loaded;	/* internal */
+	bool cwd_done;		/* internal: chdir succeeded while privileged */
 };
 
 /* Child side; never returns (exits with 1 after reporting an error). */
