@@ -97,6 +97,11 @@ install_outputs() {
 	cp "$dir/criu/include/version.h" "$out/include/criu/version.h" 2>/dev/null || true
 }
 
+# One build at a time: concurrent runs would extract over each other.
+mkdir -p "$build"
+exec 9>"$build/.criu-build.lock"
+flock 9
+
 fetch
 case "$flavour" in
 patched)
