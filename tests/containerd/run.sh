@@ -95,7 +95,10 @@ else
 	bail "ctr images import of the local OCI tar" "$out"
 fi
 
-RUN=(run --snapshotter native --runc-binary "$RUNTIME")
+# FIFOs of detached tasks and execs go to our directory, not /run/containerd/fifo.
+mkdir -p "$R/fifo"
+RUN=(run --snapshotter native --fifo-dir "$R/fifo" --runc-binary "$RUNTIME")
+EXEC=(task exec --fifo-dir "$R/fifo")
 
 # 1. foreground run: output and exit code come back through the shim.
 out=$(ctr_ "${RUN[@]}" --rm "$IMG" c-run sh -c 'echo hello-$((6*7)); cat /etc/hostname >/dev/null; echo pid=$$' 2>&1)
@@ -125,7 +128,7 @@ else
 	t_fail "task pid is the container's shell" "pid '$pid' comm '$(cat "/proc/$pid/comm" 2>/dev/null)'"
 fi
 
-out=$(ctr_ task exec --exec-id e1 c-bg sh -c 'echo exec-$((40+2)); ls /proc | grep -c "^[0-9]"' 2>&1)
+out=$(ctr_ "${EXEC[@]}" --exec-id e1 c-bg sh -c 'echo exec-$((40+2)); ls /proc | grep -c "^[0-9]"' 2>&1)
 rc=$?
 if [ $rc -eq 0 ] && grep -qx 'exec-42' <<<"$out"; then
 	t_ok "ctr task exec: output"
@@ -139,7 +142,7 @@ if [ "${nprocs:-0}" -ge 3 ] && [ "${nprocs:-99}" -le 6 ]; then
 else
 	t_fail "ctr task exec: runs in the container's pid namespace" "saw '$nprocs' pids"
 fi
-ctr_ task exec --exec-id e2 c-bg sh -c 'exit 5' >/dev/null 2>&1
+ctr_ "${EXEC[@]}" --exec-id e2 c-bg sh -c 'exit 5' >/dev/null 2>&1
 rc=$?
 if [ $rc -eq 5 ]; then t_ok "ctr task exec: exit code 5 propagated"; else t_fail "ctr task exec: exit code 5 propagated" "got $rc"; fi
 
@@ -164,7 +167,7 @@ else
 fi
 
 # 4. kill --all with an extra process, then kill by signal name, delete.
-ctr_ task exec -d --exec-id e3 c-bg sleep 999 >/dev/null 2>&1
+ctr_ "${EXEC[@]}" -d --exec-id e3 c-bg sleep 999 >/dev/null 2>&1
 out=$(ctr_ task kill -s SIGTERM c-bg 2>&1)
 for _ in $(seq 50); do
 	st=$(ctr_ task ls 2>/dev/null | awk '$1 == "c-bg" {print $3}')
@@ -203,7 +206,7 @@ fi
 # 5. kill --all reaches every process of the container.
 ctr_ "${RUN[@]}" -d "$IMG" c-all sh -c 'sleep 1001 & sleep 1002 & wait' >/dev/null 2>&1
 sleep 0.5
-ctr_ task exec -d --exec-id e4 c-all sleep 1003 >/dev/null 2>&1
+ctr_ "${EXEC[@]}" -d --exec-id e4 c-all sleep 1003 >/dev/null 2>&1
 sleep 0.3
 before=$(pgrep -f '^sleep 100[123]$' | wc -l)
 out=$(ctr_ task kill -a -s SIGKILL c-all 2>&1)
