@@ -29,6 +29,7 @@ zs_die() {
 zs_setup() {
 	[ "$(id -u)" = 0 ] || zs_die "must run as root (CRIU)"
 	[ -x "$WL" ] || zs_die "$WL missing: run make"
+	ZS_NAME=$1
 	ZS_T=$(mktemp -d "${ZS_TMP:-/tmp}/zs-$1.XXXXXX") || zs_die "mktemp failed"
 	mkdir -p "$ZS_T/logs"
 	ZS_KEEPERS_BEFORE=" $(pgrep -x criu-keeper | tr '\n' ' ') "
@@ -72,6 +73,13 @@ zs_cleanup() {
 		echo "# cleanup: criu-keeper $p outlived its tasks; killing it" >&2
 		kill -KILL "$p" 2>/dev/null
 	done
+	# Keep CRIU's logs of a run with failures for whoever reads the report.
+	if [ "${_t_failed:-0}" -gt 0 ] && [ -d "$ZS_T/logs" ]; then
+		rm -rf "$ZS_TOP/build/test-logs/criu/$ZS_NAME"
+		mkdir -p "$ZS_TOP/build/test-logs/criu"
+		cp -a "$ZS_T/logs" "$ZS_TOP/build/test-logs/criu/$ZS_NAME" &&
+			echo "# CRIU logs of this run: build/test-logs/criu/$ZS_NAME" >&2
+	fi
 	if [ "${ZS_KEEP:-0}" = 1 ]; then
 		echo "# kept $ZS_T" >&2
 	else
@@ -415,4 +423,33 @@ wl_info_nonzero() {
 		/^proc / {cur = $4}
 		/^  region / && cur == pid && $2 ~ kinds {sub("nonzero=", "", $5); n += $5}
 		END {print n + 0}' "$ZS_T/.info"
+}
+
+# diff_breakdown IMGDIR PID: where the pages stored in an image come from:
+# the workload's own regions (from wl_info) vs everything else, and how many
+# of the stored pages are all zeroes.
+diff_breakdown() {
+	local img=$1 pid=$2 ranges
+	ranges=$(awk -v pid="$pid" '/^proc / {cur = $4} /^  region / && cur == pid {print $3}' "$ZS_T/.info" | tr '\n' ' ')
+	zs_crit decode -i "$img/pagemap-$pid.img" | /usr/bin/python3 -c "
+import json, sys
+j = json.load(sys.stdin)
+pid = j['entries'][0]['pages_id']
+data = open('$img/pages-%d.img' % pid, 'rb').read()
+ranges = [tuple(int(x, 16) for x in r.split('-')) for r in '$ranges'.split()]
+zero = b'\0' * 4096
+off = 0
+inside = outside = zin = zout = 0
+for e in j['entries'][1:]:
+    if e['flags'] & 1:
+        continue
+    for i in range(e['nr_pages']):
+        a = e['vaddr'] + i * 4096
+        z = data[(off + i) * 4096:(off + i + 1) * 4096] == zero
+        if any(s <= a < t for s, t in ranges):
+            inside += 1; zin += z
+        else:
+            outside += 1; zout += z
+    off += e['nr_pages']
+print('%d in the workload regions, %d elsewhere (%d of those all-zero pages)' % (inside, outside, zout))"
 }

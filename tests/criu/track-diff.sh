@@ -29,11 +29,13 @@ run() {
 	wl_write "$W" "$k" || { t_fail "K=$k: write" "$(cat "$W/result")"; return; }
 	t_verify "K=$k: after writing $k pages" "$W" || return
 	d=$WL_DIGEST
+	wl_info "$W"
 	t_dump "K=$k diff" "$I/diff" "$pid" --track-mem --prev-images-dir ../base || return
 	pages=$(img_pages "$I/diff")
 	extra=$((pages - k))
 	t_range "K=$k: diff holds K..K+$SLACK pages" "$pages" "$k" $((k + SLACK))
 	t_diag "K=$k: diff $pages pages = K + $extra (base image $(img_pages "$I/base") pages)"
+	t_diag "K=$k: of the diff's pages: $(diff_breakdown "$I/diff" "$pid")"
 	skipped=$(stats_dump "$I/diff" pages_skipped_parent)
 	written=$(stats_dump "$I/diff" pages_written)
 	t_diag "K=$k: stats-dump pages_written=$written pages_skipped_parent=$skipped"
