@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/oci-image.sh"
 RUNTIME=${RUNTIME:-$top/build/bin/zanshin}
 case $RUNTIME in /*) ;; *) RUNTIME=$top/$RUNTIME ;; esac
-NS=zanshin-test
+NS=zanshin-test-$$ # unique: concurrent runs must not share shim state or cgroups
 SHIM_ROOT=/run/containerd/runc/$NS # the runc shim's default --root for $NS
 
 R=$(mktemp -d /tmp/zanshin-ctd.XXXXXX)
