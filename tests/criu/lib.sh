@@ -32,7 +32,6 @@ zs_setup() {
 	ZS_NAME=$1
 	ZS_T=$(mktemp -d "${ZS_TMP:-/tmp}/zs-$1.XXXXXX") || zs_die "mktemp failed"
 	mkdir -p "$ZS_T/logs"
-	ZS_KEEPERS_BEFORE=" $(pgrep -x criu-keeper | tr '\n' ' ') "
 	trap zs_cleanup EXIT
 	trap 'exit 130' INT TERM
 }

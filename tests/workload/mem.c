@@ -211,8 +211,8 @@ static void describe_bad(const struct wl_mem *m, const struct wl_region *r, size
 		r->ver[i] & 0x7f);
 	if (w[0] == (WL_MAGIC ^ w[2])) {
 		pattern(buf, m->seed, (uint32_t) (w[1] >> 32), w[2], (uint8_t) w[1]);
-		out_add(o, "; found key %llu tag %u version %u%s\n", (unsigned long long) w[2],
-			(unsigned) (w[1] >> 32), (unsigned) (uint8_t) w[1],
+		out_add(o, "; found key %llu tag %u version %u%s\n", (unsigned long long) w[2], (unsigned) (w[1] >> 32),
+			(unsigned) (uint8_t) w[1],
 			memcmp(buf, w, WL_PAGE) ? " (body corrupt)" : (w[2] == key ? " (stale content)" : ""));
 	} else {
 		size_t z = 0;
@@ -321,7 +321,8 @@ static size_t verify_holes(const struct wl_mem *m, struct wl_out *o)
 
 			if (!in_ranges(mr, n, (uintptr_t) w))
 				continue;
-			if (w[0] != (WL_MAGIC ^ w[2]) || w[2] < m->h[h].keybase || w[2] >= m->h[h].keybase + m->h[h].npages)
+			if (w[0] != (WL_MAGIC ^ w[2]) || w[2] < m->h[h].keybase ||
+			    w[2] >= m->h[h].keybase + m->h[h].npages)
 				continue;
 			if (bad < WL_MAX_BAD_REPORTED)
 				out_add(o, "  hole at %p: page %zu holds the unmapped content (key %llu)\n",

@@ -27,8 +27,8 @@ struct wl_region {
 	char *addr;
 	size_t npages;
 	uint64_t keybase; /* key of the first page */
-	uint32_t tag;     /* index of the process that created the content */
-	uint8_t *ver;     /* expected version of each page */
+	uint32_t tag;	  /* index of the process that created the content */
+	uint8_t *ver;	  /* expected version of each page */
 	const char *kind; /* "main", "mmap-new", "brk", "mremap", ... */
 };
 
