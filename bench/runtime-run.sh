@@ -2,11 +2,12 @@
 # Runtime start-up cost, side by side in one run:
 #   run   `RT run` of a busybox container executing /bin/true
 #   exec  `RT exec` of /bin/true into a running container
-# each RUNS times sequentially (hyperfine -N, after WARMUP runs), for zanshin
+# each RUNS times sequentially (hyperfine -N, in ROUNDS rounds with the
+# runtimes' order rotating, WARMUP runs before each), for zanshin
 # (build/bin/zanshin), Debian's crun 1.8.1 and Debian's runc 1.1.5. Reports
 # the median per container and the ratios, and writes
 #   bench/results/runtime-run.md  and  bench/results/runtime-run.json
-# Environment: RUNS (100), WARMUP (5), ZANSHIN (build/bin/zanshin),
+# Environment: RUNS (100), ROUNDS (4), WARMUP (3), ZANSHIN (build/bin/zanshin),
 # CRUN (/usr/bin/crun), RUNC (/usr/sbin/runc), OUT (bench/results).
 set -eu
 # crun 1.8.1 refuses to run on a hybrid cgroup host whose cgroup2 hierarchy
@@ -23,7 +24,8 @@ fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib/rootfs.sh"
 RUNS=${RUNS:-100}
-WARMUP=${WARMUP:-5}
+ROUNDS=${ROUNDS:-4}
+WARMUP=${WARMUP:-3}
 ZANSHIN=${ZANSHIN:-$top/build/bin/zanshin}
 CRUN=${CRUN:-/usr/bin/crun}
 RUNC=${RUNC:-/usr/sbin/runc}
@@ -90,11 +92,24 @@ for i in 0 1 2; do
 	cmds_exec+=("$b --root $W/state-$n exec bench-exec /bin/true")
 done
 
-bench() { # KIND CMDS...
-	local kind=$1
+# ROUNDS rounds of RUNS/ROUNDS runs per runtime, the order of the runtimes
+# rotating each round, so that load from elsewhere on the machine does not
+# fall on one runtime only. The times of all rounds are merged afterwards.
+bench() { # KIND CMD_ZANSHIN CMD_CRUN CMD_RUNC
+	local kind=$1 r i j per=$(((RUNS + ROUNDS - 1) / ROUNDS)) args
 	shift
-	hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --style basic \
-		-n zanshin -n crun -n runc --export-json "$W/$kind.json" "$@" >&2
+	local cmds=("$@")
+	for ((r = 0; r < ROUNDS; r++)); do
+		args=()
+		for ((j = 0; j < 3; j++)); do
+			i=$(((j + r) % 3))
+			args+=(-n "${names[$i]}" "${cmds[$i]}")
+		done
+		hyperfine -N --runs "$per" --warmup "$WARMUP" --style basic \
+			--export-json "$W/$kind.$r.json" "${args[@]}" >&2
+	done
+	jq -s '{results: (map(.results[]) | group_by(.command)
+		| map({command: .[0].command, times: (map(.times[]) | sort)}))}' "$W/$kind".*.json >"$W/$kind.json"
 }
 bench run "${cmds_run[@]}"
 bench exec "${cmds_exec[@]}"
@@ -108,10 +123,12 @@ jq -n --slurpfile run "$W/run.json" --slurpfile exec "$W/exec.json" \
 	--arg ns "${ZS_BENCH_NS:-none}" \
 	--arg date "$(date -u +%FT%TZ)" --arg runs "$RUNS" --arg warmup "$WARMUP" \
 	--arg vz "$(ver "$ZANSHIN")" --arg vc "$(ver "$CRUN")" --arg vr "$(ver "$RUNC")" \
-	--arg cmd "RUNS=$RUNS WARMUP=$WARMUP bench/runtime-run.sh (hyperfine -N --runs $RUNS --warmup $WARMUP)" '
-	def summary($r): $r[0].results | map({key: .command, value: {
-		median_ms: (.median * 1000), mean_ms: (.mean * 1000), min_ms: (.min * 1000),
-		max_ms: (.max * 1000), stddev_ms: (.stddev * 1000), runs: (.times | length)}}) | from_entries;
+	--arg cmd "RUNS=$RUNS ROUNDS=$ROUNDS WARMUP=$WARMUP bench/runtime-run.sh (hyperfine -N, $ROUNDS rounds of $(((RUNS + ROUNDS - 1) / ROUNDS)) runs per runtime, order rotating, --warmup $WARMUP each)" '
+	def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	def summary($r): $r[0].results | map({key: .command, value: (.times as $t | ($t | add / length) as $m | {
+		median_ms: ($t | median * 1000), mean_ms: ($m * 1000), min_ms: ($t | min * 1000),
+		max_ms: ($t | max * 1000), stddev_ms: (($t | map((. - $m) * (. - $m)) | add / length | sqrt) * 1000),
+		runs: ($t | length)})}) | from_entries;
 	{date: $date, command: $cmd, cgroup_note: $ns,
 	 machine: {kernel: $kernel, nproc: ($nproc | tonumber), cpu: $cpu, loadavg_at_end: $load},
 	 versions: {zanshin: $vz, crun: $vc, runc: $vr},
