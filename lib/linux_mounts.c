@@ -119,7 +119,39 @@ static int set_propagation(int rootfd, const char *dest, unsigned long prop, zs_
 }
 
 /* Controllers of the calling process: "cpu,cpuacct" -> host dir name. */
-static int mount_cgroup_v1(int rootfd, const struct zs_mount *m, zs_error_t *err)
+/* One v1 hierarchy (or the hybrid cgroup2) at DEST: inside a cgroup
+ * namespace a fresh mount (its root is the namespace's root), else a bind of
+ * the container's own cgroup directory on the host. */
+static int mount_hierarchy(int rootfd, const struct zs_mount *m, const char *ctrl, const char *name,
+			   const char *path, bool cgroupns, zs_error_t *err)
+{
+	cleanup_free char *host = xasprintf("/sys/fs/cgroup/%s%s", name, path);
+	cleanup_free char *dest = xasprintf("%s/%s", m->destination, name);
+	cleanup_free char *data = NULL;
+	unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int fd, ret;
+
+	if (!cgroupns && access(host, F_OK) < 0)
+		return 0;
+	fd = ensure_dest(rootfd, dest, false, err);
+	if (fd < 0)
+		return fd;
+	if (cgroupns) {
+		bool v2 = *ctrl == '\0';
+		data = str_has_prefix(ctrl, "name=") ? xasprintf("none,%s", ctrl) : xstrdup(ctrl);
+		ret = do_mount("cgroup", fd, dest, v2 ? "cgroup2" : "cgroup", fl | (m->flags & MS_RDONLY),
+			       v2 ? NULL : data, err);
+		close(fd);
+		return ret;
+	}
+	ret = do_mount(host, fd, dest, NULL, MS_BIND | MS_REC, NULL, err);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	return remount_bind(rootfd, dest, m->flags | fl, err);
+}
+
+static int mount_cgroup_v1(int rootfd, const struct zs_mount *m, bool cgroupns, zs_error_t *err)
 {
 	cleanup_file FILE *f = fopen("/proc/self/cgroup", "re");
 	cleanup_free char *line = NULL;
@@ -149,20 +181,14 @@ static int mount_cgroup_v1(int rootfd, const struct zs_mount *m, zs_error_t *err
 		name = *ctrl ? ctrl : "unified";
 		if (str_has_prefix(name, "name="))
 			name += 5;
-		host = xasprintf("/sys/fs/cgroup/%s%s", name, path);
+		/* hierarchies this host does not mount under /sys/fs/cgroup */
+		host = xasprintf("/sys/fs/cgroup/%s", name);
 		if (access(host, F_OK) < 0)
 			continue;
-		dest = xasprintf("%s/%s", m->destination, name);
-		fd = ensure_dest(rootfd, dest, false, err);
-		if (fd < 0)
-			return fd;
-		ret = do_mount(host, fd, dest, NULL, MS_BIND | MS_REC, NULL, err);
-		close(fd);
+		ret = mount_hierarchy(rootfd, m, ctrl, name, path, cgroupns, err);
 		if (ret < 0)
 			return ret;
-		ret = remount_bind(rootfd, dest, m->flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
-		if (ret < 0)
-			return ret;
+		(void) dest;
 		/* cpu,cpuacct -> symlinks cpu and cpuacct */
 		if (strchr(name, ',')) {
 			cleanup_free char *copy = xstrdup(name);
@@ -182,7 +208,7 @@ static int mount_cgroup(int rootfd, const struct zs_mount *m, bool cgroupns, zs_
 	cleanup_close int fd = -1;
 
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0)
-		return mount_cgroup_v1(rootfd, m, err);
+		return mount_cgroup_v1(rootfd, m, cgroupns, err);
 	fd = ensure_dest(rootfd, m->destination, false, err);
 	if (fd < 0)
 		return fd;

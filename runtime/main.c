@@ -199,6 +199,9 @@ int main(int argc, char **argv)
 		return fail(err);
 	}
 	g.error_exit = 1;
+	if ((strcmp(c->name, "create") == 0 || strcmp(c->name, "run") == 0 || strcmp(c->name, "exec") == 0) &&
+	    zs_ensure_cloned_binary(argv, &err) < 0)
+		return fail(err);
 	zs_debug("zanshin %s", c->name);
 	ret = c->fn(&g, argc - first - 1, argv + first + 1, &err);
 	if (ret < 0) {

@@ -67,6 +67,10 @@ int mkdir_p(const char *path, mode_t mode, zs_error_t *err);
 /* Remove a directory tree (does not cross mounts: fails on EBUSY). */
 int rm_rf(const char *path);
 
+/* Re-exec the calling binary from a sealed memfd copy unless it already
+ * runs from one (CVE-2019-5736); returns only on error. */
+int zs_ensure_cloned_binary(char **argv, zs_error_t *err);
+
 bool str_has_prefix(const char *s, const char *prefix);
 /* Close every fd >= from except those < keep_below (set CLOEXEC). */
 int mark_fds_cloexec_from(int from, zs_error_t *err);
