@@ -92,3 +92,29 @@ teardown() { teardown_bundle; }
 	# Nothing under the container's state directory readable by others.
 	[ -z "$(find "$STATE/st6" -perm -o+r ! -type l)" ]
 }
+
+@test "concurrent creates of one ID: exactly one wins, nothing is corrupted" {
+	update_config '.process.args = ["sleep", "1000"]'
+	IDS+=(race)
+	for i in 1 2 3 4 5 6; do
+		(
+			rc=0
+			rt create race >/dev/null 2>"$ROOT/race.$i.err" </dev/null || rc=$?
+			echo $rc >"$ROOT/race.$i.rc"
+		) &
+	done
+	wait
+	ok=0
+	for i in 1 2 3 4 5 6; do
+		rc=$(cat "$ROOT/race.$i.rc")
+		[ "$rc" -eq 0 ] && ok=$((ok + 1))
+		[ "$rc" -eq 0 ] || cat "$ROOT/race.$i.err"
+	done
+	echo "winners: $ok"
+	[ "$ok" -eq 1 ]
+	[ "$(state_field race status)" = created ]
+	kill -0 "$(state_field race pid)"
+	run rt delete -f race
+	[ "$status" -eq 0 ]
+	assert_no_trace race
+}
