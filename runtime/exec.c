@@ -8,7 +8,7 @@
 #include "zanshin/utils.h"
 
 enum { O_PROCESS = 1, O_CONSOLE, O_PIDFILE, O_DETACH, O_TTY, O_CWD, O_ENV, O_USER, O_CAP, O_PRESERVE, O_NNP,
-       O_GID, O_PAUSED, O_IGNORE };
+       O_GID, O_PAUSED, O_CGROUP, O_IGNORE };
 
 static const struct zs_optdef opts[] = {
 	{"console-socket", 0, true, O_CONSOLE, "path to an AF_UNIX socket which will receive the pty master fd"},
@@ -25,7 +25,7 @@ static const struct zs_optdef opts[] = {
 	{"no-new-privs", 0, false, O_NNP, "set the no new privileges value for the process"},
 	{"cap", 'c', true, O_CAP, "add a capability to the bounding set for the process"},
 	{"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
-	{"cgroup", 0, true, O_IGNORE, "run the process in an (existing) sub-cgroup (ignored)"},
+	{"cgroup", 0, true, O_CGROUP, "run the process in an (existing) sub-cgroup(s): [CONTROLLER[,...]:]PATH"},
 	{"ignore-paused", 0, false, O_PAUSED, "allow exec in a paused container"},
 	{NULL, 0, false, 0, NULL},
 };
@@ -82,6 +82,9 @@ static int cb(int id, const char *v, void *p)
 	case O_CAP:
 		o->caps = push(o->caps, v);
 		break;
+	case O_CGROUP:
+		o->cgroups = push(o->cgroups, v);
+		break;
 	case O_PAUSED:
 		o->ignore_paused = zs_opt_bool(v);
 		break;
@@ -130,6 +133,7 @@ ZS_VERB(exec)
 	}
 	free(o.env);
 	free(o.caps);
+	free(o.cgroups);
 	free(o.additional_gids);
 	return ret < 0 ? ret : status;
 }

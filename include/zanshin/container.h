@@ -53,6 +53,7 @@ struct zs_exec_opts {
 	gid_t *additional_gids;
 	size_t n_additional_gids;
 	char **args;
+	char **cgroups; /* --cgroup [CONTROLLERS:]PATH, sub-cgroups to join */
 	bool detach;
 	bool tty;
 	bool tty_set;
