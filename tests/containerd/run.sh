@@ -146,6 +146,14 @@ ctr_ "${EXEC[@]}" --exec-id e2 c-bg sh -c 'exit 5' >/dev/null 2>&1
 rc=$?
 if [ $rc -eq 5 ]; then t_ok "ctr task exec: exit code 5 propagated"; else t_fail "ctr task exec: exit code 5 propagated" "got $rc"; fi
 
+# ctr task ps: the shim asks the runtime for `ps --format json`.
+out=$(ctr_ task ps c-bg 2>&1)
+if grep -qw "$pid" <<<"$out" && [ "$(tail -n +2 <<<"$out" | grep -c .)" -ge 2 ]; then
+	t_ok "ctr task ps: lists the container's processes (init $pid and its sleep)"
+else
+	t_fail "ctr task ps" "$out"
+fi
+
 # 3. pause / resume: task status and the freezer cgroup.
 freezer=/sys/fs/cgroup/freezer/$NS/c-bg/freezer.state
 [ -f "$freezer" ] || freezer=
@@ -225,11 +233,11 @@ ctr_ containers delete c-all >/dev/null 2>&1
 
 # Every verb went through the runtime under test.
 missing=
-for v in create start exec pause resume kill delete; do
+for v in create start exec pause resume kill delete ps; do
 	grep -Eq "(^| )$v( |$)" "$R/calls.log" 2>/dev/null || missing="$missing $v"
 done
 if [ -z "$missing" ]; then
-	t_ok "all of: create start exec pause resume kill delete went to $REAL_RUNTIME"
+	t_ok "all of: create start exec pause resume kill delete ps went to $REAL_RUNTIME"
 else
 	t_fail "verbs called on the runtime under test" "never called:$missing" "$(sort "$R/calls.log" | cut -c1-160 | uniq | head -30)"
 fi
