@@ -52,7 +52,7 @@ int zs_validate_id(const char *id, zs_error_t *err)
 	const char *p;
 
 	if (id == NULL || *id == '\0')
-		return zs_make_error(err, EINVAL, "container id cannot be empty");
+		return zs_make_error(err, -EINVAL, "container id cannot be empty");
 	if (strlen(id) > 1024)
 		goto bad;
 	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
@@ -68,7 +68,7 @@ int zs_validate_id(const char *id, zs_error_t *err)
 	}
 	return 0;
 bad:
-	return zs_make_error(err, EINVAL, "invalid container id format: %s", id);
+	return zs_make_error(err, -EINVAL, "invalid container id format: %s", id);
 }
 
 int zs_cap_from_name(const char *name)
@@ -220,7 +220,7 @@ static int parse_mounts(struct zs_config *c, const zs_json *arr, zs_error_t *err
 		if (ret < 0)
 			return ret;
 		if (mm->destination[0] != '/')
-			return zs_make_error(err, EINVAL, "%s: %s: must be an absolute path", F, field);
+			return zs_make_error(err, -EINVAL, "%s: %s: must be an absolute path", F, field);
 		snprintf(field, sizeof(field), "mounts[%zu].source", i);
 		ret = zs_json_to_string(zs_json_get(m, "source"), F, field, 0, &mm->source, err);
 		if (ret < 0)
@@ -303,12 +303,12 @@ static int parse_rlimits(struct zs_process *p, const zs_json *arr, const char *f
 		struct zs_rlimit *rl = &p->rlimits[p->n_rlimits];
 
 		if (type == NULL)
-			return zs_make_error(err, EINVAL, "%s: %s.type: must be a string", file, f);
+			return zs_make_error(err, -EINVAL, "%s: %s.type: must be a string", file, f);
 		for (k = 0; rlimit_names[k].name; k++)
 			if (strcmp(rlimit_names[k].name, type) == 0)
 				break;
 		if (rlimit_names[k].name == NULL)
-			return zs_make_error(err, EINVAL, "%s: %s.type: unknown rlimit \"%s\"", file, f, type);
+			return zs_make_error(err, -EINVAL, "%s: %s.type: unknown rlimit \"%s\"", file, f, type);
 		rl->resource = rlimit_names[k].res;
 		ret = zs_json_to_uint64(zs_json_get(r, "soft"), file, f, ZS_JSON_REQUIRED, &rl->soft, err);
 		if (ret < 0)
@@ -412,7 +412,7 @@ static int parse_process_fields(struct zs_process *p, const zs_json *v, const ch
 	if (ret < 0)
 		return ret;
 	if (p->cwd[0] != '/')
-		return zs_make_error(err, EINVAL, "%s: %s: must be an absolute path", file, f);
+		return zs_make_error(err, -EINVAL, "%s: %s: must be an absolute path", file, f);
 	ret = parse_caps(p, zs_json_get(v, "capabilities"), file, FIELD("capabilities"), err);
 	if (ret < 0)
 		return ret;
@@ -429,7 +429,7 @@ static int parse_process_fields(struct zs_process *p, const zs_json *v, const ch
 		if (ret < 0)
 			return ret;
 		if (n < -1000 || n > 1000)
-			return zs_make_error(err, EINVAL, "%s: %s: must be between -1000 and 1000", file, f);
+			return zs_make_error(err, -EINVAL, "%s: %s: must be between -1000 and 1000", file, f);
 		p->oom_score_adj_set = true;
 		p->oom_score_adj = n;
 	}
@@ -512,7 +512,7 @@ static int parse_hook_list(struct zs_config *c, int kind, const zs_json *arr, co
 		if (ret < 0)
 			return ret;
 		if (zs_json_get(h, "timeout") && t <= 0)
-			return zs_make_error(err, EINVAL, "%s: %s: must be positive", F, ft);
+			return zs_make_error(err, -EINVAL, "%s: %s: must be positive", F, ft);
 		hk->timeout = t;
 	}
 	return 0;
@@ -583,10 +583,10 @@ static int parse_namespaces(struct zs_config *c, const zs_json *arr, zs_error_t 
 			return ret;
 		z->type = zs_namespace_type(type);
 		if (z->type == 0)
-			return zs_make_error(err, EINVAL, "%s: %s.type: unknown namespace \"%s\"", F, f, type);
+			return zs_make_error(err, -EINVAL, "%s: %s.type: unknown namespace \"%s\"", F, f, type);
 		for (j = 0; j < c->n_namespaces; j++)
 			if (c->namespaces[j].type == z->type)
-				return zs_make_error(err, EINVAL, "%s: %s: duplicate namespace \"%s\"", F, f, type);
+				return zs_make_error(err, -EINVAL, "%s: %s: duplicate namespace \"%s\"", F, f, type);
 		ret = zs_json_to_string(zs_json_get(ns, "path"), F, f, 0, &z->path, err);
 		if (ret < 0)
 			return ret;
@@ -619,7 +619,7 @@ static int parse_devices(struct zs_config *c, const zs_json *arr, zs_error_t *er
 		if (ret < 0)
 			return ret;
 		if (strlen(type) != 1 || strchr("cbup", type[0]) == NULL)
-			return zs_make_error(err, EINVAL, "%s: %s.type: must be one of c, b, u, p", F, f);
+			return zs_make_error(err, -EINVAL, "%s: %s.type: must be one of c, b, u, p", F, f);
 		dv->type = type[0] == 'u' ? 'c' : type[0];
 		ret = zs_json_to_int64(zs_json_get(d, "major"), F, f, dv->type != 'p' ? ZS_JSON_REQUIRED : 0, &dv->major,
 				       err);
@@ -665,7 +665,7 @@ static int parse_linux_misc(struct zs_config *c, const zs_json *lx, zs_error_t *
 	if (prop && *prop) {
 		c->rootfs_propagation = propagation_from_name(prop);
 		if (c->rootfs_propagation == 0)
-			return zs_make_error(err, EINVAL, "%s: linux.rootfsPropagation: unknown propagation \"%s\"", F,
+			return zs_make_error(err, -EINVAL, "%s: linux.rootfsPropagation: unknown propagation \"%s\"", F,
 					     prop);
 	}
 	ret = zs_json_to_string_array(zs_json_get(lx, "maskedPaths"), F, "linux.maskedPaths", 0, &c->masked_paths, NULL,
@@ -698,7 +698,7 @@ static int parse_linux_misc(struct zs_config *c, const zs_json *lx, zs_error_t *
 	if (pers) {
 		const char *dom = zs_json_string_value(zs_json_get(pers, "domain"));
 		if (dom == NULL || (strcmp(dom, "LINUX") != 0 && strcmp(dom, "LINUX32") != 0))
-			return zs_make_error(err, EINVAL, "%s: linux.personality.domain: must be LINUX or LINUX32", F);
+			return zs_make_error(err, -EINVAL, "%s: linux.personality.domain: must be LINUX or LINUX32", F);
 		c->personality_set = true;
 		c->personality = strcmp(dom, "LINUX32") == 0 ? PER_LINUX32 : PER_LINUX;
 	}

@@ -168,16 +168,16 @@ static int load_bundle(struct create_ctx *c, zs_error_t *err)
 	if (ret < 0)
 		return ret;
 	if (c->config->process == NULL)
-		return zs_make_error(err, EINVAL, "config.json: process: missing");
+		return zs_make_error(err, -EINVAL, "config.json: process: missing");
 	rootfs = c->config->root_path[0] == '/' ? xstrdup(c->config->root_path)
 						 : xasprintf("%s/%s", c->bundle, c->config->root_path);
 	if (realpath(rootfs, real) == NULL)
 		return zs_make_error(err, errno, "config.json: root.path: rootfs (\"%s\") does not exist", rootfs);
 	c->rootfs = xstrdup(real);
 	if (c->config->process->terminal && c->o->console_socket == NULL && c->o->detach)
-		return zs_make_error(err, EINVAL, "cannot allocate tty if runc will detach without setting console socket");
+		return zs_make_error(err, -EINVAL, "cannot allocate tty if runc will detach without setting console socket");
 	if (!c->config->process->terminal && c->o->console_socket)
-		return zs_make_error(err, EINVAL, "cannot use console socket if runc will not detach or allocate tty");
+		return zs_make_error(err, -EINVAL, "cannot use console socket if runc will not detach or allocate tty");
 	return 0;
 }
 

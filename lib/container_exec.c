@@ -81,12 +81,12 @@ static int apply_overrides(struct zs_process *p, const struct zs_exec_opts *o, z
 		if (*end == ':')
 			p->gid = strtoul(end + 1, &end, 10);
 		if (*end != '\0')
-			return zs_make_error(err, EINVAL, "invalid --user value \"%s\": must be UID[:GID]", o->user);
+			return zs_make_error(err, -EINVAL, "invalid --user value \"%s\": must be UID[:GID]", o->user);
 	}
 	for (s = o->caps; s && *s; s++) {
 		int c = zs_cap_from_name(*s);
 		if (c < 0)
-			return zs_make_error(err, EINVAL, "unknown capability \"%s\"", *s);
+			return zs_make_error(err, -EINVAL, "unknown capability \"%s\"", *s);
 		p->caps_set = true;
 		for (i = 0; i < ZS_CAP_SETS; i++)
 			p->caps[i] |= 1ULL << c;
@@ -113,7 +113,7 @@ static int load_process(const struct zs_exec_opts *o, const struct zs_config *cf
 			ret = zs_process_parse(j, o->process_file, "", p, err);
 	} else {
 		if (o->args == NULL || o->args[0] == NULL)
-			return zs_make_error(err, EINVAL, "exec: no command given (use --process or add arguments)");
+			return zs_make_error(err, -EINVAL, "exec: no command given (use --process or add arguments)");
 		ret = zs_process_parse(zs_json_get(cfg->json, "process"), "config.json", "process", p, err);
 	}
 	if (ret < 0)
@@ -175,7 +175,7 @@ static int clean_sub_path(const char *path, char **out, zs_error_t *err)
 			continue;
 		if (strcmp(tok, "..") == 0 || depth < 0) {
 			free(res);
-			return zs_make_error(err, EINVAL, "bad sub cgroup path: %s is not a sub cgroup path", path);
+			return zs_make_error(err, -EINVAL, "bad sub cgroup path: %s is not a sub cgroup path", path);
 		}
 		n = xasprintf("%s/%s", res, tok);
 		free(res);
@@ -235,7 +235,7 @@ static int join_sub_cgroups(const struct zs_cgroup *cg, char **specs, pid_t pid,
 		}
 		for (c = strtok_r(ctrls, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
 			if (!known_controller(c))
-				return zs_make_error(err, EINVAL, "unknown controller \"%s\"", c);
+				return zs_make_error(err, -EINVAL, "unknown controller \"%s\"", c);
 			ret = join_sub(cg, c, sub, pid, err);
 			if (ret < 0)
 				return ret;
@@ -323,7 +323,7 @@ static int exec_prepare(struct exec_ctx *c, const struct zs_exec_opts *o, zs_err
 			if (c->console_fd < 0)
 				return -1;
 		} else if (o->detach) {
-			return zs_make_error(err, EINVAL, "cannot allocate tty if runc will detach without setting console socket");
+			return zs_make_error(err, -EINVAL, "cannot allocate tty if runc will detach without setting console socket");
 		} else {
 			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
 				return zs_make_error(err, errno, "socketpair");
@@ -331,7 +331,7 @@ static int exec_prepare(struct exec_ctx *c, const struct zs_exec_opts *o, zs_err
 			c->own_console = pair[0];
 		}
 	} else if (o->console_socket) {
-		return zs_make_error(err, EINVAL, "cannot use console socket if runc will not detach or allocate tty");
+		return zs_make_error(err, -EINVAL, "cannot use console socket if runc will not detach or allocate tty");
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
 		return zs_make_error(err, errno, "socketpair");

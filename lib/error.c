@@ -10,6 +10,8 @@
 
 static int ret_for(int errno_value)
 {
+	if (errno_value < 0)
+		errno_value = -errno_value;
 	return errno_value > 0 ? -errno_value : -1;
 }
 
@@ -24,6 +26,10 @@ int zs_make_verror(zs_error_t *err, int errno_value, const char *fmt, va_list ap
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
 	*err = xzalloc(sizeof(**err));
+	if (errno_value < 0) {
+		errno_value = -errno_value;
+		(*err)->quiet = 1;
+	}
 	(*err)->status = errno_value;
 	(*err)->msg = msg;
 	return ret_for(errno_value);
@@ -81,7 +87,7 @@ char *zs_error_text(zs_error_t err)
 {
 	if (err == NULL)
 		return xstrdup("unknown error");
-	if (err->status > 0)
+	if (err->status > 0 && !err->quiet)
 		return xasprintf("%s: %s", err->msg, strerror(err->status));
 	return xstrdup(err->msg);
 }

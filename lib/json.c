@@ -21,7 +21,7 @@ int zs_json_parse_buf(const char *buf, const char *name, zs_json **out, zs_error
 		char *nl;
 		while ((nl = strchr(errbuf, '\n')) != NULL)
 			*nl = ' ';
-		return zs_make_error(err, EINVAL, "%s: invalid JSON: %s", name, errbuf[0] ? errbuf : "parse error");
+		return zs_make_error(err, -EINVAL, "%s: invalid JSON: %s", name, errbuf[0] ? errbuf : "parse error");
 	}
 	*out = v;
 	return 0;
@@ -129,7 +129,7 @@ static int absent(const zs_json *v, const char *file, const char *field, int fla
 	if (!zs_json_is_null(v))
 		return 0;
 	if (flags & ZS_JSON_REQUIRED)
-		return zs_make_error(err, EINVAL, "%s: %s: missing", file, field);
+		return zs_make_error(err, -EINVAL, "%s: %s: missing", file, field);
 	return 1;
 }
 
@@ -139,7 +139,7 @@ int zs_json_check_object(const zs_json *v, const char *file, const char *field, 
 	if (r)
 		return r < 0 ? r : 0;
 	if (!zs_json_is_object(v))
-		return zs_make_error(err, EINVAL, "%s: %s: must be an object", file, field);
+		return zs_make_error(err, -EINVAL, "%s: %s: must be an object", file, field);
 	return 0;
 }
 
@@ -149,7 +149,7 @@ int zs_json_check_array(const zs_json *v, const char *file, const char *field, i
 	if (r)
 		return r < 0 ? r : 0;
 	if (!zs_json_is_array(v) || ((flags & ZS_JSON_NONEMPTY) && v->u.array.len == 0))
-		return zs_make_error(err, EINVAL, "%s: %s: must be %san array", file, field,
+		return zs_make_error(err, -EINVAL, "%s: %s: must be %san array", file, field,
 				     (flags & ZS_JSON_NONEMPTY) ? "a non-empty " : "");
 	return 0;
 }
@@ -161,7 +161,7 @@ int zs_json_to_string(const zs_json *v, const char *file, const char *field, int
 	if (r)
 		return r < 0 ? r : 0;
 	if (!zs_json_is_string(v) || ((flags & ZS_JSON_NONEMPTY) && v->u.string[0] == '\0'))
-		return zs_make_error(err, EINVAL, "%s: %s: must be a %sstring", file, field,
+		return zs_make_error(err, -EINVAL, "%s: %s: must be a %sstring", file, field,
 				     (flags & ZS_JSON_NONEMPTY) ? "non-empty " : "");
 	free(*out);
 	*out = xstrdup(v->u.string);
@@ -175,7 +175,7 @@ int zs_json_to_int64(const zs_json *v, const char *file, const char *field, int 
 	if (r)
 		return r < 0 ? r : 0;
 	if (!zs_json_is_number(v) || !YAJL_IS_INTEGER(v))
-		return zs_make_error(err, EINVAL, "%s: %s: must be an integer", file, field);
+		return zs_make_error(err, -EINVAL, "%s: %s: must be an integer", file, field);
 	*out = v->u.number.i;
 	return 0;
 }
@@ -190,11 +190,11 @@ int zs_json_to_uint64(const zs_json *v, const char *file, const char *field, int
 	if (r)
 		return r < 0 ? r : 0;
 	if (!zs_json_is_number(v) || v->u.number.r == NULL || v->u.number.r[0] == '-')
-		return zs_make_error(err, EINVAL, "%s: %s: must be a non-negative integer", file, field);
+		return zs_make_error(err, -EINVAL, "%s: %s: must be a non-negative integer", file, field);
 	errno = 0;
 	n = strtoull(v->u.number.r, &end, 10);
 	if (errno || *end)
-		return zs_make_error(err, EINVAL, "%s: %s: must be a non-negative integer", file, field);
+		return zs_make_error(err, -EINVAL, "%s: %s: must be a non-negative integer", file, field);
 	*out = n;
 	return 0;
 }
@@ -205,7 +205,7 @@ int zs_json_to_bool(const zs_json *v, const char *file, const char *field, int f
 	if (r)
 		return r < 0 ? r : 0;
 	if (!zs_json_is_bool(v))
-		return zs_make_error(err, EINVAL, "%s: %s: must be a boolean", file, field);
+		return zs_make_error(err, -EINVAL, "%s: %s: must be a boolean", file, field);
 	*out = YAJL_IS_TRUE(v);
 	return 0;
 }
@@ -245,7 +245,7 @@ int zs_json_to_string_array(const zs_json *v, const char *file, const char *fiel
 		*n_out = n;
 	return 0;
 bad:
-	return zs_make_error(err, EINVAL, "%s: %s: must be %sarray of strings", file, field,
+	return zs_make_error(err, -EINVAL, "%s: %s: must be %sarray of strings", file, field,
 			     (flags & ZS_JSON_NONEMPTY) ? "a non-empty " : "an ");
 }
 

@@ -245,7 +245,7 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, const struct zs
 		split_parent(m->destination, &parent, &base);
 		pfd = safe_openat(rootfd, parent, O_PATH, 0, NULL);
 		if (pfd >= 0 && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
-			return zs_make_error(err, EINVAL, "`%s` must be mounted on ordinary directory", m->destination);
+			return zs_make_error(err, -EINVAL, "`%s` must be mounted on ordinary directory", m->destination);
 	}
 	if (m->bind) {
 		if (m->source == NULL || stat(m->source, &st) < 0)
@@ -562,7 +562,7 @@ static int open_verified_devnull(int rootfd, zs_error_t *err)
 		return fd;
 	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
 		close(fd);
-		return zs_make_error(err, EINVAL, "/dev/null in the container is not the null device");
+		return zs_make_error(err, -EINVAL, "/dev/null in the container is not the null device");
 	}
 	return fd;
 }

@@ -34,7 +34,7 @@ int zs_status_create_dir(const char *root, const char *id, zs_error_t *err)
 		return ret;
 	if (mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
-			return zs_make_error(err, EEXIST, "container with id exists: %s", id);
+			return zs_make_error(err, -EEXIST, "container with id exists: %s", id);
 		return zs_make_error(err, errno, "mkdir `%s`", dir);
 	}
 	return 0;
@@ -47,7 +47,7 @@ int zs_status_lock(const char *root, const char *id, zs_error_t *err)
 
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return zs_make_error(err, ENOENT, "container \"%s\" does not exist", id);
+			return zs_make_error(err, -ENOENT, "container \"%s\" does not exist", id);
 		return zs_make_error(err, errno, "open `%s`", dir);
 	}
 	if (flock(fd, LOCK_EX) < 0) {
@@ -99,11 +99,11 @@ static int check_format(const zs_json *j, const char *path, zs_error_t *err)
 	int64_t v = 0;
 
 	if (fmt == NULL || strcmp(fmt, ZS_STATE_FORMAT) != 0)
-		return zs_make_error(err, EINVAL, "%s: not a zanshin state file (format)", path);
+		return zs_make_error(err, -EINVAL, "%s: not a zanshin state file (format)", path);
 	if (zs_json_to_int64(zs_json_get(j, "version"), path, "version", ZS_JSON_REQUIRED, &v, err) < 0)
 		return -1;
 	if (v != ZS_STATE_VERSION)
-		return zs_make_error(err, EINVAL, "%s: unsupported state version %lld", path, (long long) v);
+		return zs_make_error(err, -EINVAL, "%s: unsupported state version %lld", path, (long long) v);
 	return 0;
 }
 
@@ -116,7 +116,7 @@ int zs_status_load(const char *root, const char *id, struct zs_status **out, zs_
 	int ret;
 
 	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return zs_make_error(err, ENOENT, "container \"%s\" does not exist", id);
+		return zs_make_error(err, -ENOENT, "container \"%s\" does not exist", id);
 	st = xzalloc(sizeof(*st));
 	ret = zs_json_parse_file(path, path, &st->json, err);
 	if (ret == 0)

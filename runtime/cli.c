@@ -97,9 +97,10 @@ static int parse_reordered(const char *verb, const struct zs_optdef *defs, int a
 				argv[nf++] = argv[start];
 		}
 	}
-	memcpy(argv + nf, pos, sizeof(char *) * np);
+	/* positionals at the end: callers count them as argc - first */
+	memcpy(argv + argc - np, pos, sizeof(char *) * np);
 	free(pos);
-	*first_arg = nf;
+	*first_arg = argc - np;
 	return 0;
 }
 

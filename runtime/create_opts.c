@@ -56,7 +56,7 @@ static int cb(int id, const char *v, void *p)
 	case O_PRESERVE:
 		d->o->preserve_fds = strtol(v, &end, 10);
 		if (*end || d->o->preserve_fds < 0)
-			return zs_make_error(d->err, EINVAL, "invalid value \"%s\" for flag -preserve-fds", v);
+			return zs_make_error(d->err, -EINVAL, "invalid value \"%s\" for flag -preserve-fds", v);
 		break;
 	}
 	return 0;

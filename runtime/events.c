@@ -50,7 +50,7 @@ static int parse_duration(const char *s, long *ms, zs_error_t *err)
 	if (*ms > 0)
 		return 0;
 bad:
-	return zs_make_error(err, EINVAL, "invalid value \"%s\" for flag -interval: must be a duration like 5s", s);
+	return zs_make_error(err, -EINVAL, "invalid value \"%s\" for flag -interval: must be a duration like 5s", s);
 }
 
 static int cb(int id, const char *v, void *p)

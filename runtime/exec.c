@@ -95,12 +95,12 @@ static int cb(int id, const char *v, void *p)
 		o->additional_gids = xrealloc(o->additional_gids, sizeof(gid_t) * (o->n_additional_gids + 1));
 		o->additional_gids[o->n_additional_gids++] = strtoul(v, &end, 10);
 		if (*end)
-			return zs_make_error(d->err, EINVAL, "invalid additional gid \"%s\"", v);
+			return zs_make_error(d->err, -EINVAL, "invalid additional gid \"%s\"", v);
 		break;
 	case O_PRESERVE:
 		o->preserve_fds = strtol(v, &end, 10);
 		if (*end || o->preserve_fds < 0)
-			return zs_make_error(d->err, EINVAL, "invalid value \"%s\" for flag -preserve-fds", v);
+			return zs_make_error(d->err, -EINVAL, "invalid value \"%s\" for flag -preserve-fds", v);
 		break;
 	}
 	return 0;
@@ -119,9 +119,9 @@ ZS_VERB(exec)
 		return 0;
 	}
 	if (ret == 0 && argc - first < 1)
-		ret = zs_make_error(err, EINVAL, "\"exec\" requires a minimum of 1 argument(s)");
+		ret = zs_make_error(err, -EINVAL, "\"exec\" requires a minimum of 1 argument(s)");
 	if (ret == 0 && o.process_file == NULL && argc - first < 2)
-		ret = zs_make_error(err, EINVAL, "exec: process args cannot be empty (give a command or --process)");
+		ret = zs_make_error(err, -EINVAL, "exec: process args cannot be empty (give a command or --process)");
 	if (ret == 0) {
 		o.root = g->root;
 		o.id = argv[first];

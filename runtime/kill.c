@@ -38,7 +38,7 @@ ZS_VERB(kill)
 	if (argc - first == 2) {
 		sig = zs_signal_from_string(argv[first + 1]);
 		if (sig < 0)
-			return zs_make_error(err, EINVAL, "unknown signal \"%s\"", argv[first + 1]);
+			return zs_make_error(err, -EINVAL, "unknown signal \"%s\"", argv[first + 1]);
 	}
 	return zs_container_kill(g->root, argv[first], sig, all, err);
 }

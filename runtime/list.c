@@ -54,7 +54,7 @@ ZS_VERB(list)
 	if (ret < 0)
 		return ret;
 	if (strcmp(l.format, "table") != 0 && strcmp(l.format, "json") != 0)
-		return zs_make_error(err, EINVAL, "invalid format option");
+		return zs_make_error(err, -EINVAL, "invalid format option");
 	ret = zs_status_list(g->root, &ids, err);
 	if (ret < 0)
 		return ret;

@@ -45,7 +45,7 @@ static int print_ps(char **args, int nargs, const pid_t *pids, size_t n, zs_erro
 	for (i = 0; i < nargs; i++) {
 		char *q = xasprintf("%s '%s'", cmd, args[i]);
 		if (strchr(args[i], '\''))
-			return zs_make_error(err, EINVAL, "invalid ps argument");
+			return zs_make_error(err, -EINVAL, "invalid ps argument");
 		free(cmd);
 		cmd = q;
 	}
@@ -67,7 +67,7 @@ static int print_ps(char **args, int nargs, const pid_t *pids, size_t n, zs_erro
 			fputs(line, stdout);
 			if (pidcol < 0) {
 				pclose(f);
-				return zs_make_error(err, EINVAL, "couldn't find PID field in ps output");
+				return zs_make_error(err, -EINVAL, "couldn't find PID field in ps output");
 			}
 			continue;
 		}
@@ -119,7 +119,7 @@ ZS_VERB(ps)
 		return 0;
 	}
 	if (strcmp(format, "table") != 0)
-		return zs_make_error(err, EINVAL, "invalid format option");
+		return zs_make_error(err, -EINVAL, "invalid format option");
 	fflush(stdout);
 	return print_ps(argv + first + 1, argc - first - 1, pids, n, err);
 }

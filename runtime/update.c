@@ -48,7 +48,7 @@ static int cb(int id, const char *v, void *p)
 	struct uopts *u = p;
 
 	if (id == O_IGNORE)
-		return zs_make_error(u->err, ENOTSUP, "Intel RDT is not supported");
+		return zs_make_error(u->err, -ENOTSUP, "Intel RDT is not supported");
 	u->v[id] = v;
 	return 0;
 }
@@ -78,7 +78,7 @@ static int ram_bytes(const char *s, long long *out, zs_error_t *err)
 	case '\0':
 		break;
 	default:
-		return zs_make_error(err, EINVAL, "invalid size: '%s'", s);
+		return zs_make_error(err, -EINVAL, "invalid size: '%s'", s);
 	}
 	*out = (long long) (v * mul);
 	return 0;
@@ -91,7 +91,7 @@ static int integer(const char *s, const char *flag, long long *out, zs_error_t *
 	errno = 0;
 	*out = strtoll(s, &end, 10);
 	if (errno || *end || end == s)
-		return zs_make_error(err, EINVAL, "invalid value for %s: %s", flag, s);
+		return zs_make_error(err, -EINVAL, "invalid value for %s: %s", flag, s);
 	return 0;
 }
 

@@ -10,13 +10,16 @@
 
 struct zs_error_s {
 	int status; /* errno value, 0 if none */
+	int quiet;  /* status is for callers only, not part of the text */
 	char *msg;
 };
 typedef struct zs_error_s *zs_error_t;
 
 /* Fill *err (if NULL) with a formatted message and errno_value.  If *err is
  * already set, the new message is discarded (first error wins).  Returns
- * -errno_value, or -1 if errno_value is 0. */
+ * -errno_value, or -1 if errno_value is 0.  A negative errno_value (-EINVAL)
+ * sets the errno for callers but keeps strerror() out of the text: for
+ * validation errors whose message says everything. */
 int zs_make_error(zs_error_t *err, int errno_value, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int zs_make_verror(zs_error_t *err, int errno_value, const char *fmt, va_list ap);
 
