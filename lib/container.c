@@ -418,7 +418,7 @@ static int save_state(struct create_ctx *c, zs_error_t *err)
 
 	ret = read_file(cfg_src, &buf, &len, err);
 	if (ret == 0)
-		ret = write_file_atomic(cfg_dst, buf, len, 0600, err);
+		ret = write_file_replace(cfg_dst, buf, len, 0600, err);
 	if (ret < 0)
 		return ret;
 	st.id = (char *) c->o->id;

@@ -90,7 +90,8 @@ int zs_status_write(const char *root, const struct zs_status *st, const zs_json 
 	}
 	zs_jgen_map_close(g);
 	buf = zs_jgen_result(g, &len);
-	return write_file_atomic(path, buf, len, 0600, err);
+	/* --root is runtime state (tmpfs /run by default): atomic, no fsync */
+	return write_file_replace(path, buf, len, 0600, err);
 }
 
 static int check_format(const zs_json *j, const char *path, zs_error_t *err)

@@ -203,6 +203,26 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 	return fsync_dir_of(path, err);
 }
 
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		return zs_make_error(err, errno, "open `%s`", tmp);
+	if (write_all(fd, data, len) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return zs_make_error(err, e, "write `%s`", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return zs_make_error(err, e, "rename `%s` to `%s`", tmp, path);
+	}
+	return 0;
+}
+
 int safe_openat(int rootfd, const char *path, int flags, mode_t mode, zs_error_t *err)
 {
 	struct open_how how = {0};

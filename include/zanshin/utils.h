@@ -51,6 +51,9 @@ int read_all_fd(int fd, const char *what, char **out, size_t *len, zs_error_t *e
 /* Write data to path through a temp file in the same dir: write, fsync,
  * rename, fsync the directory. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err);
+/* Same, atomic by rename but without fsync: for runtime state that lives on
+ * tmpfs (/run) and must not survive a reboot anyway. */
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err);
 /* Plain write of a file (create/truncate). */
 int write_file(const char *path, const void *data, size_t len, zs_error_t *err);
 int write_all(int fd, const void *data, size_t len);
