@@ -21,7 +21,7 @@ predump_chain() {
 		if ZS_CRIU=$STOCK_CRIU ZS_ACTION=pre-dump zs_dump stock-pre "$I/stock-pre" "$pid"; then
 			t_diag "stock CRIU pre-dump works here (soft-dirty present?)"
 		else
-			t_diag "stock CRIU pre-dump fails on this kernel: $(grep -m1 -E "Error" "$ZS_T/logs/stock-pre.dump.log")"
+			t_diag "stock CRIU pre-dump fails on this kernel: $(zs_first_error stock-pre dump)"
 		fi
 		t_verify "pre-dump chain: still running after stock attempt" "$W" || return
 	fi
@@ -98,7 +98,52 @@ predump_after_restore() {
 	wl_stop "$W"
 }
 
+# The migration loop: restore --track-mem from the newest image, write,
+# dump a diff on it; HOPS times. The newest image restores through the whole
+# chain. Then two sibling diffs of one parent: both restore to their own state.
+restore_chain() {
+	local W=$ZS_T/hop/wl I=$ZS_T/hop pid d hop prev=base HOPS=5 da db
+	wl_start "$W" 64 1 1 || { t_fail "restore chain: start" "$(cat "$W/.start")"; return; }
+	pid=$(wl_pid "$W")
+	t_dump "hop base" "$I/base" "$pid" || return
+	for ((hop = 1; hop <= HOPS; hop++)); do
+		zs_restore "hop$hop" "$I/$prev" --track-mem || { t_fail "restore chain: restore hop $hop" "$(zs_log "hop$hop" restore)"; return; }
+		wl_write "$W" 300
+		wl_cmd "$W" "mmap-new 1" >/dev/null
+		wl_verify "$W" >/dev/null || { t_fail "restore chain: hop $hop verify" "$(cat "$W/result")"; return; }
+		d=$WL_DIGEST
+		zs_dump "hop$hop" "$I/h$hop" "$pid" --track-mem --prev-images-dir "../$prev" ||
+			{ t_fail "restore chain: dump hop $hop" "$(zs_log "hop$hop" dump)"; return; }
+		t_range "restore chain: hop $hop is a diff (300 pages x 2 processes + 1 MiB new each)" \
+			"$(img_pages "$I/h$hop")" $((2 * (300 + 256))) $((2 * (300 + 256 + SLACK)))
+		prev=h$hop
+	done
+	t_restore "hop last" "$I/$prev" || return
+	t_verify "restore chain: image $HOPS hops deep restored" "$W" "$d" || return
+	wl_stop "$W"
+
+	t_restore "sib-a base" "$I/h2" --track-mem || return
+	wl_write "$W" 100
+	wl_verify "$W" >/dev/null
+	da=$WL_DIGEST
+	t_dump "sib-a" "$I/sib-a" "$pid" --track-mem --prev-images-dir ../h2 || return
+	t_restore "sib-b base" "$I/h2" --track-mem || return
+	wl_write "$W" 100
+	wl_write "$W" 100
+	wl_verify "$W" >/dev/null
+	db=$WL_DIGEST
+	t_dump "sib-b" "$I/sib-b" "$pid" --track-mem --prev-images-dir ../h2 || return
+	t_restore "sib-a" "$I/sib-a" || return
+	t_verify "siblings: first diff of h2 restores" "$W" "$da" || return
+	wl_stop "$W"
+	t_restore "sib-b" "$I/sib-b" || return
+	t_verify "siblings: second diff of h2 restores" "$W" "$db" || return
+	wl_stop "$W"
+}
+
 predump_chain
+zs_kill_ours
+restore_chain
 zs_kill_ours
 leave_running_chain
 zs_kill_ours
