@@ -153,6 +153,59 @@ static unsigned long propagation_from_name(const char *s)
 	return 0;
 }
 
+/* Recursive mount attributes (mount_setattr(2) with AT_RECURSIVE). */
+#define ZS_ATTR_RDONLY 0x1ULL
+#define ZS_ATTR_NOSUID 0x2ULL
+#define ZS_ATTR_NODEV 0x4ULL
+#define ZS_ATTR_NOEXEC 0x8ULL
+#define ZS_ATTR_NOATIME 0x10ULL
+#define ZS_ATTR_STRICTATIME 0x20ULL
+#define ZS_ATTR_NODIRATIME 0x80ULL
+#define ZS_ATTR_NOSYMFOLLOW 0x200000ULL
+#define ZS_ATTR__ATIME 0x70ULL
+
+static bool recursive_attr(struct zs_mount *m, const char *o)
+{
+	static const struct {
+		const char *name;
+		bool clear;
+		unsigned long long attr;
+	} t[] = {
+		{"rro", false, ZS_ATTR_RDONLY},	     {"rrw", true, ZS_ATTR_RDONLY},
+		{"rnosuid", false, ZS_ATTR_NOSUID},  {"rsuid", true, ZS_ATTR_NOSUID},
+		{"rnodev", false, ZS_ATTR_NODEV},    {"rdev", true, ZS_ATTR_NODEV},
+		{"rnoexec", false, ZS_ATTR_NOEXEC},  {"rexec", true, ZS_ATTR_NOEXEC},
+		{"rnodiratime", false, ZS_ATTR_NODIRATIME}, {"rdiratime", true, ZS_ATTR_NODIRATIME},
+		{"rnosymfollow", false, ZS_ATTR_NOSYMFOLLOW}, {"rsymfollow", true, ZS_ATTR_NOSYMFOLLOW},
+		{NULL, false, 0},
+	};
+	int i;
+
+	for (i = 0; t[i].name; i++) {
+		if (strcmp(t[i].name, o) != 0)
+			continue;
+		if (t[i].clear) {
+			m->attr_clr |= t[i].attr;
+			m->attr_set &= ~t[i].attr;
+		} else {
+			m->attr_set |= t[i].attr;
+			m->attr_clr &= ~t[i].attr;
+		}
+		return true;
+	}
+	if (strcmp(o, "rnoatime") == 0 || strcmp(o, "rrelatime") == 0 || strcmp(o, "rstrictatime") == 0 ||
+	    strcmp(o, "ratime") == 0) {
+		m->attr_clr |= ZS_ATTR__ATIME;
+		m->attr_set &= ~ZS_ATTR__ATIME;
+		if (strcmp(o, "rnoatime") == 0)
+			m->attr_set |= ZS_ATTR_NOATIME;
+		else if (strcmp(o, "rstrictatime") == 0)
+			m->attr_set |= ZS_ATTR_STRICTATIME;
+		return true;
+	}
+	return false;
+}
+
 void zs_mount_parse_options(struct zs_mount *m, char **options)
 {
 	size_t dlen = 0;
@@ -180,10 +233,10 @@ void zs_mount_parse_options(struct zs_mount *m, char **options)
 			m->propagation = p;
 			continue;
 		}
+		if (recursive_attr(m, *o))
+			continue;
 		/* runc-specific options we do not implement are not data. */
-		if (strcmp(*o, "tmpcopyup") == 0 || str_has_prefix(*o, "idmap") || strcmp(*o, "rro") == 0 ||
-		    strcmp(*o, "rrw") == 0 || strcmp(*o, "rnosuid") == 0 || strcmp(*o, "rnodev") == 0 ||
-		    strcmp(*o, "rnoexec") == 0 || strcmp(*o, "rnoatime") == 0)
+		if (strcmp(*o, "tmpcopyup") == 0 || str_has_prefix(*o, "idmap"))
 			continue;
 		m->data = xrealloc(m->data, dlen + strlen(*o) + 2);
 		if (dlen)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -121,6 +122,7 @@ struct create_ctx {
 	pid_t pid;
 	int sync[2];
 	int fifo_fd, console_fd, own_console; /* own_console: our end when we proxy the tty */
+	int *mount_fds;
 	bool dir_created;
 };
 
@@ -136,6 +138,13 @@ static void create_ctx_cleanup(struct create_ctx *c, bool failed)
 		zs_cgroup_destroy(c->cg, &e);
 	if (failed && c->dir_created)
 		zs_status_delete(c->o->root, c->o->id, &e);
+	if (c->mount_fds) {
+		size_t i;
+		for (i = 0; i < c->config->n_mounts; i++)
+			if (c->mount_fds[i] >= 0)
+				close(c->mount_fds[i]);
+		free(c->mount_fds);
+	}
 	zs_cgroup_free(c->cg);
 	zs_resources_free(c->res);
 	zs_seccomp_free(c->seccomp);
@@ -244,6 +253,31 @@ static int prepare_fds(struct create_ctx *c, zs_error_t *err)
 	return 0;
 }
 
+/* Open every bind mount source now, as root in our own user namespace: the
+ * init may lose access to them once it is in a user namespace (runc does the
+ * same).  Relative sources are relative to the bundle. */
+static int open_mount_sources(struct create_ctx *c, zs_error_t *err)
+{
+	cleanup_close int bfd = open(c->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	size_t i;
+
+	c->mount_fds = xmalloc(sizeof(int) * (c->config->n_mounts + 1));
+	for (i = 0; i < c->config->n_mounts; i++) {
+		const struct zs_mount *m = &c->config->mounts[i];
+		c->mount_fds[i] = -1;
+		if (!m->bind || m->source == NULL)
+			continue;
+		/* a detached copy of the source tree, attached by the init with
+		 * move_mount() (works across mount and user namespaces) */
+		c->mount_fds[i] = syscall(428 /* open_tree */, bfd, m->source,
+					  1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | ((m->flags & MS_REC) ? 0x8000 : 0));
+		if (c->mount_fds[i] < 0)
+			return zs_make_error(err, errno, "config.json: mounts[%zu].source: open_tree `%s`", i,
+					     m->source);
+	}
+	return 0;
+}
+
 static int join_pidns_path(const struct zs_config *cfg, zs_error_t *err)
 {
 	const struct zs_namespace *ns = zs_config_namespace(cfg, CLONE_NEWPID);
@@ -310,6 +344,7 @@ static int spawn_init(struct create_ctx *c, zs_error_t *err)
 	a.no_pivot = c->o->no_pivot;
 	a.no_new_keyring = c->o->no_new_keyring;
 	a.clone_flags = flags;
+	a.mount_src_fds = c->mount_fds;
 	if (join_pidns_path(c->config, err) < 0)
 		return -1;
 	pid = syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
@@ -449,6 +484,8 @@ static int do_create(struct create_ctx *c, zs_error_t *err)
 	c->state_dir = zs_status_dir(c->o->root, c->o->id);
 	c->created = now_rfc3339_utc();
 	ret = prepare_fds(c, err);
+	if (ret == 0)
+		ret = open_mount_sources(c, err);
 	if (ret == 0)
 		ret = spawn_init(c, err);
 	if (ret == 0)

@@ -230,9 +230,29 @@ static int mount_cgroup(int rootfd, const struct zs_mount *m, bool cgroupns, zs_
 	}
 }
 
-static int mount_entry(int rootfd, const struct zs_init_args *a, const struct zs_mount *m, zs_error_t *err)
+static int set_recursive_attrs(int rootfd, const struct zs_mount *m, zs_error_t *err)
 {
+	struct {
+		unsigned long long attr_set, attr_clr, propagation, userns_fd;
+	} attr = {m->attr_set, m->attr_clr, 0, 0};
+	cleanup_close int fd = -1;
+
+	if (!m->attr_set && !m->attr_clr)
+		return 0;
+	fd = safe_openat(rootfd, m->destination, O_PATH, 0, err);
+	if (fd < 0)
+		return fd;
+	if (syscall(442 /* mount_setattr */, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return zs_make_error(err, errno, "set recursive mount attributes of `%s`", m->destination);
+	return 0;
+}
+
+static int mount_entry(int rootfd, const struct zs_init_args *a, size_t idx, const struct zs_mount *m,
+		       zs_error_t *err)
+{
+	const char *src = m->source;
 	bool is_file = false;
+	int sfd = -1;
 	struct stat st;
 	unsigned long flags = m->flags;
 	int fd, ret;
@@ -248,15 +268,28 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, const struct zs
 			return zs_make_error(err, -EINVAL, "`%s` must be mounted on ordinary directory", m->destination);
 	}
 	if (m->bind) {
-		if (m->source == NULL || stat(m->source, &st) < 0)
-			return zs_make_error(err, errno ? errno : EINVAL, "bind mount source `%s`", m->source ? m->source : "");
+		sfd = a->mount_src_fds ? a->mount_src_fds[idx] : -1;
+		if (sfd >= 0) {
+			/* a detached tree cloned by the parent, before any user namespace */
+			if (fstat(sfd, &st) < 0)
+				return zs_make_error(err, errno, "bind mount source `%s`", m->source);
+		} else if (m->source == NULL || stat(m->source, &st) < 0) {
+			return zs_make_error(err, errno ? errno : EINVAL, "bind mount source `%s`",
+					     m->source ? m->source : "");
+		}
 		is_file = !S_ISDIR(st.st_mode);
 	}
 	fd = ensure_dest(rootfd, m->destination, is_file, err);
 	if (fd < 0)
 		return fd;
 	if (m->bind) {
-		ret = do_mount(m->source, fd, m->destination, NULL, MS_BIND | (flags & MS_REC), NULL, err);
+		if (sfd >= 0) {
+			ret = 0;
+			if (syscall(429 /* move_mount */, sfd, "", fd, "", 0x4 | 0x40 /* F_ and T_EMPTY_PATH */) < 0)
+				ret = zs_make_error(err, errno, "move_mount `%s` to `%s`", m->source, m->destination);
+		} else {
+			ret = do_mount(src, fd, m->destination, NULL, MS_BIND | (flags & MS_REC), NULL, err);
+		}
 		close(fd);
 		if (ret == 0 && (flags & REMOUNT_MASK))
 			ret = remount_bind(rootfd, m->destination, flags, err);
@@ -277,6 +310,8 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, const struct zs
 	}
 	if (ret == 0 && m->propagation)
 		ret = set_propagation(rootfd, m->destination, m->propagation, err);
+	if (ret == 0)
+		ret = set_recursive_attrs(rootfd, m, err);
 	return ret;
 }
 
@@ -421,7 +456,7 @@ int zs_rootfs_prepare(const struct zs_init_args *a, zs_error_t *err)
 	if (rootfd < 0)
 		return zs_make_error(err, errno, "open rootfs `%s`", a->rootfs);
 	for (i = 0; i < c->n_mounts; i++) {
-		ret = mount_entry(rootfd, a, &c->mounts[i], err);
+		ret = mount_entry(rootfd, a, i, &c->mounts[i], err);
 		if (ret < 0)
 			return ret;
 	}

@@ -21,6 +21,7 @@ struct zs_mount {
 	unsigned long propagation; /* MS_PRIVATE|MS_SLAVE|... (| MS_REC) or 0 */
 	char *data;                /* comma-joined fs-specific options */
 	bool bind;                 /* bind or rbind */
+	unsigned long long attr_set, attr_clr; /* MOUNT_ATTR_* applied recursively (rro, rnosuid...) */
 };
 
 struct zs_id_map {

@@ -48,6 +48,7 @@ struct zs_init_args {
 	bool is_exec;		/* exec: namespaces joined, no rootfs work */
 	int ns_join_pid;	/* exec: pid of the container init */
 	int clone_flags;	/* namespaces created by clone (init) */
+	const int *mount_src_fds; /* per config mount: O_PATH fd of a bind source or -1 */
 	bool seccomp_loaded;	/* internal */
 	bool cwd_done;		/* internal: chdir succeeded while privileged */
 };
