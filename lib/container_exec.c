@@ -148,102 +148,6 @@ static int join_ns(pid_t pid, const char *name, int type, zs_error_t *err)
 	return 0;
 }
 
-static const char *const v1_controllers[] = {"cpu",	 "cpuacct", "cpuset",  "memory",     "devices",
-					     "freezer", "blkio",   "pids",    "hugetlb",    "net_cls",
-					     "net_prio", "perf_event", "rdma", "misc", "name=systemd", NULL};
-
-static bool known_controller(const char *c)
-{
-	const char *const *k;
-
-	for (k = v1_controllers; *k; k++)
-		if (strcmp(*k, c) == 0)
-			return true;
-	return strcmp(c, "unified") == 0;
-}
-
-/* "a/b" ok, "/" = the container's cgroup itself, anything escaping it not. */
-static int clean_sub_path(const char *path, char **out, zs_error_t *err)
-{
-	cleanup_free char *copy = xstrdup(path);
-	char *tok, *save = NULL, *res = xstrdup("");
-	int depth = 0;
-
-	for (tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		char *n;
-		if (strcmp(tok, ".") == 0)
-			continue;
-		if (strcmp(tok, "..") == 0 || depth < 0) {
-			free(res);
-			return zs_make_error(err, -EINVAL, "bad sub cgroup path: %s is not a sub cgroup path", path);
-		}
-		n = xasprintf("%s/%s", res, tok);
-		free(res);
-		res = n;
-		depth++;
-	}
-	*out = res;
-	return 0;
-}
-
-static int join_sub(const struct zs_cgroup *cg, const char *ctrl, const char *sub, pid_t pid, zs_error_t *err)
-{
-	const char *base = zs_cgroup_path(cg, strcmp(ctrl, "unified") == 0 ? "" : ctrl);
-	cleanup_free char *procs = NULL;
-	char buf[32];
-	int len;
-
-	if (base == NULL)
-		return 0;
-	procs = xasprintf("%s%s/cgroup.procs", base, sub);
-	len = snprintf(buf, sizeof(buf), "%d", (int) pid);
-	{
-		cleanup_close int fd = open(procs, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT)
-			return zs_make_error(err, 0, "adding pid %d to %s: no such file or directory", (int) pid, procs);
-		if (fd < 0 || write_all(fd, buf, len) < 0)
-			return zs_make_error(err, errno, "adding pid %d to %s", (int) pid, procs);
-	}
-	return 0;
-}
-
-/* exec --cgroup: move PID into sub-cgroups of the container's cgroup. */
-static int join_sub_cgroups(const struct zs_cgroup *cg, char **specs, pid_t pid, zs_error_t *err)
-{
-	for (; specs && *specs; specs++) {
-		cleanup_free char *spec = xstrdup(*specs), *sub = NULL;
-		char *colon = strchr(spec, ':'), *ctrls = NULL, *c, *save = NULL;
-		const char *const *k;
-		int ret;
-
-		if (colon) {
-			*colon = '\0';
-			ctrls = spec;
-		}
-		ret = clean_sub_path(colon ? colon + 1 : spec, &sub, err);
-		if (ret < 0)
-			return ret;
-		if (ctrls == NULL) {
-			bool v2 = zs_cgroup_mode_of(cg) == ZS_CGROUP_UNIFIED;
-			if (v2)
-				ret = join_sub(cg, "unified", sub, pid, err);
-			for (k = v1_controllers; !v2 && *k && ret == 0; k++)
-				ret = join_sub(cg, *k, sub, pid, err);
-			if (ret < 0)
-				return ret;
-			continue;
-		}
-		for (c = strtok_r(ctrls, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-			if (!known_controller(c))
-				return zs_make_error(err, -EINVAL, "unknown controller \"%s\"", c);
-			ret = join_sub(cg, c, sub, pid, err);
-			if (ret < 0)
-				return ret;
-		}
-	}
-	return 0;
-}
-
 static __attribute__((noreturn)) void exec_child(struct zs_init_args *a)
 {
 	static const struct {
@@ -380,10 +284,13 @@ static int exec_spawn(struct exec_ctx *c, const struct zs_exec_opts *o, pid_t *o
 		close(c->console_fd);
 		c->console_fd = -1;
 	}
-	if (c->cg && zs_cgroup_enter(c->cg, pid, err) < 0)
-		goto fail;
-	if (c->cg && o->cgroups && join_sub_cgroups(c->cg, o->cgroups, pid, err) < 0)
-		goto fail;
+	if (c->cg) {
+		size_t n = 0;
+		while (o->cgroups && o->cgroups[n])
+			n++;
+		if (zs_cgroup_enter_sub(c->cg, pid, o->cgroups, n, err) < 0)
+			goto fail;
+	}
 	if (zs_sync_send(c->sync[0], ZS_SYNC_GO, 0, NULL) < 0) {
 		zs_make_error(err, errno, "sync with the exec'd process");
 		goto fail;
