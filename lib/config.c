@@ -22,9 +22,9 @@ static const struct {
 	int type;
 	const char *proc;
 } ns_names[] = {
-	{"pid", CLONE_NEWPID, "pid"},	       {"network", CLONE_NEWNET, "net"},   {"mount", CLONE_NEWNS, "mnt"},
-	{"ipc", CLONE_NEWIPC, "ipc"},	       {"uts", CLONE_NEWUTS, "uts"},	   {"user", CLONE_NEWUSER, "user"},
-	{"cgroup", CLONE_NEWCGROUP, "cgroup"}, {"time", 0x00000080, "time"}, {NULL, 0, NULL},
+    {"pid", CLONE_NEWPID, "pid"},	   {"network", CLONE_NEWNET, "net"}, {"mount", CLONE_NEWNS, "mnt"},
+    {"ipc", CLONE_NEWIPC, "ipc"},	   {"uts", CLONE_NEWUTS, "uts"},     {"user", CLONE_NEWUSER, "user"},
+    {"cgroup", CLONE_NEWCGROUP, "cgroup"}, {"time", 0x00000080, "time"},     {NULL, 0, NULL},
 };
 
 int zs_namespace_type(const char *name)
@@ -59,8 +59,8 @@ int zs_validate_id(const char *id, zs_error_t *err)
 		goto bad;
 	for (p = id; *p; p++) {
 		char c = *p;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
-		    c == '-')
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		    c == '+' || c == '-')
 			continue;
 		if (c == '.' && p != id)
 			continue;
@@ -121,26 +121,53 @@ static const struct {
 	bool clear;
 	unsigned long flag;
 } mount_flags[] = {
-	{"async", true, MS_SYNCHRONOUS},	{"atime", true, MS_NOATIME},	   {"bind", false, MS_BIND},
-	{"defaults", false, 0},			{"dev", true, MS_NODEV},	   {"diratime", true, MS_NODIRATIME},
-	{"dirsync", false, MS_DIRSYNC},		{"exec", true, MS_NOEXEC},	   {"iversion", false, MS_I_VERSION},
-	{"lazytime", false, MS_LAZYTIME},	{"loud", true, MS_SILENT},	   {"mand", false, MS_MANDLOCK},
-	{"noatime", false, MS_NOATIME},		{"nodev", false, MS_NODEV},	   {"nodiratime", false, MS_NODIRATIME},
-	{"noexec", false, MS_NOEXEC},		{"noiversion", true, MS_I_VERSION}, {"nolazytime", true, MS_LAZYTIME},
-	{"nomand", true, MS_MANDLOCK},		{"norelatime", true, MS_RELATIME}, {"nostrictatime", true, MS_STRICTATIME},
-	{"nosuid", false, MS_NOSUID},		{"rbind", false, MS_BIND | MS_REC}, {"relatime", false, MS_RELATIME},
-	{"remount", false, MS_REMOUNT},		{"ro", false, MS_RDONLY},	   {"rw", true, MS_RDONLY},
-	{"silent", false, MS_SILENT},		{"strictatime", false, MS_STRICTATIME}, {"suid", true, MS_NOSUID},
-	{"sync", false, MS_SYNCHRONOUS},	{NULL, false, 0},
+    {"async", true, MS_SYNCHRONOUS},
+    {"atime", true, MS_NOATIME},
+    {"bind", false, MS_BIND},
+    {"defaults", false, 0},
+    {"dev", true, MS_NODEV},
+    {"diratime", true, MS_NODIRATIME},
+    {"dirsync", false, MS_DIRSYNC},
+    {"exec", true, MS_NOEXEC},
+    {"iversion", false, MS_I_VERSION},
+    {"lazytime", false, MS_LAZYTIME},
+    {"loud", true, MS_SILENT},
+    {"mand", false, MS_MANDLOCK},
+    {"noatime", false, MS_NOATIME},
+    {"nodev", false, MS_NODEV},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"noexec", false, MS_NOEXEC},
+    {"noiversion", true, MS_I_VERSION},
+    {"nolazytime", true, MS_LAZYTIME},
+    {"nomand", true, MS_MANDLOCK},
+    {"norelatime", true, MS_RELATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"nosuid", false, MS_NOSUID},
+    {"rbind", false, MS_BIND | MS_REC},
+    {"relatime", false, MS_RELATIME},
+    {"remount", false, MS_REMOUNT},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"silent", false, MS_SILENT},
+    {"strictatime", false, MS_STRICTATIME},
+    {"suid", true, MS_NOSUID},
+    {"sync", false, MS_SYNCHRONOUS},
+    {NULL, false, 0},
 };
 
 static const struct {
 	const char *name;
 	unsigned long flag;
 } prop_flags[] = {
-	{"private", MS_PRIVATE},	     {"rprivate", MS_PRIVATE | MS_REC},	    {"shared", MS_SHARED},
-	{"rshared", MS_SHARED | MS_REC},     {"slave", MS_SLAVE},		    {"rslave", MS_SLAVE | MS_REC},
-	{"unbindable", MS_UNBINDABLE},	     {"runbindable", MS_UNBINDABLE | MS_REC}, {NULL, 0},
+    {"private", MS_PRIVATE},
+    {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},
+    {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},
+    {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE},
+    {"runbindable", MS_UNBINDABLE | MS_REC},
+    {NULL, 0},
 };
 
 static unsigned long propagation_from_name(const char *s)
@@ -171,13 +198,19 @@ static bool recursive_attr(struct zs_mount *m, const char *o)
 		bool clear;
 		unsigned long long attr;
 	} t[] = {
-		{"rro", false, ZS_ATTR_RDONLY},	     {"rrw", true, ZS_ATTR_RDONLY},
-		{"rnosuid", false, ZS_ATTR_NOSUID},  {"rsuid", true, ZS_ATTR_NOSUID},
-		{"rnodev", false, ZS_ATTR_NODEV},    {"rdev", true, ZS_ATTR_NODEV},
-		{"rnoexec", false, ZS_ATTR_NOEXEC},  {"rexec", true, ZS_ATTR_NOEXEC},
-		{"rnodiratime", false, ZS_ATTR_NODIRATIME}, {"rdiratime", true, ZS_ATTR_NODIRATIME},
-		{"rnosymfollow", false, ZS_ATTR_NOSYMFOLLOW}, {"rsymfollow", true, ZS_ATTR_NOSYMFOLLOW},
-		{NULL, false, 0},
+	    {"rro", false, ZS_ATTR_RDONLY},
+	    {"rrw", true, ZS_ATTR_RDONLY},
+	    {"rnosuid", false, ZS_ATTR_NOSUID},
+	    {"rsuid", true, ZS_ATTR_NOSUID},
+	    {"rnodev", false, ZS_ATTR_NODEV},
+	    {"rdev", true, ZS_ATTR_NODEV},
+	    {"rnoexec", false, ZS_ATTR_NOEXEC},
+	    {"rexec", true, ZS_ATTR_NOEXEC},
+	    {"rnodiratime", false, ZS_ATTR_NODIRATIME},
+	    {"rdiratime", true, ZS_ATTR_NODIRATIME},
+	    {"rnosymfollow", false, ZS_ATTR_NOSYMFOLLOW},
+	    {"rsymfollow", true, ZS_ATTR_NOSYMFOLLOW},
+	    {NULL, false, 0},
 	};
 	int i;
 
@@ -298,8 +331,7 @@ static int parse_mounts(struct zs_config *c, const zs_json *arr, zs_error_t *err
 	return 0;
 }
 
-static int parse_caps(struct zs_process *p, const zs_json *caps, const char *file, const char *field,
-		      zs_error_t *err)
+static int parse_caps(struct zs_process *p, const zs_json *caps, const char *file, const char *field, zs_error_t *err)
 {
 	static const char *sets[ZS_CAP_SETS] = {"effective", "permitted", "inheritable", "bounding", "ambient"};
 	int s, ret;
@@ -331,16 +363,26 @@ static const struct {
 	const char *name;
 	int res;
 } rlimit_names[] = {
-	{"RLIMIT_AS", RLIMIT_AS},	    {"RLIMIT_CORE", RLIMIT_CORE},	{"RLIMIT_CPU", RLIMIT_CPU},
-	{"RLIMIT_DATA", RLIMIT_DATA},	    {"RLIMIT_FSIZE", RLIMIT_FSIZE},	{"RLIMIT_LOCKS", RLIMIT_LOCKS},
-	{"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-	{"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_NPROC", RLIMIT_NPROC},	{"RLIMIT_RSS", RLIMIT_RSS},
-	{"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},	{"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-	{"RLIMIT_STACK", RLIMIT_STACK},	    {NULL, 0},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
+    {NULL, 0},
 };
 
-static int parse_rlimits(struct zs_process *p, const zs_json *arr, const char *file, const char *field,
-			 zs_error_t *err)
+static int parse_rlimits(struct zs_process *p, const zs_json *arr, const char *file, const char *field, zs_error_t *err)
 {
 	size_t i, n = zs_json_array_len(arr);
 	int ret, k;
@@ -374,8 +416,7 @@ static int parse_rlimits(struct zs_process *p, const zs_json *arr, const char *f
 	return 0;
 }
 
-static int parse_user(struct zs_process *p, const zs_json *user, const char *file, const char *field,
-		      zs_error_t *err)
+static int parse_user(struct zs_process *p, const zs_json *user, const char *file, const char *field, zs_error_t *err)
 {
 	cleanup_free char *f = NULL;
 	int64_t v = 0;
@@ -460,8 +501,8 @@ static int parse_process_fields(struct zs_process *p, const zs_json *v, const ch
 	ret = zs_json_to_string_array(zs_json_get(v, "env"), file, FIELD("env"), 0, &p->env, NULL, err);
 	if (ret < 0)
 		return ret;
-	ret = zs_json_to_string(zs_json_get(v, "cwd"), file, FIELD("cwd"), ZS_JSON_REQUIRED | ZS_JSON_NONEMPTY,
-				&p->cwd, err);
+	ret = zs_json_to_string(zs_json_get(v, "cwd"), file, FIELD("cwd"), ZS_JSON_REQUIRED | ZS_JSON_NONEMPTY, &p->cwd,
+				err);
 	if (ret < 0)
 		return ret;
 	if (p->cwd[0] != '/')
@@ -495,8 +536,7 @@ static int parse_process_fields(struct zs_process *p, const zs_json *v, const ch
 #undef FIELD
 }
 
-int zs_process_parse(const zs_json *v, const char *file, const char *field, struct zs_process **out,
-		     zs_error_t *err)
+int zs_process_parse(const zs_json *v, const char *file, const char *field, struct zs_process **out, zs_error_t *err)
 {
 	struct zs_process *p;
 	int ret;
@@ -573,7 +613,7 @@ static int parse_hook_list(struct zs_config *c, int kind, const zs_json *arr, co
 
 static int parse_hooks(struct zs_config *c, const zs_json *hooks, zs_error_t *err)
 {
-	static const char *names[ZS_HOOK_KINDS] = {"prestart",	      "createRuntime", "createContainer",
+	static const char *names[ZS_HOOK_KINDS] = {"prestart",	     "createRuntime", "createContainer",
 						   "startContainer", "poststart",     "poststop"};
 	int k, ret;
 
@@ -589,8 +629,7 @@ static int parse_hooks(struct zs_config *c, const zs_json *hooks, zs_error_t *er
 	return 0;
 }
 
-static int parse_idmaps(const zs_json *arr, const char *field, struct zs_id_map **out, size_t *n_out,
-			zs_error_t *err)
+static int parse_idmaps(const zs_json *arr, const char *field, struct zs_id_map **out, size_t *n_out, zs_error_t *err)
 {
 	size_t i, n = zs_json_array_len(arr);
 	int ret;
@@ -674,8 +713,8 @@ static int parse_devices(struct zs_config *c, const zs_json *arr, zs_error_t *er
 		if (strlen(type) != 1 || strchr("cbup", type[0]) == NULL)
 			return zs_make_error(err, -EINVAL, "%s: %s.type: must be one of c, b, u, p", F, f);
 		dv->type = type[0] == 'u' ? 'c' : type[0];
-		ret = zs_json_to_int64(zs_json_get(d, "major"), F, f, dv->type != 'p' ? ZS_JSON_REQUIRED : 0, &dv->major,
-				       err);
+		ret = zs_json_to_int64(zs_json_get(d, "major"), F, f, dv->type != 'p' ? ZS_JSON_REQUIRED : 0,
+				       &dv->major, err);
 		if (ret == 0)
 			ret = zs_json_to_int64(zs_json_get(d, "minor"), F, f, dv->type != 'p' ? ZS_JSON_REQUIRED : 0,
 					       &dv->minor, err);
@@ -725,8 +764,8 @@ static int parse_linux_misc(struct zs_config *c, const zs_json *lx, zs_error_t *
 				      err);
 	if (ret < 0)
 		return ret;
-	ret = zs_json_to_string_array(zs_json_get(lx, "readonlyPaths"), F, "linux.readonlyPaths", 0,
-				      &c->readonly_paths, NULL, err);
+	ret = zs_json_to_string_array(zs_json_get(lx, "readonlyPaths"), F, "linux.readonlyPaths", 0, &c->readonly_paths,
+				      NULL, err);
 	if (ret < 0)
 		return ret;
 	ret = zs_json_to_string(zs_json_get(lx, "mountLabel"), F, "linux.mountLabel", 0, &c->mount_label, err);

@@ -179,12 +179,13 @@ static int load_bundle(struct create_ctx *c, zs_error_t *err)
 	if (c->config->process == NULL)
 		return zs_make_error(err, -EINVAL, "config.json: process: missing");
 	rootfs = c->config->root_path[0] == '/' ? xstrdup(c->config->root_path)
-						 : xasprintf("%s/%s", c->bundle, c->config->root_path);
+						: xasprintf("%s/%s", c->bundle, c->config->root_path);
 	if (realpath(rootfs, real) == NULL)
 		return zs_make_error(err, errno, "config.json: root.path: rootfs (\"%s\") does not exist", rootfs);
 	c->rootfs = xstrdup(real);
 	if (c->config->process->terminal && c->o->console_socket == NULL && c->o->detach)
-		return zs_make_error(err, -EINVAL, "cannot allocate tty if runc will detach without setting console socket");
+		return zs_make_error(err, -EINVAL,
+				     "cannot allocate tty if runc will detach without setting console socket");
 	if (!c->config->process->terminal && c->o->console_socket)
 		return zs_make_error(err, -EINVAL, "cannot use console socket if runc will not detach or allocate tty");
 	return 0;
@@ -320,8 +321,7 @@ static int write_id_map(pid_t pid, const char *file, const struct zs_id_map *m, 
 	size_t len = 0, i;
 
 	for (i = 0; i < n && len < sizeof(buf) - 64; i++)
-		len += snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id, m[i].host_id,
-				m[i].size);
+		len += snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
 	return write_file(path, buf, len, err) < 0 ? zs_error_wrap(err, "write %s", file) : 0;
 }
 

@@ -92,8 +92,8 @@ static int apply_overrides(struct zs_process *p, const struct zs_exec_opts *o, z
 			p->caps[i] |= 1ULL << c;
 	}
 	if (o->n_additional_gids) {
-		p->additional_gids = xrealloc(p->additional_gids,
-					      sizeof(gid_t) * (p->n_additional_gids + o->n_additional_gids + 1));
+		p->additional_gids =
+		    xrealloc(p->additional_gids, sizeof(gid_t) * (p->n_additional_gids + o->n_additional_gids + 1));
 		memcpy(p->additional_gids + p->n_additional_gids, o->additional_gids,
 		       sizeof(gid_t) * o->n_additional_gids);
 		p->n_additional_gids += o->n_additional_gids;
@@ -227,7 +227,8 @@ static int exec_prepare(struct exec_ctx *c, const struct zs_exec_opts *o, zs_err
 			if (c->console_fd < 0)
 				return -1;
 		} else if (o->detach) {
-			return zs_make_error(err, -EINVAL, "cannot allocate tty if runc will detach without setting console socket");
+			return zs_make_error(err, -EINVAL,
+					     "cannot allocate tty if runc will detach without setting console socket");
 		} else {
 			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
 				return zs_make_error(err, errno, "socketpair");

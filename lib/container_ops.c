@@ -20,8 +20,7 @@
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
-int zs_container_load(const char *root, const char *id, struct zs_status **st, struct zs_cgroup **cg,
-		      zs_error_t *err)
+int zs_container_load(const char *root, const char *id, struct zs_status **st, struct zs_cgroup **cg, zs_error_t *err)
 {
 	int ret;
 

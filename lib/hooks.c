@@ -116,16 +116,16 @@ static int run_hook(const struct zs_hook *h, const char *kind, size_t idx, const
 	read_all_fd(out[0], "hook output", &output, NULL, NULL);
 	close(out[0]);
 	if (r == 1)
-		return zs_make_error(err, ETIMEDOUT, "error running hook #%zu (%s): timeout after %d seconds", idx, kind,
-				     h->timeout);
+		return zs_make_error(err, ETIMEDOUT, "error running hook #%zu (%s): timeout after %d seconds", idx,
+				     kind, h->timeout);
 	if (r < 0)
 		return zs_make_error(err, errno, "error running hook #%zu (%s): wait", idx, kind);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFSIGNALED(status)) {
 			cleanup_free char *sig = xstrdup(strsignal(WTERMSIG(status)));
 			sig[0] = tolower((unsigned char) sig[0]); /* as Go prints it */
-			return zs_make_error(err, 0, "error running hook #%zu (%s): signal: %s, output: %s", idx, kind, sig,
-					     output ? output : "");
+			return zs_make_error(err, 0, "error running hook #%zu (%s): signal: %s, output: %s", idx, kind,
+					     sig, output ? output : "");
 		}
 		return zs_make_error(err, 0, "error running hook #%zu (%s): exit status %d, output: %s", idx, kind,
 				     WEXITSTATUS(status), output ? output : "");

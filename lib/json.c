@@ -154,8 +154,7 @@ int zs_json_check_array(const zs_json *v, const char *file, const char *field, i
 	return 0;
 }
 
-int zs_json_to_string(const zs_json *v, const char *file, const char *field, int flags, char **out,
-		      zs_error_t *err)
+int zs_json_to_string(const zs_json *v, const char *file, const char *field, int flags, char **out, zs_error_t *err)
 {
 	int r = absent(v, file, field, flags, err);
 	if (r)
@@ -168,8 +167,7 @@ int zs_json_to_string(const zs_json *v, const char *file, const char *field, int
 	return 0;
 }
 
-int zs_json_to_int64(const zs_json *v, const char *file, const char *field, int flags, int64_t *out,
-		     zs_error_t *err)
+int zs_json_to_int64(const zs_json *v, const char *file, const char *field, int flags, int64_t *out, zs_error_t *err)
 {
 	int r = absent(v, file, field, flags, err);
 	if (r)
@@ -180,8 +178,7 @@ int zs_json_to_int64(const zs_json *v, const char *file, const char *field, int 
 	return 0;
 }
 
-int zs_json_to_uint64(const zs_json *v, const char *file, const char *field, int flags, uint64_t *out,
-		      zs_error_t *err)
+int zs_json_to_uint64(const zs_json *v, const char *file, const char *field, int flags, uint64_t *out, zs_error_t *err)
 {
 	char *end;
 	unsigned long long n;

@@ -300,8 +300,8 @@ static int run_create_container_hooks(const struct zs_init_args *a, zs_error_t *
 	/* runc runs them from the rootfs, before pivot_root */
 	if (chdir(a->rootfs) < 0)
 		return zs_make_error(err, errno, "chdir `%s`", a->rootfs);
-	return zs_run_hooks(c->hooks[ZS_HOOK_CREATE_CONTAINER], c->n_hooks[ZS_HOOK_CREATE_CONTAINER],
-			    "createContainer", a->state_json, err);
+	return zs_run_hooks(c->hooks[ZS_HOOK_CREATE_CONTAINER], c->n_hooks[ZS_HOOK_CREATE_CONTAINER], "createContainer",
+			    a->state_json, err);
 }
 
 static int setup_rootfs(struct zs_init_args *a, zs_error_t *err)

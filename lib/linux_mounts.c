@@ -122,8 +122,8 @@ static int set_propagation(int rootfd, const char *dest, unsigned long prop, zs_
 /* One v1 hierarchy (or the hybrid cgroup2) at DEST: inside a cgroup
  * namespace a fresh mount (its root is the namespace's root), else a bind of
  * the container's own cgroup directory on the host. */
-static int mount_hierarchy(int rootfd, const struct zs_mount *m, const char *ctrl, const char *name,
-			   const char *path, bool cgroupns, zs_error_t *err)
+static int mount_hierarchy(int rootfd, const struct zs_mount *m, const char *ctrl, const char *name, const char *path,
+			   bool cgroupns, zs_error_t *err)
 {
 	cleanup_free char *host = xasprintf("/sys/fs/cgroup/%s%s", name, path);
 	cleanup_free char *dest = xasprintf("%s/%s", m->destination, name);
@@ -247,8 +247,7 @@ static int set_recursive_attrs(int rootfd, const struct zs_mount *m, zs_error_t 
 	return 0;
 }
 
-static int mount_entry(int rootfd, const struct zs_init_args *a, size_t idx, const struct zs_mount *m,
-		       zs_error_t *err)
+static int mount_entry(int rootfd, const struct zs_init_args *a, size_t idx, const struct zs_mount *m, zs_error_t *err)
 {
 	const char *src = m->source;
 	bool is_file = false;
@@ -258,14 +257,17 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, size_t idx, con
 	int fd, ret;
 
 	if (m->type && (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0))
-		return mount_cgroup(rootfd, m, (a->clone_flags & CLONE_NEWCGROUP) || zs_config_namespace(a->config, CLONE_NEWCGROUP), err);
+		return mount_cgroup(
+		    rootfd, m, (a->clone_flags & CLONE_NEWCGROUP) || zs_config_namespace(a->config, CLONE_NEWCGROUP),
+		    err);
 	if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0)) {
 		cleanup_free char *parent = NULL, *base = NULL;
 		cleanup_close int pfd = -1;
 		split_parent(m->destination, &parent, &base);
 		pfd = safe_openat(rootfd, parent, O_PATH, 0, NULL);
 		if (pfd >= 0 && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
-			return zs_make_error(err, -EINVAL, "`%s` must be mounted on ordinary directory", m->destination);
+			return zs_make_error(err, -EINVAL, "`%s` must be mounted on ordinary directory",
+					     m->destination);
 	}
 	if (m->bind) {
 		sfd = a->mount_src_fds ? a->mount_src_fds[idx] : -1;
@@ -325,9 +327,9 @@ struct dev_spec {
 };
 
 static const struct dev_spec default_devices[] = {
-	{"/dev/null", 'c', 1, 3, 0666, 0, 0},	 {"/dev/zero", 'c', 1, 5, 0666, 0, 0},
-	{"/dev/full", 'c', 1, 7, 0666, 0, 0},	 {"/dev/random", 'c', 1, 8, 0666, 0, 0},
-	{"/dev/urandom", 'c', 1, 9, 0666, 0, 0}, {"/dev/tty", 'c', 5, 0, 0666, 0, 0},
+    {"/dev/null", 'c', 1, 3, 0666, 0, 0},    {"/dev/zero", 'c', 1, 5, 0666, 0, 0},
+    {"/dev/full", 'c', 1, 7, 0666, 0, 0},    {"/dev/random", 'c', 1, 8, 0666, 0, 0},
+    {"/dev/urandom", 'c', 1, 9, 0666, 0, 0}, {"/dev/tty", 'c', 5, 0, 0666, 0, 0},
 };
 
 static int create_device(int rootfd, const struct dev_spec *d, bool bind, zs_error_t *err)
@@ -381,8 +383,13 @@ static int create_devices(int rootfd, const struct zs_init_args *a, zs_error_t *
 	}
 	for (i = 0; i < a->config->n_devices; i++) {
 		const struct zs_device *d = &a->config->devices[i];
-		struct dev_spec s = {d->path, d->type, d->major, d->minor, d->mode_set ? d->mode : 0666,
-				     d->uid_set ? d->uid : 0, d->gid_set ? d->gid : 0};
+		struct dev_spec s = {d->path,
+				     d->type,
+				     d->major,
+				     d->minor,
+				     d->mode_set ? d->mode : 0666,
+				     d->uid_set ? d->uid : 0,
+				     d->gid_set ? d->gid : 0};
 		if (d->mode_set)
 			s.mode = d->mode & 07777;
 		ret = create_device(rootfd, &s, bind, err);
@@ -394,8 +401,10 @@ static int create_devices(int rootfd, const struct zs_init_args *a, zs_error_t *
 
 static void dev_symlinks(int rootfd)
 {
-	static const char *links[][2] = {{"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"},
-					 {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+	static const char *links[][2] = {{"/proc/self/fd", "fd"},
+					 {"/proc/self/fd/0", "stdin"},
+					 {"/proc/self/fd/1", "stdout"},
+					 {"/proc/self/fd/2", "stderr"},
 					 {"pts/ptmx", "ptmx"}};
 	cleanup_close int dev = safe_openat(rootfd, "/dev", O_DIRECTORY | O_RDONLY, 0, NULL);
 	size_t i;

@@ -9,16 +9,16 @@
 enum { O_BUNDLE = 1, O_CONSOLE, O_PIDFILE, O_NOPIVOT, O_NOKEYRING, O_PRESERVE, O_DETACH, O_KEEP, O_IGNORE };
 
 static const struct zs_optdef opts[] = {
-	{"bundle", 'b', true, O_BUNDLE, "path to the root of the bundle directory, defaults to the current directory"},
-	{"console-socket", 0, true, O_CONSOLE, "path to an AF_UNIX socket which will receive the pty master fd"},
-	{"pid-file", 0, true, O_PIDFILE, "specify the file to write the process id to"},
-	{"no-pivot", 0, false, O_NOPIVOT, "do not use pivot root to jail process inside rootfs"},
-	{"no-new-keyring", 0, false, O_NOKEYRING, "do not create a new session keyring for the container"},
-	{"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
-	{"detach", 'd', false, O_DETACH, "detach from the container's process (run only)"},
-	{"no-subreaper", 0, false, O_IGNORE, "disable the use of the subreaper (ignored)"},
-	{"keep", 0, false, O_KEEP, "do not delete the container after it exits (run only)"},
-	{NULL, 0, false, 0, NULL},
+    {"bundle", 'b', true, O_BUNDLE, "path to the root of the bundle directory, defaults to the current directory"},
+    {"console-socket", 0, true, O_CONSOLE, "path to an AF_UNIX socket which will receive the pty master fd"},
+    {"pid-file", 0, true, O_PIDFILE, "specify the file to write the process id to"},
+    {"no-pivot", 0, false, O_NOPIVOT, "do not use pivot root to jail process inside rootfs"},
+    {"no-new-keyring", 0, false, O_NOKEYRING, "do not create a new session keyring for the container"},
+    {"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
+    {"detach", 'd', false, O_DETACH, "detach from the container's process (run only)"},
+    {"no-subreaper", 0, false, O_IGNORE, "disable the use of the subreaper (ignored)"},
+    {"keep", 0, false, O_KEEP, "do not delete the container after it exits (run only)"},
+    {NULL, 0, false, 0, NULL},
 };
 
 struct data {
@@ -62,8 +62,7 @@ static int cb(int id, const char *v, void *p)
 	return 0;
 }
 
-int zs_parse_create_opts(const char *verb, int argc, char **argv, struct zs_create_opts *o, int *first,
-			 zs_error_t *err)
+int zs_parse_create_opts(const char *verb, int argc, char **argv, struct zs_create_opts *o, int *first, zs_error_t *err)
 {
 	struct data d = {o, err};
 	const char *lfds = getenv("LISTEN_FDS");

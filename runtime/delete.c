@@ -3,8 +3,8 @@
 #include "zanshin/container.h"
 
 static const struct zs_optdef opts[] = {
-	{"force", 'f', false, 1, "forcibly deletes the container if it is still running (uses SIGKILL)"},
-	{NULL, 0, false, 0, NULL},
+    {"force", 'f', false, 1, "forcibly deletes the container if it is still running (uses SIGKILL)"},
+    {NULL, 0, false, 0, NULL},
 };
 
 static int cb(int id, const char *v, void *p)

@@ -18,9 +18,9 @@
 enum { O_STATS = 1, O_INTERVAL };
 
 static const struct zs_optdef opts[] = {
-	{"interval", 0, true, O_INTERVAL, "set the stats collection interval (default: 5s)"},
-	{"stats", 0, false, O_STATS, "display the container's stats then exit"},
-	{NULL, 0, false, 0, NULL},
+    {"interval", 0, true, O_INTERVAL, "set the stats collection interval (default: 5s)"},
+    {"stats", 0, false, O_STATS, "display the container's stats then exit"},
+    {NULL, 0, false, 0, NULL},
 };
 
 struct eopts {
@@ -121,9 +121,9 @@ ZS_VERB(events)
 
 	ret = zs_parse_opts("events", opts, argc, argv, cb, &e, &first, err);
 	if (ret == ZS_CLI_HELP) {
-		zs_print_usage("events (runc events)", "<container-id>",
-			       "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
-			       opts);
+		zs_print_usage(
+		    "events (runc events)", "<container-id>",
+		    "display container events such as OOM notifications, cpu, memory, and IO usage statistics", opts);
 		return 0;
 	}
 	if (ret < 0)

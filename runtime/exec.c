@@ -7,27 +7,42 @@
 #include "zanshin/container.h"
 #include "zanshin/utils.h"
 
-enum { O_PROCESS = 1, O_CONSOLE, O_PIDFILE, O_DETACH, O_TTY, O_CWD, O_ENV, O_USER, O_CAP, O_PRESERVE, O_NNP,
-       O_GID, O_PAUSED, O_CGROUP, O_IGNORE };
+enum {
+	O_PROCESS = 1,
+	O_CONSOLE,
+	O_PIDFILE,
+	O_DETACH,
+	O_TTY,
+	O_CWD,
+	O_ENV,
+	O_USER,
+	O_CAP,
+	O_PRESERVE,
+	O_NNP,
+	O_GID,
+	O_PAUSED,
+	O_CGROUP,
+	O_IGNORE
+};
 
 static const struct zs_optdef opts[] = {
-	{"console-socket", 0, true, O_CONSOLE, "path to an AF_UNIX socket which will receive the pty master fd"},
-	{"cwd", 0, true, O_CWD, "current working directory in the container"},
-	{"env", 'e', true, O_ENV, "set environment variables"},
-	{"tty", 't', false, O_TTY, "allocate a pseudo-TTY"},
-	{"user", 'u', true, O_USER, "UID (format: <uid>[:<gid>])"},
-	{"additional-gids", 'g', true, O_GID, "additional gids"},
-	{"process", 'p', true, O_PROCESS, "path to the process.json"},
-	{"detach", 'd', false, O_DETACH, "detach from the container's process"},
-	{"pid-file", 0, true, O_PIDFILE, "specify the file to write the process id to"},
-	{"process-label", 0, true, O_IGNORE, "set the asm process label for the process (ignored)"},
-	{"apparmor", 0, true, O_IGNORE, "set the apparmor profile for the process (ignored)"},
-	{"no-new-privs", 0, false, O_NNP, "set the no new privileges value for the process"},
-	{"cap", 'c', true, O_CAP, "add a capability to the bounding set for the process"},
-	{"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
-	{"cgroup", 0, true, O_CGROUP, "run the process in an (existing) sub-cgroup(s): [CONTROLLER[,...]:]PATH"},
-	{"ignore-paused", 0, false, O_PAUSED, "allow exec in a paused container"},
-	{NULL, 0, false, 0, NULL},
+    {"console-socket", 0, true, O_CONSOLE, "path to an AF_UNIX socket which will receive the pty master fd"},
+    {"cwd", 0, true, O_CWD, "current working directory in the container"},
+    {"env", 'e', true, O_ENV, "set environment variables"},
+    {"tty", 't', false, O_TTY, "allocate a pseudo-TTY"},
+    {"user", 'u', true, O_USER, "UID (format: <uid>[:<gid>])"},
+    {"additional-gids", 'g', true, O_GID, "additional gids"},
+    {"process", 'p', true, O_PROCESS, "path to the process.json"},
+    {"detach", 'd', false, O_DETACH, "detach from the container's process"},
+    {"pid-file", 0, true, O_PIDFILE, "specify the file to write the process id to"},
+    {"process-label", 0, true, O_IGNORE, "set the asm process label for the process (ignored)"},
+    {"apparmor", 0, true, O_IGNORE, "set the apparmor profile for the process (ignored)"},
+    {"no-new-privs", 0, false, O_NNP, "set the no new privileges value for the process"},
+    {"cap", 'c', true, O_CAP, "add a capability to the bounding set for the process"},
+    {"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
+    {"cgroup", 0, true, O_CGROUP, "run the process in an (existing) sub-cgroup(s): [CONTROLLER[,...]:]PATH"},
+    {"ignore-paused", 0, false, O_PAUSED, "allow exec in a paused container"},
+    {NULL, 0, false, 0, NULL},
 };
 
 static char **push(char **v, const char *s)
@@ -114,7 +129,8 @@ ZS_VERB(exec)
 
 	ret = zs_parse_opts("exec", opts, argc, argv, cb, &d, &first, err);
 	if (ret == ZS_CLI_HELP) {
-		zs_print_usage("exec (runc exec)", "<container-id> <command> [command options]  || -p process.json <container-id>",
+		zs_print_usage("exec (runc exec)",
+			       "<container-id> <command> [command options]  || -p process.json <container-id>",
 			       "execute new process inside the container", opts);
 		return 0;
 	}

@@ -23,24 +23,37 @@ static void strings(zs_jgen *g, const char *key, const char *const *v)
 	zs_jgen_array_close(g);
 }
 
-static const char *const hooks[] = {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
-				    "poststop", NULL};
+static const char *const hooks[] = {
+    "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop", NULL};
 static const char *const mount_opts[] = {
-	"async",   "atime",	 "bind",       "defaults", "dev",	  "diratime", "dirsync",     "exec",
-	"iversion", "lazytime",	 "loud",       "mand",	   "noatime",	  "nodev",    "nodiratime",  "noexec",
-	"noiversion", "nolazytime", "nomand",  "norelatime", "nostrictatime", "nosuid", "private",   "rbind",
-	"relatime", "remount",	 "ro",	       "rprivate", "rshared",	  "rslave",   "runbindable", "rw",
-	"shared",  "silent",	 "slave",      "strictatime", "suid",	  "sync",     "unbindable",  NULL};
+    "async",	  "atime",	"bind",	  "defaults",	 "dev",		  "diratime", "dirsync",     "exec",
+    "iversion",	  "lazytime",	"loud",	  "mand",	 "noatime",	  "nodev",    "nodiratime",  "noexec",
+    "noiversion", "nolazytime", "nomand", "norelatime",	 "nostrictatime", "nosuid",   "private",     "rbind",
+    "relatime",	  "remount",	"ro",	  "rprivate",	 "rshared",	  "rslave",   "runbindable", "rw",
+    "shared",	  "silent",	"slave",  "strictatime", "suid",	  "sync",     "unbindable",  NULL};
 static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network", "pid", "user", "uts", NULL};
-static const char *const actions[] = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-				      "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP", NULL};
-static const char *const operators[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+static const char *const actions[] = {"SCMP_ACT_ALLOW",	       "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
+				      "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+				      "SCMP_ACT_TRACE",	       "SCMP_ACT_TRAP",	       NULL};
+static const char *const operators[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE",	     "SCMP_CMP_GT", "SCMP_CMP_LE",
 					"SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", NULL};
-static const char *const archs[] = {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64",
-				    "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64",
-				    "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE",
-				    "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_X32", "SCMP_ARCH_X86",
-				    "SCMP_ARCH_X86_64", NULL};
+static const char *const archs[] = {"SCMP_ARCH_AARCH64",
+				    "SCMP_ARCH_ARM",
+				    "SCMP_ARCH_MIPS",
+				    "SCMP_ARCH_MIPS64",
+				    "SCMP_ARCH_MIPS64N32",
+				    "SCMP_ARCH_MIPSEL",
+				    "SCMP_ARCH_MIPSEL64",
+				    "SCMP_ARCH_MIPSEL64N32",
+				    "SCMP_ARCH_PPC",
+				    "SCMP_ARCH_PPC64",
+				    "SCMP_ARCH_PPC64LE",
+				    "SCMP_ARCH_S390",
+				    "SCMP_ARCH_S390X",
+				    "SCMP_ARCH_X32",
+				    "SCMP_ARCH_X86",
+				    "SCMP_ARCH_X86_64",
+				    NULL};
 
 static void capabilities(zs_jgen *g)
 {

@@ -8,8 +8,8 @@
 enum { O_ALL = 1 };
 
 static const struct zs_optdef opts[] = {
-	{"all", 'a', false, O_ALL, "send the specified signal to all processes inside the container"},
-	{NULL, 0, false, 0, NULL},
+    {"all", 'a', false, O_ALL, "send the specified signal to all processes inside the container"},
+    {NULL, 0, false, 0, NULL},
 };
 
 static int cb(int id, const char *v, void *p)
@@ -26,7 +26,8 @@ ZS_VERB(kill)
 	ret = zs_parse_opts("kill", opts, argc, argv, cb, &all, &first, err);
 	if (ret == ZS_CLI_HELP) {
 		zs_print_usage("kill (runc kill)", "<container-id> [signal]",
-			       "kill sends the specified signal (default: SIGTERM) to the container's init process", opts);
+			       "kill sends the specified signal (default: SIGTERM) to the container's init process",
+			       opts);
 		return 0;
 	}
 	if (ret < 0)

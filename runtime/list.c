@@ -12,9 +12,9 @@
 enum { O_FORMAT = 1, O_QUIET };
 
 static const struct zs_optdef opts[] = {
-	{"format", 'f', true, O_FORMAT, "select one of: table or json (default: \"table\")"},
-	{"quiet", 'q', false, O_QUIET, "display only container IDs"},
-	{NULL, 0, false, 0, NULL},
+    {"format", 'f', true, O_FORMAT, "select one of: table or json (default: \"table\")"},
+    {"quiet", 'q', false, O_QUIET, "display only container IDs"},
+    {NULL, 0, false, 0, NULL},
 };
 
 struct lopts {

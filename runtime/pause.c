@@ -15,8 +15,8 @@ ZS_VERB(pause)
 
 	ret = zs_parse_opts("pause", opts, argc, argv, none, NULL, &first, err);
 	if (ret == ZS_CLI_HELP) {
-		zs_print_usage("pause (runc pause)", "<container-id>", "pause suspends all processes inside the container",
-			       opts);
+		zs_print_usage("pause (runc pause)", "<container-id>",
+			       "pause suspends all processes inside the container", opts);
 		return 0;
 	}
 	if (ret < 0)

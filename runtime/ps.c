@@ -13,8 +13,8 @@
 #include "zanshin/utils.h"
 
 static const struct zs_optdef opts[] = {
-	{"format", 'f', true, 1, "select one of: table or json (default: \"table\")"},
-	{NULL, 0, false, 0, NULL},
+    {"format", 'f', true, 1, "select one of: table or json (default: \"table\")"},
+    {NULL, 0, false, 0, NULL},
 };
 
 static int cb(int id, const char *v, void *p)
@@ -74,7 +74,8 @@ static int print_ps(char **args, int nargs, const pid_t *pids, size_t n, zs_erro
 		{
 			char *copy = xstrdup(line), *tok, *save = NULL;
 			int c = 0;
-			for (tok = strtok_r(copy, " \t\n", &save); tok && c < pidcol; tok = strtok_r(NULL, " \t\n", &save))
+			for (tok = strtok_r(copy, " \t\n", &save); tok && c < pidcol;
+			     tok = strtok_r(NULL, " \t\n", &save))
 				c++;
 			if (tok && has_pid(pids, n, strtol(tok, NULL, 10)))
 				fputs(line, stdout);

@@ -4,26 +4,26 @@
 #include "cli.h"
 
 static const struct zs_optdef opts[] = {
-	{"console-socket", 0, true, 1, "path to an AF_UNIX socket which will receive the pty master fd"},
-	{"image-path", 0, true, 1, "path to criu image files for restoring"},
-	{"work-path", 0, true, 1, "path for saving work files and logs"},
-	{"tcp-established", 0, false, 1, "allow open tcp connections"},
-	{"ext-unix-sk", 0, false, 1, "allow external unix sockets"},
-	{"shell-job", 0, false, 1, "allow shell jobs"},
-	{"file-locks", 0, false, 1, "handle file locks, for safety"},
-	{"manage-cgroups-mode", 0, true, 1, "cgroups mode: 'soft' (default), 'full' and 'strict'"},
-	{"bundle", 'b', true, 1, "path to the root of the bundle directory"},
-	{"detach", 'd', false, 1, "detach from the container's process"},
-	{"pid-file", 0, true, 1, "specify the file to write the process id to"},
-	{"no-subreaper", 0, false, 1, "disable the use of the subreaper used to reap reparented processes"},
-	{"no-pivot", 0, false, 1, "do not use pivot root to jail process inside rootfs"},
-	{"empty-ns", 0, true, 1, "create a namespace, but don't restore its properties"},
-	{"auto-dedup", 0, false, 1, "enable auto deduplication of memory images"},
-	{"lazy-pages", 0, false, 1, "use userfaultfd to lazily restore memory pages"},
-	{"lsm-profile", 0, true, 1, "Specify an LSM profile to be used during restore"},
-	{"lsm-mount-context", 0, true, 1, "Specify an LSM mount context to be used during restore"},
-	{"track-mem", 0, false, 1, "start memory tracking at restore (zanshin)"},
-	{NULL, 0, false, 0, NULL},
+    {"console-socket", 0, true, 1, "path to an AF_UNIX socket which will receive the pty master fd"},
+    {"image-path", 0, true, 1, "path to criu image files for restoring"},
+    {"work-path", 0, true, 1, "path for saving work files and logs"},
+    {"tcp-established", 0, false, 1, "allow open tcp connections"},
+    {"ext-unix-sk", 0, false, 1, "allow external unix sockets"},
+    {"shell-job", 0, false, 1, "allow shell jobs"},
+    {"file-locks", 0, false, 1, "handle file locks, for safety"},
+    {"manage-cgroups-mode", 0, true, 1, "cgroups mode: 'soft' (default), 'full' and 'strict'"},
+    {"bundle", 'b', true, 1, "path to the root of the bundle directory"},
+    {"detach", 'd', false, 1, "detach from the container's process"},
+    {"pid-file", 0, true, 1, "specify the file to write the process id to"},
+    {"no-subreaper", 0, false, 1, "disable the use of the subreaper used to reap reparented processes"},
+    {"no-pivot", 0, false, 1, "do not use pivot root to jail process inside rootfs"},
+    {"empty-ns", 0, true, 1, "create a namespace, but don't restore its properties"},
+    {"auto-dedup", 0, false, 1, "enable auto deduplication of memory images"},
+    {"lazy-pages", 0, false, 1, "use userfaultfd to lazily restore memory pages"},
+    {"lsm-profile", 0, true, 1, "Specify an LSM profile to be used during restore"},
+    {"lsm-mount-context", 0, true, 1, "Specify an LSM mount context to be used during restore"},
+    {"track-mem", 0, false, 1, "start memory tracking at restore (zanshin)"},
+    {NULL, 0, false, 0, NULL},
 };
 
 static int ignore(int id, const char *value, void *data)
@@ -37,8 +37,8 @@ ZS_VERB(restore)
 
 	ret = zs_parse_opts("restore", opts, argc, argv, ignore, NULL, &first, err);
 	if (ret == ZS_CLI_HELP) {
-		zs_print_usage("restore (runc restore)", "<container-id>", "restore a container from a previous checkpoint",
-			       opts);
+		zs_print_usage("restore (runc restore)", "<container-id>",
+			       "restore a container from a previous checkpoint", opts);
 		return 0;
 	}
 	if (ret < 0)

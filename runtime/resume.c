@@ -15,8 +15,8 @@ ZS_VERB(resume)
 
 	ret = zs_parse_opts("resume", opts, argc, argv, none, NULL, &first, err);
 	if (ret == ZS_CLI_HELP) {
-		zs_print_usage("resume (runc resume)", "<container-id>", "resumes all processes that have been previously paused",
-			       opts);
+		zs_print_usage("resume (runc resume)", "<container-id>",
+			       "resumes all processes that have been previously paused", opts);
 		return 0;
 	}
 	if (ret < 0)

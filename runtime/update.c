@@ -14,28 +14,45 @@
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
-enum { O_RES = 1, O_BLKIO, O_CPU_PERIOD, O_CPU_QUOTA, O_CPU_SHARE, O_RT_PERIOD, O_RT_RUNTIME, O_CPUS, O_MEMS,
-       O_KMEM, O_KMEM_TCP, O_MEM, O_MEM_RES, O_MEM_SWAP, O_PIDS, O_IGNORE, O_N };
+enum {
+	O_RES = 1,
+	O_BLKIO,
+	O_CPU_PERIOD,
+	O_CPU_QUOTA,
+	O_CPU_SHARE,
+	O_RT_PERIOD,
+	O_RT_RUNTIME,
+	O_CPUS,
+	O_MEMS,
+	O_KMEM,
+	O_KMEM_TCP,
+	O_MEM,
+	O_MEM_RES,
+	O_MEM_SWAP,
+	O_PIDS,
+	O_IGNORE,
+	O_N
+};
 
 static const struct zs_optdef opts[] = {
-	{"resources", 'r', true, O_RES, "path to the file containing the resources to update or '-' to read from stdin"},
-	{"blkio-weight", 0, true, O_BLKIO, "specifies per cgroup weight, range is from 10 to 1000"},
-	{"cpu-period", 0, true, O_CPU_PERIOD, "CPU CFS period to be used for hardcapping (in usecs)"},
-	{"cpu-quota", 0, true, O_CPU_QUOTA, "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"},
-	{"cpu-share", 0, true, O_CPU_SHARE, "CPU shares (relative weight vs. other containers)"},
-	{"cpu-rt-period", 0, true, O_RT_PERIOD, "CPU realtime period to be used for hardcapping (in usecs)"},
-	{"cpu-rt-runtime", 0, true, O_RT_RUNTIME, "CPU realtime hardcap limit (in usecs)"},
-	{"cpuset-cpus", 0, true, O_CPUS, "CPU(s) to use"},
-	{"cpuset-mems", 0, true, O_MEMS, "Memory node(s) to use"},
-	{"kernel-memory", 0, true, O_KMEM, "(obsoleted; do not use)"},
-	{"kernel-memory-tcp", 0, true, O_KMEM_TCP, "(obsoleted; do not use)"},
-	{"memory", 0, true, O_MEM, "Memory limit (in bytes)"},
-	{"memory-reservation", 0, true, O_MEM_RES, "Memory reservation or soft_limit (in bytes)"},
-	{"memory-swap", 0, true, O_MEM_SWAP, "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
-	{"pids-limit", 0, true, O_PIDS, "Maximum number of pids allowed in the container"},
-	{"l3-cache-schema", 0, true, O_IGNORE, "The string of Intel RDT/CAT L3 cache schema (not supported)"},
-	{"mem-bw-schema", 0, true, O_IGNORE, "The string of Intel RDT/MBA memory bandwidth schema (not supported)"},
-	{NULL, 0, false, 0, NULL},
+    {"resources", 'r', true, O_RES, "path to the file containing the resources to update or '-' to read from stdin"},
+    {"blkio-weight", 0, true, O_BLKIO, "specifies per cgroup weight, range is from 10 to 1000"},
+    {"cpu-period", 0, true, O_CPU_PERIOD, "CPU CFS period to be used for hardcapping (in usecs)"},
+    {"cpu-quota", 0, true, O_CPU_QUOTA, "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"},
+    {"cpu-share", 0, true, O_CPU_SHARE, "CPU shares (relative weight vs. other containers)"},
+    {"cpu-rt-period", 0, true, O_RT_PERIOD, "CPU realtime period to be used for hardcapping (in usecs)"},
+    {"cpu-rt-runtime", 0, true, O_RT_RUNTIME, "CPU realtime hardcap limit (in usecs)"},
+    {"cpuset-cpus", 0, true, O_CPUS, "CPU(s) to use"},
+    {"cpuset-mems", 0, true, O_MEMS, "Memory node(s) to use"},
+    {"kernel-memory", 0, true, O_KMEM, "(obsoleted; do not use)"},
+    {"kernel-memory-tcp", 0, true, O_KMEM_TCP, "(obsoleted; do not use)"},
+    {"memory", 0, true, O_MEM, "Memory limit (in bytes)"},
+    {"memory-reservation", 0, true, O_MEM_RES, "Memory reservation or soft_limit (in bytes)"},
+    {"memory-swap", 0, true, O_MEM_SWAP, "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
+    {"pids-limit", 0, true, O_PIDS, "Maximum number of pids allowed in the container"},
+    {"l3-cache-schema", 0, true, O_IGNORE, "The string of Intel RDT/CAT L3 cache schema (not supported)"},
+    {"mem-bw-schema", 0, true, O_IGNORE, "The string of Intel RDT/MBA memory bandwidth schema (not supported)"},
+    {NULL, 0, false, 0, NULL},
 };
 
 struct uopts {
@@ -106,13 +123,20 @@ static int flags_to_json(struct uopts *u, char **out, zs_error_t *err)
 		const char *obj, *key;
 		bool ram, str;
 	} map[] = {
-		{O_MEM, "memory", "limit", true, false},	  {O_MEM_RES, "memory", "reservation", true, false},
-		{O_MEM_SWAP, "memory", "swap", true, false},	  {O_KMEM, "memory", "kernel", true, false},
-		{O_KMEM_TCP, "memory", "kernelTCP", true, false}, {O_CPU_SHARE, "cpu", "shares", false, false},
-		{O_CPU_QUOTA, "cpu", "quota", false, false},	  {O_CPU_PERIOD, "cpu", "period", false, false},
-		{O_RT_RUNTIME, "cpu", "realtimeRuntime", false, false}, {O_RT_PERIOD, "cpu", "realtimePeriod", false, false},
-		{O_CPUS, "cpu", "cpus", false, true},		  {O_MEMS, "cpu", "mems", false, true},
-		{O_PIDS, "pids", "limit", false, false},	  {O_BLKIO, "blockIO", "weight", false, false},
+	    {O_MEM, "memory", "limit", true, false},
+	    {O_MEM_RES, "memory", "reservation", true, false},
+	    {O_MEM_SWAP, "memory", "swap", true, false},
+	    {O_KMEM, "memory", "kernel", true, false},
+	    {O_KMEM_TCP, "memory", "kernelTCP", true, false},
+	    {O_CPU_SHARE, "cpu", "shares", false, false},
+	    {O_CPU_QUOTA, "cpu", "quota", false, false},
+	    {O_CPU_PERIOD, "cpu", "period", false, false},
+	    {O_RT_RUNTIME, "cpu", "realtimeRuntime", false, false},
+	    {O_RT_PERIOD, "cpu", "realtimePeriod", false, false},
+	    {O_CPUS, "cpu", "cpus", false, true},
+	    {O_MEMS, "cpu", "mems", false, true},
+	    {O_PIDS, "pids", "limit", false, false},
+	    {O_BLKIO, "blockIO", "weight", false, false},
 	};
 	const char *objs[] = {"memory", "cpu", "pids", "blockIO"};
 	size_t o, k;
@@ -155,7 +179,7 @@ static int read_resources(struct uopts *u, zs_json **j, const char **name, zs_er
 	if (u->v[O_RES]) {
 		*name = strcmp(u->v[O_RES], "-") == 0 ? "stdin" : u->v[O_RES];
 		ret = strcmp(u->v[O_RES], "-") == 0 ? read_all_fd(0, "stdin", &buf, NULL, err)
-						     : read_file(u->v[O_RES], &buf, NULL, err);
+						    : read_file(u->v[O_RES], &buf, NULL, err);
 	} else {
 		*name = "update flags";
 		ret = flags_to_json(u, &buf, err);

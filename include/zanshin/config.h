@@ -16,11 +16,11 @@ struct zs_mount {
 	char *destination;
 	char *source;
 	char *type;
-	unsigned long flags;       /* MS_* set */
-	unsigned long clear_flags; /* MS_* explicitly cleared (rw, dev, ...) */
-	unsigned long propagation; /* MS_PRIVATE|MS_SLAVE|... (| MS_REC) or 0 */
-	char *data;                /* comma-joined fs-specific options */
-	bool bind;                 /* bind or rbind */
+	unsigned long flags;		       /* MS_* set */
+	unsigned long clear_flags;	       /* MS_* explicitly cleared (rw, dev, ...) */
+	unsigned long propagation;	       /* MS_PRIVATE|MS_SLAVE|... (| MS_REC) or 0 */
+	char *data;			       /* comma-joined fs-specific options */
+	bool bind;			       /* bind or rbind */
 	unsigned long long attr_set, attr_clr; /* MOUNT_ATTR_* applied recursively (rro, rnosuid...) */
 };
 
@@ -133,8 +133,7 @@ void cleanup_configp(struct zs_config **c);
 #define cleanup_config __attribute__((cleanup(cleanup_configp)))
 
 /* Parse a process object (config's "process", or exec --process FILE). */
-int zs_process_parse(const zs_json *v, const char *file, const char *field, struct zs_process **out,
-		     zs_error_t *err);
+int zs_process_parse(const zs_json *v, const char *file, const char *field, struct zs_process **out, zs_error_t *err);
 void zs_process_free(struct zs_process *p);
 
 /* Namespace of TYPE in the config, or NULL. */

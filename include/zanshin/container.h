@@ -64,8 +64,7 @@ struct zs_exec_opts {
 int zs_container_exec(const struct zs_exec_opts *o, int *exit_status, zs_error_t *err);
 
 /* Load the state and cgroup of a container (for pause/resume/update/...). */
-int zs_container_load(const char *root, const char *id, struct zs_status **st, struct zs_cgroup **cg,
-		      zs_error_t *err);
+int zs_container_load(const char *root, const char *id, struct zs_status **st, struct zs_cgroup **cg, zs_error_t *err);
 int zs_container_pause(const char *root, const char *id, zs_error_t *err);
 int zs_container_resume(const char *root, const char *id, zs_error_t *err);
 

@@ -13,11 +13,11 @@ struct zs_seccomp;
 
 /* Messages on the parent<->child socket. */
 enum zs_sync_type {
-	ZS_SYNC_GO = 1,		/* parent -> child: maps and cgroup are ready */
-	ZS_SYNC_HOOKS,		/* child -> parent: run prestart/createRuntime now */
-	ZS_SYNC_HOOKS_DONE,	/* parent -> child */
-	ZS_SYNC_CREATED,	/* child -> parent: waiting on the exec fifo */
-	ZS_SYNC_ERROR,		/* child -> parent: message + errno */
+	ZS_SYNC_GO = 1,	    /* parent -> child: maps and cgroup are ready */
+	ZS_SYNC_HOOKS,	    /* child -> parent: run prestart/createRuntime now */
+	ZS_SYNC_HOOKS_DONE, /* parent -> child */
+	ZS_SYNC_CREATED,    /* child -> parent: waiting on the exec fifo */
+	ZS_SYNC_ERROR,	    /* child -> parent: message + errno */
 };
 
 struct zs_sync_msg {
@@ -40,17 +40,17 @@ struct zs_init_args {
 	const char *bundle;
 	const char *state_json; /* for createContainer/startContainer hooks */
 	int sync_fd;
-	int fifo_fd;		/* O_PATH of exec.fifo, -1 for exec */
-	int console_fd;		/* connected console socket or -1 */
+	int fifo_fd;	/* O_PATH of exec.fifo, -1 for exec */
+	int console_fd; /* connected console socket or -1 */
 	int preserve_fds;
 	bool no_pivot;
 	bool no_new_keyring;
-	bool is_exec;		/* exec: namespaces joined, no rootfs work */
-	int ns_join_pid;	/* exec: pid of the container init */
-	int clone_flags;	/* namespaces created by clone (init) */
+	bool is_exec;		  /* exec: namespaces joined, no rootfs work */
+	int ns_join_pid;	  /* exec: pid of the container init */
+	int clone_flags;	  /* namespaces created by clone (init) */
 	const int *mount_src_fds; /* per config mount: O_PATH fd of a bind source or -1 */
-	bool seccomp_loaded;	/* internal */
-	bool cwd_done;		/* internal: chdir succeeded while privileged */
+	bool seccomp_loaded;	  /* internal */
+	bool cwd_done;		  /* internal: chdir succeeded while privileged */
 };
 
 /* Child side; never returns (exits with 1 after reporting an error). */
