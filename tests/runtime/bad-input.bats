@@ -81,6 +81,7 @@ y"; do
 	[ "$(state_field d1 pid)" = "$pid" ]
 	kill -0 "$pid"
 	run rt start d1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_status d1 running
 	expect_fail 'exist' rt run d1
@@ -111,6 +112,7 @@ y"; do
 	wait_status stp stopped
 	expect_fail 'not running' rt kill stp KILL
 	run rt delete stp
+	echo "$output"
 	[ "$status" -eq 0 ]
 	assert_no_trace stp
 }

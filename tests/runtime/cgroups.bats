@@ -42,6 +42,7 @@ own_cgroup() { awk -F: -v c="$1" '$2 == c {print $3}' /proc/self/cgroup; }
 	update_config '.linux.namespaces += [{type: "cgroup"}] | .process.args = ["cat", "/proc/self/cgroup"]'
 	IDS+=(cg3)
 	run rt run cg3
+	echo "$output"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	grep -q ':memory:/$' <<<"$output"

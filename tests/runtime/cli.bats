@@ -48,6 +48,7 @@ teardown() { teardown_bundle; }
 	update_config '.process.terminal = false | .process.args = ["echo", "spec-ok"]'
 	IDS+=(sp)
 	run rt run sp
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = spec-ok ]
 }

@@ -16,6 +16,7 @@ teardown() {
 
 @test "exec: output and pid namespace" {
 	run rt exec ex sh -c 'echo exec-$((40+2)); cat /proc/1/comm'
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = exec-42 ]
 	[ "${lines[1]}" = sleep ]
@@ -24,12 +25,14 @@ teardown() {
 @test "exec: exit codes" {
 	for code in 0 2 77; do
 		run rt exec ex sh -c "exit $code"
+		echo "$output"
 		[ "$status" -eq "$code" ]
 	done
 }
 
 @test "exec --env --cwd --user" {
 	run rt exec --env ZT_X=val --cwd /tmp --user 65534:65534 ex sh -c 'echo "$ZT_X $(pwd) $(id -u):$(id -g)"'
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "val /tmp 65534:65534" ]
 }
@@ -38,6 +41,7 @@ teardown() {
 	jq -n '{terminal: false, user: {uid: 1, gid: 1}, cwd: "/dev", env: ["PATH=/bin:/usr/bin", "ZT_P=proc"],
 		args: ["sh", "-c", "echo \"$ZT_P $(pwd) $(id -u)\""]}' >"$ROOT/process.json"
 	run rt exec --process "$ROOT/process.json" ex
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "proc /dev 1" ]
 }
@@ -67,5 +71,6 @@ teardown() {
 	rt kill ex KILL
 	wait_status ex stopped
 	run rt exec ex true
+	echo "$output"
 	[ "$status" -ne 0 ]
 }

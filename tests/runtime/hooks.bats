@@ -37,11 +37,13 @@ hook() { # NAME -> JSON of one hook calling hook.sh NAME
 	grep -qx "createRuntime creating number hk1 env-createRuntime" "$LOG"
 	[ ! -e "$BUNDLE/rootfs/started" ]
 	run rt start hk1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_file "$LOG" poststart
 	grep -Eqx "poststart (created|running) number hk1 env-poststart" "$LOG"
 	[ "$(cat "$BUNDLE/rootfs/started")" = startContainer-in-container ]
 	run rt delete --force hk1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_file "$LOG" poststop
 	[ "$(cut -d' ' -f1 "$LOG" | tr '\n' ' ')" = "prestart createRuntime createContainer poststart poststop " ]
@@ -52,8 +54,10 @@ hook() { # NAME -> JSON of one hook calling hook.sh NAME
 	update_config '.hooks = {createRuntime: [{path: "/bin/false"}]}'
 	IDS+=(hk2)
 	run rt create hk2
+	echo "$output"
 	[ "$status" -ne 0 ]
 	run rt state hk2
+	echo "$output"
 	[ "$status" -ne 0 ]
 	assert_no_trace hk2
 }
@@ -63,6 +67,7 @@ hook() { # NAME -> JSON of one hook calling hook.sh NAME
 	IDS+=(hk3)
 	t0=$SECONDS
 	run rt create hk3
+	echo "$output"
 	echo "took $((SECONDS - t0))s: $output"
 	[ "$status" -ne 0 ]
 	[ $((SECONDS - t0)) -lt 10 ]

@@ -14,12 +14,15 @@ teardown() { teardown_bundle; }
 	run_bg k1
 	wait_file "$ROOT/k1.out" ready
 	run rt kill k1 USR1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_file "$ROOT/k1.out" got-USR1
 	run rt kill k1 SIGHUP
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_file "$ROOT/k1.out" got-HUP
 	run rt kill k1 10
+	echo "$output"
 	[ "$status" -eq 0 ]
 	for _ in $(seq 50); do [ "$(grep -c got-USR1 "$ROOT/k1.out")" -ge 2 ] && break; sleep 0.1; done
 	[ "$(grep -c got-USR1 "$ROOT/k1.out")" -eq 2 ]
@@ -30,6 +33,7 @@ teardown() { teardown_bundle; }
 	run_bg k2
 	wait_file "$ROOT/k2.out" ready
 	run rt kill k2
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_file "$ROOT/k2.out" got-TERM
 	wait_status k2 stopped
@@ -39,11 +43,13 @@ teardown() { teardown_bundle; }
 	run_bg k3
 	wait_file "$ROOT/k3.out" ready
 	run rt kill k3 KILL
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_status k3 stopped
 	update_config '.process.args = ["sleep", "1000"]'
 	run_bg k4
 	run rt kill k4 9
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_status k4 stopped
 }
@@ -54,11 +60,13 @@ teardown() { teardown_bundle; }
 	run_bg k5
 	wait_file "$ROOT/k5.out" ready
 	run rt ps --format json k5
+	echo "$output"
 	[ "$status" -eq 0 ]
 	n=$(echo "$output" | jq length)
 	[ "$n" -ge 3 ]
 	pids=$(echo "$output" | jq -r '.[]')
 	run rt kill --all k5 KILL
+	echo "$output"
 	[ "$status" -eq 0 ]
 	for _ in $(seq 50); do
 		alive=0

@@ -19,6 +19,7 @@ teardown() { teardown_bundle; }
 	[ ! -e "$BUNDLE/rootfs/ran" ]
 
 	run rt start lc1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_status lc1 running
 	wait_file "$BUNDLE/rootfs/ran" started
@@ -30,6 +31,7 @@ teardown() { teardown_bundle; }
 	update_config '.process.args = ["sleep", "1000"]'
 	run_bg st1
 	run rt state st1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e --arg b "$BUNDLE" '
 		.ociVersion != null and .id == "st1" and .status == "running" and
@@ -40,8 +42,10 @@ teardown() { teardown_bundle; }
 	update_config '.process.args = ["sleep", "1000"]'
 	create_bg st2
 	run rt start st2
+	echo "$output"
 	[ "$status" -eq 0 ]
 	run rt start st2
+	echo "$output"
 	[ "$status" -ne 0 ]
 	[ "$(state_field st2 status)" = running ]
 }
@@ -51,11 +55,14 @@ teardown() { teardown_bundle; }
 	create_bg st3
 	[ -d "$(cgroup_dir memory)" ]
 	run rt start st3
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_status st3 stopped
 	run rt delete st3
+	echo "$output"
 	[ "$status" -eq 0 ]
 	run rt state st3
+	echo "$output"
 	[ "$status" -ne 0 ]
 	assert_no_trace st3
 }
@@ -65,9 +72,11 @@ teardown() { teardown_bundle; }
 	run_bg st4
 	pid=$(state_field st4 pid)
 	run rt delete st4
+	echo "$output"
 	[ "$status" -ne 0 ]
 	kill -0 "$pid"
 	run rt delete --force st4
+	echo "$output"
 	[ "$status" -eq 0 ]
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$pid" 2>/dev/null
@@ -79,6 +88,7 @@ teardown() { teardown_bundle; }
 	create_bg st5
 	pid=$(state_field st5 pid)
 	run rt delete --force st5
+	echo "$output"
 	[ "$status" -eq 0 ]
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$pid" 2>/dev/null
@@ -115,6 +125,7 @@ teardown() { teardown_bundle; }
 	[ "$(state_field race status)" = created ]
 	kill -0 "$(state_field race pid)"
 	run rt delete -f race
+	echo "$output"
 	[ "$status" -eq 0 ]
 	assert_no_trace race
 }

@@ -14,15 +14,18 @@ teardown() { teardown_bundle; }
 	update_config '.process.args = ["sleep", "1000"]'
 	create_bg l2
 	run rt list --format json
+	echo "$output"
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e --arg b "$BUNDLE" '
 		length == 2 and
 		(map(select(.id == "l1"))[0] | .status == "running" and .bundle == $b and (.pid | type) == "number" and (.created | type) == "string") and
 		(map(select(.id == "l2"))[0] | .status == "created")'
 	run rt list -q
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(printf '%s\n' "${lines[@]}" | sort | tr '\n' ' ')" = "l1 l2 " ]
 	run rt list
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == ID* ]]
 	[[ "$output" == *l1*running* ]]
@@ -30,9 +33,11 @@ teardown() { teardown_bundle; }
 
 @test "list of an empty root" {
 	run rt list -q
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	run rt list --format json
+	echo "$output"
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e 'length == 0 or . == null'
 }
@@ -41,6 +46,7 @@ teardown() { teardown_bundle; }
 	run_bg p1
 	wait_file "$ROOT/p1.out" ready
 	run rt ps --format json p1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	init=$(state_field p1 pid)
 	echo "$output" | jq -e --argjson i "$init" 'type == "array" and length == 2 and (index($i) != null)'
@@ -53,6 +59,7 @@ teardown() { teardown_bundle; }
 	run_bg p2
 	wait_file "$ROOT/p2.out" ready
 	run rt ps p2
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == *PID* ]]
 	[[ "$output" == *"sleep 1000"* ]]

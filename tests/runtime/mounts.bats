@@ -16,6 +16,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "cat /data/file; echo from-container > /data/new"]'
 	IDS+=(m1)
 	run rt run m1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = from-host ]
 	[ "$(cat "$HOSTDIR/new")" = from-container ]
@@ -26,6 +27,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "cat /data/file; echo x > /data/file && echo WROTE"]'
 	IDS+=(m2)
 	run rt run m2
+	echo "$output"
 	[[ "$output" == *from-host* ]]
 	[[ "$output" != *WROTE* ]]
 	[ "$(cat "$HOSTDIR/file")" = from-host ]
@@ -36,6 +38,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "grep \" /new/dir \" /proc/self/mountinfo; stat -c %a /new/dir"]'
 	IDS+=(m3)
 	run rt run m3
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == *tmpfs*size=1024k* ]]
 	[ "${lines[1]}" = 700 ]
@@ -45,6 +48,7 @@ teardown() { teardown_bundle; }
 	update_config '.root.readonly = true | .process.args = ["sh", "-c", "touch /x 2>/dev/null && echo ROOT-WRITABLE; touch /tmp/y && echo tmp-ok"]'
 	IDS+=(m4)
 	run rt run m4
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = tmp-ok ]
 	[ ! -e "$BUNDLE/rootfs/x" ]
@@ -66,6 +70,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "echo zt > /proc/sys/kernel/hostname && echo WROTE-SYS; echo h > /proc/sysrq-trigger && echo WROTE-SYSRQ; grep \" /proc/sys \" /proc/self/mountinfo"]'
 	IDS+=(m6)
 	run rt run m6
+	echo "$output"
 	[[ "$output" != *WROTE* ]]
 	[[ "$output" == *" /proc/sys "*ro,* ]]
 }
@@ -90,6 +95,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "stat -c \"%F %t:%T %a\" /dev/zt-zero; head -c 3 /dev/zt-zero | wc -c"]'
 	IDS+=(m8)
 	run rt run m8
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "character special file 1:5 660" ]
 	[ "${lines[1]}" = 3 ]
@@ -100,6 +106,7 @@ teardown() { teardown_bundle; }
 		| .process.capabilities.bounding += ["CAP_MKNOD"] | .process.capabilities.effective += ["CAP_MKNOD"] | .process.capabilities.permitted += ["CAP_MKNOD"]'
 	IDS+=(m9)
 	run rt run m9
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = done ]
 }

@@ -24,9 +24,11 @@ teardown() { teardown_bundle; }
 	IDS+=(np2)
 	rt create --no-pivot np2 >/dev/null 2>&1 </dev/null
 	run rt start np2
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_status np2 running
 	run rt exec np2 cat /etc/hostname
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = zanshin-test ]
 }

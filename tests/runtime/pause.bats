@@ -13,6 +13,7 @@ teardown() { teardown_bundle; }
 	run_bg pz
 	wait_file "$BUNDLE/rootfs/count" 2
 	run rt pause pz
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(state_field pz status)" = paused ]
 	f=$(cgroup_dir freezer)/freezer.state
@@ -24,6 +25,7 @@ teardown() { teardown_bundle; }
 	[ "$a" = "$b" ]
 
 	run rt resume pz
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(state_field pz status)" = running ]
 	if [ -f "$f" ]; then [ "$(cat "$f")" = THAWED ]; fi
@@ -39,8 +41,10 @@ teardown() { teardown_bundle; }
 	rt start pz2
 	wait_status pz2 stopped
 	run rt pause pz2
+	echo "$output"
 	[ "$status" -ne 0 ]
 	run rt resume pz2
+	echo "$output"
 	[ "$status" -ne 0 ]
 }
 
@@ -48,8 +52,10 @@ teardown() { teardown_bundle; }
 	run_bg pz3
 	pid=$(state_field pz3 pid)
 	run rt pause pz3
+	echo "$output"
 	[ "$status" -eq 0 ]
 	run rt delete --force pz3
+	echo "$output"
 	[ "$status" -eq 0 ]
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$pid" 2>/dev/null

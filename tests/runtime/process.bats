@@ -20,6 +20,7 @@ capline() { grep "^$1:" <<<"$output" | awk '{print $2}'; }
 		| .process.args = ["cat", "/proc/self/status"]'
 	IDS+=(c1)
 	run rt run c1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(capline CapBnd)" = 0000000020200421 ]
 	[ "$(capline CapInh)" = 0000000000000400 ]
@@ -30,6 +31,7 @@ capline() { grep "^$1:" <<<"$output" | awk '{print $2}'; }
 	update_config '.process.user = {uid: 1000, gid: 1000}'
 	IDS+=(c1b)
 	run rt run c1b
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(capline CapBnd)" = 0000000020200421 ]
 	[ "$(capline CapAmb)" = 0000000000000400 ]
@@ -41,6 +43,7 @@ capline() { grep "^$1:" <<<"$output" | awk '{print $2}'; }
 	update_config '.root.readonly = false | .process.args = ["sh", "-c", "chown 1:1 /tmp && echo CHOWNED; touch /t; chown 1:1 /t 2>&1"]'
 	IDS+=(c2)
 	run rt run c2
+	echo "$output"
 	[[ "$output" != *CHOWNED* ]]
 	[[ "$output" == *"Operation not permitted"* ]]
 }
@@ -49,11 +52,13 @@ capline() { grep "^$1:" <<<"$output" | awk '{print $2}'; }
 	update_config '.process.noNewPrivileges = true | .process.args = ["grep", "NoNewPrivs", "/proc/self/status"]'
 	IDS+=(n1)
 	run rt run n1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"1"* ]]
 	update_config '.process.noNewPrivileges = false'
 	IDS+=(n2)
 	run rt run n2
+	echo "$output"
 	[[ "$output" == *"0"* ]]
 }
 
@@ -62,6 +67,7 @@ capline() { grep "^$1:" <<<"$output" | awk '{print $2}'; }
 		| .process.args = ["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax"]'
 	IDS+=(sy)
 	run rt run sy
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = 1 ]
 	[ "${lines[1]}" = 12345678 ]
@@ -92,6 +98,7 @@ skip_if_runc11() {
 	update_config '.domainname = "zt-d" | .process.args = ["cat", "/proc/sys/kernel/domainname"]'
 	IDS+=(o2)
 	run rt run o2
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = zt-d ]
 }

@@ -10,6 +10,7 @@ teardown() { teardown_bundle; }
 	update_config '.process.args = ["sh", "-c", "echo hello-$((6*7)); echo pid=$$; hostname"]'
 	IDS+=(r1)
 	run rt run r1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *hello-42* ]]
 	[[ "$output" == *pid=1* ]]
@@ -22,6 +23,7 @@ teardown() { teardown_bundle; }
 		update_config --argjson c "$code" '.process.args = ["sh", "-c", "exit \($c)"]'
 		IDS+=(r2)
 		run rt run r2
+		echo "$output"
 		echo "want $code got $status"
 		[ "$status" -eq "$code" ]
 	done
@@ -43,6 +45,7 @@ teardown() { teardown_bundle; }
 	update_config '.process.args = ["/no/such/binary"]'
 	IDS+=(r4)
 	run rt run r4
+	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == */no/such/binary* ]]
 	assert_no_trace r4
@@ -64,6 +67,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "echo \"$ZT_A|$(pwd)|$(id -u):$(id -g)|$(id -G)|$(hostname)|$(ulimit -n)|$(ulimit -Hn)\""]'
 	IDS+=(r6)
 	run rt run r6
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "one two|/tmp|65534:65534|65534 5|zt-host|321|654" ]
 }
@@ -72,6 +76,7 @@ teardown() { teardown_bundle; }
 	update_config '.process.user.umask = 63 | .process.args = ["sh", "-c", "umask; touch /tmp/f; stat -c %a /tmp/f"]'
 	IDS+=(r7)
 	run rt run r7
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == *077 ]]
 	[ "${lines[1]}" = 600 ]

@@ -15,6 +15,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "mkdir /tmp/d 2>&1; touch /tmp/f && echo touch-ok"]'
 	IDS+=(s1)
 	run rt run s1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == *"Operation not permitted"* ]]
 	[ "${lines[1]}" = touch-ok ]
@@ -39,6 +40,7 @@ teardown() { teardown_bundle; }
 		| .process.args = ["sh", "-c", "touch /tmp/f; chmod 755 /tmp/f && echo 755-ok; chmod 777 /tmp/f 2>&1; stat -c %a /tmp/f"]'
 	IDS+=(s3)
 	run rt run s3
+	echo "$output"
 	[ "${lines[0]}" = 755-ok ]
 	[[ "${lines[1]}" == *"Permission denied"* ]]
 	[ "${lines[2]}" = 755 ]

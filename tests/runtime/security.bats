@@ -46,6 +46,7 @@ fds_of() { ls "/proc/$1/fd" | sort -n | tr '\n' ' '; }
 	run sh -c "printf x >> /proc/$pid/exe"
 	[ "$status" -ne 0 ]
 	run rt exec exe1 sh -c 'printf x >> /proc/1/exe && echo WROTE'
+	echo "$output"
 	[[ "$output" != *WROTE* ]]
 	[ "$(sha256sum <"$RUNTIME")" = "$sum" ]
 }
@@ -56,6 +57,7 @@ fds_of() { ls "/proc/$1/fd" | sort -n | tr '\n' ' '; }
 			| .process.args = ["sh", "-c", "cat ../../../../../../../../../..\($r)/marker 2>/dev/null; true"]'
 		IDS+=(cwd$n)
 		run rt run "cwd$n"
+		echo "$output"
 		echo "fd $n: status $status: $output"
 		[[ "$output" != *"$MARK"* ]]
 		rt delete -f "cwd$n" >/dev/null 2>&1 || true

@@ -19,6 +19,7 @@ teardown() {
 	update_config '.process.args = ["sh", "-c", "tty; for f in 0 1 2; do readlink /proc/self/fd/$f; done; echo tty-done; sleep 1000"]'
 	IDS+=(t1)
 	run rt run -d --console-socket "$ROOT/tty.sock" t1
+	echo "$output"
 	[ "$status" -eq 0 ]
 	wait_file "$ROOT/tty.out" tty-done
 	cat "$ROOT/tty.out"
@@ -39,6 +40,7 @@ teardown() {
 	update_config '.process.args = ["true"]'
 	IDS+=(t3)
 	run rt run -d t3
+	echo "$output"
 	[ "$status" -ne 0 ]
 	assert_no_trace t3
 }

@@ -31,6 +31,7 @@ teardown() { teardown_bundle; }
 
 @test "update --resources - (JSON on stdin, as containerd sends it)" {
 	run rt update --resources - up <<<'{"memory": {"limit": 100663296}, "pids": {"limit": 77}}'
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(cat "$(cgroup_dir memory)/memory.limit_in_bytes")" -eq 100663296 ]
 	[ "$(cat "$(cgroup_dir pids)/pids.max")" = 77 ]

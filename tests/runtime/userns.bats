@@ -29,6 +29,7 @@ teardown() { teardown_bundle; }
 	update_config '.process.args = ["sleep", "1000"]'
 	run_bg un2
 	run rt exec un2 sh -c 'id -u; cat /proc/self/uid_map'
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = 0 ]
 	[[ "${lines[1]}" == *100000* ]]
@@ -47,6 +48,7 @@ teardown() { teardown_bundle; }
 		| del(.hostname) | .process.args = ["sh", "-c", "hostname; readlink /proc/self/ns/net"]' >"$B2/config.json"
 	IDS+=(un4)
 	run rt run --bundle "$B2" un4
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = first ]
 	[ "${lines[1]}" = "$(readlink "/proc/$pid/ns/net")" ]
