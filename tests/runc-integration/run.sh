@@ -124,6 +124,7 @@ cleanup() {
 	return 0
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 run_file() {
 	local f=$1 line t0=$SECONDS out rc
