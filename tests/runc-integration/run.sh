@@ -7,7 +7,7 @@
 #
 # RUNTIME defaults to build/bin/zanshin; RUNTIME=/usr/sbin/runc gives the
 # reference numbers. FILE is a bats file name without .bats (default: the
-# core list below). Prints TAP ("ok N - file: test") and finally
+# core list below; "all" runs every file). Prints TAP ("ok N - file: test") and finally
 #   runc-integration: X/Y passed (Z skipped)
 # where Y counts every test that was not skipped.
 #
@@ -187,6 +187,10 @@ fi
 echo "# runtime under test: $RUNTIME ($("$RUNTIME" --version 2>&1 | head -1))"
 files=("$@")
 [ ${#files[@]} -eq 0 ] && read -r -a files <<<"$(echo $CORE)"
+if [ "${files[0]}" = all ]; then # every bats file of the suite, for the record
+	files=()
+	for f in "$work"/runc-1.1.5/tests/integration/*.bats; do files+=("$(basename "$f" .bats)"); done
+fi
 for f in "${files[@]}"; do
 	if [ $SECONDS -ge "$BUDGET" ]; then
 		n=$((n + 1)) skipped=$((skipped + 1))
