@@ -163,6 +163,24 @@ static void create_ctx_cleanup(struct create_ctx *c, bool failed)
 		close(c->console_fd);
 }
 
+/* socket activation: with LISTEN_FDS in our environment the fds are
+ * preserved (create_opts) and the container gets LISTEN_FDS and
+ * LISTEN_PID=1, as runc does. */
+static void add_listen_fds_env(struct zs_process *p)
+{
+	const char *n = getenv("LISTEN_FDS");
+	size_t len = 0;
+
+	if (n == NULL || *n == '\0')
+		return;
+	while (p->env && p->env[len])
+		len++;
+	p->env = xrealloc(p->env, sizeof(char *) * (len + 3));
+	p->env[len++] = xasprintf("LISTEN_FDS=%s", n);
+	p->env[len++] = xstrdup("LISTEN_PID=1");
+	p->env[len] = NULL;
+}
+
 static int load_bundle(struct create_ctx *c, zs_error_t *err)
 {
 	cleanup_free char *cfg = NULL, *rootfs = NULL;
@@ -183,6 +201,7 @@ static int load_bundle(struct create_ctx *c, zs_error_t *err)
 	if (realpath(rootfs, real) == NULL)
 		return zs_make_error(err, errno, "config.json: root.path: rootfs (\"%s\") does not exist", rootfs);
 	c->rootfs = xstrdup(real);
+	add_listen_fds_env(c->config->process);
 	if (c->config->process->terminal && c->o->console_socket == NULL && c->o->detach)
 		return zs_make_error(err, -EINVAL,
 				     "cannot allocate tty if runc will detach without setting console socket");
@@ -392,7 +411,7 @@ static int setup_from_parent(struct create_ctx *c, zs_error_t *err)
 static int run_parent_hooks(struct create_ctx *c, zs_error_t *err)
 {
 	const struct zs_config *cfg = c->config;
-	cleanup_free char *state = zs_hook_state(c->o->id, c->pid, "created", c->bundle, cfg->annotations);
+	cleanup_free char *state = zs_hook_state(c->o->id, c->pid, "creating", c->bundle, cfg->annotations);
 	int ret;
 
 	ret = zs_run_hooks(cfg->hooks[ZS_HOOK_PRESTART], cfg->n_hooks[ZS_HOOK_PRESTART], "prestart", state, err);

@@ -405,6 +405,12 @@ void zs_linux_init(struct zs_init_args *a)
 		}
 		a->seccomp_loaded = true;
 	}
+	if (c->n_hooks[ZS_HOOK_START_CONTAINER] && a->state_json) {
+		/* the state we were given says "creating"; now it is "created" */
+		char *s = strstr((char *) a->state_json, "\"status\":\"creating\"");
+		if (s)
+			memcpy(s, "\"status\":\"created\" ", 19);
+	}
 	if (c->n_hooks[ZS_HOOK_START_CONTAINER] &&
 	    zs_run_hooks(c->hooks[ZS_HOOK_START_CONTAINER], c->n_hooks[ZS_HOOK_START_CONTAINER], "startContainer",
 			 a->state_json, &err) < 0) {
