@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -541,7 +543,25 @@ int zs_rootfs_pivot(const struct zs_init_args *a, zs_error_t *err)
 	return 0;
 }
 
-static int write_sysctl(const struct zs_config *c, zs_error_t *err)
+/* /proc in the container must be a real procfs before we write sysctls
+ * into it or mask/protect paths below it (runc's 2025 CVEs: a container
+ * could have put something else there). Returns an O_PATH fd of it, or -1
+ * with no error if the container has no /proc at all. */
+static int open_verified_proc(int rootfd, zs_error_t *err)
+{
+	int fd = safe_openat(rootfd, "/proc", O_PATH | O_DIRECTORY, 0, NULL);
+	struct statfs sf;
+
+	if (fd < 0)
+		return -1;
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		return zs_make_error(err, -EINVAL, "/proc in the container is not a procfs mount");
+	}
+	return fd;
+}
+
+static int write_sysctl(const struct zs_config *c, int procfd, zs_error_t *err)
 {
 	size_t i;
 
@@ -553,10 +573,13 @@ static int write_sysctl(const struct zs_config *c, zs_error_t *err)
 		for (p = key; *p; p++)
 			if (*p == '.')
 				*p = '/';
-		path = xasprintf("/proc/sys/%s", key);
-		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		path = xasprintf("sys/%s", key);
+		if (procfd < 0)
+			return zs_make_error(err, -EINVAL, "set sysctl %s: the container has no /proc",
+					     c->sysctl[i].key);
+		fd = safe_openat(procfd, path, O_WRONLY, 0, err);
 		if (fd < 0)
-			return zs_make_error(err, errno, "set sysctl %s: open `%s`", c->sysctl[i].key, path);
+			return zs_error_wrap(err, "set sysctl %s", c->sysctl[i].key);
 		if (write_all(fd, c->sysctl[i].value, strlen(c->sysctl[i].value)) < 0)
 			return zs_make_error(err, errno, "set sysctl %s=%s", c->sysctl[i].key, c->sysctl[i].value);
 	}
@@ -615,11 +638,14 @@ int zs_rootfs_finalize(const struct zs_init_args *a, zs_error_t *err)
 {
 	const struct zs_config *c = a->config;
 	cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	cleanup_close int devnull = -1;
+	cleanup_close int devnull = -1, procfd = -1;
 	char **p;
 	int ret;
 
-	ret = write_sysctl(c, err);
+	procfd = open_verified_proc(rootfd, err);
+	if (procfd < 0 && *err)
+		return -1;
+	ret = write_sysctl(c, procfd, err);
 	if (ret < 0)
 		return ret;
 	for (p = c->readonly_paths; p && *p; p++) {
