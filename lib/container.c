@@ -181,6 +181,46 @@ static void add_listen_fds_env(struct zs_process *p)
 	p->env[len] = NULL;
 }
 
+/* Settings that would change the host when the container shares the
+ * namespace with it are refused (as runc's validator does). */
+static bool has_private_ns(const struct zs_config *cfg, int type)
+{
+	return zs_config_namespace(cfg, type) != NULL;
+}
+
+static int validate_namespaced(const struct zs_config *cfg, zs_error_t *err)
+{
+	size_t i;
+
+	if ((cfg->hostname && *cfg->hostname) && !has_private_ns(cfg, CLONE_NEWUTS))
+		return zs_make_error(err, -EINVAL,
+				     "config.json: hostname: unable to set hostname without a private UTS namespace");
+	if ((cfg->domainname && *cfg->domainname) && !has_private_ns(cfg, CLONE_NEWUTS))
+		return zs_make_error(
+		    err, -EINVAL, "config.json: domainname: unable to set domainname without a private UTS namespace");
+	if (!has_private_ns(cfg, CLONE_NEWNS) &&
+	    (cfg->n_mounts || (cfg->masked_paths && *cfg->masked_paths) ||
+	     (cfg->readonly_paths && *cfg->readonly_paths) || cfg->n_devices || cfg->n_sysctl))
+		return zs_make_error(
+		    err, -EINVAL,
+		    "config.json: linux.namespaces: mounts, devices, masked/readonly paths and sysctls need a "
+		    "mount namespace");
+	for (i = 0; i < cfg->n_sysctl; i++) {
+		const char *k = cfg->sysctl[i].key;
+		if (str_has_prefix(k, "net.") && !has_private_ns(cfg, CLONE_NEWNET))
+			return zs_make_error(
+			    err, -EINVAL, "config.json: linux.sysctl.%s: not allowed in the host's network namespace",
+			    k);
+		if ((str_has_prefix(k, "kernel.msg") || str_has_prefix(k, "kernel.sem") ||
+		     str_has_prefix(k, "kernel.shm") || str_has_prefix(k, "fs.mqueue.")) &&
+		    !has_private_ns(cfg, CLONE_NEWIPC))
+			return zs_make_error(
+			    err, -EINVAL, "config.json: linux.sysctl.%s: not allowed without a private IPC namespace",
+			    k);
+	}
+	return 0;
+}
+
 static int load_bundle(struct create_ctx *c, zs_error_t *err)
 {
 	cleanup_free char *cfg = NULL, *rootfs = NULL;
@@ -196,6 +236,9 @@ static int load_bundle(struct create_ctx *c, zs_error_t *err)
 		return ret;
 	if (c->config->process == NULL)
 		return zs_make_error(err, -EINVAL, "config.json: process: missing");
+	ret = validate_namespaced(c->config, err);
+	if (ret < 0)
+		return ret;
 	rootfs = c->config->root_path[0] == '/' ? xstrdup(c->config->root_path)
 						: xasprintf("%s/%s", c->bundle, c->config->root_path);
 	if (realpath(rootfs, real) == NULL)
