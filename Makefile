@@ -5,7 +5,8 @@
 #   make check    deps + build + every test; last line "N passed, N failed[, N skipped]"
 #   make demo     deps + build + the main job, printed
 #   make bench    regenerate bench/results/
-#   make install  PREFIX=/usr/local (criu goes to $(PREFIX)/libexec/zanshin/criu)
+#   make install  PREFIX=/usr/local (zanshin in sbin/; our criu in libexec/zanshin/criu,
+#                 libcriu in lib/zanshin/, so neither shadows a distribution criu)
 #   make lint     formatting and house rules
 #   make clean
 
@@ -56,7 +57,12 @@ install: all
 	install -m 0755 $(BUILD)/bin/criu $(DESTDIR)$(PREFIX)/libexec/zanshin/criu
 	cp -a $(BUILD)/lib/libcriu.so* $(DESTDIR)$(PREFIX)/lib/zanshin/
 	install -m 0644 $(BUILD)/include/criu/* $(DESTDIR)$(PREFIX)/include/zanshin/criu/
-	@for f in $(INSTALL_EXTRA); do echo "install $$f"; done
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/bin/zanshin $(DESTDIR)$(PREFIX)/sbin/zanshin
+	@if ls docs/man/*.[0-9] >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man8; \
+		install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/; \
+	fi
 
 lint:
 	@scripts/lint.sh
