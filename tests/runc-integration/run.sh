@@ -75,7 +75,8 @@ prepare_tree() {
 	apply_exclusions "$tree/tests/integration"
 }
 
-# excluded.txt: "FILE<TAB>TEST NAME<TAB>REASON"; the test's body starts with
+# excluded.txt: "FILE<TAB>TEST NAME<TAB>REASON" (TEST NAME "*": every test of
+# FILE); the test's body starts with
 # a bats skip carrying the reason, so it shows as "# skip" in the TAP.
 apply_exclusions() {
 	local dir=$1 file name reason
@@ -84,6 +85,7 @@ apply_exclusions() {
 		[ -f "$dir/$file.bats" ] || continue
 		EXCL_NAME=$name EXCL_REASON="excluded: $reason" awk '
 			{ print }
+			(ENVIRON["EXCL_NAME"] == "*" && index($0, "@test \"") == 1 && / \{$/) ||
 			index($0, "@test \"" ENVIRON["EXCL_NAME"] "\" {") == 1 {
 				r = ENVIRON["EXCL_REASON"]; gsub(/"/, "\\\"", r)
 				print "\tskip \"" r "\""
