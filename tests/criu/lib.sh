@@ -46,16 +46,25 @@ zs_kill_ours() {
 	done
 }
 
-# Keepers created by this run: they carry ZS_RUN_ID in their environment,
-# or they appeared during one of our restores (zs_restore notes them).
-ZS_MY_KEEPERS=" "
+# Keepers created by this run: a keeper is forked by "criu restore", so its
+# command line names our image directory (under $ZS_T); one forked by a
+# libcriu/RPC restore carries ZS_RUN_ID in its environment. Keepers of other
+# runs (parallel suites) are never touched.
 zs_our_keepers() {
 	local p
 	for p in $(pgrep -x criu-keeper); do
-		if [[ $ZS_MY_KEEPERS == *" $p "* ]] ||
+		if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$ZS_T/" ||
 			tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "ZS_RUN_ID=$ZS_RUN_ID"; then
 			echo "$p"
 		fi
+	done
+}
+
+# zs_keepers_of IMGDIR: keepers left by a restore of that image.
+zs_keepers_of() {
+	local p
+	for p in $(pgrep -x criu-keeper); do
+		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "-D $1 " && echo "$p"
 	done
 }
 
@@ -179,23 +188,15 @@ zs_dump() {
 }
 
 # zs_restore NAME IMGDIR [ARGS...]: restore detached; log in $ZS_T/logs/NAME.restore.log.
-# Keepers that appear during the restore are noted as ours (ZS_NEW_KEEPERS).
 zs_restore() {
-	local name=$1 img=$2 t0 rc before p
+	local name=$1 img=$2 t0 rc
 	shift 2
-	before=" $(pgrep -x criu-keeper | tr '\n' ' ') "
 	t0=$(date +%s.%N)
 	mkdir -p "$ZS_T/work"
 	"${ZS_CRIU:-$CRIU}" restore -D "$img" -W "$ZS_T/work" -d -o "$ZS_T/logs/$name.restore.log" -v4 "$@" \
 		2>"$ZS_T/logs/$name.restore.err"
 	rc=$?
 	ZS_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
-	ZS_NEW_KEEPERS=
-	for p in $(pgrep -x criu-keeper); do
-		[[ $before == *" $p "* ]] && continue
-		ZS_NEW_KEEPERS="$ZS_NEW_KEEPERS $p"
-		ZS_MY_KEEPERS="$ZS_MY_KEEPERS$p "
-	done
 	return $rc
 }
 

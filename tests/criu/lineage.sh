@@ -157,7 +157,7 @@ lost_tracking() {
 	start g 7 || return
 	t_restore "g base" "$I/base" --track-mem || return
 	pid=$(wl_pid "$I/wl")
-	k=$(zs_our_keepers)
+	k=$(zs_keepers_of "$I/base")
 	if [ -z "$k" ]; then
 		t_fail "keeper killed: find the keeper" "no criu-keeper after restore --track-mem"
 	else

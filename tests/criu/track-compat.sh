@@ -24,7 +24,7 @@ run() {
 	before=$(fds "$pid")
 	t_dump "$label base" "$I/base" "$pid" || return
 	t_restore "$label base" "$I/base" --track-mem || return
-	k=$(zs_our_keepers)
+	k=$(zs_keepers_of "$I/base")
 	after=$(fds "$pid")
 	[ "$before" = "$after" ] && t_ok "$label: tracked tasks have exactly their old fds" ||
 		t_fail "$label: tracked tasks have exactly their old fds" "before: $before" "after: $after"
@@ -44,11 +44,11 @@ run() {
 	ZS_CRIU=$2 t_dump "$label second" "$I/second" "$pid" || return
 	t_range "$label: a dump without --track-mem is full" "$(img_pages "$I/second")" $((2 * 32 * 256))
 	for ((p = 0; p < 50; p++)); do
-		[ -z "$(zs_our_keepers)" ] && break
+		[ -z "$(zs_keepers_of "$I/base")" ] && break
 		sleep 0.1
 	done
-	[ -z "$(zs_our_keepers)" ] && t_ok "$label: the keeper exits once its tasks are gone" ||
-		t_fail "$label: the keeper exits once its tasks are gone" "still there after 5 s: $(zs_our_keepers)"
+	[ -n "$k" ] && [ -z "$(zs_keepers_of "$I/base")" ] && t_ok "$label: the keeper exits once its tasks are gone" ||
+		t_fail "$label: the keeper exits once its tasks are gone" "keeper '$k'; still there after 5 s: $(zs_keepers_of "$I/base")"
 	ZS_CRIU=$2 t_restore "$label second" "$I/second" || return
 	t_verify "$label: restored from the second dump" "$W" "$d"
 	wl_stop "$W"

@@ -21,8 +21,8 @@ run() {
 	t_dump "K=$k base" "$I/base" "$pid" || return
 	t_restore "K=$k base" "$I/base" --track-mem || return
 	t_verify "K=$k: restored with tracking" "$W" "$d" || return
-	if [ -n "$(zs_our_keepers)" ]; then
-		t_ok "K=$k: a criu-keeper holds the tracking ($(zs_our_keepers | tr '\n' ' '))"
+	if [ -n "$(zs_keepers_of "$I/base")" ]; then
+		t_ok "K=$k: a criu-keeper holds the tracking ($(zs_keepers_of "$I/base" | tr '\n' ' '))"
 	else
 		t_fail "K=$k: a criu-keeper holds the tracking" "no criu-keeper process after restore --track-mem"
 	fi
