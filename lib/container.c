@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -564,8 +565,19 @@ static int do_create(struct create_ctx *c, zs_error_t *err)
 static void forward_signal(int sig);
 static pid_t forward_pid;
 
+static int proxy_master = -1;
+
 static void forward_signal(int sig)
 {
+	struct winsize ws;
+
+	/* our terminal was resized: resize the container's pty (which sends
+	 * SIGWINCH to its foreground process group itself) */
+	if (sig == SIGWINCH && proxy_master >= 0) {
+		if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+			ioctl(proxy_master, TIOCSWINSZ, &ws);
+		return;
+	}
 	if (forward_pid > 0)
 		kill(forward_pid, sig);
 }
@@ -578,6 +590,9 @@ int zs_wait_forwarding(pid_t pid, int tty_master)
 	int status = 0;
 
 	forward_pid = pid;
+	proxy_master = tty_master;
+	if (tty_master >= 0)
+		forward_signal(SIGWINCH); /* initial size */
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 	if (tty_master >= 0)

@@ -21,6 +21,9 @@ $(BUILD)/obj/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ZS_CFLAGS) $(CFLAGS) -c -o $@ $<
 
+ZS_COMMIT := $(shell git -C $(TOP) rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/obj/runtime/main.o: CFLAGS += -DZANSHIN_COMMIT='"$(ZS_COMMIT)"'
+
 $(BUILD)/obj/runtime/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ZS_CFLAGS) $(CFLAGS) -c -o $@ $<
