@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -59,6 +60,32 @@ static int join_namespaces(const struct zs_init_args *a, zs_error_t *err)
 	return 0;
 }
 
+/* The init's terminal is also /dev/console, as runc sets it up.  The
+ * target is opened inside the root without following links (the 2025
+ * console CVE); a read-only /dev is left alone. */
+static int bind_console(int slave, zs_error_t *err)
+{
+	cleanup_close int dev = -1, target = -1;
+	char src[64], dst[64];
+
+	dev = safe_openat(AT_FDCWD, "/dev", O_DIRECTORY | O_RDONLY, 0, NULL);
+	if (dev < 0)
+		return 0;
+	target = openat(dev, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (target < 0 && (errno == EROFS || errno == EACCES))
+		return 0;
+	if (target >= 0)
+		close(target);
+	target = safe_openat(dev, "console", O_PATH, 0, err);
+	if (target < 0)
+		return target;
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
+	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", target);
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return zs_make_error(err, errno, "bind the terminal to /dev/console");
+	return 0;
+}
+
 static int setup_terminal(const struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
 {
 	cleanup_close int master = -1;
@@ -83,6 +110,8 @@ static int setup_terminal(const struct zs_init_args *a, const struct zs_process 
 		struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
 		ioctl(slave, TIOCSWINSZ, &ws);
 	}
+	if (!a->is_exec && bind_console(slave, err) < 0)
+		return -1;
 	if (zs_send_fd(a->console_fd, master, name, err) < 0)
 		return -1;
 	if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
