@@ -41,3 +41,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/lib/libzanshin.a
 	$(CC) $(ZS_CFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/lib/libzanshin.a $(ZS_LIBS)
 
 -include $(ZS_LIB_OBJS:.o=.d) $(ZS_RT_OBJS:.o=.d)
+
+.PHONY: install-runtime
+install: install-runtime
+install-runtime: $(BUILD)/bin/zanshin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/zanshin
+	install -m 0755 $(BUILD)/bin/zanshin $(DESTDIR)$(PREFIX)/bin/zanshin
+	install -m 0644 docs/man/zanshin.8.md $(DESTDIR)$(PREFIX)/share/doc/zanshin/zanshin.8.md
