@@ -464,7 +464,8 @@ static int run_parent_hooks(struct create_ctx *c, zs_error_t *err)
 				   "createRuntime", state, err);
 	if (ret < 0)
 		return ret;
-	if (zs_sync_send(c->sync[0], ZS_SYNC_HOOKS_DONE, 0, state) < 0)
+	/* the init builds the same state from the pid we send (no size limit) */
+	if (zs_sync_send(c->sync[0], ZS_SYNC_HOOKS_DONE, (int) c->pid, NULL) < 0)
 		return zs_make_error(err, errno, "sync with the container init");
 	return 0;
 }

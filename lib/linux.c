@@ -24,6 +24,7 @@
 #include <linux/keyctl.h>
 
 #include "zanshin/linux.h"
+#include "zanshin/container_internal.h"
 #include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
 #include "zanshin/seccomp.h"
@@ -349,7 +350,7 @@ static int setup_rootfs(struct zs_init_args *a, zs_error_t *err)
 		return ret;
 	if (m.type != ZS_SYNC_HOOKS_DONE)
 		_exit(1); /* the parent failed and reports it */
-	a->state_json = xstrdup(m.msg);
+	a->state_json = zs_hook_state(a->id, m.err_no, "creating", a->bundle, a->config->annotations);
 	ret = run_create_container_hooks(a, err);
 	if (ret < 0)
 		return ret;
@@ -403,7 +404,7 @@ void zs_linux_init(struct zs_init_args *a)
 		zs_sync_send(a->sync_fd, ZS_SYNC_HOOKS, 0, NULL);
 		if (zs_sync_recv(a->sync_fd, &m, &err) < 0 || m.type != ZS_SYNC_HOOKS_DONE)
 			_exit(1);
-		a->state_json = xstrdup(m.msg);
+		a->state_json = zs_hook_state(a->id, m.err_no, "creating", a->bundle, a->config->annotations);
 		if (chroot(a->rootfs) < 0 || chdir("/") < 0) {
 			zs_make_error(&err, errno, "chroot `%s`", a->rootfs);
 			init_fail(a, err);

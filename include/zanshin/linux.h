@@ -15,7 +15,7 @@ struct zs_seccomp;
 enum zs_sync_type {
 	ZS_SYNC_GO = 1,	    /* parent -> child: maps and cgroup are ready */
 	ZS_SYNC_HOOKS,	    /* child -> parent: run prestart/createRuntime now */
-	ZS_SYNC_HOOKS_DONE, /* parent -> child */
+	ZS_SYNC_HOOKS_DONE, /* parent -> child; err_no = the init's host pid */
 	ZS_SYNC_CREATED,    /* child -> parent: waiting on the exec fifo */
 	ZS_SYNC_ERROR,	    /* child -> parent: message + errno */
 };
