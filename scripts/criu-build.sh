@@ -90,8 +90,10 @@ install_outputs() {
 	install -m 0755 "$dir/criu/criu" "$out/bin/criu.tmp" && mv -f "$out/bin/criu.tmp" "$out/bin/criu"
 	[ "$flavour" = patched ] || return 0
 	# Replace, never overwrite in place: running programs map libcriu.so.
-	cp -a "$dir/lib/c/libcriu.so" "$out/lib/libcriu.so.2.0.tmp" && mv -f "$out/lib/libcriu.so.2.0.tmp" "$out/lib/libcriu.so.2.0"
-	cp -a "$dir/lib/c/libcriu.a" "$out/lib/libcriu.a.tmp" && mv -f "$out/lib/libcriu.a.tmp" "$out/lib/libcriu.a"
+	cp -a "$dir/lib/c/libcriu.so" "$out/lib/libcriu.so.2.0.tmp"
+	mv -f "$out/lib/libcriu.so.2.0.tmp" "$out/lib/libcriu.so.2.0"
+	cp -a "$dir/lib/c/libcriu.a" "$out/lib/libcriu.a.tmp"
+	mv -f "$out/lib/libcriu.a.tmp" "$out/lib/libcriu.a"
 	ln -sf libcriu.so.2.0 "$out/lib/libcriu.so.2"
 	ln -sf libcriu.so.2 "$out/lib/libcriu.so"
 	cp "$dir/lib/c/criu.h" "$dir/images/rpc.pb-c.h" "$dir/images/rpc.proto" "$out/include/criu/"
