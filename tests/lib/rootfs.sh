@@ -9,7 +9,9 @@
 # Variants:
 #   busybox  Debian's busybox-static as /bin/busybox plus a symlink for every
 #            applet, /etc/passwd and /etc/group (root, daemon, nobody, ...),
-#            /tmp (1777), empty /dev /proc /sys.
+#            /tmp (1777), empty /dev. No /proc or /sys: the runtime creates
+#            their mount points, as with the upstream busybox image (runc's
+#            mask tests replace them with symlinks, which must be refused).
 #   debian   busybox plus Debian's static /sbin/ldconfig: enough for the runc
 #            suite's hooks test ("ldconfig -p"), which otherwise wants a
 #            downloaded Debian image.
@@ -31,7 +33,7 @@ _rootfs_key() {
 
 _rootfs_populate() { # DIR VARIANT
 	local dir=$1 variant=$2 link target
-	mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,root,home,var/run,run,mnt,lib}
+	mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc,dev,root,home,var/run,run,mnt,lib}
 	install -d -m 1777 "$dir/tmp"
 	chmod 0700 "$dir/root"
 	install -m 0755 /bin/busybox "$dir/bin/busybox"
