@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/scripts" "$tmp/criu-patches" "$tmp/build/src"
 cp "$top/scripts/criu-build.sh" "$tmp/scripts/"
-cp "$top/criu-patches/series" "$tmp/criu-patches/"
+cp "$top"/criu-patches/series "$top"/criu-patches/*.patch "$tmp/criu-patches/"
 printf 'not criu' >"$tmp/build/src/criu_4.2.1.orig.tar.xz"
 if out=$("$tmp/scripts/criu-build.sh" patched 2>&1); then
 	t_fail "tarball with wrong SHA-256 refused" "build succeeded: $out"
