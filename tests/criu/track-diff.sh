@@ -36,6 +36,10 @@ run() {
 	t_range "K=$k: diff holds K..K+$SLACK pages" "$pages" "$k" $((k + SLACK))
 	t_diag "K=$k: diff $pages pages = K + $extra (base image $(img_pages "$I/base") pages)"
 	t_diag "K=$k: of the diff's pages: $(diff_breakdown "$I/diff" "$pid")"
+	t_diag "K=$k: the pages elsewhere: the workload's own version array (1 byte per page, 16 pages for" \
+		"256 MiB, all touched by a spread write), stack/.bss/libc data touched while it handles the" \
+		"command, and read-only private file pages with anonymous content (libc/ld.so RELRO) that CRIU stores" \
+		"whenever they are present (the backend does not track read-only mappings)"
 	skipped=$(stats_dump "$I/diff" pages_skipped_parent)
 	written=$(stats_dump "$I/diff" pages_written)
 	t_diag "K=$k: stats-dump pages_written=$written pages_skipped_parent=$skipped"
