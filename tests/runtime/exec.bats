@@ -57,7 +57,8 @@ teardown() {
 
 @test "exec --tty --detach --console-socket: output comes through the pty" {
 	"$RECVTTY" --mode single --no-stdin --pid-file "$ROOT/tty.pid" "$ROOT/tty.sock" >"$ROOT/tty.out" 2>&1 &
-	for _ in $(seq 50); do [ -S "$ROOT/tty.sock" ] && break; sleep 0.1; done
+	# recvtty binds the socket before it writes its pid file: wait for both.
+	for _ in $(seq 100); do [ -S "$ROOT/tty.sock" ] && [ -s "$ROOT/tty.pid" ] && break; sleep 0.1; done
 	TTYPID=$(cat "$ROOT/tty.pid")
 	# As containerd's shim does it: detached, the pty master goes to the socket.
 	run rt exec --tty --detach --pid-file "$ROOT/tty-exec.pid" --console-socket "$ROOT/tty.sock" ex sh -c 'tty; echo tty-ok; sleep 1'

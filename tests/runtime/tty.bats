@@ -6,7 +6,8 @@ load helpers
 setup() {
 	setup_bundle
 	"$RECVTTY" --mode single --no-stdin --pid-file "$ROOT/tty.pid" "$ROOT/tty.sock" >"$ROOT/tty.out" 2>&1 &
-	for _ in $(seq 50); do [ -S "$ROOT/tty.sock" ] && break; sleep 0.1; done
+	# recvtty binds the socket before it writes its pid file: wait for both.
+	for _ in $(seq 100); do [ -S "$ROOT/tty.sock" ] && [ -s "$ROOT/tty.pid" ] && break; sleep 0.1; done
 	TTYPID=$(cat "$ROOT/tty.pid")
 	update_config '.process.terminal = true'
 }
