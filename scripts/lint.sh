@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.." || exit 1
 bad=0
 note() { echo "lint: $*"; bad=1; }
 
-mapfile -t csrc < <(git ls-files '*.c' '*.h' | grep -Ev '^(criu-patches|build)/')
+mapfile -t csrc < <(git ls-files -co --exclude-standard '*.c' '*.h' | grep -Ev '^(criu-patches|build)/')
 
 if command -v clang-format >/dev/null; then
 	for f in "${csrc[@]}"; do
@@ -24,11 +24,18 @@ else
 fi
 
 mine=$(printf '%s\n' "${csrc[@]}" | grep -Ev '^tests/')
-grep -nE '%m[^a-zA-Z]' $mine 2>/dev/null | grep -v strftime | sed 's/^/lint: %m in format: /' && bad=1
-grep -nE '\bopen(at)?\s*\(' $mine 2>/dev/null | grep -v O_CLOEXEC | grep -Ev '^\S+:\s*[0-9]+:\s*(//|\*|/\*)' |
-	grep -vE 'open\(\)|openat\(\)|#define|xopen|safe_open' | sed 's/^/lint: open without O_CLOEXEC: /' && bad=1
-grep -nE '(^|[^x_a-z])(malloc|calloc|realloc|strdup)\s*\(' $mine 2>/dev/null | grep -v 'lib/utils.c' |
-	sed 's/^/lint: bare allocation (use xmalloc & co.): /' && bad=1
+report() { # PREFIX: lines on stdin become lint findings
+	local line
+	while IFS= read -r line; do note "$1: $line"; done
+}
+# shellcheck disable=SC2086
+report "%m in a format" < <(grep -nE '%m[^a-zA-Z]' $mine 2>/dev/null | grep -v strftime)
+# shellcheck disable=SC2086
+report "open without O_CLOEXEC" < <(grep -nE '\bopen(at)?\s*\(' $mine 2>/dev/null | grep -v O_CLOEXEC |
+	grep -Ev ':\s*(//|\*|/\*)' | grep -vE 'open\(\)|openat\(\)|#define|xopen|safe_open')
+# shellcheck disable=SC2086
+report "bare allocation (use xmalloc & co.)" < <(grep -nE '(^|[^x_a-z])(malloc|calloc|realloc|strdup)\s*\(' $mine 2>/dev/null |
+	grep -v 'lib/utils.c')
 
 while read -r p; do
 	case "$p" in "" | \#*) continue ;; esac

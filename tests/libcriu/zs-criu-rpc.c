@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "check-track")) {
 		if (setup(argv[1], NULL))
 			return 1;
-		struct criu_feature_check f = { .mem_track = true };
+		struct criu_feature_check f = {.mem_track = true};
 		ret = criu_feature_check(&f, sizeof(f));
 		if (ret < 0) {
 			fprintf(stderr, "criu_feature_check: %d\n", ret);

@@ -35,8 +35,8 @@ static void die(const char *what)
 static int recv_fd(int conn)
 {
 	char buf[256], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	int fd;
 
@@ -86,8 +86,8 @@ static void run_single(int lsock, int use_stdin)
 	if (master < 0)
 		die("receiving pty");
 	close(lsock);
-	p[0] = (struct pollfd){ .fd = master, .events = POLLIN };
-	p[1] = (struct pollfd){ .fd = use_stdin ? 0 : -1, .events = POLLIN };
+	p[0] = (struct pollfd){.fd = master, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = use_stdin ? 0 : -1, .events = POLLIN};
 	for (;;) {
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -110,7 +110,7 @@ static void run_null(int lsock)
 	struct pollfd p[MAX_FDS];
 	int n = 1, i;
 
-	p[0] = (struct pollfd){ .fd = lsock, .events = POLLIN };
+	p[0] = (struct pollfd){.fd = lsock, .events = POLLIN};
 	for (;;) {
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
@@ -126,7 +126,7 @@ static void run_null(int lsock)
 		if (p[0].revents & POLLIN) {
 			int fd = accept_pty(lsock);
 			if (fd >= 0 && n < MAX_FDS)
-				p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+				p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
 			else if (fd >= 0)
 				close(fd);
 		}
@@ -136,7 +136,7 @@ static void run_null(int lsock)
 int main(int argc, char **argv)
 {
 	const char *mode = "single", *pidfile = NULL, *path = NULL;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int use_stdin = 1, lsock, i;
 
 	for (i = 1; i < argc; i++) {
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lsock < 0)
 		die("socket");
-	if (bind(lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (bind(lsock, (struct sockaddr *) &sa, sizeof(sa)) < 0)
 		die(path);
 	if (listen(lsock, 16) < 0)
 		die("listen");
