@@ -18,6 +18,7 @@
  * OPs: write K (K distinct pages per process), verify (every page of every
  * process, and that unmapped ranges stay gone), info, fork (process 0 forks
  * one more process), mremap, munmap, dontneed, mmap-new [MIB], brk [MIB],
+ * mprotect-ro / mprotect-rw (no write in between),
  * exit; corrupt and stale damage one page on purpose (self-test: the next
  * verify must fail). STATUS is PASS/FAIL for verify, OK/ERR otherwise. The digest sums the
  * expected state (layout, every page's version, pids), so two verifies that
@@ -266,6 +267,8 @@ static enum status run_op(const struct cmd *c, struct wl_out *o, uint64_t *diges
 		r = mem_mmap_new(&W.mem, (uint32_t) W.idx, mib ? mib : 16, o);
 	else if (!strcmp(c->op, "corrupt") || !strcmp(c->op, "stale"))
 		r = mem_damage(&W.mem, c->op, o);
+	else if (!strcmp(c->op, "mprotect-ro") || !strcmp(c->op, "mprotect-rw"))
+		r = mem_mprotect(&W.mem, !strcmp(c->op, "mprotect-rw"), o);
 	else if (!strcmp(c->op, "brk"))
 		r = mem_brk(&W.mem, (uint32_t) W.idx, mib ? mib : 4, o);
 	else {

@@ -510,6 +510,37 @@ int mem_dontneed(struct wl_mem *m, struct wl_out *o)
 }
 
 /*
+ * mprotect-ro makes an eighth of the largest region read-only (from its
+ * three-quarter mark), splitting its mapping; mprotect-rw makes it writable
+ * again. No write command may run in between (it would fault).
+ */
+int mem_mprotect(struct wl_mem *m, int writable, struct wl_out *o)
+{
+	struct wl_region *r;
+
+	if (!writable) {
+		r = largest_region(m, 8);
+		if (!r || m->ro_addr) {
+			out_add(o, "mprotect-ro: %s\n", r ? "already read-only" : "no region");
+			return -1;
+		}
+		m->ro_addr = r->addr + (r->npages * 3 / 4) * WL_PAGE;
+		m->ro_len = (r->npages / 8) * WL_PAGE;
+	} else if (!m->ro_addr) {
+		out_add(o, "mprotect-rw: nothing is read-only\n");
+		return -1;
+	}
+	if (mprotect(m->ro_addr, m->ro_len, writable ? PROT_READ | PROT_WRITE : PROT_READ)) {
+		out_add(o, "mprotect: %s\n", strerror(errno));
+		return -1;
+	}
+	out_add(o, "mprotect %p %zu pages %s\n", (void *) m->ro_addr, m->ro_len / WL_PAGE, writable ? "rw" : "ro");
+	if (writable)
+		m->ro_addr = NULL;
+	return 0;
+}
+
+/*
  * Self-test of the verifier: "corrupt" flips one byte of a page, "stale"
  * records a write that never reached memory, as a restore that lost a
  * written page would. Both must make the next verify fail.

@@ -49,6 +49,8 @@ struct wl_mem {
 	int nh;
 	struct wl_region r[WL_MAX_REGIONS];
 	struct wl_hole h[WL_MAX_HOLES];
+	char *ro_addr; /* range made read-only by "mprotect-ro" */
+	size_t ro_len;
 };
 
 /* Result text of one command in one process. */
@@ -71,6 +73,7 @@ int mem_brk(struct wl_mem *m, uint32_t tag, size_t mib, struct wl_out *o);
 int mem_mremap(struct wl_mem *m, struct wl_out *o);
 int mem_munmap(struct wl_mem *m, struct wl_out *o);
 int mem_dontneed(struct wl_mem *m, struct wl_out *o);
+int mem_mprotect(struct wl_mem *m, int writable, struct wl_out *o);
 int mem_damage(struct wl_mem *m, const char *how, struct wl_out *o);
 void mem_info(const struct wl_mem *m, struct wl_out *o);
 uint64_t wl_mix64(uint64_t x);
