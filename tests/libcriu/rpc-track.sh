@@ -29,8 +29,8 @@ if (cd "$W" && "$RPC" "$CRIU" restore "$ZS_T/base" --track-mem) >"$ZS_T/out" 2>&
 else
 	t_fail "rpc: restore with criu_set_track_mem()" "$(cat "$ZS_T/out")" "$(grep -m5 Error "$ZS_T/base/rpc.log")"
 fi
-for p in $(pgrep -x criu-keeper); do [[ $before == *" $p "* ]] || ZS_MY_KEEPERS="$ZS_MY_KEEPERS$p "; done
-if [ -n "$ZS_MY_KEEPERS" ]; then t_ok "rpc restore left a keeper"; else t_fail "rpc restore left a keeper" "none found"; fi
+for p in $(pgrep -x criu-keeper); do [[ $before == *" $p "* ]] || new_keepers="$new_keepers$p "; done
+if [ -n "${new_keepers:-}" ]; then t_ok "rpc restore left a keeper"; else t_fail "rpc restore left a keeper" "none found"; fi
 
 t_verify "rpc: restored tree verifies" "$W"
 wl_write "$W" $K
