@@ -1,0 +1,50 @@
+/* zanshin — CRIU image directories read and rewritten without CRIU: lineage
+ * ids (inventory image_id / parent_image_id, criu-patches 0010), sanity
+ * checks before root hands an image to CRIU, and flattening a chain of
+ * diffs (pagemap entries with PE_PARENT) into one full image.
+ *
+ * Only the protobuf fields we need are decoded (a small varint reader);
+ * CRIU's own generated code is not linked. */
+#ifndef ZANSHIN_CRIU_IMAGE_H
+#define ZANSHIN_CRIU_IMAGE_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "zanshin/error.h"
+
+struct zs_image_info {
+	char *image_id;	       /* inventory image_id; NULL for images of a stock CRIU */
+	char *parent_image_id; /* NULL when the image is full */
+	char *parent_link;     /* target of the `parent` symlink, NULL if none */
+	uint32_t img_version;  /* inventory img_version */
+	uint64_t pages;	       /* pages stored in this directory (PE_PRESENT) */
+	uint64_t parent_pages; /* pages this directory takes from its parent (PE_PARENT) */
+	uint64_t lazy_pages;   /* PE_LAZY pages (served by a page server) */
+	uint64_t bytes;	       /* total size of the regular files */
+	unsigned n_pagemaps;   /* pagemap-*.img files */
+};
+
+/* Read DIR's inventory and pagemaps.  A missing inventory.img, a bad magic
+ * or a truncated entry is an error naming the file. */
+int zs_image_info(const char *dir, struct zs_image_info *info, zs_error_t *err);
+void zs_image_info_free(struct zs_image_info *info);
+
+/* Check DIR before it is given to CRIU: inventory present with a known
+ * magic and img_version, every *.img file starts with a CRIU magic,
+ * pages-*.img sizes match their pagemaps.  0 or an error naming the file. */
+int zs_image_check(const char *dir, zs_error_t *err);
+
+struct zs_flatten_stats {
+	uint64_t pages;	       /* pages written to OUT */
+	uint64_t bytes;	       /* bytes written to OUT (all files) */
+	unsigned chain_len;    /* images walked (1 = LEAF was already full) */
+};
+
+/* Write into OUT (created 0700, must not exist) a full image equal in
+ * memory to LEAF restored through its `parent` chain: every PE_PARENT page
+ * is fetched from the nearest ancestor holding it, the other files are
+ * copied from LEAF, OUT has no `parent` link, and its inventory keeps
+ * LEAF's image_id and drops parent_image_id.  Every file and OUT are
+ * fsync'ed; the caller renames OUT into place.  On error OUT is removed. */
+int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err);
+
+#endif

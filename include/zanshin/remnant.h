@@ -1,0 +1,83 @@
+/* zanshin — the per-node remnant store (DESIGN.md "Remnant store").
+ *
+ *   ROOT (default /var/lib/zanshin, --remnant-root, 0700)
+ *     containers/ID/bundle/            config.json (+ rootfs/ when kept)
+ *     containers/ID/bundle.json        what was kept of the bundle, and from where
+ *     containers/ID/generations/NAME/  CRIU images + manifest.json + lineage.json
+ *     containers/ID/generations/.tmp-* generations being written (ignored, collected)
+ *
+ * A generation appears only when complete (temp dir, fsync, rename, fsync
+ * parent).  A diff's `parent` link is relative (../NAME).  manifest.json
+ * ("zanshin-manifest" v1) lists every file with size and SHA-256;
+ * lineage.json ("zanshin-lineage" v1) has image id, parent id, parent
+ * generation, created, node, kind (full|diff), pages and bytes. */
+#ifndef ZANSHIN_REMNANT_H
+#define ZANSHIN_REMNANT_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "zanshin/error.h"
+
+#define ZS_REMNANT_DEFAULT_ROOT "/var/lib/zanshin"
+
+struct zs_remnant;
+
+struct zs_remnant_gen {
+	char *container; /* container id */
+	char *name;	 /* directory name under generations/ */
+	char *path;	 /* absolute path of the generation */
+	char *image_id;
+	char *parent_image_id; /* NULL for a full generation */
+	char *parent;	       /* parent generation name, NULL for full */
+	char *created;	       /* RFC 3339 */
+	char *node;	       /* hostname that wrote it */
+	bool diff;
+	unsigned chain_len; /* 1 for a full generation */
+	uint64_t pages, bytes;
+};
+void zs_remnant_gen_free(struct zs_remnant_gen *g);
+
+/* Open (create with 0700 if missing) the store at ROOT. */
+int zs_remnant_open(const char *root, struct zs_remnant **out, zs_error_t *err);
+void zs_remnant_close(struct zs_remnant *r);
+
+/* A temp directory (0700) in ID's generations/ for CRIU to dump into. */
+int zs_remnant_gen_begin(struct zs_remnant *r, const char *id, char **tmp_dir, zs_error_t *err);
+/* Make TMP_DIR a generation: read its lineage (zs_image_info), find the
+ * parent generation by parent image id (its `parent` link must point at
+ * it), write manifest.json and lineage.json, fsync, rename into place,
+ * fsync the parent directory.  Then merge automatically when the chain is
+ * longer than the configured maximum.  *GEN (may be NULL) gets the result. */
+int zs_remnant_gen_commit(struct zs_remnant *r, const char *id, const char *tmp_dir, struct zs_remnant_gen **gen,
+			  zs_error_t *err);
+void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir);
+
+/* Keep a copy of an image directory written elsewhere (hard links when on
+ * the same filesystem, a copy otherwise) as a generation of ID, unless one
+ * with the same image id is already stored (then *GEN is that one).  A diff
+ * is kept only if its parent generation is in the store (else -ENOENT). */
+int zs_remnant_import(struct zs_remnant *r, const char *id, const char *src_dir, struct zs_remnant_gen **gen,
+		      zs_error_t *err);
+
+/* The generation whose image id is IMAGE_ID, in container ID (or any
+ * container when ID is NULL).  Returns 1 and fills *GEN when found, 0 when
+ * not found, < 0 on error. */
+int zs_remnant_find(struct zs_remnant *r, const char *id, const char *image_id, struct zs_remnant_gen **gen,
+		    zs_error_t *err);
+
+/* Check every file of a generation and of its ancestors against their
+ * manifests.  0 or an error naming the first file that differs. */
+int zs_remnant_verify(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_error_t *err);
+
+/* Flatten generation G (and its chain) into OUT_DIR (must not exist):
+ * a full image restorable on its own. */
+int zs_remnant_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *out_dir, zs_error_t *err);
+
+/* Bundle: keep BUNDLE_DIR/config.json and ROOTFS (hard-link copy when on
+ * the same filesystem and ROOTFS is not a mount point, else recorded as
+ * not kept).  *PATH gets the stored bundle directory (config.json whose
+ * root.path points at the kept rootfs) or 0 when none is stored. */
+int zs_remnant_save_bundle(struct zs_remnant *r, const char *id, const char *bundle_dir, const char *rootfs,
+			   zs_error_t *err);
+int zs_remnant_bundle(struct zs_remnant *r, const char *id, char **path, zs_error_t *err);
+
+#endif
