@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Regenerate bench/results/README.md and bench/results/plots/*.svg from
+every bench/results/*.json written by bench/lib/record.py.
+
+For each group of samples (same group, configuration and metric): the number
+of samples, median, 10th and 90th percentiles, and the ratio of its median to
+the anchor configuration's median in the same group and metric (the anchor
+is named in the JSON; for the paper's tables it is runc + stock CRIU, or
+stock CRIU at the CRIU level). Goals are evaluated from the same medians.
+Plots are drawn with gnuplot (SVG) when it is installed.
+
+usage: report.py RESULTS_DIR
+"""
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+SCHEMA = "zanshin-bench/1"
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if len(xs) == 1:
+        return xs[0]
+    k = (len(xs) - 1) * p
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def fmt(metric, v):
+    if v is None:
+        return "—"
+    if "bytes" in metric:
+        return "%.2f MB" % (v / 1e6) if v >= 1e5 else "%d B" % v
+    a = abs(v)
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 10:
+        return "%.1f" % v
+    if a >= 0.1:
+        return "%.3f" % v
+    return "%.4g" % v
+
+
+def ordered(items):
+    seen = []
+    for i in items:
+        if i not in seen:
+            seen.append(i)
+    return seen
+
+
+class Result:
+    def __init__(self, path):
+        self.path = path
+        self.j = json.load(open(path))
+        self.stats = {}
+        by = {}
+        for s in self.j["samples"]:
+            by.setdefault((s["group"], s["config"], s["metric"]), []).append(s["value"])
+        for k, xs in by.items():
+            self.stats[k] = {"n": len(xs), "median": statistics.median(xs), "p10": pct(xs, 0.1), "p90": pct(xs, 0.9)}
+        self.keys = ordered((s["group"], s["config"], s["metric"]) for s in self.j["samples"])
+
+    def median(self, group, config, metric):
+        st = self.stats.get((group, config, metric))
+        return st["median"] if st else None
+
+    def ratio(self, group, config, metric):
+        a = self.j.get("anchor")
+        if not a or config == a:
+            return None
+        m, am = self.median(group, config, metric), self.median(group, a, metric)
+        if m is None or not am:
+            return None
+        return m / am
+
+    def goals(self):
+        out = []
+        for g in self.j.get("goals", []):
+            m = self.median(g["group"], g["config"], g["metric"])
+            if g["kind"] == "ratio":
+                vs = self.median(g["vs_group"], g["vs_config"], g["metric"])
+                val = m / vs if m is not None and vs else None
+                target = g["max_ratio"]
+                shown = "—" if val is None else ("%.3f× (%+.2f%%)" % (val, 100 * (val - 1)))
+                tshown = "≤ %.3f×" % target
+            else:
+                val, target = m, g["max"]
+                unit = "" if "bytes" in g["metric"] else " " + g["metric"]
+                shown, tshown = fmt(g["metric"], val) + unit, "≤ %s%s" % (fmt(g["metric"], target), unit)
+            met = None if val is None else val <= target
+            out.append((g, shown, tshown, met))
+        return out
+
+
+def gnuplot(script):
+    if not shutil.which("gnuplot"):
+        return False
+    r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+    if r.returncode != 0:
+        sys.stderr.write("report: gnuplot failed: %s\n" % r.stderr[-2000:])
+        return False
+    return True
+
+
+def q(s):
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("_", "\\\\_").replace("@", "\\\\@")
+
+
+TERM = os.environ.get("ZS_TERM", "set terminal svg size 900,480 dynamic enhanced font 'Helvetica,12' background rgb 'white'") + "\n"
+
+
+def plot_bars(res, p, out, data):
+    import re
+    rx = re.compile(p["groups"]) if p["groups"] else None
+    groups = ordered(g for g, c, m in res.keys if m == p["metric"] and (not rx or rx.search(g)))
+    configs = ordered(c for g, c, m in res.keys if m == p["metric"] and g in groups)
+    if not groups:
+        return False
+    scale, ylabel = (1e6, "MB") if "bytes" in p["metric"] else (1, p["metric"])
+    with open(data, "w") as f:
+        for g in groups:
+            row = ['"%s"' % g.replace('"', "'")]
+            for c in configs:
+                st = res.stats.get((g, c, p["metric"]))
+                row += ["%g %g %g" % (st["median"] / scale, st["p10"] / scale, st["p90"] / scale) if st else "? ? ?"]
+            f.write(" ".join(row) + "\n")
+    s = TERM + 'set output "%s"\n' % out
+    s += 'set title "%s"\nset ylabel "%s (median, bars p10–p90)"\n' % (q(p["title"]), q(ylabel))
+    s += "set datafile missing '?'\nset style data histogram\nset style histogram errorbars gap 2 lw 1\n"
+    s += "set style fill solid 0.7 border -1\nset key top left\nset yrange [0:*]\nset grid ytics\n"
+    s += "set xtics noenhanced rotate by -20\n"
+    parts = []
+    for i, c in enumerate(configs):
+        b = 2 + 3 * i
+        parts.append("'%s' using %d:%d:%d%s title \"%s\"" % (data, b, b + 1, b + 2, ":xtic(1)" if i == 0 else "", q(c)))
+    s += "plot " + ", ".join(parts) + "\n"
+    return gnuplot(s)
+
+
+def plot_hops(res, p, out, data):
+    import re
+    rx = re.compile(p["groups"]) if p["groups"] else None
+    series = {}
+    for s in res.j["samples"]:
+        if s["metric"] != p["metric"] or "hop" not in s or (rx and not rx.search(s["group"])):
+            continue
+        series.setdefault((s["group"], s["config"]), {}).setdefault(s["hop"], []).append(s["value"])
+    if not series:
+        return False
+    scale, ylabel = (1e6, "MB") if "bytes" in p["metric"] else (1, p["metric"])
+    names = list(series)
+    with open(data, "w") as f:
+        for k in names:
+            for hop in sorted(series[k]):
+                f.write("%d %g\n" % (hop, statistics.median(series[k][hop]) / scale))
+            f.write("\n\n")
+    s = TERM + 'set output "%s"\n' % out
+    s += 'set title "%s"\nset xlabel "hop"\nset ylabel "%s per hop (median)"\n' % (q(p["title"]), q(ylabel))
+    s += "set key below\nset grid\nset xtics 1\n"
+    if p.get("log", True) and "bytes" in p["metric"]:
+        s += "set logscale y\n"
+    parts = ["'%s' index %d using 1:2 with linespoints title \"%s\"" % (data, i, q("%s, %s" % (k[1], k[0])))
+             for i, k in enumerate(names)]
+    s += "plot " + ", ".join(parts) + "\n"
+    return gnuplot(s)
+
+
+def main():
+    outdir = sys.argv[1]
+    plotdir = os.path.join(outdir, "plots")
+    os.makedirs(plotdir, exist_ok=True)
+    results, legacy = [], []
+    for path in sorted(glob.glob(os.path.join(outdir, "*.json"))):
+        try:
+            j = json.load(open(path))
+        except ValueError:
+            continue
+        if j.get("schema") == SCHEMA:
+            results.append(Result(path))
+        elif os.path.exists(path[:-5] + ".md"):
+            legacy.append(os.path.basename(path[:-5] + ".md"))
+    md = ["# Benchmark results", "",
+          "Generated by `bench/lib/report.py` from `bench/results/*.json` (every sample is there);"
+          " do not edit by hand. Regenerate with `make bench` (full) or `make bench-quick`.",
+          "Medians with the 10th–90th percentile range; *× anchor* is the ratio of the median to the"
+          " anchor configuration's median in the same row group (runc 1.1.5 + stock CRIU 4.2.1 for"
+          " containers, stock CRIU 4.2.1 at the CRIU level).", ""]
+    md += ["## Goals", "", "| benchmark | goal | measured | target | met |", "|---|---|---:|---:|:---:|"]
+    for r in results:
+        for g, shown, tshown, met in r.goals():
+            md.append("| [%s](#%s) | %s | %s | %s | %s |" % (r.j["name"], r.j["name"], g["text"], shown, tshown,
+                                                          "—" if met is None else ("yes" if met else "**no**")))
+    md.append("")
+    used_plots = set()
+    for r in results:
+        j = r.j
+        m, v = j["machine"], j["versions"]
+        md += ['<a id="%s"></a>' % j["name"], "## %s (`%s`)" % (j["title"], j["name"]), ""]
+        md.append("- command: `%s` (%s mode), %s, %d s" % (j["command"], j["mode"], j["date"], j["wall_seconds"]))
+        md.append("- machine: %s, %s cores, %s, Linux %s, Debian %s; load average %s at start, %s at end" % (
+            m["cpu"], m["cores"], m["memory"], m["kernel"], m["debian"], j["loadavg"]["start"], j["loadavg"]["end"]))
+        md.append("- versions: zanshin %s (%s); CRIU %s; stock %s; %s" % (
+            v["zanshin"], v["git"], v["criu"], v["stock_criu"], v["runc"]))
+        for n in j["notes"]:
+            md.append("- " + n)
+        md.append("")
+        for p in j.get("plots", []):
+            out = os.path.join(plotdir, p["file"])
+            data = os.path.join(plotdir, "." + p["file"] + ".dat")
+            ok = plot_bars(r, p, out, data) if p["kind"] == "bars" else plot_hops(r, p, out, data)
+            if os.path.exists(data):
+                os.unlink(data)
+            if ok:
+                used_plots.add(p["file"])
+                md += ["![%s](plots/%s)" % (p["title"], p["file"]), ""]
+        md += ["| group | configuration | metric | n | median | p10 | p90 | × anchor |",
+               "|---|---|---|---:|---:|---:|---:|---:|"]
+        last = None
+        for g, c, met in r.keys:
+            st = r.stats[(g, c, met)]
+            ra = r.ratio(g, c, met)
+            md.append("| %s | %s | %s | %d | %s | %s | %s | %s |" % (
+                g if g != last else "", c + (" (anchor)" if c == j.get("anchor") else ""), met, st["n"],
+                fmt(met, st["median"]), fmt(met, st["p10"]), fmt(met, st["p90"]),
+                "—" if ra is None else "%.3f" % ra))
+            last = g
+        md.append("")
+    if legacy:
+        md += ["## Earlier benchmarks (own format)", ""] + ["- [%s](%s)" % (l, l) for l in legacy] + [""]
+    for f in glob.glob(os.path.join(plotdir, "*.svg")):
+        if os.path.basename(f) not in used_plots:
+            os.unlink(f)
+    with open(os.path.join(outdir, "README.md.tmp"), "w") as f:
+        f.write("\n".join(md))
+    os.replace(os.path.join(outdir, "README.md.tmp"), os.path.join(outdir, "README.md"))
+
+
+if __name__ == "__main__":
+    main()
