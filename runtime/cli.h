@@ -57,6 +57,7 @@ ZS_VERB(features);
 ZS_VERB(spec);
 ZS_VERB(checkpoint);
 ZS_VERB(restore);
+ZS_VERB(image);
 
 /* Verbs exit with this when a verb's own --help was printed. */
 #define ZS_EXIT_HELP 0

@@ -32,6 +32,7 @@ static const struct command commands[] = {
      "display container events such as OOM notifications, cpu, memory, and IO usage statistics"},
     {"exec", zs_cmd_exec, "execute new process inside the container"},
     {"features", zs_cmd_features, "show the enabled features"},
+    {"image", zs_cmd_image, "read, check and flatten CRIU image directories"},
     {"kill", zs_cmd_kill, "kill sends the specified signal (default: SIGTERM) to the container's init process"},
     {"list", zs_cmd_list, "lists containers started by runc with the given root"},
     {"pause", zs_cmd_pause, "pause suspends all processes inside the container"},

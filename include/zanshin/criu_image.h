@@ -34,9 +34,9 @@ void zs_image_info_free(struct zs_image_info *info);
 int zs_image_check(const char *dir, zs_error_t *err);
 
 struct zs_flatten_stats {
-	uint64_t pages;	       /* pages written to OUT */
-	uint64_t bytes;	       /* bytes written to OUT (all files) */
-	unsigned chain_len;    /* images walked (1 = LEAF was already full) */
+	uint64_t pages;	    /* pages written to OUT */
+	uint64_t bytes;	    /* bytes written to OUT (all files) */
+	unsigned chain_len; /* images walked (1 = LEAF was already full) */
 };
 
 /* Write into OUT (created 0700, must not exist) a full image equal in
@@ -46,5 +46,10 @@ struct zs_flatten_stats {
  * LEAF's image_id and drops parent_image_id.  Every file and OUT are
  * fsync'ed; the caller renames OUT into place.  On error OUT is removed. */
 int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err);
+
+/* zs_image_flatten() into a temporary sibling of OUT (".NAME.flatten-PID"),
+ * then renamed to OUT (which must not exist) and the parent directory
+ * fsync'ed: OUT appears only complete, even if the process is killed. */
+int zs_image_flatten_to(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err);
 
 #endif

@@ -1,0 +1,560 @@
+/* zanshin — zs_image_flatten(): a chain of diff images (pagemap entries
+ * with PE_PARENT, resolved through `parent` symlinks) written out as one
+ * full image.
+ *
+ * For each pagemap*-*.img of LEAF, CRIU reads a PE_PARENT range from the
+ * same-named pagemap of the parent directory, entry by entry, walking up
+ * while the parent's entry is PE_PARENT itself (criu/pagemap.c
+ * read_parent_page); pages of a PE_PRESENT entry sit in pages-<id>.img in
+ * pagemap order.  We do the same by virtual address and copy runs of pages
+ * with copy_file_range, merging runs that are contiguous in the source. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "criu_image_internal.h"
+#include "zanshin/criu_image.h"
+#include "zanshin/utils.h"
+
+struct level {
+	char *dir; /* as named in errors: LEAF, LEAF/parent, LEAF/parent/parent... */
+	int dfd;
+};
+
+struct chain {
+	struct level lv[ZS_IMAGE_MAX_CHAIN];
+	unsigned n;
+	struct zs_inventory leaf_inv;
+};
+
+/* One pagemap file along the chain. */
+struct pm_src {
+	bool loaded, absent;
+	struct zs_pagemap pm;
+	int pages_fd;
+};
+
+struct flat {
+	struct chain *c;
+	const char *name; /* the pagemap file */
+	struct pm_src src[ZS_IMAGE_MAX_CHAIN];
+	int out_fd;
+	uint64_t out_off;
+	/* the pending run */
+	int run_fd;
+	uint64_t run_off, run_len;
+	bool no_cfr; /* copy_file_range unusable here: pread/pwrite */
+	char *buf;
+};
+
+static void chain_free(struct chain *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->lv[i].dir);
+		if (c->lv[i].dfd >= 0)
+			close(c->lv[i].dfd);
+	}
+	zs_inventory_free(&c->leaf_inv);
+}
+
+/* The parent of level I, or none (0, c->n unchanged). */
+static int chain_up(struct chain *c, const char *child_parent_id, zs_error_t *err)
+{
+	struct level *cur = &c->lv[c->n - 1];
+	char target[4096];
+	struct stat st, pst;
+	struct zs_inventory inv;
+	ssize_t len;
+	unsigned i;
+	int fd, ret = 0;
+
+	len = readlinkat(cur->dfd, "parent", target, sizeof(target) - 1);
+	if (len < 0 && errno == ENOENT)
+		return 1;
+	if (len < 0)
+		return zs_make_error(err, errno, "%s/parent: not a symlink to the parent image", cur->dir);
+	target[len] = '\0';
+	if (c->n >= ZS_IMAGE_MAX_CHAIN)
+		return zs_make_error(err, -ELOOP, "%s: chain deeper than %d images", c->lv[0].dir, ZS_IMAGE_MAX_CHAIN);
+	fd = openat(cur->dfd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return zs_make_error(err, errno, "%s/parent -> %s: missing parent image", cur->dir, target);
+	c->lv[c->n].dir = xasprintf("%s/parent", cur->dir);
+	c->lv[c->n].dfd = fd;
+	c->n++;
+	if (fstat(fd, &pst) < 0)
+		return zs_make_error(err, errno, "%s", c->lv[c->n - 1].dir);
+	for (i = 0; i + 1 < c->n; i++)
+		if (fstat(c->lv[i].dfd, &st) == 0 && st.st_dev == pst.st_dev && st.st_ino == pst.st_ino)
+			return zs_make_error(err, -ELOOP, "%s -> %s: a loop in the parent chain (back to %s)",
+					     c->lv[c->n - 1].dir, target, c->lv[i].dir);
+	if (zs_inventory_read(fd, c->lv[c->n - 1].dir, &inv, err) < 0)
+		return -1;
+	if (child_parent_id && (!inv.image_id || strcmp(inv.image_id, child_parent_id) != 0))
+		ret = zs_make_error(err, -EINVAL,
+				    "%s -> %s: image id %s is not the parent_image_id %s of %s: a parent from another "
+				    "lineage",
+				    c->lv[c->n - 1].dir, target, inv.image_id ? inv.image_id : "(none)",
+				    child_parent_id, cur->dir);
+	zs_inventory_free(&inv);
+	return ret;
+}
+
+static int chain_open(const char *leaf, struct chain *c, zs_error_t *err)
+{
+	struct zs_inventory inv;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	c->lv[0].dir = xstrdup(leaf);
+	c->lv[0].dfd = open(leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c->n = 1;
+	if (c->lv[0].dfd < 0)
+		return zs_make_error(err, errno, "%s", leaf);
+	if (zs_inventory_read(c->lv[0].dfd, leaf, &c->leaf_inv, err) < 0)
+		return -1;
+	/* Each level's parent_image_id is checked against the next one. */
+	for (;;) {
+		const char *want = c->n == 1 ? c->leaf_inv.parent_image_id : NULL;
+		cleanup_free char *pid = NULL;
+
+		if (c->n > 1) {
+			if (zs_inventory_read(c->lv[c->n - 1].dfd, c->lv[c->n - 1].dir, &inv, err) < 0)
+				return -1;
+			pid = steal_pointer(&inv.parent_image_id);
+			zs_inventory_free(&inv);
+			want = pid;
+		}
+		r = chain_up(c, want, err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return 0;
+	}
+}
+
+/* ---- copying ---- */
+
+#define COPY_BUF (8u << 20)
+
+static int copy_rw(struct flat *f, int in, uint64_t off, uint64_t len, uint64_t out_off, zs_error_t *err)
+{
+	if (!f->buf)
+		f->buf = xmalloc(COPY_BUF);
+	while (len) {
+		size_t chunk = len < COPY_BUF ? len : COPY_BUF;
+		ssize_t n = pread(in, f->buf, chunk, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return zs_make_error(err, errno, "read pages");
+		if (n == 0)
+			return zs_make_error(err, -EIO, "pages file ends at offset %" PRIu64, off);
+		if (pwrite(f->out_fd, f->buf, n, out_off) != n)
+			return zs_make_error(err, errno ? errno : EIO, "write pages");
+		off += n, out_off += n, len -= n;
+	}
+	return 0;
+}
+
+/* Copy LEN bytes at OFF of IN to OUT_OFF of the output; copy_file_range,
+ * or read/write where the kernel cannot (EXDEV, EINVAL, ENOSYS...). */
+static int copy_range(struct flat *f, int in, uint64_t off, uint64_t len, uint64_t out_off, zs_error_t *err)
+{
+	while (len && !f->no_cfr) {
+		loff_t io = off, oo = out_off;
+		ssize_t n = copy_file_range(in, &io, f->out_fd, &oo, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+			f->no_cfr = true;
+			break;
+		}
+		if (n < 0)
+			return zs_make_error(err, errno, "copy pages");
+		if (n == 0)
+			return zs_make_error(err, -EIO, "pages file ends at offset %" PRIu64, off);
+		off += n, out_off += n, len -= n;
+	}
+	return len ? copy_rw(f, in, off, len, out_off, err) : 0;
+}
+
+static int run_flush(struct flat *f, zs_error_t *err)
+{
+	if (f->run_len == 0)
+		return 0;
+	if (copy_range(f, f->run_fd, f->run_off, f->run_len, f->out_off, err) < 0)
+		return -1;
+	f->out_off += f->run_len;
+	f->run_len = 0;
+	return 0;
+}
+
+static int run_add(struct flat *f, int fd, uint64_t off, uint64_t len, zs_error_t *err)
+{
+	if (f->run_len && f->run_fd == fd && f->run_off + f->run_len == off) {
+		f->run_len += len;
+		return 0;
+	}
+	if (run_flush(f, err) < 0)
+		return -1;
+	f->run_fd = fd;
+	f->run_off = off;
+	f->run_len = len;
+	return 0;
+}
+
+/* ---- resolving pages along the chain ---- */
+
+static int src_load(struct flat *f, unsigned lvl, zs_error_t *err)
+{
+	struct pm_src *s = &f->src[lvl];
+	struct level *l = &f->c->lv[lvl];
+	char pages[64];
+	struct stat st;
+
+	if (s->loaded)
+		return 0;
+	s->loaded = true;
+	s->pages_fd = -1;
+	if (faccessat(l->dfd, f->name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+		s->absent = true;
+		return 0;
+	}
+	if (zs_pagemap_read(l->dfd, l->dir, f->name, &s->pm, err) < 0)
+		return -1;
+	snprintf(pages, sizeof(pages), "pages-%" PRIu32 ".img", s->pm.pages_id);
+	s->pages_fd = openat(l->dfd, pages, O_RDONLY | O_CLOEXEC);
+	if (s->pages_fd < 0 && (errno != ENOENT || s->pm.present_pages))
+		return zs_make_error(err, errno, "%s/%s", l->dir, pages);
+	if (s->pages_fd >= 0 && fstat(s->pages_fd, &st) == 0 &&
+	    (uint64_t) st.st_size < s->pm.present_pages * ZS_IMG_PAGE_SIZE)
+		return zs_make_error(err, -EINVAL, "%s/%s: truncated (%" PRIu64 " bytes, %s has %" PRIu64 " pages)",
+				     l->dir, pages, (uint64_t) st.st_size, f->name, s->pm.present_pages);
+	return 0;
+}
+
+static int resolve(struct flat *f, unsigned lvl, uint64_t va, uint64_t nr, zs_error_t *err)
+{
+	while (nr) {
+		struct pm_src *s = &f->src[lvl];
+		const struct zs_pm_entry *e;
+		uint64_t k, skip;
+		long i;
+
+		if (lvl >= f->c->n)
+			return zs_make_error(err, -EINVAL,
+					     "%s/%s: pages at %#" PRIx64 " are in the parent, and there is "
+					     "no parent image",
+					     f->c->lv[lvl - 1].dir, f->name, va);
+		if (src_load(f, lvl, err) < 0)
+			return -1;
+		if (s->absent)
+			return zs_make_error(err, -ENOENT, "%s/%s: missing, its child refers to pages at %#" PRIx64,
+					     f->c->lv[lvl].dir, f->name, va);
+		i = zs_pagemap_find(&s->pm, va);
+		if (i < 0)
+			return zs_make_error(err, -EINVAL,
+					     "%s/%s: no entry for page %#" PRIx64 " (its child refers to it)",
+					     f->c->lv[lvl].dir, f->name, va);
+		e = &s->pm.e[i];
+		skip = (va - e->vaddr) / ZS_IMG_PAGE_SIZE;
+		k = e->nr_pages - skip < nr ? e->nr_pages - skip : nr;
+		if (e->flags & ZS_PE_PARENT) {
+			if (resolve(f, lvl + 1, va, k, err) < 0)
+				return -1;
+		} else if (e->flags & ZS_PE_PRESENT) {
+			if (run_add(f, s->pages_fd, e->off + skip * ZS_IMG_PAGE_SIZE, k * ZS_IMG_PAGE_SIZE, err) < 0)
+				return -1;
+		} else {
+			return zs_make_error(err, -EINVAL,
+					     "%s/%s: pages at %#" PRIx64 " are lazy (on a page server), "
+					     "not in the image",
+					     f->c->lv[lvl].dir, f->name, va);
+		}
+		va += k * ZS_IMG_PAGE_SIZE;
+		nr -= k;
+	}
+	return 0;
+}
+
+/* ---- output files ---- */
+
+static int create_out(int odfd, const char *out, const char *name, mode_t mode, zs_error_t *err)
+{
+	int fd = openat(odfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+
+	if (fd < 0)
+		return zs_make_error(err, errno, "%s/%s", out, name);
+	return fd;
+}
+
+static int finish_out(int fd, const char *out, const char *name, zs_error_t *err)
+{
+	if (fsync(fd) < 0)
+		return zs_make_error(err, errno, "%s/%s: fsync", out, name);
+	return 0;
+}
+
+static int write_buf_file(int odfd, const char *out, const char *name, const struct zs_buf *b,
+			  struct zs_flatten_stats *st, zs_error_t *err)
+{
+	cleanup_close int fd = create_out(odfd, out, name, 0600, err);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, b->p, b->len) < 0)
+		return zs_make_error(err, errno, "%s/%s: write", out, name);
+	st->bytes += b->len;
+	return finish_out(fd, out, name, err);
+}
+
+static void put_entry(struct zs_buf *b, const struct zs_buf *msg)
+{
+	zs_buf_put_u32(b, (uint32_t) msg->len);
+	zs_buf_put(b, msg->p, msg->len);
+}
+
+/* The new pagemap: LEAF's entries, all PE_PRESENT, as CRIU writes them
+ * (vaddr, compat_nr_pages 0, flags, nr_pages). */
+static void build_pagemap(const struct zs_pagemap *pm, struct zs_buf *b)
+{
+	struct zs_buf m = {0};
+	size_t i;
+
+	zs_buf_put_u32(b, ZS_IMG_COMMON_MAGIC);
+	zs_buf_put_u32(b, ZS_PAGEMAP_MAGIC);
+	zs_pb_put_uint_field(&m, 1, pm->pages_id);
+	put_entry(b, &m);
+	for (i = 0; i < pm->n; i++) {
+		const struct zs_pm_entry *e = &pm->e[i];
+
+		m.len = 0;
+		zs_pb_put_uint_field(&m, 1, e->vaddr);
+		zs_pb_put_uint_field(&m, 2, 0);
+		zs_pb_put_uint_field(&m, 4, (e->flags & ~ZS_PE_PARENT) | ZS_PE_PRESENT);
+		zs_pb_put_uint_field(&m, 5, e->nr_pages);
+		put_entry(b, &m);
+	}
+	zs_buf_free(&m);
+}
+
+static void flat_release(struct flat *f)
+{
+	unsigned i;
+
+	for (i = 0; i < ZS_IMAGE_MAX_CHAIN; i++) {
+		if (!f->src[i].loaded)
+			continue;
+		zs_pagemap_free(&f->src[i].pm);
+		if (f->src[i].pages_fd >= 0)
+			close(f->src[i].pages_fd);
+	}
+	if (f->out_fd >= 0)
+		close(f->out_fd);
+	free(f->buf);
+}
+
+static int flatten_pages(struct flat *f, int odfd, const char *out, zs_error_t *err)
+{
+	const struct zs_pagemap *pm = &f->src[0].pm;
+	char pages[64];
+	size_t i;
+
+	snprintf(pages, sizeof(pages), "pages-%" PRIu32 ".img", pm->pages_id);
+	f->out_fd = create_out(odfd, out, pages, 0600, err);
+	if (f->out_fd < 0)
+		return -1;
+	for (i = 0; i < pm->n; i++)
+		if (resolve(f, 0, pm->e[i].vaddr, pm->e[i].nr_pages, err) < 0)
+			return zs_error_wrap(err, "flatten %s", f->name);
+	if (run_flush(f, err) < 0)
+		return zs_error_wrap(err, "%s/%s", out, pages);
+	return finish_out(f->out_fd, out, pages, err);
+}
+
+static int flatten_one(struct chain *c, const char *name, int odfd, const char *out, struct zs_flatten_stats *st,
+		       zs_error_t *err)
+{
+	struct flat f = {.c = c, .name = name, .out_fd = -1};
+	struct zs_buf b = {0};
+	int ret;
+
+	ret = src_load(&f, 0, err);
+	if (ret == 0) {
+		ret = flatten_pages(&f, odfd, out, err);
+		st->pages += f.out_off / ZS_IMG_PAGE_SIZE;
+		st->bytes += f.out_off;
+	}
+	if (ret == 0) {
+		build_pagemap(&f.src[0].pm, &b);
+		ret = write_buf_file(odfd, out, name, &b, st, err);
+	}
+	zs_buf_free(&b);
+	flat_release(&f);
+	return ret;
+}
+
+/* inventory.img with parent_image_id dropped; every other field, and
+ * anything after the entry, byte for byte. */
+static void build_inventory(const struct zs_inventory *inv, struct zs_buf *b)
+{
+	const uint8_t *m = inv->msg, *end = inv->msg + inv->msg_len;
+	struct zs_buf msg = {0};
+	struct zs_pb_field fl;
+
+	while (zs_pb_next(&m, end, &fl) > 0)
+		if (fl.num != 16)
+			zs_buf_put(&msg, fl.raw, fl.raw_len);
+	zs_buf_put_u32(b, ZS_INVENTORY_MAGIC);
+	put_entry(b, &msg);
+	zs_buf_put(b, end, inv->raw + inv->raw_len - end);
+	zs_buf_free(&msg);
+}
+
+static int copy_file(struct chain *c, const char *name, int odfd, const char *out, struct zs_flatten_stats *st,
+		     zs_error_t *err)
+{
+	const struct level *l = &c->lv[0];
+	struct flat f = {.out_fd = -1};
+	cleanup_close int in = -1;
+	struct stat sb;
+	int ret;
+
+	if (fstatat(l->dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return zs_make_error(err, errno, "%s/%s", l->dir, name);
+	if (!S_ISREG(sb.st_mode))
+		return zs_make_error(err, -EINVAL, "%s/%s: not a regular file (an image holds only files and `parent`)",
+				     l->dir, name);
+	in = openat(l->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0)
+		return zs_make_error(err, errno, "%s/%s", l->dir, name);
+	f.out_fd = create_out(odfd, out, name, sb.st_mode, err);
+	if (f.out_fd < 0)
+		return -1;
+	ret = copy_range(&f, in, 0, sb.st_size, 0, err);
+	if (ret < 0)
+		zs_error_wrap(err, "%s/%s", l->dir, name);
+	else
+		ret = finish_out(f.out_fd, out, name, err);
+	st->bytes += sb.st_size;
+	flat_release(&f);
+	return ret;
+}
+
+static int flatten_files(struct chain *c, int odfd, const char *out, struct zs_flatten_stats *st, zs_error_t *err)
+{
+	const char *leaf = c->lv[0].dir;
+	char **names = NULL;
+	size_t n = 0, i;
+	int ret = 0;
+
+	if (zs_img_list(c->lv[0].dfd, leaf, NULL, &names, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++)
+		if (zs_img_is_pagemap(names[i]))
+			ret = flatten_one(c, names[i], odfd, out, st, err);
+	/* The rest, but for what is already written (the pages files of the
+	 * pagemaps) and what is rewritten. */
+	for (i = 0; i < n && ret == 0; i++) {
+		if (strcmp(names[i], "parent") == 0 || strcmp(names[i], "inventory.img") == 0 ||
+		    faccessat(odfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		ret = copy_file(c, names[i], odfd, out, st, err);
+	}
+	zs_img_list_free(names, n);
+	return ret;
+}
+
+static int flatten_into(struct chain *c, int odfd, const char *out, struct zs_flatten_stats *st, zs_error_t *err)
+{
+	struct zs_buf b = {0};
+	int ret;
+
+	ret = flatten_files(c, odfd, out, st, err);
+	if (ret == 0) {
+		build_inventory(&c->leaf_inv, &b);
+		ret = write_buf_file(odfd, out, "inventory.img", &b, st, err);
+	}
+	zs_buf_free(&b);
+	if (ret == 0 && fsync(odfd) < 0)
+		ret = zs_make_error(err, errno, "%s: fsync", out);
+	return ret;
+}
+
+int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err)
+{
+	struct chain c;
+	cleanup_close int odfd = -1;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = chain_open(leaf, &c, err);
+	if (ret == 0 && mkdir(out, 0700) < 0)
+		ret = zs_make_error(err, errno, "%s", out);
+	if (ret < 0) {
+		chain_free(&c);
+		return ret;
+	}
+	st->chain_len = c.n;
+	odfd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (odfd < 0)
+		ret = zs_make_error(err, errno, "%s", out);
+	else
+		ret = flatten_into(&c, odfd, out, st, err);
+	chain_free(&c);
+	if (ret < 0)
+		rm_rf(out);
+	return ret;
+}
+
+static int fsync_dir(const char *path, zs_error_t *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return zs_make_error(err, errno, "%s: fsync", path);
+	return 0;
+}
+
+int zs_image_flatten_to(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err)
+{
+	cleanup_free char *copy = xstrdup(out);
+	cleanup_free char *pdir = NULL, *tmp = NULL;
+	char *slash, *base;
+	struct stat sb;
+
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash) {
+		pdir = xstrdup(copy);
+		pdir[slash == copy ? 1 : slash - copy] = '\0';
+	} else {
+		pdir = xstrdup(".");
+	}
+	base = slash ? slash + 1 : copy;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return zs_make_error(err, -EINVAL, "%s: not a name for a new image directory", out);
+	if (lstat(copy, &sb) == 0)
+		return zs_make_error(err, EEXIST, "%s", out);
+	tmp = xasprintf("%s/.%s.flatten-%d", pdir, base, (int) getpid());
+	if (zs_image_flatten(leaf, tmp, st, err) < 0)
+		return -1;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, copy, RENAME_NOREPLACE) < 0) {
+		int e = errno;
+
+		rm_rf(tmp);
+		return zs_make_error(err, e, "rename %s to %s", tmp, out);
+	}
+	return fsync_dir(pdir, err);
+}
