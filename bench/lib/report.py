@@ -66,7 +66,9 @@ class Result:
             by.setdefault((s["group"], s["config"], s["metric"]), []).append(s["value"])
         for k, xs in by.items():
             self.stats[k] = {"n": len(xs), "median": statistics.median(xs), "p10": pct(xs, 0.1), "p90": pct(xs, 0.9)}
-        self.keys = ordered((s["group"], s["config"], s["metric"]) for s in self.j["samples"])
+        keys = ordered((s["group"], s["config"], s["metric"]) for s in self.j["samples"])
+        groups = ordered(k[0] for k in keys)
+        self.keys = sorted(keys, key=lambda k: groups.index(k[0]))
 
     def median(self, group, config, metric):
         st = self.stats.get((group, config, metric))
