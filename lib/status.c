@@ -77,6 +77,12 @@ int zs_status_write(const char *root, const struct zs_status *st, const zs_json 
 	zs_jgen_kv_string(g, "rootfs", st->rootfs);
 	zs_jgen_kv_string(g, "created", st->created);
 	zs_jgen_kv_string(g, "owner", st->owner ? st->owner : "");
+	if (st->image_id)
+		zs_jgen_kv_string(g, "image_id", st->image_id);
+	if (st->generation)
+		zs_jgen_kv_string(g, "generation", st->generation);
+	if (st->tracking)
+		zs_jgen_key(g, "tracking"), zs_jgen_bool(g, true);
 	zs_jgen_key(g, "annotations");
 	if (annotations)
 		zs_jgen_value(g, annotations);
@@ -136,6 +142,13 @@ int zs_status_load(const char *root, const char *id, struct zs_status **out, zs_
 		ret = zs_json_to_string(zs_json_get(st->json, "created"), path, "created", 0, &st->created, err);
 	if (ret == 0)
 		ret = zs_json_to_string(zs_json_get(st->json, "owner"), path, "owner", 0, &st->owner, err);
+	if (ret == 0)
+		ret = zs_json_to_string(zs_json_get(st->json, "image_id"), path, "image_id", 0, &st->image_id, err);
+	if (ret == 0)
+		ret = zs_json_to_string(zs_json_get(st->json, "generation"), path, "generation", 0, &st->generation,
+					err);
+	if (ret == 0)
+		ret = zs_json_to_bool(zs_json_get(st->json, "tracking"), path, "tracking", 0, &st->tracking, err);
 	if (ret < 0) {
 		zs_status_free(st);
 		return ret;
@@ -154,6 +167,8 @@ void zs_status_free(struct zs_status *st)
 {
 	if (st == NULL)
 		return;
+	free(st->image_id);
+	free(st->generation);
 	free(st->id);
 	free(st->dir);
 	free(st->bundle);

@@ -1,0 +1,342 @@
+/* zanshin — libcriu plumbing shared by checkpoint and restore. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "criu_internal.h"
+#include "zanshin/json.h"
+#include "zanshin/utils.h"
+
+static bool executable(const char *p)
+{
+	return access(p, X_OK) == 0;
+}
+
+int zs_criu_binary(const char *criu, char **out, zs_error_t *err)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (criu && *criu) {
+		*out = xstrdup(criu);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return zs_make_error(err, errno, "readlink /proc/self/exe");
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash == NULL || self[0] != '/')
+		return zs_make_error(err, ENOENT, "cannot locate zanshin's CRIU from `%s`: pass --criu PATH", self);
+	*slash = '\0';
+	{
+		char *a = xasprintf("%s/criu", self);
+		char *b = xasprintf("%s/../libexec/zanshin/criu", self);
+		if (executable(a)) {
+			free(b);
+			*out = a;
+			return 0;
+		}
+		free(a);
+		if (executable(b)) {
+			*out = b;
+			return 0;
+		}
+		free(b);
+	}
+	return zs_make_error(err, ENOENT,
+			     "zanshin's CRIU is not installed next to `%s` (bin/criu or ../libexec/zanshin/criu): "
+			     "pass --criu PATH",
+			     self);
+}
+
+void cleanup_criu_optsp(criu_opts **c)
+{
+	if (*c)
+		criu_local_free_opts(*c);
+}
+
+int zs_criu_opts_new(const struct zs_cr_opts *o, criu_opts **out, zs_error_t *err)
+{
+	cleanup_free char *bin = NULL;
+	criu_opts *c = NULL;
+
+	if (zs_criu_binary(o->criu, &bin, err) < 0)
+		return -1;
+	if (criu_local_init_opts(&c) < 0)
+		return zs_make_error(err, ENOMEM, "libcriu: init options");
+	if (criu_local_set_service_binary(c, bin) < 0) {
+		criu_local_free_opts(c);
+		return zs_make_error(err, ENOMEM, "libcriu: service binary");
+	}
+	criu_local_set_log_level(c, 4);
+	*out = c;
+	return 0;
+}
+
+int zs_empty_ns_flags(const char *s, int *flags, zs_error_t *err)
+{
+	*flags = 0;
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (strcmp(s, "network") == 0) {
+		*flags = CLONE_NEWNET;
+		return 0;
+	}
+	return zs_make_error(err, -EINVAL, "--empty-ns: namespace \"%s\" is not supported (only \"network\")", s);
+}
+
+static int cg_mode(const char *s, enum criu_cg_mode *m, zs_error_t *err)
+{
+	static const struct {
+		const char *name;
+		enum criu_cg_mode mode;
+	} modes[] = {{"soft", CRIU_CG_MODE_SOFT},
+		     {"full", CRIU_CG_MODE_FULL},
+		     {"strict", CRIU_CG_MODE_STRICT},
+		     {"ignore", CRIU_CG_MODE_IGNORE}};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(s, modes[i].name) == 0) {
+			*m = modes[i].mode;
+			return 0;
+		}
+	return zs_make_error(err, -EINVAL, "invalid manage cgroups mode: \"%s\" (soft, full, strict or ignore)", s);
+}
+
+char *zs_cr_image_path(const struct zs_cr_opts *o)
+{
+	char cwd[PATH_MAX];
+
+	if (o->image_path && o->image_path[0] == '/')
+		return xstrdup(o->image_path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		strcpy(cwd, ".");
+	return xasprintf("%s/%s", cwd, o->image_path && *o->image_path ? o->image_path : "checkpoint");
+}
+
+char *zs_cr_work_path(const struct zs_cr_opts *o)
+{
+	char cwd[PATH_MAX];
+
+	if (o->work_path == NULL || *o->work_path == '\0')
+		return zs_cr_image_path(o);
+	if (o->work_path[0] == '/')
+		return xstrdup(o->work_path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		strcpy(cwd, ".");
+	return xasprintf("%s/%s", cwd, o->work_path);
+}
+
+int zs_criu_common(criu_opts *c, const struct zs_cr_opts *o, const struct zs_config *cfg, const char *image_dir,
+		   int *work_fd, zs_error_t *err)
+{
+	const zs_json *conf = cfg->annotations ? zs_json_get(cfg->annotations, "org.criu.config") : NULL;
+	int ns = 0;
+
+	/* as runc: the annotation names a config file ("" = none), else
+	 * /etc/criu/runc.conf is read when it exists */
+	if (conf == NULL)
+		criu_local_set_config_file(c, "/etc/criu/runc.conf");
+	else if (zs_json_string_value(conf) == NULL)
+		return zs_make_error(err, -EINVAL, "config.json: annotations.org.criu.config: must be a string");
+	else if (*zs_json_string_value(conf))
+		criu_local_set_config_file(c, zs_json_string_value(conf));
+	if (o->manage_cgroups_mode && *o->manage_cgroups_mode) {
+		enum criu_cg_mode m = CRIU_CG_MODE_DEFAULT;
+		if (cg_mode(o->manage_cgroups_mode, &m, err) < 0)
+			return -1;
+		criu_local_set_manage_cgroups_mode(c, m);
+	}
+	criu_local_set_manage_cgroups(c, true);
+	if (zs_empty_ns_flags(o->empty_ns, &ns, err) < 0)
+		return -1;
+	if (ns)
+		criu_local_set_empty_ns(c, ns);
+	criu_local_set_tcp_established(c, o->tcp_established);
+	criu_local_set_ext_unix_sk(c, o->ext_unix_sk);
+	criu_local_set_shell_job(c, o->shell_job);
+	criu_local_set_file_locks(c, o->file_locks);
+	criu_local_set_auto_dedup(c, o->auto_dedup);
+	criu_local_set_lazy_pages(c, o->lazy_pages);
+	criu_local_set_orphan_pts_master(c, true);
+	*work_fd = -1;
+	if (o->work_path && *o->work_path) {
+		cleanup_free char *w = zs_cr_work_path(o);
+		if (mkdir(w, 0700) < 0 && errno != EEXIST)
+			return zs_make_error(err, errno, "--work-path: mkdir `%s`", w);
+		*work_fd = open(w, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		if (*work_fd < 0)
+			return zs_make_error(err, errno, "--work-path: open `%s`", w);
+		criu_local_set_work_dir_fd(c, *work_fd);
+	}
+	(void) image_dir;
+	return 0;
+}
+
+char *zs_rootfs_resolve(const char *rootfs, const char *dest)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	char link[64], real[PATH_MAX], rroot[PATH_MAX];
+	ssize_t n;
+	size_t rl;
+
+	if (root < 0 || realpath(rootfs, rroot) == NULL)
+		return xstrdup(dest);
+	fd = syscall(SYS_openat2, root, dest, &how, sizeof(how));
+	if (fd < 0)
+		return xstrdup(dest);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n < 0)
+		return xstrdup(dest);
+	real[n] = '\0';
+	rl = strlen(rroot);
+	if (strncmp(real, rroot, rl) != 0 || (real[rl] != '/' && real[rl] != '\0'))
+		return xstrdup(dest);
+	return xstrdup(real[rl] ? real + rl : "/");
+}
+
+static int add_map(criu_opts *c, const char *key, const char *val, zs_error_t *err)
+{
+	if (criu_local_add_ext_mount(c, key, val) < 0)
+		return zs_make_error(err, ENOMEM, "libcriu: external mount `%s`", key);
+	return 0;
+}
+
+/* cgroup v1 hierarchies bound under DEST without a cgroup namespace (see
+ * mount_cgroup_v1 in lib/linux_mounts.c): one external mount each; on
+ * restore the source is our current cgroup (we joined the container's). */
+static int cgroup_v1_maps(criu_opts *c, const char *dest, bool restore, zs_error_t *err)
+{
+	cleanup_file FILE *f = fopen("/proc/self/cgroup", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	if (f == NULL)
+		return zs_make_error(err, errno, "open /proc/self/cgroup");
+	while (getline(&line, &cap, f) > 0) {
+		char *ctrl = strchr(line, ':'), *path;
+		const char *name;
+		cleanup_free char *host = NULL, *key = NULL, *src = NULL;
+		if (ctrl == NULL || (path = strchr(++ctrl, ':')) == NULL)
+			continue;
+		*path++ = '\0';
+		path[strcspn(path, "\n")] = '\0';
+		name = *ctrl ? ctrl : "unified";
+		if (str_has_prefix(name, "name="))
+			name += 5;
+		host = xasprintf("/sys/fs/cgroup/%s", name);
+		if (access(host, F_OK) < 0)
+			continue;
+		key = xasprintf("%s/%s", strcmp(dest, "/") == 0 ? "" : dest, name);
+		src = xasprintf("%s%s", host, path);
+		if (add_map(c, key, restore ? src : key, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool has_ns(const struct zs_config *cfg, int type)
+{
+	return zs_config_namespace(cfg, type) != NULL;
+}
+
+static const char *const default_devices[] = {"/dev/null", "/dev/zero",	  "/dev/full",
+					      "/dev/tty",  "/dev/urandom", "/dev/random"};
+
+int zs_criu_mount_maps(criu_opts *c, const struct zs_config *cfg, const char *rootfs, const char *bundle, pid_t pid,
+		       bool restore, zs_error_t *err)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_mounts; i++) {
+		const struct zs_mount *m = &cfg->mounts[i];
+		cleanup_free char *dest = zs_rootfs_resolve(rootfs, m->destination), *src = NULL;
+		if (m->bind && m->source) {
+			src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
+			if (add_map(c, dest, restore ? src : dest, err) < 0)
+				return -1;
+		} else if (m->type && strcmp(m->type, "cgroup") == 0 && !has_ns(cfg, CLONE_NEWCGROUP) &&
+			   access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0) {
+			if (cgroup_v1_maps(c, dest, restore, err) < 0)
+				return -1;
+		}
+	}
+	/* masked files are /dev/null bound over them */
+	if (cfg->masked_paths && cfg->masked_paths[0]) {
+		if (restore) {
+			if (add_map(c, "/dev/null", "/dev/null", err) < 0)
+				return -1;
+		} else {
+			char **p;
+			for (p = cfg->masked_paths; *p; p++) {
+				cleanup_free char *in = xasprintf("/proc/%d/root%s", (int) pid, *p);
+				struct stat st;
+				if (stat(in, &st) < 0 || S_ISDIR(st.st_mode))
+					continue;
+				if (add_map(c, *p, "/dev/null", err) < 0)
+					return -1;
+			}
+		}
+	}
+	for (i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++)
+		if (add_map(c, default_devices[i], default_devices[i], err) < 0)
+			return -1;
+	for (i = 0; i < cfg->n_devices; i++)
+		if (add_map(c, cfg->devices[i].path, cfg->devices[i].path, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* The last lines of LOG that say "Error" (CRIU's own words), for the
+ * message a person reads first. */
+static char *log_errors(const char *dir, const char *log)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, log);
+	cleanup_file FILE *f = fopen(path, "re");
+	cleanup_free char *line = NULL;
+	char *last[3] = {NULL, NULL, NULL}, *out;
+	size_t cap = 0, n = 0, i;
+
+	if (f == NULL)
+		return xstrdup("");
+	while (getline(&line, &cap, f) > 0) {
+		if (strstr(line, "Error") == NULL)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		free(last[n % 3]);
+		last[n % 3] = xstrdup(line);
+		n++;
+	}
+	out = xstrdup("");
+	for (i = n > 3 ? n - 3 : 0; i < n; i++) {
+		char *t = xasprintf("%s\n  %s", out, last[i % 3]);
+		free(out);
+		out = t;
+	}
+	for (i = 0; i < 3; i++)
+		free(last[i]);
+	return out;
+}
+
+int zs_criu_error(zs_error_t *err, int ret, const char *what, const char *work_dir, const char *log)
+{
+	cleanup_free char *errs = log_errors(work_dir, log);
+
+	if (ret == -EBADE || ret == -EBADMSG)
+		return zs_make_error(err, -EIO, "criu %s failed (log file: %s/%s)%s", what, work_dir, log, errs);
+	return zs_make_error(err, ret < 0 ? -ret : EIO, "criu %s failed (log file: %s/%s)%s", what, work_dir, log,
+			     errs);
+}

@@ -1,0 +1,45 @@
+/* zanshin — internal split of lib/checkpoint.c, lib/restore.c and
+ * lib/criu_common.c (the libcriu plumbing they share). */
+#ifndef ZANSHIN_CRIU_INTERNAL_H
+#define ZANSHIN_CRIU_INTERNAL_H
+#include <criu/criu.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "zanshin/checkpoint.h"
+#include "zanshin/config.h"
+#include "zanshin/error.h"
+
+#define ZS_DESCRIPTORS "descriptors.json" /* stdio of the init, as runc names it */
+
+/* New libcriu options: our CRIU as the service binary, log level 4. */
+int zs_criu_opts_new(const struct zs_cr_opts *o, criu_opts **out, zs_error_t *err);
+void cleanup_criu_optsp(criu_opts **c);
+#define cleanup_criu_opts __attribute__((cleanup(cleanup_criu_optsp)))
+
+/* Settings both verbs pass the same way: org.criu.config (or
+ * /etc/criu/runc.conf, as runc), --manage-cgroups-mode, --empty-ns, the
+ * boolean flags, and the work directory (opened into *WORK_FD). */
+int zs_criu_common(criu_opts *c, const struct zs_cr_opts *o, const struct zs_config *cfg, const char *image_dir,
+		   int *work_fd, zs_error_t *err);
+
+/* External mounts (runc's rules): bind mounts, cgroup v1 binds, masked
+ * files, devices.  On dump the key and value are the path in the
+ * container; on restore the value is the host source. */
+int zs_criu_mount_maps(criu_opts *c, const struct zs_config *cfg, const char *rootfs, const char *bundle, pid_t pid,
+		       bool restore, zs_error_t *err);
+
+/* The path DEST has inside ROOTFS once symlinks are resolved in it
+ * (securejoin); DEST itself when it does not exist yet. */
+char *zs_rootfs_resolve(const char *rootfs, const char *dest);
+
+/* A libcriu failure as an error naming the log and its last errors. */
+int zs_criu_error(zs_error_t *err, int ret, const char *what, const char *work_dir, const char *log);
+
+/* "network" -> CLONE_NEWNET (the only one runc accepts for --empty-ns). */
+int zs_empty_ns_flags(const char *s, int *flags, zs_error_t *err);
+
+/* Absolute image / work paths with runc's defaults (cwd/checkpoint). */
+char *zs_cr_image_path(const struct zs_cr_opts *o);
+char *zs_cr_work_path(const struct zs_cr_opts *o);
+
+#endif

@@ -1,0 +1,609 @@
+/* zanshin — restore of a container through libcriu, as runc 1.1 does it
+ * (a fresh state directory and cgroup, the rootfs bound on criu-root,
+ * bind-mount sources and external namespaces handed to CRIU, stdio pipes
+ * inherited, the pty master sent to --console-socket), plus memory
+ * tracking that starts at the restore. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/userfaultfd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "criu_internal.h"
+#include "zanshin/cgroup.h"
+#include "zanshin/checkpoint.h"
+#include "zanshin/config.h"
+#include "zanshin/container.h"
+#include "zanshin/container_internal.h"
+#include "zanshin/criu_image.h"
+#include "zanshin/json.h"
+#include "zanshin/linux.h"
+#include "zanshin/log.h"
+#include "zanshin/status.h"
+#include "zanshin/utils.h"
+
+struct rst {
+	const struct zs_restore_opts *o;
+	struct zs_config *cfg;
+	struct zs_resources *res;
+	struct zs_cgroup *cg;
+	char *bundle, *rootfs, *image_dir, *work_dir, *criu_root, *created, *image_id;
+	int image_fd, work_fd, console_fd;
+	int ns_fds[2];
+	char **umounts;
+	size_t n_umounts;
+	char *own_cgroups; /* /proc/self/cgroup before we joined the container's */
+	pid_t pid;
+	bool dir_created, root_mounted, track;
+	zs_error_t notify_err;
+};
+
+static struct rst *cur; /* libcriu's notify callback has no user pointer */
+
+/* ---- our own cgroup: CRIU is forked from us and must start in the
+ * container's cgroup (as runc puts criu there); we go back afterwards. */
+
+static char *cg_procs_path(const char *ctrl, const char *path)
+{
+	const char *name = *ctrl ? ctrl : "unified";
+
+	if (*ctrl == '\0' && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+		return xasprintf("/sys/fs/cgroup%s/cgroup.procs", path);
+	if (str_has_prefix(name, "name="))
+		name += 5;
+	return xasprintf("/sys/fs/cgroup/%s%s/cgroup.procs", name, path);
+}
+
+/* The criu-keeper holding the tracking userfaultfds (criu-patches 0011)
+ * was forked by CRIU inside the container's cgroup: it is ours, not the
+ * container's (ps, memory accounting, delete), so it leaves with us.  Its
+ * pid is in the tracking state file of the restored init. */
+static pid_t keeper_of(pid_t pid)
+{
+	char ns[64], *lb;
+	ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+	cleanup_free char *path = NULL, *buf = NULL, *line = NULL;
+	cleanup_error zs_error_t e = NULL;
+	size_t len;
+
+	if (n <= 0)
+		return -1;
+	ns[n] = '\0';
+	lb = strchr(ns, '[');
+	if (lb == NULL)
+		return -1;
+	path = xasprintf("/run/criu/track/%lu-%d-%llu", strtoul(lb + 1, NULL, 10), (int) pid,
+			 zs_proc_start_time(pid, NULL));
+	if (read_file(path, &buf, &len, &e) < 0)
+		return -1;
+	line = strstr(buf, "\nkeeper ") ? xstrdup(strstr(buf, "\nkeeper ") + 8) : NULL;
+	return line ? (pid_t) strtol(line, NULL, 10) : -1;
+}
+
+static void return_to_own_cgroups(struct rst *r)
+{
+	char *save = NULL, *line;
+	cleanup_free char *copy = NULL;
+	pid_t keeper = r->pid > 0 && r->track ? keeper_of(r->pid) : -1;
+
+	if (r->own_cgroups == NULL)
+		return;
+	copy = xstrdup(r->own_cgroups);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *ctrl = strchr(line, ':'), *path;
+		cleanup_free char *procs = NULL;
+		cleanup_error zs_error_t e = NULL;
+		char pid[16];
+		if (ctrl == NULL || (path = strchr(++ctrl, ':')) == NULL)
+			continue;
+		*path++ = '\0';
+		procs = cg_procs_path(ctrl, path);
+		if (access(procs, F_OK) < 0)
+			continue;
+		snprintf(pid, sizeof(pid), "%d", (int) getpid());
+		if (write_file(procs, pid, strlen(pid), &e) < 0)
+			zs_debug("restore: back to %s: %s", procs, zs_error_msg(e));
+		zs_error_release(&e);
+		snprintf(pid, sizeof(pid), "%d", (int) keeper);
+		if (keeper > 0 && write_file(procs, pid, strlen(pid), &e) < 0)
+			zs_debug("restore: criu-keeper %d to %s: %s", (int) keeper, procs, zs_error_msg(e));
+	}
+}
+
+/* cgroup v1 roots: where CRIU puts the restored tasks of each hierarchy. */
+static int add_cg_roots(criu_opts *c, zs_error_t *err)
+{
+	cleanup_free char *buf = NULL;
+	char *save = NULL, *line;
+	size_t len;
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+		return 0; /* v2: the tasks stay in CRIU's cgroup, ours */
+	if (read_file("/proc/self/cgroup", &buf, &len, err) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *ctrl = strchr(line, ':'), *path;
+		if (ctrl == NULL || (path = strchr(++ctrl, ':')) == NULL)
+			continue;
+		*path++ = '\0';
+		if (*ctrl == '\0')
+			continue;
+		if (criu_local_add_cg_root(c, ctrl, path) < 0)
+			return zs_make_error(err, ENOMEM, "libcriu: cgroup root");
+	}
+	return 0;
+}
+
+/* ---- notifications ------------------------------------------------------ */
+
+static int notify_setup_namespaces(struct rst *r, pid_t pid)
+{
+	const struct zs_config *cfg = r->cfg;
+	cleanup_free char *state = zs_hook_state(r->o->c.id, pid, "creating", r->bundle, cfg->annotations);
+	int ret;
+
+	ret = zs_run_hooks(cfg->hooks[ZS_HOOK_PRESTART], cfg->n_hooks[ZS_HOOK_PRESTART], "prestart", state,
+			   &r->notify_err);
+	if (ret == 0)
+		ret = zs_run_hooks(cfg->hooks[ZS_HOOK_CREATE_RUNTIME], cfg->n_hooks[ZS_HOOK_CREATE_RUNTIME],
+				   "createRuntime", state, &r->notify_err);
+	return ret;
+}
+
+static int notify_pts_master(struct rst *r)
+{
+	int fd = criu_get_orphan_pts_master_fd();
+	int ret;
+
+	if (fd < 0)
+		return zs_make_error(&r->notify_err, EBADF, "criu sent no pty master");
+	if (r->console_fd < 0) {
+		close(fd);
+		return zs_make_error(&r->notify_err, -EINVAL,
+				     "the container has a terminal: restore needs --console-socket to hand it over");
+	}
+	ret = zs_send_fd(r->console_fd, fd, "/dev/ptmx", &r->notify_err);
+	close(fd);
+	return ret;
+}
+
+static int restore_notify(char *action, criu_notify_arg_t na)
+{
+	struct rst *r = cur;
+
+	zs_debug("criu notify: %s", action);
+	if (strcmp(action, "setup-namespaces") == 0)
+		return notify_setup_namespaces(r, criu_notify_pid(na)) < 0 ? -1 : 0;
+	if (strcmp(action, "post-restore") == 0)
+		r->pid = criu_notify_pid(na);
+	else if (strcmp(action, "orphan-pts-master") == 0)
+		return notify_pts_master(r) < 0 ? -1 : 0;
+	return 0;
+}
+
+/* ---- preparation ---------------------------------------------------------- */
+
+static int load_bundle(struct rst *r, zs_error_t *err)
+{
+	const struct zs_restore_opts *o = r->o;
+	cleanup_free char *cfgp = NULL, *rootfs = NULL;
+	char real[PATH_MAX];
+	int ret;
+
+	if (realpath(o->bundle ? o->bundle : ".", real) == NULL)
+		return zs_make_error(err, errno, "bundle `%s`", o->bundle ? o->bundle : ".");
+	r->bundle = xstrdup(real);
+	cfgp = xasprintf("%s/config.json", r->bundle);
+	ret = zs_config_load(cfgp, "config.json", &r->cfg, err);
+	if (ret < 0)
+		return ret;
+	if (r->cfg->process == NULL)
+		return zs_make_error(err, -EINVAL, "config.json: process: missing");
+	rootfs = r->cfg->root_path[0] == '/' ? xstrdup(r->cfg->root_path)
+					     : xasprintf("%s/%s", r->bundle, r->cfg->root_path);
+	if (realpath(rootfs, real) == NULL)
+		return zs_make_error(err, errno, "config.json: root.path: rootfs (\"%s\") does not exist", rootfs);
+	r->rootfs = xstrdup(real);
+	if (r->cfg->process->terminal && o->console_socket == NULL)
+		return zs_make_error(err, -EINVAL,
+				     "the container has a terminal (process.terminal): restore needs --console-socket");
+	if (!r->cfg->process->terminal && o->console_socket)
+		return zs_make_error(err, -EINVAL, "cannot use console socket if the container has no terminal");
+	ret = zs_cgroup_resources_parse(r->cfg->resources, "config.json", "linux.resources", &r->res, err);
+	if (ret == 0)
+		zs_resources_append_default_devices(r->res);
+	return ret;
+}
+
+static int check_image(struct rst *r, zs_error_t *err)
+{
+	struct zs_image_info info = {0};
+	int ret;
+
+	r->image_fd = open(r->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (r->image_fd < 0)
+		return zs_make_error(err, errno, "--image-path: open `%s`", r->image_dir);
+	/* TODO(zs_image_check): tmpfs-*.tar.gz.img are raw tarballs */
+	ret = zs_image_info(r->image_dir, &info, err);
+	if (ret < 0)
+		return zs_error_wrap(err, "--image-path `%s`", r->image_dir);
+	r->image_id = info.image_id ? xstrdup(info.image_id) : NULL;
+	zs_image_info_free(&info);
+	return 0;
+}
+
+static void add_umount(struct rst *r, const char *path)
+{
+	r->umounts = xrealloc(r->umounts, sizeof(char *) * (r->n_umounts + 1));
+	r->umounts[r->n_umounts++] = xstrdup(path);
+}
+
+static bool under_tmpfs(const struct zs_config *cfg, const char *dest)
+{
+	size_t i, l;
+
+	for (i = 0; i < cfg->n_mounts; i++) {
+		const struct zs_mount *m = &cfg->mounts[i];
+		if (m->type == NULL || strcmp(m->type, "tmpfs") != 0)
+			continue;
+		l = strlen(m->destination);
+		if (strncmp(dest, m->destination, l) == 0 && dest[l] == '/')
+			return true;
+	}
+	return false;
+}
+
+/* A mount point in the rootfs for mount M (CRIU does not create them), and
+ * for bind mounts the source bound there for the time of the restore, so
+ * that nested mount points inside it can be created (runc does the same). */
+static int prepare_mountpoint(struct rst *r, int rootfd, const struct zs_mount *m, zs_error_t *err)
+{
+	cleanup_free char *src = NULL;
+	cleanup_close int fd = -1;
+	struct stat st;
+	char procfd[64];
+
+	if (m->type && strcmp(m->type, "cgroup") == 0)
+		return 0;
+	if (!m->bind || m->source == NULL) {
+		fd = safe_mkdir_p_at(rootfd, m->destination, 0755, err);
+		return fd < 0 ? zs_error_wrap(err, "mount point `%s`", m->destination) : 0;
+	}
+	src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", r->bundle, m->source);
+	if (stat(src, &st) < 0)
+		return zs_make_error(err, errno, "config.json: mounts: source `%s`", src);
+	if (S_ISDIR(st.st_mode))
+		fd = safe_mkdir_p_at(rootfd, m->destination, 0755, err);
+	else {
+		cleanup_free char *parent = xstrdup(m->destination);
+		char *slash = strrchr(parent, '/');
+		if (slash)
+			*slash = '\0';
+		fd = safe_mkdir_p_at(rootfd, *parent ? parent : "/", 0755, err);
+		if (fd >= 0) {
+			close(fd);
+			fd = safe_openat(rootfd, m->destination, O_CREAT | O_WRONLY | O_NOFOLLOW, 0644, err);
+			if (fd >= 0) {
+				close(fd);
+				fd = safe_openat(rootfd, m->destination, O_PATH, 0, err);
+			}
+		}
+	}
+	if (fd < 0)
+		return zs_error_wrap(err, "mount point `%s`", m->destination);
+	snprintf(procfd, sizeof(procfd), "/proc/self/fd/%d", fd);
+	if (mount(src, procfd, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return zs_make_error(err, errno, "bind `%s` on `%s` for the restore", src, m->destination);
+	{
+		char target[PATH_MAX];
+		ssize_t n = readlink(procfd, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			add_umount(r, target);
+		}
+	}
+	return 0;
+}
+
+static int prepare_root(struct rst *r, zs_error_t *err)
+{
+	cleanup_close int rootfd = -1;
+	size_t i;
+
+	r->criu_root = xasprintf("%s/%s/criu-root", r->o->c.root, r->o->c.id);
+	if (mkdir(r->criu_root, 0755) < 0)
+		return zs_make_error(err, errno, "mkdir `%s`", r->criu_root);
+	if (mount(r->rootfs, r->criu_root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return zs_make_error(err, errno, "bind the rootfs on `%s`", r->criu_root);
+	r->root_mounted = true;
+	rootfd = open(r->criu_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return zs_make_error(err, errno, "open `%s`", r->criu_root);
+	for (i = 0; i < r->cfg->n_mounts; i++) {
+		if (under_tmpfs(r->cfg, r->cfg->mounts[i].destination))
+			continue;
+		if (prepare_mountpoint(r, rootfd, &r->cfg->mounts[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int namespaces(struct rst *r, criu_opts *c, zs_error_t *err)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < r->cfg->n_namespaces; i++) {
+		const struct zs_namespace *ns = &r->cfg->namespaces[i];
+		if (ns->path == NULL || *ns->path == '\0')
+			continue;
+		if (ns->type == CLONE_NEWNET || ns->type == CLONE_NEWPID) {
+			const char *key = ns->type == CLONE_NEWNET ? "extRootNetNS" : "extRootPidNS";
+			/* inherited by CRIU: no O_CLOEXEC here on purpose */
+			int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return zs_make_error(err, errno, "namespace `%s` must exist", ns->path);
+			fcntl(fd, F_SETFD, 0);
+			r->ns_fds[n++] = fd;
+			if (criu_local_add_inherit_fd(c, fd, key) < 0)
+				return zs_make_error(err, ENOMEM, "libcriu: inherit fd");
+			continue;
+		}
+		if (ns->type == CLONE_NEWCGROUP)
+			return zs_make_error(err, -EINVAL, "restore into an existing cgroup namespace (%s) is not supported",
+					     ns->path);
+		if (criu_local_join_ns_add(c, zs_namespace_proc_name(ns->type), ns->path, NULL) < 0)
+			return zs_make_error(err, ENOMEM, "libcriu: join namespace");
+	}
+	return 0;
+}
+
+/* The init's stdio pipes of the checkpoint become ours (runc's way). */
+static int inherit_stdio(struct rst *r, criu_opts *c, zs_error_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", r->image_dir, ZS_DESCRIPTORS);
+	zs_json *j = NULL;
+	size_t i;
+
+	if (access(path, F_OK) < 0)
+		return 0; /* an image of plain criu */
+	if (zs_json_parse_file(path, ZS_DESCRIPTORS, &j, err) < 0)
+		return -1;
+	for (i = 0; i < 3 && i < zs_json_array_len(j); i++) {
+		const char *s = zs_json_string_value(zs_json_array_at(j, i));
+		if (s && strstr(s, "pipe:") && criu_local_add_inherit_fd(c, (int) i, s) < 0) {
+			zs_json_free(j);
+			return zs_make_error(err, ENOMEM, "libcriu: inherit fd");
+		}
+	}
+	zs_json_free(j);
+	return 0;
+}
+
+/* Can this kernel track memory (wp-async: userfaultfd WP_ASYNC)? */
+static bool kernel_can_track(void)
+{
+	struct uffdio_api api = {.api = UFFD_API};
+	cleanup_close int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+
+	if (fd < 0 || ioctl(fd, UFFDIO_API, &api) < 0)
+		return false;
+#ifdef UFFD_FEATURE_WP_ASYNC
+	return (api.features & UFFD_FEATURE_WP_ASYNC) && (api.features & UFFD_FEATURE_WP_UNPOPULATED);
+#else
+	return (api.features & (1ULL << 15)) && (api.features & (1ULL << 13));
+#endif
+}
+
+static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
+{
+	const struct zs_restore_opts *o = r->o;
+
+	criu_local_set_images_dir_fd(c, r->image_fd);
+	if (zs_criu_common(c, &o->c, r->cfg, r->image_dir, &r->work_fd, err) < 0)
+		return -1;
+	criu_local_set_log_file(c, "restore.log");
+	if (criu_local_set_root(c, r->criu_root) < 0)
+		return zs_make_error(err, ENOMEM, "libcriu: root");
+	criu_local_set_evasive_devices(c, true);
+	criu_local_set_notify_cb(c, restore_notify);
+	if (o->lsm_profile && criu_local_set_lsm_profile(c, o->lsm_profile) < 0)
+		return zs_make_error(err, ENOMEM, "libcriu: lsm profile");
+	if (o->lsm_mount_context && criu_local_set_lsm_mount_context(c, o->lsm_mount_context) < 0)
+		return zs_make_error(err, ENOMEM, "libcriu: lsm mount context");
+	r->track = o->track_mem == 1 || (o->track_mem < 0 && !o->c.auto_dedup && !o->c.lazy_pages &&
+					 r->image_id != NULL && kernel_can_track());
+	criu_local_set_track_mem(c, r->track);
+	if (namespaces(r, c, err) < 0 || inherit_stdio(r, c, err) < 0)
+		return -1;
+	return zs_criu_mount_maps(c, r->cfg, r->rootfs, r->bundle, 0, true, err);
+}
+
+static int join_cgroup(struct rst *r, criu_opts *c, zs_error_t *err)
+{
+	size_t len;
+	int ret;
+
+	if (read_file("/proc/self/cgroup", &r->own_cgroups, &len, err) < 0)
+		return -1;
+	ret = zs_cgroup_create(r->o->c.id, r->cfg->cgroups_path, r->res, getpid(), &r->cg, err);
+	if (ret < 0)
+		return ret;
+	return add_cg_roots(c, err);
+}
+
+static int save_state(struct rst *r, zs_error_t *err)
+{
+	struct zs_status st = {0};
+	cleanup_free char *cfg_src = xasprintf("%s/config.json", r->bundle);
+	cleanup_free char *cfg_dst = xasprintf("%s/%s/config.json", r->o->c.root, r->o->c.id);
+	cleanup_free char *buf = NULL;
+	size_t len;
+	int ret;
+
+	ret = read_file(cfg_src, &buf, &len, err);
+	if (ret == 0)
+		ret = write_file_replace(cfg_dst, buf, len, 0600, err);
+	if (ret < 0)
+		return ret;
+	st.id = (char *) r->o->c.id;
+	st.pid = r->pid;
+	st.start_time = zs_proc_start_time(r->pid, NULL);
+	st.bundle = r->bundle;
+	st.rootfs = r->rootfs;
+	st.created = r->created;
+	st.owner = "";
+	st.image_id = r->image_id;
+	st.tracking = r->track;
+	return zs_status_write(r->o->c.root, &st, r->cfg->annotations, r->cg, err);
+}
+
+static char *now_rfc3339(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+static int do_restore(struct rst *r, zs_error_t *err)
+{
+	const struct zs_restore_opts *o = r->o;
+	cleanup_criu_opts criu_opts *c = NULL;
+	int ret;
+
+	ret = zs_validate_id(o->c.id, err);
+	if (ret == 0)
+		ret = load_bundle(r, err);
+	if (ret == 0)
+		ret = check_image(r, err);
+	if (ret == 0)
+		ret = zs_criu_opts_new(&o->c, &c, err);
+	if (ret < 0)
+		return ret;
+	ret = zs_status_create_dir(o->c.root, o->c.id, err);
+	if (ret < 0)
+		return ret;
+	r->dir_created = true;
+	r->created = now_rfc3339();
+	if (o->console_socket) {
+		r->console_fd = zs_connect_console(o->console_socket, err);
+		if (r->console_fd < 0)
+			return -1;
+	}
+	ret = prepare_root(r, err);
+	if (ret == 0)
+		ret = criu_options(r, c, err);
+	if (ret == 0)
+		ret = join_cgroup(r, c, err);
+	if (ret < 0)
+		return ret;
+	zs_debug("restore: criu restore from %s (track-mem %s)", r->image_dir, r->track ? "on" : "off");
+	cur = r;
+	ret = criu_local_restore_child(c);
+	cur = NULL;
+	if (ret > 0 && r->pid <= 0)
+		r->pid = ret;
+	return_to_own_cgroups(r);
+	if (ret < 0 || r->notify_err) {
+		if (r->notify_err) {
+			zs_error_t e = r->notify_err;
+			r->notify_err = NULL;
+			*err = e;
+			return -1;
+		}
+		return zs_criu_error(err, ret, "restore", r->work_dir, "restore.log");
+	}
+	if (r->pid <= 0)
+		r->pid = ret;
+	ret = save_state(r, err);
+	if (ret == 0 && o->pid_file) {
+		char buf[32];
+		int len = snprintf(buf, sizeof(buf), "%d", (int) r->pid);
+		ret = write_file_atomic(o->pid_file, buf, len, 0644, err);
+	}
+	return ret;
+}
+
+static void rst_cleanup(struct rst *r, bool failed)
+{
+	cleanup_error zs_error_t e = NULL;
+	size_t i;
+
+	for (i = r->n_umounts; i > 0; i--) {
+		umount2(r->umounts[i - 1], MNT_DETACH);
+		free(r->umounts[i - 1]);
+	}
+	free(r->umounts);
+	if (r->root_mounted)
+		umount2(r->criu_root, MNT_DETACH);
+	if (r->criu_root)
+		rmdir(r->criu_root);
+	if (failed && r->pid > 0) {
+		kill(r->pid, SIGKILL);
+		waitpid(r->pid, NULL, 0);
+	}
+	if (failed && r->cg)
+		zs_cgroup_destroy(r->cg, &e);
+	if (failed && r->dir_created)
+		zs_status_delete(r->o->c.root, r->o->c.id, &e);
+	for (i = 0; i < 2; i++)
+		if (r->ns_fds[i] >= 0)
+			close(r->ns_fds[i]);
+	if (r->image_fd >= 0)
+		close(r->image_fd);
+	if (r->work_fd >= 0)
+		close(r->work_fd);
+	if (r->console_fd >= 0)
+		close(r->console_fd);
+	zs_cgroup_free(r->cg);
+	zs_resources_free(r->res);
+	zs_config_free(r->cfg);
+	free(r->bundle);
+	free(r->rootfs);
+	free(r->image_dir);
+	free(r->work_dir);
+	free(r->criu_root);
+	free(r->created);
+	free(r->image_id);
+	free(r->own_cgroups);
+	zs_error_release(&r->notify_err);
+}
+
+int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_error_t *err)
+{
+	struct rst r = {.o = o, .image_fd = -1, .work_fd = -1, .console_fd = -1, .ns_fds = {-1, -1}};
+	pid_t pid;
+	int ret;
+
+	r.image_dir = zs_cr_image_path(&o->c);
+	r.work_dir = zs_cr_work_path(&o->c);
+	if (!o->detach && !o->no_subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	ret = do_restore(&r, err);
+	pid = r.pid;
+	rst_cleanup(&r, ret < 0);
+	if (ret < 0 || o->detach)
+		return ret;
+	*exit_status = zs_wait_forwarding(pid, -1);
+	zs_container_delete(o->c.root, o->c.id, true, err);
+	zs_error_release(err);
+	return 0;
+}
