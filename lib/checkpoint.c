@@ -224,8 +224,7 @@ static int load(struct ckpt *k, zs_error_t *err)
 		return ret;
 	status = zs_container_status(k->st);
 	if (strcmp(status, "running") != 0 && strcmp(status, "paused") != 0)
-		return zs_make_error(err, 0, "container %s is not running (%s): cannot checkpoint it", o->c.id,
-				     status);
+		return zs_make_error(err, 0, "container %s is not running (%s): cannot checkpoint it", o->c.id, status);
 	cfgp = xasprintf("%s/config.json", k->st->dir);
 	return zs_config_load(cfgp, "config.json", &k->cfg, err);
 }

@@ -253,7 +253,7 @@ static bool has_ns(const struct zs_config *cfg, int type)
 	return zs_config_namespace(cfg, type) != NULL;
 }
 
-static const char *const default_devices[] = {"/dev/null", "/dev/zero",	  "/dev/full",
+static const char *const default_devices[] = {"/dev/null", "/dev/zero",	   "/dev/full",
 					      "/dev/tty",  "/dev/urandom", "/dev/random"};
 
 int zs_criu_mount_maps(criu_opts *c, const struct zs_config *cfg, const char *rootfs, const char *bundle, pid_t pid,

@@ -212,8 +212,8 @@ static int load_bundle(struct rst *r, zs_error_t *err)
 		return ret;
 	if (r->cfg->process == NULL)
 		return zs_make_error(err, -EINVAL, "config.json: process: missing");
-	rootfs = r->cfg->root_path[0] == '/' ? xstrdup(r->cfg->root_path)
-					     : xasprintf("%s/%s", r->bundle, r->cfg->root_path);
+	rootfs =
+	    r->cfg->root_path[0] == '/' ? xstrdup(r->cfg->root_path) : xasprintf("%s/%s", r->bundle, r->cfg->root_path);
 	if (realpath(rootfs, real) == NULL)
 		return zs_make_error(err, errno, "config.json: root.path: rootfs (\"%s\") does not exist", rootfs);
 	r->rootfs = xstrdup(real);
@@ -363,8 +363,8 @@ static int namespaces(struct rst *r, criu_opts *c, zs_error_t *err)
 			continue;
 		}
 		if (ns->type == CLONE_NEWCGROUP)
-			return zs_make_error(err, -EINVAL, "restore into an existing cgroup namespace (%s) is not supported",
-					     ns->path);
+			return zs_make_error(
+			    err, -EINVAL, "restore into an existing cgroup namespace (%s) is not supported", ns->path);
 		if (criu_local_join_ns_add(c, zs_namespace_proc_name(ns->type), ns->path, NULL) < 0)
 			return zs_make_error(err, ENOMEM, "libcriu: join namespace");
 	}

@@ -145,8 +145,8 @@ int zs_status_load(const char *root, const char *id, struct zs_status **out, zs_
 	if (ret == 0)
 		ret = zs_json_to_string(zs_json_get(st->json, "image_id"), path, "image_id", 0, &st->image_id, err);
 	if (ret == 0)
-		ret = zs_json_to_string(zs_json_get(st->json, "generation"), path, "generation", 0, &st->generation,
-					err);
+		ret =
+		    zs_json_to_string(zs_json_get(st->json, "generation"), path, "generation", 0, &st->generation, err);
 	if (ret == 0)
 		ret = zs_json_to_bool(zs_json_get(st->json, "tracking"), path, "tracking", 0, &st->tracking, err);
 	if (ret < 0) {

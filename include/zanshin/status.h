@@ -22,10 +22,10 @@ struct zs_status {
 	char *created; /* RFC 3339 */
 	char *owner;
 	bool has_cgroup;
-	char *image_id;	/* restored from this image (lineage id), NULL if not restored */
+	char *image_id;	  /* restored from this image (lineage id), NULL if not restored */
 	char *generation; /* remnant generation restored from, NULL if none */
-	bool tracking;	/* memory tracked since the restore */
-	zs_json *json; /* the whole state document */
+	bool tracking;	  /* memory tracked since the restore */
+	zs_json *json;	  /* the whole state document */
 	const zs_json *annotations;
 	const zs_json *cgroup;
 };
