@@ -68,7 +68,8 @@ class Result:
             self.stats[k] = {"n": len(xs), "median": statistics.median(xs), "p10": pct(xs, 0.1), "p90": pct(xs, 0.9)}
         keys = ordered((s["group"], s["config"], s["metric"]) for s in self.j["samples"])
         groups = ordered(k[0] for k in keys)
-        self.keys = sorted(keys, key=lambda k: groups.index(k[0]))
+        anchor = self.j.get("anchor")
+        self.keys = sorted(keys, key=lambda k: (groups.index(k[0]), k[1] != anchor))
 
     def median(self, group, config, metric):
         st = self.stats.get((group, config, metric))
