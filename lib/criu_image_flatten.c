@@ -48,7 +48,8 @@ struct flat {
 	/* the pending run */
 	int run_fd;
 	uint64_t run_off, run_len;
-	bool no_cfr; /* copy_file_range unusable here: pread/pwrite */
+	uint64_t synced; /* output bytes handed to writeback */
+	bool no_cfr;	 /* copy_file_range unusable here: pread/pwrite */
 	char *buf;
 };
 
@@ -188,6 +189,10 @@ static int copy_range(struct flat *f, int in, uint64_t off, uint64_t len, uint64
 	return len ? copy_rw(f, in, off, len, out_off, err) : 0;
 }
 
+/* Start writeback every WB_CHUNK so that it runs while we copy and the
+ * final fsync has little left to wait for. */
+#define WB_CHUNK (8ull << 20)
+
 static int run_flush(struct flat *f, zs_error_t *err)
 {
 	if (f->run_len == 0)
@@ -196,6 +201,10 @@ static int run_flush(struct flat *f, zs_error_t *err)
 		return -1;
 	f->out_off += f->run_len;
 	f->run_len = 0;
+	if (f->out_off - f->synced >= WB_CHUNK) {
+		sync_file_range(f->out_fd, f->synced, f->out_off - f->synced, SYNC_FILE_RANGE_WRITE);
+		f->synced = f->out_off;
+	}
 	return 0;
 }
 
