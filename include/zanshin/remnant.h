@@ -80,4 +80,65 @@ int zs_remnant_save_bundle(struct zs_remnant *r, const char *id, const char *bun
 			   zs_error_t *err);
 int zs_remnant_bundle(struct zs_remnant *r, const char *id, char **path, zs_error_t *err);
 
+/* ---- additions ---- */
+#include <stddef.h>
+#include <time.h>
+struct zs_settings;
+
+/* Use these settings instead of those zs_remnant_open loaded (settings.h). */
+void zs_remnant_set_settings(struct zs_remnant *r, const struct zs_settings *s);
+const char *zs_remnant_root(struct zs_remnant *r);
+
+/* Container ids with a directory in the store (NULL-terminated, sorted;
+ * free with zs_free_string_array). */
+int zs_remnant_containers(struct zs_remnant *r, char ***ids, size_t *n, zs_error_t *err);
+/* Every generation of ID in creation order (chain_len filled). */
+int zs_remnant_list(struct zs_remnant *r, const char *id, struct zs_remnant_gen ***gens, size_t *n, zs_error_t *err);
+void zs_remnant_gens_free(struct zs_remnant_gen **gens, size_t n);
+/* Generation WHICH of ID: a generation name or an image id (the full
+ * generation preferred), the newest one when WHICH is NULL.  -ENOENT when
+ * there is none. */
+int zs_remnant_get(struct zs_remnant *r, const char *id, const char *which, struct zs_remnant_gen **gen,
+		   zs_error_t *err);
+
+/* Flatten the chain ending at GEN into a new full generation (same image
+ * id, no parent, named to sort after the chain), verify it against its
+ * manifest, rename it into place, then retire the generations of the chain
+ * that no other kept generation depends on.  An interruption at any point
+ * leaves the old chain intact (the temporary directory is collected by gc).
+ * -EINVAL when GEN is already full. */
+int zs_remnant_merge(struct zs_remnant *r, const char *id, const struct zs_remnant_gen *gen,
+		     struct zs_remnant_gen **newgen, zs_error_t *err);
+
+/* Retention: .tmp-* older than remnant.tmp_grace; generations older than
+ * remnant.max_age; then, while the store holds more than remnant.max_bytes,
+ * the least useful generation (a diff also stored merged, then the oldest).
+ * Never the newest generation of a container nor one a kept generation
+ * depends on. */
+struct zs_remnant_gc_opts {
+	bool dry_run; /* report only */
+	time_t now;   /* 0: time(NULL) */
+};
+struct zs_remnant_gc_item {
+	char *container;
+	char *name; /* generation or temporary directory */
+	char *reason;
+	uint64_t bytes;
+};
+int zs_remnant_gc(struct zs_remnant *r, const struct zs_remnant_gc_opts *o, struct zs_remnant_gc_item **items,
+		  size_t *n_items, zs_error_t *err);
+void zs_remnant_gc_items_free(struct zs_remnant_gc_item *items, size_t n);
+
+/* What zs_remnant_save_bundle kept (bundle.json, "zanshin-bundle" v1). */
+struct zs_remnant_bundle_info {
+	char *source;	     /* bundle directory it was saved from */
+	char *rootfs_source; /* rootfs it was saved from */
+	bool rootfs_kept;
+	char *reason; /* why not kept, NULL when kept */
+	uint64_t rootfs_bytes;
+	char *saved; /* RFC 3339 */
+};
+int zs_remnant_bundle_info(struct zs_remnant *r, const char *id, struct zs_remnant_bundle_info *info, zs_error_t *err);
+void zs_remnant_bundle_info_free(struct zs_remnant_bundle_info *info);
+
 #endif

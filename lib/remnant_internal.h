@@ -1,0 +1,53 @@
+/* zanshin — internals of the remnant store (lib/remnant*.c). */
+#ifndef ZANSHIN_REMNANT_INTERNAL_H
+#define ZANSHIN_REMNANT_INTERNAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "zanshin/error.h"
+#include "zanshin/remnant.h"
+#include "zanshin/settings.h"
+
+#define ZS_MANIFEST_FORMAT "zanshin-manifest"
+#define ZS_LINEAGE_FORMAT "zanshin-lineage"
+#define ZS_BUNDLE_FORMAT "zanshin-bundle"
+#define ZS_REMNANT_VERSION 1
+#define ZS_TMP_PREFIX ".tmp-"
+#define ZS_IMAGE_CHAIN_LIMIT 64
+
+struct zs_remnant {
+	char *root;
+	struct zs_settings settings;
+};
+
+/* ROOT/containers/ID and ROOT/containers/ID/generations. */
+char *zs_rem_container_dir(struct zs_remnant *r, const char *id);
+char *zs_rem_gens_dir(struct zs_remnant *r, const char *id);
+/* Exclusive lock of ID's directory (created), held until *FD is closed. */
+int zs_rem_lock(struct zs_remnant *r, const char *id, int *fd, zs_error_t *err);
+/* Every generation of ID, in creation order (sequence number). */
+int zs_rem_list(struct zs_remnant *r, const char *id, struct zs_remnant_gen ***gens, size_t *n, zs_error_t *err);
+void zs_rem_gens_free(struct zs_remnant_gen **gens, size_t n);
+unsigned zs_rem_seq(const char *name);
+time_t zs_rem_created(const struct zs_remnant_gen *g);
+/* Make TMP (in ID's generations/) a generation; no lock, no merge. */
+int zs_rem_commit_locked(struct zs_remnant *r, const char *id, const char *tmp, const char *merged_from,
+			 struct zs_remnant_gen **gen, zs_error_t *err);
+int zs_rem_merge_locked(struct zs_remnant *r, const char *id, const struct zs_remnant_gen *g,
+			struct zs_remnant_gen **out, zs_error_t *err);
+/* Remove a generation: renamed to .tmp-* first (gone at once), then deleted. */
+int zs_rem_retire(struct zs_remnant *r, const char *id, const char *name, zs_error_t *err);
+int zs_rem_fsync_path(const char *path, zs_error_t *err);
+
+/* lib/remnant_manifest.c */
+/* Hash (and fsync) every entry of DIR but manifest.json, write manifest.json. */
+int zs_rem_write_manifest(const char *dir, const char *image_id, zs_error_t *err);
+/* DIR against its manifest.json and lineage.json; 0 or an error naming the file. */
+int zs_rem_verify_dir(const char *dir, zs_error_t *err);
+int zs_rem_write_lineage(const char *dir, const struct zs_remnant_gen *g, const char *merged_from, zs_error_t *err);
+int zs_rem_read_lineage(const char *dir, struct zs_remnant_gen *g, zs_error_t *err);
+/* Files CRIU writes into an image directory on restore: not part of it. */
+bool zs_rem_ignored_file(const char *name);
+
+#endif
