@@ -13,6 +13,7 @@ struct zs_global {
 	const char *log_format;
 	const char *criu;
 	const char *rootless;
+	const char *remnant_root; /* --remnant-root, $ZANSHIN_REMNANT_ROOT; NULL: /var/lib/zanshin */
 	bool debug;
 	int error_exit; /* exit code on error (runc exec uses 255) */
 	bool systemd_cgroup;
@@ -58,6 +59,7 @@ ZS_VERB(spec);
 ZS_VERB(checkpoint);
 ZS_VERB(restore);
 ZS_VERB(image);
+ZS_VERB(remnant);
 
 /* Verbs exit with this when a verb's own --help was printed. */
 #define ZS_EXIT_HELP 0

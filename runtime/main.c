@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"list", zs_cmd_list, "lists containers started by runc with the given root"},
     {"pause", zs_cmd_pause, "pause suspends all processes inside the container"},
     {"ps", zs_cmd_ps, "ps displays the processes running inside a container"},
+    {"remnant", zs_cmd_remnant, "the per-node remnant store: list, show, verify, gc, merge checkpoint generations"},
     {"restore", zs_cmd_restore, "restore a container from a previous checkpoint"},
     {"resume", zs_cmd_resume, "resumes all processes that have been previously paused"},
     {"run", zs_cmd_run, "create and run a container"},
@@ -47,7 +48,7 @@ static const struct command commands[] = {
     {NULL, NULL, NULL},
 };
 
-enum { G_ROOT = 1, G_LOG, G_LOG_FORMAT, G_DEBUG, G_SYSTEMD, G_CRIU, G_ROOTLESS, G_VERSION };
+enum { G_ROOT = 1, G_LOG, G_LOG_FORMAT, G_DEBUG, G_SYSTEMD, G_CRIU, G_ROOTLESS, G_VERSION, G_REMNANT_ROOT };
 
 static const struct zs_optdef global_opts[] = {
     {"debug", 0, false, G_DEBUG, "enable debug logging"},
@@ -57,6 +58,8 @@ static const struct zs_optdef global_opts[] = {
     {"criu", 0, true, G_CRIU, "path to the criu binary used for checkpoint and restore"},
     {"systemd-cgroup", 0, false, G_SYSTEMD, "enable systemd cgroup support (not supported)"},
     {"rootless", 0, true, G_ROOTLESS, "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+    {"remnant-root", 0, true, G_REMNANT_ROOT,
+     "root directory of the remnant store (default: $ZANSHIN_REMNANT_ROOT or \"/var/lib/zanshin\")"},
     {"version", 'v', false, G_VERSION, "print the version"},
     {NULL, 0, false, 0, NULL},
 };
@@ -88,6 +91,9 @@ static int global_cb(int id, const char *value, void *data)
 		break;
 	case G_ROOTLESS:
 		g->rootless = value;
+		break;
+	case G_REMNANT_ROOT:
+		g->remnant_root = value;
 		break;
 	case G_VERSION:
 		want_version = true;
@@ -158,7 +164,8 @@ static int help_command(int argc, char **argv, zs_error_t *err)
 
 int main(int argc, char **argv)
 {
-	struct zs_global g = {.root = "/run/zanshin", .log_format = "text"};
+	struct zs_global g = {
+	    .root = "/run/zanshin", .log_format = "text", .remnant_root = getenv("ZANSHIN_REMNANT_ROOT")};
 	cleanup_error zs_error_t err = NULL;
 	const struct command *c;
 	int first = 0, ret;
