@@ -142,8 +142,30 @@ flatten_full() {
 		t_fail "flatten of a full image is a byte-exact copy" "$(diff -r "$I/base" "$F" 2>&1 | head -5)"
 }
 
+# deep_chain N DIR: N image directories DIR/c0..c(N-1), each a diff on the
+# previous by `parent` link and lineage ids, holding only an inventory.
+deep_chain() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import os, struct, sys
+n, top = int(sys.argv[1]), sys.argv[2]
+def field(num, s):
+    b = s.encode()
+    tag = (num << 3) | 2
+    tag = bytes([tag]) if tag < 128 else bytes([(tag & 0x7f) | 0x80, tag >> 7])
+    return tag + bytes([len(b)]) + b
+for i in range(n):
+    d = os.path.join(top, 'c%d' % i)
+    os.makedirs(d)
+    msg = b'\x08\x02' + field(15, 'id%d' % i) + (field(16, 'id%d' % (i - 1)) if i else b'')
+    with open(os.path.join(d, 'inventory.img'), 'wb') as f:
+        f.write(struct.pack('<II', 0x58313116, len(msg)) + msg)
+    if i:
+        os.symlink('../c%d' % (i - 1), os.path.join(d, 'parent'))
+PY
+}
+
 refusals() {
-	local C=$ZS_T/bad out
+	local C=$ZS_T/bad out last id
 	mkdir -p "$C"
 	cp -a "$I/base" "$C/trunc"
 	truncate -s -4096 "$(ls "$C"/trunc/pages-*.img | head -n1)"
@@ -176,6 +198,10 @@ refusals() {
 	cp -a "$I/d2" "$C/d2-loop"
 	ln -sfn . "$C/d2-loop/parent"
 	t_refused "flatten refuses a parent loop" "loop|not the parent_image_id" "$ZS" image flatten "$C/d2-loop" "$C/out-loop"
+	deep_chain 65 "$C/deep"
+	t_check "flatten takes a chain of 64 images" "$ZS" image flatten "$C/deep/c63" "$C/out-64"
+	t_refused "flatten refuses a chain of 65 images" "chain deeper than 64 images" \
+		"$ZS" image flatten "$C/deep/c64" "$C/out-65"
 	mkdir -p "$C/exists"
 	t_refused "flatten refuses an existing OUT" "exists" "$ZS" image flatten "$I/d2" "$C/exists"
 
