@@ -65,10 +65,12 @@ static void chain_free(struct chain *c)
 	zs_inventory_free(&c->leaf_inv);
 }
 
-/* The parent of level I, or none (0, c->n unchanged). */
-static int chain_up(struct chain *c, const char *child_parent_id, zs_error_t *err)
+/* Add the parent of the last level: 0, 1 when there is none, or an error.
+ * *pid is the child's parent_image_id on entry (NULL: a stock CRIU image,
+ * nothing to check) and the new level's on return. */
+static int chain_up(struct chain *c, char **pid, zs_error_t *err)
 {
-	struct level *cur = &c->lv[c->n - 1];
+	struct level *cur = &c->lv[c->n - 1], *up;
 	char target[4096];
 	struct stat st, pst;
 	struct zs_inventory inv;
@@ -87,30 +89,31 @@ static int chain_up(struct chain *c, const char *child_parent_id, zs_error_t *er
 	fd = openat(cur->dfd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return zs_make_error(err, errno, "%s/parent -> %s: missing parent image", cur->dir, target);
-	c->lv[c->n].dir = xasprintf("%s/parent", cur->dir);
-	c->lv[c->n].dfd = fd;
-	c->n++;
+	up = &c->lv[c->n++];
+	up->dir = xasprintf("%s/parent", cur->dir);
+	up->dfd = fd;
 	if (fstat(fd, &pst) < 0)
-		return zs_make_error(err, errno, "%s", c->lv[c->n - 1].dir);
+		return zs_make_error(err, errno, "%s", up->dir);
 	for (i = 0; i + 1 < c->n; i++)
 		if (fstat(c->lv[i].dfd, &st) == 0 && st.st_dev == pst.st_dev && st.st_ino == pst.st_ino)
-			return zs_make_error(err, -ELOOP, "%s -> %s: a loop in the parent chain (back to %s)",
-					     c->lv[c->n - 1].dir, target, c->lv[i].dir);
-	if (zs_inventory_read(fd, c->lv[c->n - 1].dir, &inv, err) < 0)
+			return zs_make_error(err, -ELOOP, "%s -> %s: a loop in the parent chain (back to %s)", up->dir,
+					     target, c->lv[i].dir);
+	if (zs_inventory_read(fd, up->dir, &inv, err) < 0)
 		return -1;
-	if (child_parent_id && (!inv.image_id || strcmp(inv.image_id, child_parent_id) != 0))
+	if (*pid && (!inv.image_id || strcmp(inv.image_id, *pid) != 0))
 		ret = zs_make_error(err, -EINVAL,
 				    "%s -> %s: image id %s is not the parent_image_id %s of %s: a parent from another "
 				    "lineage",
-				    c->lv[c->n - 1].dir, target, inv.image_id ? inv.image_id : "(none)",
-				    child_parent_id, cur->dir);
+				    up->dir, target, inv.image_id ? inv.image_id : "(none)", *pid, cur->dir);
+	free(*pid);
+	*pid = steal_pointer(&inv.parent_image_id);
 	zs_inventory_free(&inv);
 	return ret;
 }
 
 static int chain_open(const char *leaf, struct chain *c, zs_error_t *err)
 {
-	struct zs_inventory inv;
+	cleanup_free char *pid = NULL;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -121,24 +124,11 @@ static int chain_open(const char *leaf, struct chain *c, zs_error_t *err)
 		return zs_make_error(err, errno, "%s", leaf);
 	if (zs_inventory_read(c->lv[0].dfd, leaf, &c->leaf_inv, err) < 0)
 		return -1;
-	/* Each level's parent_image_id is checked against the next one. */
-	for (;;) {
-		const char *want = c->n == 1 ? c->leaf_inv.parent_image_id : NULL;
-		cleanup_free char *pid = NULL;
-
-		if (c->n > 1) {
-			if (zs_inventory_read(c->lv[c->n - 1].dfd, c->lv[c->n - 1].dir, &inv, err) < 0)
-				return -1;
-			pid = steal_pointer(&inv.parent_image_id);
-			zs_inventory_free(&inv);
-			want = pid;
-		}
-		r = chain_up(c, want, err);
-		if (r < 0)
-			return -1;
-		if (r > 0)
-			return 0;
-	}
+	if (c->leaf_inv.parent_image_id)
+		pid = xstrdup(c->leaf_inv.parent_image_id);
+	while ((r = chain_up(c, &pid, err)) == 0)
+		;
+	return r < 0 ? -1 : 0;
 }
 
 /* ---- copying ---- */
