@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -136,12 +137,13 @@ unsigned zs_rem_seq(const char *name)
 time_t zs_rem_created(const struct zs_remnant_gen *g)
 {
 	struct tm tm;
-	const char *end;
 
 	memset(&tm, 0, sizeof(tm));
-	end = g->created ? strptime(g->created, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (end == NULL)
+	if (g->created == NULL || sscanf(g->created, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+					 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
 		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
 	return timegm(&tm);
 }
 

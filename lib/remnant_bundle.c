@@ -21,7 +21,11 @@
 #include "zanshin/json.h"
 #include "zanshin/utils.h"
 
-#define SUBDIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+/* A directory of the tree, never through a symlink. */
+static int open_dir_at(int dfd, const char *name)
+{
+	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
 
 /* ---- rootfs size and hard-link tree ---- */
 
@@ -53,7 +57,7 @@ static int tree_size(int dfd, const char *path, struct walk *w, zs_error_t *err)
 		if (w->bytes > w->limit)
 			w->over = true;
 		if (S_ISDIR(st.st_mode)) {
-			cleanup_close int sub = openat(dfd, de->d_name, SUBDIR_FLAGS);
+			cleanup_close int sub = open_dir_at(dfd, de->d_name);
 			cleanup_free char *p = xasprintf("%s/%s", path, de->d_name);
 			if (sub < 0)
 				return zs_make_error(err, errno, "open `%s`", p);
@@ -88,8 +92,8 @@ static int copy_dir(int sfd, int dfd, const char *name, const char *path, const 
 
 	if (mkdirat(dfd, name, 0700) < 0)
 		return zs_make_error(err, errno, "mkdir `%s` (copy)", path);
-	s = openat(sfd, name, SUBDIR_FLAGS);
-	d = openat(dfd, name, SUBDIR_FLAGS);
+	s = open_dir_at(sfd, name);
+	d = open_dir_at(dfd, name);
 	if (s < 0 || d < 0)
 		return zs_make_error(err, errno, "open `%s`", path);
 	/* a mount inside the rootfs is not copied: an empty directory stands for it */
@@ -192,7 +196,7 @@ static int plan_rootfs(struct zs_remnant *r, const char *id, const char *rootfs,
 	p->source = realpath(rootfs, NULL);
 	if (p->source == NULL)
 		return zs_make_error(err, errno, "rootfs `%s`", rootfs);
-	fd = open(p->source, SUBDIR_FLAGS);
+	fd = open_dir_at(AT_FDCWD, p->source);
 	if (fd < 0 || fstat(fd, &st) < 0 || stat(cdir, &cst) < 0)
 		return zs_make_error(err, errno, "rootfs `%s`", p->source);
 	if (st.st_dev != cst.st_dev) {
@@ -290,7 +294,7 @@ static int build_bundle(const char *tmp, const char *final, const zs_json *cfg, 
 			zs_error_t *err)
 {
 	cleanup_free char *cfgpath = xasprintf("%s/config.json", tmp), *text = NULL;
-	cleanup_close int tfd = open(tmp, SUBDIR_FLAGS), sfd = -1, dfd = -1;
+	cleanup_close int tfd = open_dir_at(AT_FDCWD, tmp), sfd = -1, dfd = -1;
 	struct stat st;
 
 	*stored = p->keep ? xasprintf("%s/rootfs", final) : xstrdup(p->source);
@@ -301,10 +305,10 @@ static int build_bundle(const char *tmp, const char *final, const zs_json *cfg, 
 		return -1;
 	if (!p->keep)
 		return 0;
-	sfd = open(p->source, SUBDIR_FLAGS);
+	sfd = open_dir_at(AT_FDCWD, p->source);
 	if (sfd < 0 || fstat(sfd, &st) < 0)
 		return zs_make_error(err, errno, "open `%s`", p->source);
-	if (mkdirat(tfd, "rootfs", 0700) < 0 || (dfd = openat(tfd, "rootfs", SUBDIR_FLAGS)) < 0)
+	if (mkdirat(tfd, "rootfs", 0700) < 0 || (dfd = open_dir_at(tfd, "rootfs")) < 0)
 		return zs_make_error(err, errno, "mkdir `%s/rootfs`", tmp);
 	if (copy_tree(sfd, dfd, p->source, st.st_dev, err) < 0)
 		return zs_error_wrap(err, "keep rootfs");
@@ -483,7 +487,7 @@ static int copy_file(int sfd, int dfd, const char *name, const char *path, zs_er
 
 static int import_entries(const char *src, const char *tmp, const char *parent, zs_error_t *err)
 {
-	cleanup_close int sfd = open(src, SUBDIR_FLAGS), dfd = open(tmp, SUBDIR_FLAGS);
+	cleanup_close int sfd = open_dir_at(AT_FDCWD, src), dfd = open_dir_at(AT_FDCWD, tmp);
 	cleanup_free char *link = parent ? xasprintf("../%s", parent) : NULL;
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;

@@ -14,7 +14,9 @@
 #ifndef ZANSHIN_REMNANT_H
 #define ZANSHIN_REMNANT_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "zanshin/error.h"
 
 #define ZS_REMNANT_DEFAULT_ROOT "/var/lib/zanshin"
@@ -81,8 +83,6 @@ int zs_remnant_save_bundle(struct zs_remnant *r, const char *id, const char *bun
 int zs_remnant_bundle(struct zs_remnant *r, const char *id, char **path, zs_error_t *err);
 
 /* ---- additions ---- */
-#include <stddef.h>
-#include <time.h>
 struct zs_settings;
 
 /* Use these settings instead of those zs_remnant_open loaded (settings.h). */
