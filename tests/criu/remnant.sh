@@ -206,6 +206,15 @@ merges() {
 				t_fail "merge of chain 8 retired its chain" "$out"
 		fi
 	done
+	# export (flattened, verified) and import into another container, twice
+	if zr export $id "$m" "$ZS_T/exported" && out=$(zr import c9 "$ZS_T/exported" --format json) &&
+		[ "$(jq -r .kind <<<"$out")" = full ] && [ "$(zr import c9 "$ZS_T/exported" --format json | jq -r .name)" = "$(jq -r .name <<<"$out")" ] &&
+		[ "$(names c9 | wc -w)" = 1 ] && zr verify c9 >/dev/null; then
+		t_ok "export, then import into c9 (twice: one generation), verifies"
+		restore_check "imported" c9 "$(jq -r .name <<<"$out")" "${d[8]}"
+	else
+		t_fail "export/import" "$out / $(names c9)"
+	fi
 	out=$(zr merge $id "$m" 2>&1) && t_fail "merge of a full generation refused" "$out" ||
 		t_ok "merge of a full generation refused (${out##*msg=})"
 }
