@@ -152,6 +152,16 @@ static int freezer(criu_opts *c, const struct zs_cgroup *cg, zs_error_t *err)
 	return 0;
 }
 
+/* CRIU killed the dumped tasks; their parent (often pid 1, slow here) must
+ * reap the init before its cgroup can be removed. */
+static void wait_vanished(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < 1000 && kill(pid, 0) == 0; i++)
+		usleep(10000);
+}
+
 struct ckpt {
 	const struct zs_checkpoint_opts *o;
 	struct zs_status *st;
@@ -263,8 +273,13 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 	if (ret == 0 && !o->leave_running && !o->pre_dump) {
 		close(lock);
 		lock = -1;
-		/* the processes are gone: remove the container as runc does */
-		ret = zs_container_delete(o->c.root, o->c.id, true, err);
+		/* the processes are gone: remove the container as runc does (a
+		 * failure is logged, the checkpoint stands) */
+		wait_vanished(k.st->pid);
+		if (zs_container_delete(o->c.root, o->c.id, true, err) < 0) {
+			zs_warn("checkpoint done, but removing container %s failed: %s", o->c.id, zs_error_msg(*err));
+			zs_error_release(err);
+		}
 	}
 out:
 	ckpt_free(&k);

@@ -236,8 +236,9 @@ static int check_image(struct rst *r, zs_error_t *err)
 	r->image_fd = open(r->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (r->image_fd < 0)
 		return zs_make_error(err, errno, "--image-path: open `%s`", r->image_dir);
-	/* TODO(zs_image_check): tmpfs-*.tar.gz.img are raw tarballs */
-	ret = zs_image_info(r->image_dir, &info, err);
+	ret = zs_image_check(r->image_dir, err);
+	if (ret == 0)
+		ret = zs_image_info(r->image_dir, &info, err);
 	if (ret < 0)
 		return zs_error_wrap(err, "--image-path `%s`", r->image_dir);
 	r->image_id = info.image_id ? xstrdup(info.image_id) : NULL;

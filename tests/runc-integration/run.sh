@@ -31,8 +31,11 @@ work=$(mktemp -d "$top/build/runc-integration/run.XXXXXX")
 
 CORE="create start start_detached start_hello run exec kill delete state list ps
  pause spec help version root cwd umask tty mounts mask dev hooks seccomp
- cgroups update events no_pivot"
+ cgroups update events no_pivot checkpoint"
 PER_FILE_TIMEOUT=${PER_FILE_TIMEOUT:-150}
+# checkpoint.bats calls `criu` itself (criu check --feature, criu lazy-pages):
+# the patched build comes first on PATH (CRIU_DIR=build/stock/bin for stock).
+CRIU_DIR=${CRIU_DIR:-$top/build/bin}
 # Stop starting new files once this much time has gone (a hanging runtime
 # must not eat the whole make check budget); the rest are reported as skips.
 BUDGET=${RUNC_IT_BUDGET:-600}
@@ -135,7 +138,7 @@ run_file() {
 	# bats' own output goes to a file, not through the pty.
 	local log=$work/$f.tap
 	(cd "$work/runc-1.1.5/tests/integration" &&
-		RUNC=$RUNTIME timeout --kill-after=10 "$PER_FILE_TIMEOUT" \
+		PATH=$CRIU_DIR:$PATH RUNC=$RUNTIME timeout --kill-after=10 "$PER_FILE_TIMEOUT" \
 			script -qefc "bats --tap $f.bats >$log 2>&1" /dev/null </dev/null >/dev/null 2>&1)
 	rc=$?
 	out=$(cat "$log" 2>/dev/null)
