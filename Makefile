@@ -16,7 +16,7 @@ BUILD := $(TOP)/build
 CC ?= gcc
 export TOP BUILD
 
-.PHONY: all deps criu criu-stock check demo bench install lint clean test
+.PHONY: all deps criu criu-stock check demo bench bench-quick install lint clean test
 all: criu
 
 deps:
@@ -53,6 +53,10 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all criu-stock
 	@bench/run-all.sh
+
+bench-quick: deps
+	@$(MAKE) --no-print-directory all criu-stock
+	@BENCH_QUICK=1 bench/run-all.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/libexec/zanshin $(DESTDIR)$(PREFIX)/lib/zanshin $(DESTDIR)$(PREFIX)/include/zanshin/criu

@@ -1,6 +1,9 @@
 #!/bin/bash
 # Runs every benchmark script bench/*.sh (except this one), in name order.
-# Each writes its own results under bench/results/. `make bench` calls this.
+# Each writes its own results under bench/results/ (the harness ones also
+# regenerate bench/results/README.md). `make bench` calls this;
+# `make bench-quick` calls it with BENCH_QUICK=1: every script in its quick
+# mode (fewer runs, smaller sizes), the older scripts with small RUNS/MIB.
 #   bench/run-all.sh [PATTERN...]   only scripts whose name contains a PATTERN
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +17,14 @@ for b in "$here"/*.sh; do
 		[ $hit = 1 ] || continue
 	fi
 	echo "=== bench/$name"
-	if ! bash "$b"; then
+	env=()
+	if [ "${BENCH_QUICK:-0}" = 1 ]; then
+		case $name in
+		criu-track.sh) env=(RUNS=3 MIB=256) ;;
+		runtime-run.sh) env=(RUNS=20 ROUNDS=2 WARMUP=1) ;;
+		esac
+	fi
+	if ! env "${env[@]}" bash "$b"; then
 		failed+=("$name")
 		echo "=== bench/$name FAILED"
 	fi
