@@ -170,6 +170,10 @@ static int check_magic(int dfd, const char *dir, const char *name, zs_error_t *e
 	size_t got = 0;
 
 	stem[strlen(stem) - 4] = '\0';
+	/* tmpfs contents: tmpfs-<id>.tar.gz.img, tmpfs-dev-<id>.tar.gz.img
+	 * (CRIU's FS_TMPFS/FS_TMPFS_DEV: raw gzip'ed tarballs) */
+	if (strlen(stem) > 7 && strcmp(stem + strlen(stem) - 7, ".tar.gz") == 0)
+		return 0;
 	k = find_kind(stem);
 	if (k && k->magic == RAW)
 		return 0;
