@@ -40,9 +40,6 @@ c_rootfs() {
 }
 
 # c_bundle DIR ARGS_JSON: a bundle whose rootfs is a copy of the bench rootfs.
-# No tmpfs on /dev (the runtime creates the device nodes in the rootfs): the
-# restore of zanshin at this commit rejects CRIU's tmpfs-dev-N.tar.gz.img
-# ("bad head magic"), a gzip file that carries no CRIU magic.
 c_bundle() {
 	local dir=$1
 	mkdir -p "$dir"
@@ -60,6 +57,7 @@ c_bundle() {
 		hostname: "bench",
 		mounts: [
 			{destination: "/proc", type: "proc", source: "proc"},
+			{destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "mode=755"]},
 			{destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]}],
 		linux: {
 			namespaces: [{type: "pid"}, {type: "ipc"}, {type: "uts"}, {type: "mount"}, {type: "network"}],
