@@ -19,8 +19,10 @@
 #include "zanshin/checkpoint.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
+#include "zanshin/criu_image.h"
 #include "zanshin/json.h"
 #include "zanshin/log.h"
+#include "zanshin/remnant.h"
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
@@ -152,16 +154,6 @@ static int freezer(criu_opts *c, const struct zs_cgroup *cg, zs_error_t *err)
 	return 0;
 }
 
-/* CRIU killed the dumped tasks; their parent (often pid 1, slow here) must
- * reap the init before its cgroup can be removed. */
-static void wait_vanished(pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < 1000 && kill(pid, 0) == 0; i++)
-		usleep(10000);
-}
-
 struct ckpt {
 	const struct zs_checkpoint_opts *o;
 	struct zs_status *st;
@@ -169,7 +161,19 @@ struct ckpt {
 	struct zs_config *cfg;
 	char *image_dir, *work_dir;
 	int image_fd, work_fd;
+	/* remnant store */
+	struct zs_remnant *store;
+	struct zs_remnant_gen *base; /* auto diff: the baseline generation */
+	char *tmp;		     /* auto diff: the generation being written */
+	char *parent;		     /* auto diff: ../NAME */
 };
+
+/* The directory CRIU writes: --image-path, or for an automatic diff a new
+ * generation in the store. */
+static const char *dump_dir(const struct ckpt *k)
+{
+	return k->tmp ? k->tmp : k->image_dir;
+}
 
 static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 {
@@ -179,12 +183,19 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 		return zs_make_error(err, errno, "--image-path: mkdir `%s`", k->image_dir);
 	if (check_parent_path(k->image_dir, o->parent_path, err) < 0 || check_status_fd(o->status_fd, err) < 0)
 		return -1;
-	k->image_fd = open(k->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	k->image_fd = open(dump_dir(k), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (k->image_fd < 0)
-		return zs_make_error(err, errno, "--image-path: open `%s`", k->image_dir);
+		return zs_make_error(err, errno, "open `%s`", dump_dir(k));
 	criu_local_set_images_dir_fd(c, k->image_fd);
 	if (zs_criu_common(c, &o->c, k->cfg, k->image_dir, &k->work_fd, err) < 0)
 		return -1;
+	if (k->work_fd < 0 && k->tmp) {
+		/* logs stay where the user looks for them, not in the store */
+		k->work_fd = open(k->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		if (k->work_fd < 0)
+			return zs_make_error(err, errno, "open `%s`", k->image_dir);
+		criu_local_set_work_dir_fd(c, k->work_fd);
+	}
 	criu_local_set_log_file(c, o->pre_dump ? "predump.log" : "dump.log");
 	criu_local_set_pid(c, k->st->pid);
 	if (criu_local_set_root(c, k->st->rootfs) < 0)
@@ -194,17 +205,17 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 	if (external_namespaces(c, k->cfg, err) < 0 || freezer(c, k->cg, err) < 0 ||
 	    page_server(c, o->page_server, err) < 0)
 		return -1;
-	if (o->parent_path && *o->parent_path) {
-		if (criu_local_set_parent_images(c, o->parent_path) < 0)
+	if ((o->parent_path && *o->parent_path) || k->parent) {
+		if (criu_local_set_parent_images(c, k->parent ? k->parent : o->parent_path) < 0)
 			return zs_make_error(err, ENOMEM, "libcriu: parent images");
 		criu_local_set_track_mem(c, true);
-	} else if (o->track_mem || o->pre_dump)
+	} else if (o->track_mem || o->pre_dump || k->st->tracking)
 		criu_local_set_track_mem(c, true);
 	if (o->pre_dump)
 		return 0;
 	if (zs_criu_mount_maps(c, k->cfg, k->st->rootfs, k->st->bundle, k->st->pid, false, err) < 0)
 		return -1;
-	return write_descriptors(k->image_dir, k->st->pid, err);
+	return write_descriptors(dump_dir(k), k->st->pid, err);
 }
 
 static void ckpt_free(struct ckpt *k)
@@ -218,6 +229,12 @@ static void ckpt_free(struct ckpt *k)
 		close(k->image_fd);
 	if (k->work_fd >= 0)
 		close(k->work_fd);
+	if (k->tmp)
+		zs_remnant_gen_abort(k->store, k->tmp);
+	free(k->tmp);
+	free(k->parent);
+	zs_remnant_gen_free(k->base);
+	zs_remnant_close(k->store);
 }
 
 static int load(struct ckpt *k, zs_error_t *err)
@@ -239,10 +256,87 @@ static int load(struct ckpt *k, zs_error_t *err)
 	return zs_config_load(cfgp, "config.json", &k->cfg, err);
 }
 
+static bool store_applies(const struct zs_checkpoint_opts *o)
+{
+	return !o->pre_dump && !o->c.lazy_pages && !(o->page_server && *o->page_server);
+}
+
+/* A tracked container whose baseline this node holds: dump a diff into a
+ * new generation of the store, --image-path gets a flattened copy. */
+static void plan_auto_diff(struct ckpt *k)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+	cleanup_error zs_error_t e = NULL;
+
+	if (k->store == NULL || (o->parent_path && *o->parent_path) || !k->st->tracking || !k->st->image_id)
+		return;
+	if (!zs_cr_store_baseline(k->store, o->c.id, k->st->image_id, &k->base))
+		return;
+	if (zs_remnant_gen_begin(k->store, o->c.id, &k->tmp, &e) < 0) {
+		zs_warn("remnant store: %s (full checkpoint instead of a diff)", zs_error_msg(e));
+		return;
+	}
+	k->parent = xasprintf("../%s", k->base->name);
+	zs_debug("checkpoint: diff against generation %s (image %s)", k->base->name, k->st->image_id);
+}
+
+static int run_dump(struct ckpt *k, zs_error_t *err)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+	cleanup_criu_opts criu_opts *c = NULL;
+	int ret;
+
+	ret = zs_criu_opts_new(&o->c, &c, err);
+	if (ret == 0)
+		ret = prepare(k, c, err);
+	if (ret < 0)
+		return ret;
+	zs_debug("checkpoint: criu %s of pid %d into %s", o->pre_dump ? "pre-dump" : "dump", (int) k->st->pid,
+		 dump_dir(k));
+	ret = o->pre_dump ? criu_local_pre_dump(c) : criu_local_dump(c);
+	if (ret < 0)
+		return zs_criu_error(err, ret, o->pre_dump ? "pre-dump" : "dump", k->work_dir,
+				     o->pre_dump ? "predump.log" : "dump.log");
+	return 0;
+}
+
+/* After an automatic diff: commit the generation, export it flattened. */
+static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
+{
+	struct zs_remnant_gen *g = NULL;
+	int ret;
+
+	ret = zs_remnant_gen_commit(k->store, k->o->c.id, k->tmp, &g, err);
+	if (ret < 0)
+		return zs_error_wrap(err, "remnant store: the diff stays in `%s`", k->tmp);
+	free(k->tmp);
+	k->tmp = NULL;
+	ret = zs_cr_store_export(k->store, g, k->image_dir, err);
+	zs_remnant_gen_free(g);
+	return ret;
+}
+
+/* A checkpoint with --leave-running moves the tracking baseline to the
+ * image just written (CRIU re-armed tracking against it). */
+static void update_baseline(struct ckpt *k, const char *dir)
+{
+	cleanup_error zs_error_t e = NULL;
+	struct zs_image_info info = {0};
+
+	if (!k->st->tracking || zs_image_info(dir, &info, &e) < 0 || info.image_id == NULL) {
+		zs_image_info_free(&info);
+		return;
+	}
+	free(k->st->image_id);
+	k->st->image_id = steal_pointer(&info.image_id);
+	zs_image_info_free(&info);
+	if (zs_status_write(k->o->c.root, k->st, k->st->annotations, k->cg, &e) < 0)
+		zs_warn("state of %s not updated: %s", k->o->c.id, zs_error_msg(e));
+}
+
 int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 {
 	struct ckpt k = {.o = o, .image_fd = -1, .work_fd = -1};
-	cleanup_criu_opts criu_opts *c = NULL;
 	cleanup_close int lock = -1;
 	int ret;
 
@@ -250,32 +344,51 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 	if (lock < 0)
 		return lock;
 	ret = load(&k, err);
-	if (ret == 0)
-		ret = zs_criu_opts_new(&o->c, &c, err);
 	if (ret < 0)
 		goto out;
 	k.image_dir = zs_cr_image_path(&o->c);
 	k.work_dir = zs_cr_work_path(&o->c);
+	if (store_applies(o)) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_cr_store_open(&o->c, &k.store, &e) < 0)
+			zs_warn("remnant store not used: %s", zs_error_msg(e));
+		plan_auto_diff(&k);
+	}
 	status_fd = o->status_fd;
-	ret = prepare(&k, c, err);
-	if (ret == 0) {
-		zs_debug("checkpoint: criu %s of pid %d into %s", o->pre_dump ? "pre-dump" : "dump", (int) k.st->pid,
-			 k.image_dir);
-		ret = o->pre_dump ? criu_local_pre_dump(c) : criu_local_dump(c);
-		if (ret < 0)
-			ret = zs_criu_error(err, ret, o->pre_dump ? "pre-dump" : "dump", k.work_dir,
-					    o->pre_dump ? "predump.log" : "dump.log");
+	ret = run_dump(&k, err);
+	if (ret < 0 && k.tmp) {
+		/* the tasks were resumed: take a full checkpoint instead */
+		zs_warn("diff checkpoint failed (%s): taking a full one", zs_error_msg(*err));
+		zs_error_release(err);
+		zs_remnant_gen_abort(k.store, k.tmp);
+		free(k.tmp);
+		k.tmp = NULL;
+		free(k.parent);
+		k.parent = NULL;
+		close(k.image_fd);
+		k.image_fd = -1;
+		if (k.work_fd >= 0)
+			close(k.work_fd);
+		k.work_fd = -1;
+		ret = run_dump(&k, err);
 	}
 	if (status_fd >= 0) {
 		close(status_fd);
 		status_fd = -1;
 	}
+	if (ret == 0 && k.tmp)
+		ret = finish_auto_diff(&k, err);
+	else if (ret == 0 && store_applies(o))
+		zs_cr_store_keep(k.store, o->c.id, k.image_dir, NULL);
+	if (ret == 0 && store_applies(o))
+		zs_cr_store_bundle(k.store, o->c.id, k.st->bundle, k.st->rootfs);
+	if (ret == 0 && o->leave_running)
+		update_baseline(&k, k.image_dir);
 	if (ret == 0 && !o->leave_running && !o->pre_dump) {
 		close(lock);
 		lock = -1;
 		/* the processes are gone: remove the container as runc does (a
 		 * failure is logged, the checkpoint stands) */
-		wait_vanished(k.st->pid);
 		if (zs_container_delete(o->c.root, o->c.id, true, err) < 0) {
 			zs_warn("checkpoint done, but removing container %s failed: %s", o->c.id, zs_error_msg(*err));
 			zs_error_release(err);

@@ -42,4 +42,21 @@ int zs_empty_ns_flags(const char *s, int *flags, zs_error_t *err);
 char *zs_cr_image_path(const struct zs_cr_opts *o);
 char *zs_cr_work_path(const struct zs_cr_opts *o);
 
+/* ---- lib/cr_store.c: the remnant store for checkpoint/restore ---- */
+struct zs_remnant;
+struct zs_remnant_gen;
+/* Open the store (O->remnant_root, "none" = disabled: *R stays NULL). */
+int zs_cr_store_open(const struct zs_cr_opts *o, struct zs_remnant **r, zs_error_t *err);
+/* 1 and *G when the store holds IMAGE_ID for container ID, else 0. */
+int zs_cr_store_baseline(struct zs_remnant *r, const char *id, const char *image_id, struct zs_remnant_gen **g);
+/* Flattened copy of G into IMAGE_DIR (which may exist). */
+int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *image_dir, zs_error_t *err);
+/* Keep IMAGE_DIR as a generation (warning on failure); *GEN_NAME if kept. */
+void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name);
+/* Keep the bundle unless one is stored already. */
+void zs_cr_store_bundle(struct zs_remnant *r, const char *id, const char *bundle, const char *rootfs);
+/* A diff whose parent is not at its `parent` link: the parent from the
+ * store (verified), IMAGE_DIR imported on it; *USE_DIR = what to restore. */
+int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *parent_id,
+			char **use_dir, char **gen_name, zs_error_t *err);
 #endif

@@ -32,6 +32,8 @@
 #include "zanshin/json.h"
 #include "zanshin/linux.h"
 #include "zanshin/log.h"
+#include "zanshin/remnant.h"
+#include "zanshin/settings.h"
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
@@ -46,6 +48,9 @@ struct rst {
 	char **umounts;
 	size_t n_umounts;
 	char *own_cgroups; /* /proc/self/cgroup before we joined the container's */
+	struct zs_remnant *store;
+	char *parent_id;  /* the image is a diff against this image */
+	char *generation; /* the remnant generation restored from */
 	pid_t pid;
 	bool dir_created, root_mounted, track;
 	zs_error_t notify_err;
@@ -123,15 +128,14 @@ static void return_to_own_cgroups(struct rst *r)
 	}
 }
 
-/* cgroup v1 roots: where CRIU puts the restored tasks of each hierarchy. */
+/* cgroup roots: where CRIU puts the restored tasks of each hierarchy
+ * (the image has the checkpointed container's paths). */
 static int add_cg_roots(criu_opts *c, zs_error_t *err)
 {
 	cleanup_free char *buf = NULL;
 	char *save = NULL, *line;
 	size_t len;
 
-	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
-		return 0; /* v2: the tasks stay in CRIU's cgroup, ours */
 	if (read_file("/proc/self/cgroup", &buf, &len, err) < 0)
 		return -1;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -139,9 +143,9 @@ static int add_cg_roots(criu_opts *c, zs_error_t *err)
 		if (ctrl == NULL || (path = strchr(++ctrl, ':')) == NULL)
 			continue;
 		*path++ = '\0';
-		if (*ctrl == '\0')
-			continue;
-		if (criu_local_add_cg_root(c, ctrl, path) < 0)
+		/* the cgroup2 hierarchy (pure v2, or hybrid's unified) has no
+		 * controller name: the global root covers it */
+		if (criu_local_add_cg_root(c, *ctrl ? ctrl : NULL, path) < 0)
 			return zs_make_error(err, ENOMEM, "libcriu: cgroup root");
 	}
 	return 0;
@@ -196,6 +200,25 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 
 /* ---- preparation ---------------------------------------------------------- */
 
+/* Has DIR (NULL: cwd) a config.json? */
+static bool bundle_usable(const char *dir)
+{
+	cleanup_free char *p = xasprintf("%s/config.json", dir ? dir : ".");
+
+	return access(p, F_OK) == 0;
+}
+
+/* The Bundle this node kept for the container (remnant store). */
+static bool stored_bundle(struct rst *r, char real[PATH_MAX])
+{
+	cleanup_error zs_error_t e = NULL;
+	cleanup_free char *path = NULL;
+
+	if (r->store == NULL || zs_remnant_bundle(r->store, r->o->c.id, &path, &e) <= 0)
+		return false;
+	return realpath(path, real) != NULL;
+}
+
 static int load_bundle(struct rst *r, zs_error_t *err)
 {
 	const struct zs_restore_opts *o = r->o;
@@ -203,7 +226,9 @@ static int load_bundle(struct rst *r, zs_error_t *err)
 	char real[PATH_MAX];
 	int ret;
 
-	if (realpath(o->bundle ? o->bundle : ".", real) == NULL)
+	if (!bundle_usable(o->bundle) && stored_bundle(r, real))
+		zs_debug("restore: using the bundle kept in the remnant store: %s", real);
+	else if (realpath(o->bundle ? o->bundle : ".", real) == NULL)
 		return zs_make_error(err, errno, "bundle `%s`", o->bundle ? o->bundle : ".");
 	r->bundle = xstrdup(real);
 	cfgp = xasprintf("%s/config.json", r->bundle);
@@ -228,6 +253,25 @@ static int load_bundle(struct rst *r, zs_error_t *err)
 	return ret;
 }
 
+/* A diff whose parent is not where its link says: this node's remnant of
+ * the parent, found by lineage id, then restore from the store. */
+static int resolve_parent(struct rst *r, zs_error_t *err)
+{
+	cleanup_free char *use = NULL;
+	int ret;
+
+	ret = zs_cr_store_resolve(r->store, r->o->c.id, r->image_dir, r->parent_id, &use, &r->generation, err);
+	if (ret < 0 || use == NULL)
+		return ret;
+	close(r->image_fd);
+	free(r->image_dir);
+	r->image_dir = steal_pointer(&use);
+	r->image_fd = open(r->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (r->image_fd < 0)
+		return zs_make_error(err, errno, "open `%s`", r->image_dir);
+	return 0;
+}
+
 static int check_image(struct rst *r, zs_error_t *err)
 {
 	struct zs_image_info info = {0};
@@ -242,8 +286,9 @@ static int check_image(struct rst *r, zs_error_t *err)
 	if (ret < 0)
 		return zs_error_wrap(err, "--image-path `%s`", r->image_dir);
 	r->image_id = info.image_id ? xstrdup(info.image_id) : NULL;
+	r->parent_id = info.parent_image_id ? xstrdup(info.parent_image_id) : NULL;
 	zs_image_info_free(&info);
-	return 0;
+	return resolve_parent(r, err);
 }
 
 static void add_umount(struct rst *r, const char *path)
@@ -409,6 +454,19 @@ static bool kernel_can_track(void)
 #endif
 }
 
+/* track_mem of zanshin.json(5); a broken file is reported, tracking stays on */
+static bool setting_track_mem(void)
+{
+	cleanup_error zs_error_t e = NULL;
+	struct zs_settings s;
+
+	if (zs_settings_load(NULL, &s, &e) < 0) {
+		zs_warn("%s", zs_error_msg(e));
+		return true;
+	}
+	return s.track_mem;
+}
+
 static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
 {
 	const struct zs_restore_opts *o = r->o;
@@ -425,8 +483,8 @@ static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
 		return zs_make_error(err, ENOMEM, "libcriu: lsm profile");
 	if (o->lsm_mount_context && criu_local_set_lsm_mount_context(c, o->lsm_mount_context) < 0)
 		return zs_make_error(err, ENOMEM, "libcriu: lsm mount context");
-	r->track = o->track_mem == 1 || (o->track_mem < 0 && !o->c.auto_dedup && !o->c.lazy_pages &&
-					 r->image_id != NULL && kernel_can_track());
+	r->track = o->track_mem == 1 || (o->track_mem < 0 && setting_track_mem() && !o->c.auto_dedup &&
+					 !o->c.lazy_pages && r->image_id != NULL && kernel_can_track());
 	criu_local_set_track_mem(c, r->track);
 	if (namespaces(r, c, err) < 0 || inherit_stdio(r, c, err) < 0)
 		return -1;
@@ -468,6 +526,7 @@ static int save_state(struct rst *r, zs_error_t *err)
 	st.created = r->created;
 	st.owner = "";
 	st.image_id = r->image_id;
+	st.generation = r->generation;
 	st.tracking = r->track;
 	return zs_status_write(r->o->c.root, &st, r->cfg->annotations, r->cg, err);
 }
@@ -491,8 +550,14 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	int ret;
 
 	ret = zs_validate_id(o->c.id, err);
-	if (ret == 0)
-		ret = load_bundle(r, err);
+	if (ret < 0)
+		return ret;
+	if (!o->c.lazy_pages) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_cr_store_open(&o->c, &r->store, &e) < 0)
+			zs_warn("remnant store not used: %s", zs_error_msg(e));
+	}
+	ret = load_bundle(r, err);
 	if (ret == 0)
 		ret = check_image(r, err);
 	if (ret == 0)
@@ -534,6 +599,11 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	}
 	if (r->pid <= 0)
 		r->pid = ret;
+	/* what was restored stays on this node as a remnant (the baseline of
+	 * the next checkpoint's diff) */
+	if (r->generation == NULL && r->image_id)
+		zs_cr_store_keep(r->store, o->c.id, r->image_dir, &r->generation);
+	zs_cr_store_bundle(r->store, o->c.id, r->bundle, r->rootfs);
 	ret = save_state(r, err);
 	if (ret == 0 && o->pid_file) {
 		char buf[32];
@@ -585,6 +655,9 @@ static void rst_cleanup(struct rst *r, bool failed)
 	free(r->created);
 	free(r->image_id);
 	free(r->own_cgroups);
+	free(r->parent_id);
+	free(r->generation);
+	zs_remnant_close(r->store);
 	zs_error_release(&r->notify_err);
 }
 

@@ -145,6 +145,7 @@ ZS_VERB(checkpoint)
 		return zs_make_error(err, -EINVAL, "--lazy-pages and --pre-dump cannot be used together");
 	p.o.c.root = g->root;
 	p.o.c.criu = g->criu;
+	p.o.c.remnant_root = g->remnant_root;
 	p.o.c.id = argv[first];
 	return zs_container_checkpoint(&p.o, err);
 }

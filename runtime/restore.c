@@ -145,6 +145,7 @@ ZS_VERB(restore)
 				     "tracking baseline and must stay intact");
 	o.c.root = g->root;
 	o.c.criu = g->criu;
+	o.c.remnant_root = g->remnant_root;
 	o.c.id = argv[first];
 	ret = zs_container_restore(&o, &status, err);
 	if (ret < 0)

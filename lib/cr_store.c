@@ -1,0 +1,172 @@
+/* zanshin — checkpoint/restore and the remnant store: which generation a
+ * checkpoint is a diff against, the flattened copy --image-path receives,
+ * finding a diff's parent on this node by lineage id, keeping what was
+ * restored as a remnant.  See docs/checkpoint-restore.md. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "criu_internal.h"
+#include "zanshin/criu_image.h"
+#include "zanshin/log.h"
+#include "zanshin/remnant.h"
+#include "zanshin/utils.h"
+
+int zs_cr_store_open(const struct zs_cr_opts *o, struct zs_remnant **r, zs_error_t *err)
+{
+	*r = NULL;
+	if (o->remnant_root && strcmp(o->remnant_root, "none") == 0)
+		return 0; /* store disabled */
+	return zs_remnant_open(o->remnant_root, r, err);
+}
+
+/* The generation the container's tracking baseline is stored as, if this
+ * node still holds it (same container id: its parent link is ../NAME). */
+int zs_cr_store_baseline(struct zs_remnant *r, const char *id, const char *image_id, struct zs_remnant_gen **g)
+{
+	cleanup_error zs_error_t e = NULL;
+	int ret;
+
+	*g = NULL;
+	if (r == NULL || image_id == NULL)
+		return 0;
+	ret = zs_remnant_find(r, id, image_id, g, &e);
+	if (ret < 0)
+		zs_warn("remnant store: looking up image %s: %s", image_id, zs_error_msg(e));
+	return ret > 0;
+}
+
+/* Move every entry of FROM into DIR (same filesystem), then remove FROM
+ * and fsync DIR: how a flattened copy lands in a directory the caller
+ * (containerd, Podman) may have created already. */
+static int move_entries(const char *from, const char *dir, zs_error_t *err)
+{
+	cleanup_dir DIR *d = opendir(from);
+	cleanup_close int dfd = -1;
+	struct dirent *de;
+
+	if (d == NULL)
+		return zs_make_error(err, errno, "open `%s`", from);
+	while ((de = readdir(d))) {
+		cleanup_free char *a = NULL, *b = NULL;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		a = xasprintf("%s/%s", from, de->d_name);
+		b = xasprintf("%s/%s", dir, de->d_name);
+		if (rename(a, b) < 0)
+			return zs_make_error(err, errno, "move `%s` to `%s`", a, b);
+	}
+	rmdir(from);
+	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	return 0;
+}
+
+int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *image_dir, zs_error_t *err)
+{
+	cleanup_free char *tmp = xasprintf("%s.zanshin-%d", image_dir, (int) getpid());
+	int ret;
+
+	rm_rf(tmp);
+	ret = zs_remnant_export(r, g, tmp, err);
+	if (ret == 0)
+		ret = move_entries(tmp, image_dir, err);
+	if (ret < 0) {
+		rm_rf(tmp);
+		return zs_error_wrap(
+		    err,
+		    "the checkpoint is generation %s of container %s in the remnant store, but writing "
+		    "it to --image-path failed (zanshin remnant export can retry)",
+		    g->name, g->container);
+	}
+	return 0;
+}
+
+/* Keep IMAGE_DIR (just written or restored from) as a generation; a store
+ * problem is a warning, never a failed checkpoint/restore. */
+void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name)
+{
+	cleanup_error zs_error_t e = NULL;
+	struct zs_remnant_gen *g = NULL;
+
+	if (r == NULL)
+		return;
+	if (zs_remnant_import(r, id, image_dir, &g, &e) < 0) {
+		zs_warn("remnant store: %s not kept: %s", image_dir, zs_error_msg(e));
+		return;
+	}
+	zs_debug("remnant store: %s kept as generation %s", image_dir, g->name);
+	if (gen_name)
+		*gen_name = xstrdup(g->name);
+	zs_remnant_gen_free(g);
+}
+
+void zs_cr_store_bundle(struct zs_remnant *r, const char *id, const char *bundle, const char *rootfs)
+{
+	cleanup_error zs_error_t e = NULL;
+	cleanup_free char *have = NULL;
+
+	if (r == NULL || zs_remnant_bundle(r, id, &have, &e) != 0)
+		return;
+	if (zs_remnant_save_bundle(r, id, bundle, rootfs, &e) < 0)
+		zs_warn("remnant store: bundle of %s not kept: %s", id, zs_error_msg(e));
+}
+
+/* Is DIR/parent the image PARENT_ID? */
+static bool parent_link_ok(const char *dir, const char *parent_id)
+{
+	cleanup_free char *p = xasprintf("%s/parent", dir);
+	cleanup_error zs_error_t e = NULL;
+	struct zs_image_info info = {0};
+	bool ok;
+
+	if (zs_image_info(p, &info, &e) < 0)
+		return false;
+	ok = info.image_id && strcmp(info.image_id, parent_id) == 0;
+	zs_image_info_free(&info);
+	return ok;
+}
+
+int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *parent_id,
+			char **use_dir, char **gen_name, zs_error_t *err)
+{
+	struct zs_remnant_gen *base = NULL, *g = NULL;
+	int ret;
+
+	*use_dir = NULL;
+	if (parent_id == NULL || parent_link_ok(image_dir, parent_id))
+		return 0;
+	if (r == NULL)
+		return zs_make_error(
+		    err, -ENOENT,
+		    "%s is a diff against image %s, which is not at its `parent` link, and the remnant "
+		    "store is disabled",
+		    image_dir, parent_id);
+	ret = zs_remnant_find(r, id, parent_id, &base, err);
+	if (ret == 0)
+		return zs_make_error(err, -ENOENT,
+				     "%s is a diff against image %s, which is neither at its `parent` link nor in the "
+				     "remnant store of this node (%s) for container %s",
+				     image_dir, parent_id, zs_remnant_root(r), id);
+	if (ret < 0)
+		return ret;
+	ret = zs_remnant_verify(r, base, err);
+	if (ret == 0)
+		ret = zs_remnant_import(r, id, image_dir, &g, err);
+	if (ret == 0) {
+		*use_dir = xstrdup(g->path);
+		*gen_name = xstrdup(g->name);
+		zs_debug("restore: parent %s found in the remnant store as %s", parent_id, base->name);
+	}
+	zs_remnant_gen_free(base);
+	zs_remnant_gen_free(g);
+	return ret < 0 ? zs_error_wrap(err, "remnant store") : 0;
+}
