@@ -380,8 +380,10 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 		ret = finish_auto_diff(&k, err);
 	else if (ret == 0 && store_applies(o))
 		zs_cr_store_keep(k.store, o->c.id, k.image_dir, NULL);
-	if (ret == 0 && store_applies(o))
+	if (ret == 0 && store_applies(o)) {
 		zs_cr_store_bundle(k.store, o->c.id, k.st->bundle, k.st->rootfs);
+		zs_cr_store_gc(k.store);
+	}
 	if (ret == 0 && o->leave_running)
 		update_baseline(&k, k.image_dir);
 	if (ret == 0 && !o->leave_running && !o->pre_dump) {

@@ -100,7 +100,13 @@ void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_di
 	if (r == NULL)
 		return;
 	if (zs_remnant_import(r, id, image_dir, &g, &e) < 0) {
-		zs_warn("remnant store: %s not kept: %s", image_dir, zs_error_msg(e));
+		/* a diff against a pre-dump or a parent this node never had is
+		 * expected not to be kept: not worth a warning on the
+		 * container's stderr (restore shares it) */
+		if (zs_error_errno(e) == ENOENT)
+			zs_debug("remnant store: %s not kept: %s", image_dir, zs_error_msg(e));
+		else
+			zs_warn("remnant store: %s not kept: %s", image_dir, zs_error_msg(e));
 		return;
 	}
 	zs_debug("remnant store: %s kept as generation %s", image_dir, g->name);
@@ -169,4 +175,24 @@ int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_
 	zs_remnant_gen_free(base);
 	zs_remnant_gen_free(g);
 	return ret < 0 ? zs_error_wrap(err, "remnant store") : 0;
+}
+
+/* Retention after every checkpoint (zanshin.json: remnant.max_age,
+ * remnant.max_bytes); problems are warnings. */
+void zs_cr_store_gc(struct zs_remnant *r)
+{
+	struct zs_remnant_gc_opts o = {0};
+	struct zs_remnant_gc_item *items = NULL;
+	cleanup_error zs_error_t e = NULL;
+	size_t n = 0, i;
+
+	if (r == NULL)
+		return;
+	if (zs_remnant_gc(r, &o, &items, &n, &e) < 0) {
+		zs_warn("remnant store: gc: %s", zs_error_msg(e));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		zs_debug("remnant store: removed %s/%s (%s)", items[i].container, items[i].name, items[i].reason);
+	zs_remnant_gc_items_free(items, n);
 }

@@ -59,4 +59,6 @@ void zs_cr_store_bundle(struct zs_remnant *r, const char *id, const char *bundle
  * store (verified), IMAGE_DIR imported on it; *USE_DIR = what to restore. */
 int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *parent_id,
 			char **use_dir, char **gen_name, zs_error_t *err);
+/* Retention (max_age, max_bytes) after a checkpoint. */
+void zs_cr_store_gc(struct zs_remnant *r);
 #endif
