@@ -270,6 +270,7 @@ static void plan_auto_diff(struct ckpt *k)
 
 	if (k->store == NULL || (o->parent_path && *o->parent_path) || !k->st->tracking || !k->st->image_id)
 		return;
+	zs_remnant_settle(k->store); /* the restore may still be keeping the baseline */
 	if (!zs_cr_store_baseline(k->store, o->c.id, k->st->image_id, &k->base))
 		return;
 	if (zs_remnant_gen_begin(k->store, o->c.id, &k->tmp, &e) < 0) {
@@ -337,6 +338,7 @@ static void update_baseline(struct ckpt *k, const char *dir)
 int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 {
 	struct ckpt k = {.o = o, .image_fd = -1, .work_fd = -1};
+	struct zs_cr_keep keep = {0};
 	cleanup_close int lock = -1;
 	int ret;
 
@@ -379,10 +381,13 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 	if (ret == 0 && k.tmp)
 		ret = finish_auto_diff(&k, err);
 	else if (ret == 0 && store_applies(o))
-		zs_cr_store_keep(k.store, o->c.id, k.image_dir, NULL);
+		keep.image_dir = k.image_dir;
 	if (ret == 0 && store_applies(o)) {
-		zs_cr_store_bundle(k.store, o->c.id, k.st->bundle, k.st->rootfs);
-		zs_cr_store_gc(k.store);
+		keep.id = o->c.id;
+		keep.bundle = k.st->bundle;
+		keep.rootfs = k.st->rootfs;
+		keep.gc = true;
+		zs_cr_store_later(k.store, &keep);
 	}
 	if (ret == 0 && o->leave_running)
 		update_baseline(&k, k.image_dir);

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "criu_internal.h"
@@ -195,4 +198,68 @@ void zs_cr_store_gc(struct zs_remnant *r)
 	for (i = 0; i < n; i++)
 		zs_debug("remnant store: removed %s/%s (%s)", items[i].container, items[i].name, items[i].reason);
 	zs_remnant_gc_items_free(items, n);
+}
+
+/* Store work that can wait (keeping what was just written or restored,
+ * the Bundle, retention) runs in a detached, nice'd process, so that
+ * checkpoint and restore return as soon as the container's part is done
+ * (hashing a 1 GiB image for its manifest takes ~0.8 s).  It holds a
+ * shared lock on ROOT/.keeping: a checkpoint that wants its baseline from
+ * the store, and the `remnant` verbs, wait for it (zs_remnant_settle).
+ * ZANSHIN_STORE_SYNC=1 does the work inline. */
+static void keep_job(struct zs_remnant *r, const struct zs_cr_keep *k)
+{
+	if (k->image_dir)
+		zs_cr_store_keep(r, k->id, k->image_dir, NULL);
+	if (k->bundle)
+		zs_cr_store_bundle(r, k->id, k->bundle, k->rootfs);
+	if (k->gc)
+		zs_cr_store_gc(r);
+}
+
+void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
+{
+	cleanup_error zs_error_t e = NULL;
+	const char *sync = getenv("ZANSHIN_STORE_SYNC");
+	int lock, devnull;
+	pid_t pid;
+
+	if (r == NULL)
+		return;
+	if (sync && strcmp(sync, "1") == 0) {
+		keep_job(r, k);
+		return;
+	}
+	lock = zs_remnant_keeping_fd(r, false, &e);
+	if (lock < 0) {
+		zs_warn("remnant store: %s", zs_error_msg(e));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(lock);
+		keep_job(r, k);
+		return;
+	}
+	if (pid > 0) {
+		close(lock); /* the child's copy keeps the lock */
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	/* child: detach from the caller's session, stdio and fds (the
+	 * container's state lock above all), then do the work in a grandchild */
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	if (dup2(lock, 3) == 3)
+		syscall(SYS_close_range, 4, ~0U, 0);
+	setpriority(PRIO_PROCESS, 0, 10);
+	keep_job(r, k);
+	_exit(0);
 }

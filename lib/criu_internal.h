@@ -59,6 +59,13 @@ void zs_cr_store_bundle(struct zs_remnant *r, const char *id, const char *bundle
  * store (verified), IMAGE_DIR imported on it; *USE_DIR = what to restore. */
 int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *parent_id,
 			char **use_dir, char **gen_name, zs_error_t *err);
+/* What the store keeps after a checkpoint/restore, done by a detached
+ * process (ZANSHIN_STORE_SYNC=1: inline); NULL fields are skipped. */
+struct zs_cr_keep {
+	const char *id, *image_dir, *bundle, *rootfs;
+	bool gc;
+};
+void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k);
 /* Retention (max_age, max_bytes) after a checkpoint. */
 void zs_cr_store_gc(struct zs_remnant *r);
 #endif

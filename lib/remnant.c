@@ -638,3 +638,32 @@ int zs_remnant_export(struct zs_remnant *r, const struct zs_remnant_gen *g, cons
 		return -1;
 	return zs_image_flatten(g->path, out_dir, &st, err);
 }
+
+/* ---- background keeping (lib/cr_store.c) ---------------------------------
+ * Work a checkpoint/restore leaves to a detached process holds ROOT/.keeping
+ * with a shared flock until done; zs_remnant_settle() takes it exclusively,
+ * i.e. waits until every such process has finished. */
+int zs_remnant_keeping_fd(struct zs_remnant *r, bool exclusive, zs_error_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/.keeping", r->root);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return zs_make_error(err, errno, "open `%s`", path);
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return zs_make_error(err, e, "lock `%s`", path);
+		}
+	return fd;
+}
+
+void zs_remnant_settle(struct zs_remnant *r)
+{
+	cleanup_error zs_error_t e = NULL;
+	int fd = r ? zs_remnant_keeping_fd(r, true, &e) : -1;
+
+	if (fd >= 0)
+		close(fd);
+}

@@ -601,9 +601,12 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		r->pid = ret;
 	/* what was restored stays on this node as a remnant (the baseline of
 	 * the next checkpoint's diff) */
-	if (r->generation == NULL && r->image_id)
-		zs_cr_store_keep(r->store, o->c.id, r->image_dir, &r->generation);
-	zs_cr_store_bundle(r->store, o->c.id, r->bundle, r->rootfs);
+	{
+		struct zs_cr_keep keep = {.id = o->c.id, .bundle = r->bundle, .rootfs = r->rootfs};
+		if (r->generation == NULL && r->image_id)
+			keep.image_dir = r->image_dir;
+		zs_cr_store_later(r->store, &keep);
+	}
 	ret = save_state(r, err);
 	if (ret == 0 && o->pid_file) {
 		char buf[32];

@@ -410,6 +410,7 @@ ZS_VERB(remnant)
 		return -1;
 	if (zs_remnant_open(g ? g->remnant_root : NULL, &r, err) < 0)
 		return -1;
+	zs_remnant_settle(r); /* what checkpoint/restore keep in the background */
 	ret = s->fn(r, &o, argv + 1 + first, argc - 1 - first, err);
 	zs_remnant_close(r);
 	return ret;

@@ -141,4 +141,10 @@ struct zs_remnant_bundle_info {
 int zs_remnant_bundle_info(struct zs_remnant *r, const char *id, struct zs_remnant_bundle_info *info, zs_error_t *err);
 void zs_remnant_bundle_info_free(struct zs_remnant_bundle_info *info);
 
+/* Keeping work done in the background by checkpoint/restore (lib/cr_store.c)
+ * holds a shared lock on ROOT/.keeping: an fd holding it (EXCLUSIVE: wait
+ * for all of them), and a wait until every one of them has finished. */
+int zs_remnant_keeping_fd(struct zs_remnant *r, bool exclusive, zs_error_t *err);
+void zs_remnant_settle(struct zs_remnant *r);
+
 #endif
