@@ -1,0 +1,316 @@
+#!/bin/bash
+# containerd 1.6 checkpointing and restoring a container of the runtime under
+# test (issue 4, "containerd"):
+#
+#   RUNTIME=build/bin/zanshin tests/containerd/checkpoint.sh     (TAP on stdout)
+#
+# Own containerd (as tests/containerd/run.sh), the busybox image plus our
+# memory workload (tests/containerd/wl-image.sh). The container fills WL_MIB
+# MiB with known content; then, all through ctr and the runc shim:
+#   ctr run -d --runc-binary RUNTIME
+#   ctr containers checkpoint --task --rw  -> checkpoint 1 (a full generation)
+#   remove the container, ctr containers restore --live --rw; memory verifies
+#   the restored container writes K pages
+#   ctr containers checkpoint --task --rw  -> checkpoint 2: the node's remnant
+#     store holds it as a diff of at most K + WL_SLACK pages against the
+#     generation restored
+#   remove, restore --live from checkpoint 2: memory verifies, with the
+#     content written after the first restore.
+# The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
+# machine's /var/lib/zanshin is neither read nor changed.
+# WL_MIB (default 64), WL_K (default 256), WL_SLACK (default 1024; pages the
+# container's other processes and the workload's own bookkeeping may add).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/tap.sh"
+. "$top/tests/containerd/wl-image.sh"
+RUNTIME=${RUNTIME:-$top/build/bin/zanshin}
+case $RUNTIME in /*) ;; *) RUNTIME=$top/$RUNTIME ;; esac
+WL_MIB=${WL_MIB:-64}
+WL_K=${WL_K:-256}
+WL_SLACK=${WL_SLACK:-1024}
+NS=zanshin-ckpt-$$
+SHIM_ROOT=/run/containerd/runc/$NS
+
+R=$(mktemp -d /tmp/zanshin-ctdckpt.XXXXXX)
+REAL_RUNTIME=$RUNTIME
+STORE=$R/remnant
+mkdir -p "$R/bin" "$R/fifo"
+RUNTIME=$R/bin/$(basename "$REAL_RUNTIME")
+printf '#!/bin/sh\necho "$*" >>"%s"\nZANSHIN_REMNANT_ROOT="%s" exec "%s" "$@"\n' \
+	"$R/calls.log" "$STORE" "$REAL_RUNTIME" >"$RUNTIME"
+chmod 0755 "$RUNTIME"
+CTD_PID=
+ctr_() { timeout 120 ctr -a "$R/sock" -n "$NS" "$@"; }
+
+cleanup() {
+	local c pid
+	if [ -S "$R/sock" ] && [ -n "$CTD_PID" ]; then
+		for c in $(ctr_ task ls -q 2>/dev/null); do
+			ctr_ task kill -a -s SIGKILL "$c" >/dev/null 2>&1
+			sleep 0.2
+			ctr_ task delete -f "$c" >/dev/null 2>&1
+		done
+		for c in $(ctr_ containers ls -q 2>/dev/null); do
+			ctr_ containers delete "$c" >/dev/null 2>&1
+		done
+	fi
+	for pid in $(pgrep -f "containerd-shim-runc-v2 .*$R/sock" 2>/dev/null); do
+		kill -9 "$pid" 2>/dev/null
+	done
+	if [ -n "$CTD_PID" ]; then
+		kill "$CTD_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$CTD_PID" 2>/dev/null
+		wait "$CTD_PID" 2>/dev/null
+	fi
+	grep -F " $R/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null
+	done
+	if [ "${_t_failed:-0}" -gt 0 ]; then
+		# Keep the runtime's and CRIU's logs of a failed run for the report.
+		local keep=$top/build/test-logs/containerd-checkpoint
+		rm -rf "$keep" && mkdir -p "$keep"
+		cp "$R/calls.log" "$R/containerd.log" "$keep/" 2>/dev/null
+		find "$R/state" "$SHIM_ROOT" "$STORE" /run/containerd/io.containerd.runtime.v2.task/"$NS" \
+			-name '*.log' 2>/dev/null | while read -r f; do
+			cp "$f" "$keep/$(echo "${f#/}" | tr / _)" 2>/dev/null
+		done
+		echo "# logs of this run: build/test-logs/containerd-checkpoint" >&2
+	fi
+	rm -rf "$R"
+	[ -d "$SHIM_ROOT" ] && rm -rf "$SHIM_ROOT" 2>/dev/null
+	for c in /sys/fs/cgroup/*/"$NS"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done
+	return 0
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+bail() { t_fail "$1" "${@:2}"; t_done; exit 1; }
+
+[ -x "$REAL_RUNTIME" ] || bail "runtime under test" "RUNTIME=$REAL_RUNTIME is not executable (make all)"
+command -v containerd >/dev/null || bail "containerd installed" "containerd missing (make deps)"
+t_diag "runtime under test: $REAL_RUNTIME; remnant store: $STORE"
+
+cat >"$R/config.toml" <<EOF
+version = 2
+root = "$R/root"
+state = "$R/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$R/sock"
+EOF
+containerd --config "$R/config.toml" >"$R/containerd.log" 2>&1 &
+CTD_PID=$!
+for _ in $(seq 100); do
+	[ -S "$R/sock" ] && ctr -a "$R/sock" version >/dev/null 2>&1 && break
+	sleep 0.1
+done
+ctr -a "$R/sock" version >/dev/null 2>&1 || bail "containerd starts" "$(tail -20 "$R/containerd.log")"
+
+IMG=$WL_IMAGE_REF
+tarball=$(wl_image_tar "$R") || bail "image with the workload" "tests/containerd/wl-image.sh failed"
+out=$(ctr_ images import --snapshotter native "$tarball" 2>&1)
+ctr_ images ls -q | grep -qx "$IMG" || bail "ctr images import of the workload image" "$out"
+t_ok "containerd up, workload image $IMG imported"
+
+RUN=(run --snapshotter native --fifo-dir "$R/fifo" --runc-binary "$RUNTIME")
+
+# ---- the workload in a container, driven through ctr task exec ----
+_exec_n=0
+# wl_ctr C OP [ARG]: one workload command (tests/workload/main.c's protocol)
+# run inside container C; prints the result; 0 on OK/PASS.
+wl_ctr() {
+	local c=$1 seq out rc
+	shift
+	seq=$(($(cat "$R/seq.$c" 2>/dev/null || echo 0) + 1))
+	echo "$seq" >"$R/seq.$c"
+	_exec_n=$((_exec_n + 1))
+	# shellcheck disable=SC2016 # expanded by the container's shell
+	out=$(ctr_ task exec --fifo-dir "$R/fifo" --exec-id "wl$_exec_n" "$c" sh -c '
+		echo "$1 $2" >/wl/cmd.new && mv -f /wl/cmd.new /wl/cmd || exit 2
+		kill -USR1 "$(cat /wl/pid)" || { echo "workload $(cat /wl/pid) is not running"; exit 2; }
+		i=0
+		while [ "$(cat /wl/ack 2>/dev/null)" != "$1" ]; do
+			i=$((i + 1))
+			[ $i -gt 3000 ] && { echo "no answer to $2"; exit 3; }
+			kill -0 "$(cat /wl/pid)" 2>/dev/null || { echo "workload died during $2"; exit 3; }
+			sleep 0.1
+		done
+		cat /wl/result' sh "$seq" "$*" 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc = 0 ] && head -n1 <<<"$out" | grep -qE "^$seq (OK|PASS) "
+}
+
+# wl_verify_ctr C [DIGEST]: sets VOUT ("PASS procs=N digest=D" or the
+# failure) and WL_DIGEST; 0 if every page checks (and the digest is DIGEST,
+# if given). Not for $(...): it sets variables.
+wl_verify_ctr() {
+	local out
+	WL_DIGEST=
+	out=$(wl_ctr "$1" verify) || { VOUT=$(echo "$out" | head -n 30); return 1; }
+	WL_DIGEST=$(head -n1 <<<"$out" | sed -n 's/.* digest=\([0-9a-f]*\).*/\1/p')
+	if [ -n "${2:-}" ] && [ "$WL_DIGEST" != "$2" ]; then
+		VOUT="pages are self-consistent, but digest $WL_DIGEST is not the checkpointed state's $2"
+		return 1
+	fi
+	VOUT=$(head -n1 <<<"$out" | cut -d' ' -f2-)
+}
+
+task_status() { ctr_ task ls 2>/dev/null | awk -v c="$1" '$1 == c {print $3}'; }
+task_pid() { ctr_ task ls 2>/dev/null | awk -v c="$1" '$1 == c {print $2}'; }
+
+# remove C: kill and delete the task, delete the container (the checkpoint
+# image in the content store is all that is left of it).
+remove() {
+	ctr_ task kill -a -s SIGKILL "$1" >/dev/null 2>&1
+	for _ in $(seq 100); do
+		[ "$(task_status "$1")" = STOPPED ] && break
+		sleep 0.1
+	done
+	ctr_ task delete -f "$1" >/dev/null 2>&1
+	ctr_ containers delete "$1" 2>&1
+}
+
+# store_json: the remnant store's generations of container C, oldest first.
+store_gens() {
+	"$REAL_RUNTIME" --remnant-root "$STORE" remnant list --format json 2>&1 |
+		jq -c --arg c "$1" '[.. | objects | select(.container? == $c and (.name? // .generation?) != null)]
+			| sort_by(.created, .name)' 2>/dev/null
+}
+
+C="c-wl"
+out=$(ctr_ "${RUN[@]}" -d "$IMG" "$C" sh -c "$WL_INIT" "$WL_MIB" 2>&1)
+[ "$(task_status "$C")" = RUNNING ] || bail "ctr run -d: workload container RUNNING" "$out" "$(tail -20 "$R/containerd.log")"
+for _ in $(seq 600); do
+	started=$(ctr_ task exec --fifo-dir "$R/fifo" --exec-id wlstart "$C" cat /wl/.start 2>/dev/null)
+	[ -n "$started" ] && break
+	sleep 0.2
+done
+if [[ $started =~ ^[0-9]+$ ]]; then
+	t_ok "ctr run -d: workload filled $WL_MIB MiB (in-container pid $started)"
+else
+	bail "ctr run -d: workload starts" "zs-workload said '$started'"
+fi
+wl_verify_ctr "$C" || bail "workload verifies before any checkpoint" "$VOUT"
+D0=$WL_DIGEST
+t_ok "workload verifies before any checkpoint ($VOUT)"
+
+# ---- checkpoint 1, restore ----
+# ckpt_index REF: media types and annotations of a checkpoint image's index.
+ckpt_index() {
+	local d
+	d=$(ctr_ images ls 2>/dev/null | awk -v r="$1" '$1 == r {print $3}')
+	ctr_ content get "$d" 2>&1 | jq -c '{annotations, manifests: [.manifests[] | {mediaType, size}]}' 2>&1
+}
+ckpt() { # C REF: checkpoint task and rw layer into REF
+	ctr_ containers checkpoint --task --rw "$1" "$2" 2>&1
+}
+# has_task_ckpt REF: the checkpoint image holds the CRIU images (ctr 1.6
+# drops them silently when the task checkpoint fails with AlreadyExists).
+has_task_ckpt() { ckpt_index "$1" | grep -q 'criu.checkpoint.criu.tar'; }
+out=$(ckpt "$C" localhost/ckpt-1:latest)
+rc=$?
+if [ $rc = 0 ] && ctr_ images ls -q | grep -qx localhost/ckpt-1:latest && has_task_ckpt localhost/ckpt-1:latest; then
+	t_ok "ctr containers checkpoint --task --rw: checkpoint image ckpt-1"
+else
+	bail "ctr containers checkpoint --task --rw" "rc=$rc" "$out" "$(grep -i error "$R/containerd.log" | tail -5)" \
+		"index of ckpt-1: $(ckpt_index localhost/ckpt-1:latest)"
+fi
+grep -Eq "(^| )checkpoint( |$)" "$R/calls.log" ||
+	t_fail "checkpoint went to $REAL_RUNTIME" "calls.log has no checkpoint call"
+gens=$(store_gens "$C")
+n1=$(jq length <<<"${gens:-[]}" 2>/dev/null || echo 0)
+if [ "${n1:-0}" -ge 1 ]; then
+	t_ok "remnant store: $n1 generation(s) of $C after checkpoint 1 ($(jq -r 'map(.kind // (if .diff then "diff" else "full" end)) | join(",")' <<<"$gens"))"
+else
+	t_fail "remnant store keeps checkpoint 1" "no generation of $C in $STORE (the runtime's remnant store is missing?)" \
+		"$("$REAL_RUNTIME" --remnant-root "$STORE" remnant list --format json 2>&1 | head -20)"
+fi
+
+out=$(remove "$C") || bail "remove the checkpointed container" "$out"
+out=$(ctr_ containers restore --live --rw "$C" localhost/ckpt-1:latest 2>&1)
+rc=$?
+st=$(task_status "$C")
+if [ $rc = 0 ] && [ "$st" = RUNNING ]; then
+	t_ok "ctr containers restore --live --rw: RUNNING (host pid $(task_pid "$C"))"
+else
+	bail "ctr containers restore --live --rw" "rc=$rc status '$st'" "$out" "$(grep -i error "$R/containerd.log" | tail -5)"
+fi
+grep -Eq "(^| )restore( |$)" "$R/calls.log" ||
+	t_fail "restore went to $REAL_RUNTIME" "calls.log has no restore call"
+if wl_verify_ctr "$C" "$D0"; then
+	t_ok "restored from ckpt-1: memory verifies, same state ($VOUT)"
+else
+	t_fail "restored from ckpt-1: memory verifies" "$VOUT"
+fi
+
+# ---- K pages, checkpoint 2: a diff in the store ----
+if out=$(wl_ctr "$C" write "$WL_K"); then
+	wl_verify_ctr "$C"
+	D1=$WL_DIGEST
+	t_ok "restored container writes $WL_K pages and verifies ($VOUT)"
+else
+	t_fail "restored container writes $WL_K pages" "$out"
+	D1=
+fi
+# containerd 1.6 writes a checkpoint's spec blob with Writer.Commit, which
+# fails with AlreadyExists when an identical blob is in the content store
+# (ckpt-1's, same container, same spec); ctr ignores AlreadyExists and
+# makes an image without the task's CRIU images ("ctr: media type not
+# found" at restore; containerd issue 7980, PR 8145). So ckpt-1, restored
+# from already, goes first (--sync: its blobs are garbage collected).
+out=$(ctr_ images rm --sync localhost/ckpt-1:latest 2>&1) || t_diag "ctr images rm ckpt-1: $out"
+out=$(ckpt "$C" localhost/ckpt-2:latest)
+rc=$?
+if [ $rc = 0 ] && ctr_ images ls -q | grep -qx localhost/ckpt-2:latest && has_task_ckpt localhost/ckpt-2:latest; then
+	t_ok "second checkpoint of the restored container: checkpoint image ckpt-2"
+else
+	bail "second checkpoint of the restored container" "rc=$rc" "$out" "$(grep -i error "$R/containerd.log" | tail -5)" \
+		"index of ckpt-2: $(ckpt_index localhost/ckpt-2:latest)"
+fi
+gens=$(store_gens "$C")
+t_diag "remnant store of $C: $(jq -c 'map({name, kind, diff, chain_len, pages, parent})' <<<"${gens:-[]}" 2>/dev/null)"
+last=$(jq -c 'last // empty' <<<"${gens:-[]}" 2>/dev/null)
+n2=$(jq length <<<"${gens:-[]}" 2>/dev/null || echo 0)
+if [ -z "$last" ] || [ "${n2:-0}" -lt 2 ]; then
+	t_fail "remnant store: the second checkpoint is a diff generation" \
+		"the store at $STORE has ${n2:-0} generation(s) of $C, need 2 (runtime without the remnant store?)" \
+		"$("$REAL_RUNTIME" --remnant-root "$STORE" remnant list --format json 2>&1 | head -20)"
+elif jq -e '.kind == "diff" or .diff == true' <<<"$last" >/dev/null; then
+	t_ok "remnant store: the second checkpoint of $C is a diff generation ($(jq -r '.name' <<<"$last"), parent $(jq -r '.parent' <<<"$last"))"
+	pages=$(jq -r '.pages // empty' <<<"$last")
+	if [[ $pages =~ ^[0-9]+$ ]] && [ "$pages" -le $((WL_K + WL_SLACK)) ] && [ "$pages" -ge "$WL_K" ]; then
+		t_ok "the diff holds $pages pages (K=$WL_K written, at most K+$WL_SLACK; the container has $((WL_MIB * 256)) workload pages)"
+	else
+		t_fail "the diff holds between K and K+$WL_SLACK pages" "pages '$pages', K=$WL_K"
+	fi
+else
+	t_fail "remnant store: the second checkpoint is a diff generation" "latest generation of $C is not a diff:" "$last"
+fi
+
+# ---- restore from checkpoint 2 ----
+out=$(remove "$C") || t_fail "remove the container after checkpoint 2" "$out"
+out=$(ctr_ containers restore --live --rw "$C" localhost/ckpt-2:latest 2>&1)
+rc=$?
+st=$(task_status "$C")
+if [ $rc = 0 ] && [ "$st" = RUNNING ]; then
+	t_ok "ctr containers restore --live from ckpt-2: RUNNING"
+	if [ -n "$D1" ] && wl_verify_ctr "$C" "$D1"; then
+		t_ok "restored from ckpt-2: memory verifies, the state after the K writes ($VOUT)"
+	else
+		t_fail "restored from ckpt-2: memory verifies" "${VOUT:-no digest of the state after the writes}"
+	fi
+else
+	t_fail "ctr containers restore --live from ckpt-2" "rc=$rc status '$st'" "$out" "$(grep -i error "$R/containerd.log" | tail -5)" \
+		"index of ckpt-2: $(ckpt_index localhost/ckpt-2:latest)"
+fi
+out=$(remove "$C")
+if ! ctr_ containers ls -q | grep -qx "$C" && ! "$REAL_RUNTIME" --root "$SHIM_ROOT" list -q 2>/dev/null | grep -qx "$C"; then
+	t_ok "container and runtime state removed"
+else
+	t_fail "container and runtime state removed" "$out"
+fi
+
+t_done
