@@ -237,7 +237,7 @@ t_wl_write() {
 
 # img_json DIR: zanshin image info --format json
 img_json() { "$ZANSHIN" image info "$1" --format json 2>/dev/null; }
-img_field() { img_json "$1" | jq -r ".$2 // empty"; }
+img_field() { img_json "$1" | jq -r ".$2 | if . == null then empty else . end"; }
 
 # img_own_pages DIR: pages stored in the image directory itself (pages-*.img).
 img_own_pages() {
@@ -298,6 +298,7 @@ t_ckpt() {
 	shift
 	if cr_checkpoint "$@"; then
 		t_ok "$name: checkpoint ${*:3} ($(img_own_pages "$2") pages stored)"
+		if [ -n "$CR_ERR" ]; then t_diag "checkpoint said: $CR_ERR"; fi
 	else
 		t_fail "$name: checkpoint ${*:3}" "$CR_ERR"
 		return 1
@@ -310,6 +311,7 @@ t_rest() {
 	shift
 	if cr_restore "$@"; then
 		t_ok "$name: restore ${*:3}"
+		if [ -n "$CR_ERR" ]; then t_diag "restore said: $CR_ERR"; fi
 	else
 		t_fail "$name: restore ${*:3}" "$CR_ERR"
 		return 1
