@@ -233,6 +233,10 @@ for mib in $SIZES; do
 		for link in $LINKS; do
 			bench_goal "$mib MiB, $link, 1% written: bytes per hop ≤ 3% of runc's" "$mib MiB, $link, 1% written" "bytes shipped" zanshin "$mib MiB, $link, 1% written" "runc + stock CRIU" 0.03
 		done
+		# issue 4: later checkpoints <= 30% of runc's time, restore with tracking <= 1.05x runc's restore
+		link=${LINKS%% *}
+		bench_goal "$mib MiB, 1% written: checkpoint time ≤ 30% of runc's (issue 4)" "$mib MiB, $link, 1% written" "checkpoint (s)" zanshin "$mib MiB, $link, 1% written" "runc + stock CRIU" 0.30
+		bench_goal "$mib MiB, 1% written: restore --track-mem (of the diff) ≤ 1.05× runc's restore (issue 4)" "$mib MiB, $link, 1% written" "restore (s)" zanshin "$mib MiB, $link, 1% written" "runc + stock CRIU" 1.05
 		[[ " $LINKS " == *" 100mbit-10ms "* ]] &&
 			bench_goal "$mib MiB, 100 Mbit/s, 1% written: total time per hop ≤ 10% of runc's" "$mib MiB, 100mbit-10ms, 1% written" "downtime = total per hop (s)" zanshin "$mib MiB, 100mbit-10ms, 1% written" "runc + stock CRIU" 0.10
 	fi
