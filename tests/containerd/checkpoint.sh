@@ -78,6 +78,8 @@ cleanup() {
 		done
 		echo "# logs of this run: build/test-logs/containerd-checkpoint" >&2
 	fi
+	# The runtime keeps the store in a detached process; remnant verbs wait for it.
+	[ -d "$STORE" ] && timeout 60 "$REAL_RUNTIME" --remnant-root "$STORE" remnant list >/dev/null 2>&1
 	rm -rf "$R"
 	[ -d "$SHIM_ROOT" ] && rm -rf "$SHIM_ROOT" 2>/dev/null
 	for c in /sys/fs/cgroup/*/"$NS"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done
@@ -118,45 +120,14 @@ RUN=(run --snapshotter native --fifo-dir "$R/fifo" --runc-binary "$RUNTIME")
 
 # ---- the workload in a container, driven through ctr task exec ----
 _exec_n=0
-# wl_ctr C OP [ARG]: one workload command (tests/workload/main.c's protocol)
-# run inside container C; prints the result; 0 on OK/PASS.
-wl_ctr() {
-	local c=$1 seq out rc
+# wl_exec C ARGS...: run ARGS in container C (for wl_in, wl_verify_in).
+wl_exec() {
+	local c=$1
 	shift
-	seq=$(($(cat "$R/seq.$c" 2>/dev/null || echo 0) + 1))
-	echo "$seq" >"$R/seq.$c"
 	_exec_n=$((_exec_n + 1))
-	# shellcheck disable=SC2016 # expanded by the container's shell
-	out=$(ctr_ task exec --fifo-dir "$R/fifo" --exec-id "wl$_exec_n" "$c" sh -c '
-		echo "$1 $2" >/wl/cmd.new && mv -f /wl/cmd.new /wl/cmd || exit 2
-		kill -USR1 "$(cat /wl/pid)" || { echo "workload $(cat /wl/pid) is not running"; exit 2; }
-		i=0
-		while [ "$(cat /wl/ack 2>/dev/null)" != "$1" ]; do
-			i=$((i + 1))
-			[ $i -gt 3000 ] && { echo "no answer to $2"; exit 3; }
-			kill -0 "$(cat /wl/pid)" 2>/dev/null || { echo "workload died during $2"; exit 3; }
-			sleep 0.1
-		done
-		cat /wl/result' sh "$seq" "$*" 2>&1)
-	rc=$?
-	echo "$out"
-	[ $rc = 0 ] && head -n1 <<<"$out" | grep -qE "^$seq (OK|PASS) "
+	ctr_ task exec --fifo-dir "$R/fifo" --exec-id "wl$_exec_n" "$c" "$@"
 }
-
-# wl_verify_ctr C [DIGEST]: sets VOUT ("PASS procs=N digest=D" or the
-# failure) and WL_DIGEST; 0 if every page checks (and the digest is DIGEST,
-# if given). Not for $(...): it sets variables.
-wl_verify_ctr() {
-	local out
-	WL_DIGEST=
-	out=$(wl_ctr "$1" verify) || { VOUT=$(echo "$out" | head -n 30); return 1; }
-	WL_DIGEST=$(head -n1 <<<"$out" | sed -n 's/.* digest=\([0-9a-f]*\).*/\1/p')
-	if [ -n "${2:-}" ] && [ "$WL_DIGEST" != "$2" ]; then
-		VOUT="pages are self-consistent, but digest $WL_DIGEST is not the checkpointed state's $2"
-		return 1
-	fi
-	VOUT=$(head -n1 <<<"$out" | cut -d' ' -f2-)
-}
+WL_SEQ_DIR=$R
 
 task_status() { ctr_ task ls 2>/dev/null | awk -v c="$1" '$1 == c {print $3}'; }
 task_pid() { ctr_ task ls 2>/dev/null | awk -v c="$1" '$1 == c {print $2}'; }
@@ -173,27 +144,17 @@ remove() {
 	ctr_ containers delete "$1" 2>&1
 }
 
-# store_json: the remnant store's generations of container C, oldest first.
-store_gens() {
-	"$REAL_RUNTIME" --remnant-root "$STORE" remnant list --format json 2>&1 |
-		jq -c --arg c "$1" '[.. | objects | select(.container? == $c and (.name? // .generation?) != null)]
-			| sort_by(.created, .name)' 2>/dev/null
-}
+store_gens() { wl_store_gens "$REAL_RUNTIME" "$STORE" "$1"; }
 
 C="c-wl"
 out=$(ctr_ "${RUN[@]}" -d "$IMG" "$C" sh -c "$WL_INIT" "$WL_MIB" 2>&1)
 [ "$(task_status "$C")" = RUNNING ] || bail "ctr run -d: workload container RUNNING" "$out" "$(tail -20 "$R/containerd.log")"
-for _ in $(seq 600); do
-	started=$(ctr_ task exec --fifo-dir "$R/fifo" --exec-id wlstart "$C" cat /wl/.start 2>/dev/null)
-	[ -n "$started" ] && break
-	sleep 0.2
-done
-if [[ $started =~ ^[0-9]+$ ]]; then
-	t_ok "ctr run -d: workload filled $WL_MIB MiB (in-container pid $started)"
+if wl_wait_started "$C"; then
+	t_ok "ctr run -d: workload filled $WL_MIB MiB (in-container pid $VOUT)"
 else
-	bail "ctr run -d: workload starts" "zs-workload said '$started'"
+	bail "ctr run -d: workload starts" "zs-workload said '$VOUT'"
 fi
-wl_verify_ctr "$C" || bail "workload verifies before any checkpoint" "$VOUT"
+wl_verify_in "$C" || bail "workload verifies before any checkpoint" "$VOUT"
 D0=$WL_DIGEST
 t_ok "workload verifies before any checkpoint ($VOUT)"
 
@@ -240,15 +201,15 @@ else
 fi
 grep -Eq "(^| )restore( |$)" "$R/calls.log" ||
 	t_fail "restore went to $REAL_RUNTIME" "calls.log has no restore call"
-if wl_verify_ctr "$C" "$D0"; then
+if wl_verify_in "$C" "$D0"; then
 	t_ok "restored from ckpt-1: memory verifies, same state ($VOUT)"
 else
 	t_fail "restored from ckpt-1: memory verifies" "$VOUT"
 fi
 
 # ---- K pages, checkpoint 2: a diff in the store ----
-if out=$(wl_ctr "$C" write "$WL_K"); then
-	wl_verify_ctr "$C"
+if out=$(wl_in "$C" write "$WL_K"); then
+	wl_verify_in "$C"
 	D1=$WL_DIGEST
 	t_ok "restored container writes $WL_K pages and verifies ($VOUT)"
 else
@@ -297,7 +258,7 @@ rc=$?
 st=$(task_status "$C")
 if [ $rc = 0 ] && [ "$st" = RUNNING ]; then
 	t_ok "ctr containers restore --live from ckpt-2: RUNNING"
-	if [ -n "$D1" ] && wl_verify_ctr "$C" "$D1"; then
+	if [ -n "$D1" ] && wl_verify_in "$C" "$D1"; then
 		t_ok "restored from ckpt-2: memory verifies, the state after the K writes ($VOUT)"
 	else
 		t_fail "restored from ckpt-2: memory verifies" "${VOUT:-no digest of the state after the writes}"
