@@ -165,7 +165,8 @@ struct ckpt {
 	struct zs_remnant *store;
 	struct zs_remnant_gen *base; /* auto diff: the baseline generation */
 	char *tmp;		     /* auto diff: the generation being written */
-	char *parent;		     /* auto diff: ../NAME */
+	char *parent;		     /* auto diff: ../NAME; or the store's copy of --parent-path */
+	bool relink;		     /* parent is the store's copy: `parent` -> --parent-path after */
 };
 
 /* The directory CRIU writes: --image-path, or for an automatic diff a new
@@ -281,6 +282,45 @@ static void plan_auto_diff(struct ckpt *k)
 	zs_debug("checkpoint: diff against generation %s (image %s)", k->base->name, k->st->image_id);
 }
 
+/* --parent-path names an image whose own parents are not all here (it was
+ * shipped as a diff and restored through the store): CRIU needs the whole
+ * chain to know which pages the parent holds, so it gets this node's
+ * generation with the same image id, and the `parent` link is set back to
+ * --parent-path afterwards, as the user asked. */
+static void plan_explicit_parent(struct ckpt *k)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+	cleanup_free char *abs = NULL;
+	cleanup_error zs_error_t e = NULL;
+	struct zs_image_info info = {0};
+	struct zs_remnant_gen *g = NULL;
+
+	if (k->store == NULL || o->parent_path == NULL || *o->parent_path == '\0')
+		return;
+	abs = xasprintf("%s/%s", k->image_dir, o->parent_path);
+	if (zs_cr_chain_complete(abs) || zs_image_info(abs, &info, &e) < 0)
+		return;
+	zs_remnant_settle(k->store);
+	if (info.image_id && zs_cr_store_baseline(k->store, o->c.id, info.image_id, &g)) {
+		k->parent = xstrdup(g->path);
+		k->relink = true;
+		zs_debug("checkpoint: parent %s taken from the remnant store (%s)", info.image_id, g->name);
+	}
+	zs_remnant_gen_free(g);
+	zs_image_info_free(&info);
+}
+
+static int relink_parent(struct ckpt *k, zs_error_t *err)
+{
+	cleanup_free char *link = xasprintf("%s/parent", k->image_dir);
+	cleanup_free char *tmp = xasprintf("%s/.parent.tmp", k->image_dir);
+
+	unlink(tmp);
+	if (symlink(k->o->parent_path, tmp) < 0 || rename(tmp, link) < 0)
+		return zs_make_error(err, errno, "set `%s` to `%s`", link, k->o->parent_path);
+	return 0;
+}
+
 static int run_dump(struct ckpt *k, zs_error_t *err)
 {
 	const struct zs_checkpoint_opts *o = k->o;
@@ -350,11 +390,17 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 		goto out;
 	k.image_dir = zs_cr_image_path(&o->c);
 	k.work_dir = zs_cr_work_path(&o->c);
+	/* the image directory exists before anything resolves --parent-path in it */
+	if (mkdir(k.image_dir, 0700) < 0 && errno != EEXIST) {
+		ret = zs_make_error(err, errno, "--image-path: mkdir `%s`", k.image_dir);
+		goto out;
+	}
 	if (store_applies(o)) {
 		cleanup_error zs_error_t e = NULL;
 		if (zs_cr_store_open(&o->c, &k.store, &e) < 0)
 			zs_warn("remnant store not used: %s", zs_error_msg(e));
 		plan_auto_diff(&k);
+		plan_explicit_parent(&k);
 	}
 	status_fd = o->status_fd;
 	ret = run_dump(&k, err);
@@ -378,6 +424,8 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 		close(status_fd);
 		status_fd = -1;
 	}
+	if (ret == 0 && k.relink)
+		ret = relink_parent(&k, err);
 	if (ret == 0 && k.tmp)
 		ret = finish_auto_diff(&k, err);
 	else if (ret == 0 && store_applies(o))

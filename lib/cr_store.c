@@ -95,6 +95,47 @@ int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, con
 
 /* Keep IMAGE_DIR (just written or restored from) as a generation; a store
  * problem is a warning, never a failed checkpoint/restore. */
+/* The ancestors of IMAGE_DIR not stored yet, whose chain is complete here
+ * (a diff restored or checkpointed against images this node only received):
+ * they are kept first, oldest first, so that the diff has its parent. */
+static void keep_ancestors(struct zs_remnant *r, const char *id, const char *image_dir)
+{
+	char *chain[64];
+	size_t n = 0, i;
+	cleanup_free char *cur = xasprintf("%s/parent", image_dir);
+
+	if (!zs_cr_chain_complete(image_dir))
+		return;
+	while (n < 64) {
+		cleanup_error zs_error_t e = NULL;
+		struct zs_image_info info = {0};
+		struct zs_remnant_gen *g = NULL;
+		char real[PATH_MAX];
+		bool stored, full;
+		if (realpath(cur, real) == NULL || zs_image_info(real, &info, &e) < 0 || info.image_id == NULL) {
+			zs_image_info_free(&info);
+			break;
+		}
+		stored = zs_remnant_find(r, id, info.image_id, &g, &e) > 0;
+		full = info.parent_image_id == NULL;
+		zs_remnant_gen_free(g);
+		zs_image_info_free(&info);
+		if (stored)
+			break;
+		chain[n++] = xstrdup(real);
+		if (full)
+			break;
+		free(cur);
+		cur = xasprintf("%s/parent", real);
+	}
+	for (i = n; i > 0; i--) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_remnant_import(r, id, chain[i - 1], NULL, &e) < 0)
+			zs_debug("remnant store: ancestor %s not kept: %s", chain[i - 1], zs_error_msg(e));
+		free(chain[i - 1]);
+	}
+}
+
 void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name)
 {
 	cleanup_error zs_error_t e = NULL;
@@ -102,6 +143,7 @@ void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_di
 
 	if (r == NULL)
 		return;
+	keep_ancestors(r, id, image_dir);
 	if (zs_remnant_import(r, id, image_dir, &g, &e) < 0) {
 		/* a diff against a pre-dump or a parent this node never had is
 		 * expected not to be kept: not worth a warning on the
@@ -129,19 +171,35 @@ void zs_cr_store_bundle(struct zs_remnant *r, const char *id, const char *bundle
 		zs_warn("remnant store: bundle of %s not kept: %s", id, zs_error_msg(e));
 }
 
-/* Is DIR/parent the image PARENT_ID? */
-static bool parent_link_ok(const char *dir, const char *parent_id)
+/* Does DIR's chain of `parent` links lead, image by image, to a full
+ * image, each parent being the image its child names? */
+bool zs_cr_chain_complete(const char *dir)
 {
-	cleanup_free char *p = xasprintf("%s/parent", dir);
-	cleanup_error zs_error_t e = NULL;
-	struct zs_image_info info = {0};
-	bool ok;
+	cleanup_free char *cur = xstrdup(dir);
+	int depth;
 
-	if (zs_image_info(p, &info, &e) < 0)
-		return false;
-	ok = info.image_id && strcmp(info.image_id, parent_id) == 0;
-	zs_image_info_free(&info);
-	return ok;
+	for (depth = 0; depth < 64; depth++) {
+		cleanup_error zs_error_t e = NULL;
+		struct zs_image_info info = {0}, pinfo = {0};
+		char *next;
+		bool ok;
+		if (zs_image_info(cur, &info, &e) < 0)
+			return false;
+		if (info.parent_image_id == NULL) {
+			zs_image_info_free(&info);
+			return true;
+		}
+		next = xasprintf("%s/parent", cur);
+		ok = zs_image_info(next, &pinfo, &e) == 0 && pinfo.image_id &&
+		     strcmp(pinfo.image_id, info.parent_image_id) == 0;
+		zs_image_info_free(&info);
+		zs_image_info_free(&pinfo);
+		free(cur);
+		cur = next;
+		if (!ok)
+			return false;
+	}
+	return false;
 }
 
 int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *parent_id,
@@ -151,7 +209,7 @@ int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_
 	int ret;
 
 	*use_dir = NULL;
-	if (parent_id == NULL || parent_link_ok(image_dir, parent_id))
+	if (parent_id == NULL || zs_cr_chain_complete(image_dir))
 		return 0;
 	if (r == NULL)
 		return zs_make_error(

@@ -66,6 +66,8 @@ struct zs_cr_keep {
 	bool gc;
 };
 void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k);
+/* Does DIR's `parent` chain lead, id by id, to a full image? */
+bool zs_cr_chain_complete(const char *dir);
 /* Retention (max_age, max_bytes) after a checkpoint. */
 void zs_cr_store_gc(struct zs_remnant *r);
 #endif

@@ -474,6 +474,14 @@ static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
 	criu_local_set_images_dir_fd(c, r->image_fd);
 	if (zs_criu_common(c, &o->c, r->cfg, r->image_dir, &r->work_fd, err) < 0)
 		return -1;
+	if (r->work_fd < 0 && strcmp(r->work_dir, r->image_dir) != 0) {
+		/* restoring from the store: logs go where the user looks, and
+		 * the generation stays as its manifest says */
+		r->work_fd = open(r->work_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		if (r->work_fd < 0)
+			return zs_make_error(err, errno, "open `%s`", r->work_dir);
+		criu_local_set_work_dir_fd(c, r->work_fd);
+	}
 	criu_local_set_log_file(c, "restore.log");
 	if (criu_local_set_root(c, r->criu_root) < 0)
 		return zs_make_error(err, ENOMEM, "libcriu: root");
