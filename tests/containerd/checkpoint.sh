@@ -8,14 +8,19 @@
 # memory workload (tests/containerd/wl-image.sh). The container fills WL_MIB
 # MiB with known content; then, all through ctr and the runc shim:
 #   ctr run -d --runc-binary RUNTIME
-#   ctr containers checkpoint --task --rw  -> checkpoint 1 (a full generation)
+#   ctr containers checkpoint --task --rw  -> checkpoint 1 (a full generation;
+#     the task runs on and verifies)
 #   remove the container, ctr containers restore --live --rw; memory verifies
 #   the restored container writes K pages
 #   ctr containers checkpoint --task --rw  -> checkpoint 2: the node's remnant
 #     store holds it as a diff of at most K + WL_SLACK pages against the
 #     generation restored
 #   remove, restore --live from checkpoint 2: memory verifies, with the
-#     content written after the first restore.
+#     content written after the first restore
+#   K more pages, checkpoint 3 (a diff again), restore --live with the store
+#     moved away (another node): the image containerd holds restores alone.
+# Each checkpoint image is deleted (ctr images rm --sync) before the next
+# checkpoint: containerd 1.6 bug, see below.
 # The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
 # machine's /var/lib/zanshin is neither read nor changed.
 # WL_MIB (default 64), WL_K (default 256), WL_SLACK (default 1024; pages the
@@ -146,6 +151,33 @@ remove() {
 
 store_gens() { wl_store_gens "$REAL_RUNTIME" "$STORE" "$1"; }
 
+# store_is_diff NAME C N: the store has N generations of C, the newest a
+# diff of K..K+SLACK pages.
+store_is_diff() {
+	local name=$1 c=$2 n=$3 gens last cnt pages
+	gens=$(store_gens "$c")
+	t_diag "remnant store of $c: $(jq -c 'map({name, kind, chain_len, pages, parent})' <<<"${gens:-[]}" 2>/dev/null)"
+	cnt=$(jq length <<<"${gens:-[]}" 2>/dev/null || echo 0)
+	last=$(jq -c 'last // empty' <<<"${gens:-[]}" 2>/dev/null)
+	if [ -z "$last" ] || [ "${cnt:-0}" -lt "$n" ]; then
+		t_fail "$name: a diff generation in the store" \
+			"the store at $STORE has ${cnt:-0} generation(s) of $c, expected $n (runtime without the remnant store?)" \
+			"$("$REAL_RUNTIME" --remnant-root "$STORE" remnant list --format json 2>&1 | head -20)"
+		return 1
+	fi
+	if ! jq -e '.kind == "diff" or .diff == true' <<<"$last" >/dev/null; then
+		t_fail "$name: a diff generation in the store" "the newest generation of $c is not a diff:" "$last"
+		return 1
+	fi
+	t_ok "$name: a diff generation in the store ($(jq -r .name <<<"$last"), chain $(jq -r .chain_len <<<"$last"), parent $(jq -r .parent <<<"$last"))"
+	pages=$(jq -r '.pages // empty' <<<"$last")
+	if [[ $pages =~ ^[0-9]+$ ]] && [ "$pages" -ge "$WL_K" ] && [ "$pages" -le $((WL_K + WL_SLACK)) ]; then
+		t_ok "$name: the diff holds $pages pages (K=$WL_K written, at most K+$WL_SLACK; $((WL_MIB * 256)) workload pages)"
+	else
+		t_fail "$name: the diff holds K..K+$WL_SLACK pages" "pages '$pages', K=$WL_K" "$last"
+	fi
+}
+
 C="c-wl"
 out=$(ctr_ "${RUN[@]}" -d "$IMG" "$C" sh -c "$WL_INIT" "$WL_MIB" 2>&1)
 [ "$(task_status "$C")" = RUNNING ] || bail "ctr run -d: workload container RUNNING" "$out" "$(tail -20 "$R/containerd.log")"
@@ -181,6 +213,12 @@ else
 fi
 grep -Eq "(^| )checkpoint( |$)" "$R/calls.log" ||
 	t_fail "checkpoint went to $REAL_RUNTIME" "calls.log has no checkpoint call"
+# ctr checkpoints with the task left running (pause, checkpoint, resume).
+if [ "$(task_status "$C")" = RUNNING ] && wl_verify_in "$C" "$D0"; then
+	t_ok "after checkpoint 1 the task runs on, memory verifies ($VOUT)"
+else
+	t_fail "after checkpoint 1 the task runs on" "status '$(task_status "$C")'" "$VOUT"
+fi
 gens=$(store_gens "$C")
 n1=$(jq length <<<"${gens:-[]}" 2>/dev/null || echo 0)
 if [ "${n1:-0}" -ge 1 ]; then
@@ -231,25 +269,7 @@ else
 	bail "second checkpoint of the restored container" "rc=$rc" "$out" "$(grep -i error "$R/containerd.log" | tail -5)" \
 		"index of ckpt-2: $(ckpt_index localhost/ckpt-2:latest)"
 fi
-gens=$(store_gens "$C")
-t_diag "remnant store of $C: $(jq -c 'map({name, kind, diff, chain_len, pages, parent})' <<<"${gens:-[]}" 2>/dev/null)"
-last=$(jq -c 'last // empty' <<<"${gens:-[]}" 2>/dev/null)
-n2=$(jq length <<<"${gens:-[]}" 2>/dev/null || echo 0)
-if [ -z "$last" ] || [ "${n2:-0}" -lt 2 ]; then
-	t_fail "remnant store: the second checkpoint is a diff generation" \
-		"the store at $STORE has ${n2:-0} generation(s) of $C, need 2 (runtime without the remnant store?)" \
-		"$("$REAL_RUNTIME" --remnant-root "$STORE" remnant list --format json 2>&1 | head -20)"
-elif jq -e '.kind == "diff" or .diff == true' <<<"$last" >/dev/null; then
-	t_ok "remnant store: the second checkpoint of $C is a diff generation ($(jq -r '.name' <<<"$last"), parent $(jq -r '.parent' <<<"$last"))"
-	pages=$(jq -r '.pages // empty' <<<"$last")
-	if [[ $pages =~ ^[0-9]+$ ]] && [ "$pages" -le $((WL_K + WL_SLACK)) ] && [ "$pages" -ge "$WL_K" ]; then
-		t_ok "the diff holds $pages pages (K=$WL_K written, at most K+$WL_SLACK; the container has $((WL_MIB * 256)) workload pages)"
-	else
-		t_fail "the diff holds between K and K+$WL_SLACK pages" "pages '$pages', K=$WL_K"
-	fi
-else
-	t_fail "remnant store: the second checkpoint is a diff generation" "latest generation of $C is not a diff:" "$last"
-fi
+store_is_diff "checkpoint 2" "$C" 2
 
 # ---- restore from checkpoint 2 ----
 out=$(remove "$C") || t_fail "remove the container after checkpoint 2" "$out"
@@ -267,6 +287,39 @@ else
 	t_fail "ctr containers restore --live from ckpt-2" "rc=$rc status '$st'" "$out" "$(grep -i error "$R/containerd.log" | tail -5)" \
 		"index of ckpt-2: $(ckpt_index localhost/ckpt-2:latest)"
 fi
+# ---- K more pages, checkpoint 3, restore it where the store is gone ----
+# The image containerd got must restore by itself (it may be taken to
+# another node): the store is moved away for this restore.
+if wl_in "$C" write "$WL_K" >/dev/null && wl_verify_in "$C"; then
+	D2=$WL_DIGEST
+else
+	D2=
+	t_fail "container restored from ckpt-2 writes $WL_K pages" "$VOUT"
+fi
+ctr_ images rm --sync localhost/ckpt-2:latest >/dev/null 2>&1
+out=$(ckpt "$C" localhost/ckpt-3:latest)
+rc=$?
+if [ $rc = 0 ] && has_task_ckpt localhost/ckpt-3:latest; then
+	store_is_diff "checkpoint 3" "$C" 3
+	remove "$C" >/dev/null
+	"$REAL_RUNTIME" --remnant-root "$STORE" remnant list >/dev/null 2>&1 # waits for the store's keeping
+	mv "$STORE" "$STORE.away"
+	out=$(ctr_ containers restore --live --rw "$C" localhost/ckpt-3:latest 2>&1)
+	rc=$?
+	st=$(task_status "$C")
+	if [ $rc = 0 ] && [ "$st" = RUNNING ] && [ -n "$D2" ] && wl_verify_in "$C" "$D2"; then
+		t_ok "restore --live of ckpt-3 without the store (another node): memory verifies ($VOUT)"
+	else
+		t_fail "restore --live of ckpt-3 without the store (another node)" "rc=$rc status '$st'" "${VOUT:-}" "$out" \
+			"$(grep -i error "$R/containerd.log" | grep -v 'loading cgroup' | tail -5)"
+	fi
+	"$REAL_RUNTIME" --remnant-root "$STORE" remnant list >/dev/null 2>&1
+	rm -rf "$STORE"
+	mv "$STORE.away" "$STORE"
+else
+	t_fail "checkpoint 3" "rc=$rc" "$out" "index of ckpt-3: $(ckpt_index localhost/ckpt-3:latest)"
+fi
+
 out=$(remove "$C")
 if ! ctr_ containers ls -q | grep -qx "$C" && ! "$REAL_RUNTIME" --root "$SHIM_ROOT" list -q 2>/dev/null | grep -qx "$C"; then
 	t_ok "container and runtime state removed"
