@@ -24,7 +24,8 @@
 # The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
 # machine's /var/lib/zanshin is neither read nor changed.
 # WL_MIB (default 64), WL_K (default 256), WL_SLACK (default 1024; pages the
-# container's other processes and the workload's own bookkeeping may add).
+# container's other processes and the workload's own bookkeeping may add),
+# WL_CHILDREN (default 1), WL_THREADS (default 2).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -33,6 +34,9 @@ RUNTIME=${RUNTIME:-$top/build/bin/zanshin}
 case $RUNTIME in /*) ;; *) RUNTIME=$top/$RUNTIME ;; esac
 WL_MIB=${WL_MIB:-64}
 WL_K=${WL_K:-256}
+WL_CHILDREN=${WL_CHILDREN:-1} # the workload's tree: 1 + WL_CHILDREN processes,
+WL_THREADS=${WL_THREADS:-2}   # each with WL_MIB MiB and WL_THREADS writer threads
+WL_PROCS=$((1 + WL_CHILDREN))
 WL_SLACK=${WL_SLACK:-1024}
 NS=zanshin-ckpt-$$
 SHIM_ROOT=/run/containerd/runc/$NS
@@ -171,18 +175,18 @@ store_is_diff() {
 	fi
 	t_ok "$name: a diff generation in the store ($(jq -r .name <<<"$last"), chain $(jq -r .chain_len <<<"$last"), parent $(jq -r .parent <<<"$last"))"
 	pages=$(jq -r '.pages // empty' <<<"$last")
-	if [[ $pages =~ ^[0-9]+$ ]] && [ "$pages" -ge "$WL_K" ] && [ "$pages" -le $((WL_K + WL_SLACK)) ]; then
-		t_ok "$name: the diff holds $pages pages (K=$WL_K written, at most K+$WL_SLACK; $((WL_MIB * 256)) workload pages)"
+	if [[ $pages =~ ^[0-9]+$ ]] && [ "$pages" -ge $((WL_K * WL_PROCS)) ] && [ "$pages" -le $((WL_K * WL_PROCS + WL_SLACK)) ]; then
+		t_ok "$name: the diff holds $pages pages ($WL_PROCS processes wrote K=$WL_K each; at most $WL_PROCS*K+$WL_SLACK of $((WL_MIB * 256 * WL_PROCS)) workload pages)"
 	else
-		t_fail "$name: the diff holds K..K+$WL_SLACK pages" "pages '$pages', K=$WL_K" "$last"
+		t_fail "$name: the diff holds $WL_PROCS*K..$WL_PROCS*K+$WL_SLACK pages" "pages '$pages', K=$WL_K" "$last"
 	fi
 }
 
 C="c-wl"
-out=$(ctr_ "${RUN[@]}" -d "$IMG" "$C" sh -c "$WL_INIT" "$WL_MIB" 2>&1)
+out=$(ctr_ "${RUN[@]}" -d "$IMG" "$C" sh -c "$WL_INIT" "$WL_MIB" "$WL_CHILDREN" "$WL_THREADS" 2>&1)
 [ "$(task_status "$C")" = RUNNING ] || bail "ctr run -d: workload container RUNNING" "$out" "$(tail -20 "$R/containerd.log")"
 if wl_wait_started "$C"; then
-	t_ok "ctr run -d: workload filled $WL_MIB MiB (in-container pid $VOUT)"
+	t_ok "ctr run -d: workload filled $WL_PROCS x $WL_MIB MiB, $WL_THREADS threads each (in-container pid $VOUT)"
 else
 	bail "ctr run -d: workload starts" "zs-workload said '$VOUT'"
 fi

@@ -27,7 +27,9 @@ WL_IMAGE_REF=${WL_IMAGE_REF:-localhost/zanshin-wl:latest}
 # session, reparented to init); init then sleeps. No stdio of the container
 # stays open in any process (CRIU would have to restore the shim's FIFOs).
 # shellcheck disable=SC2016,SC2034 # expanded in the container; used by the sourcing tests
-WL_INIT='zs-workload -d /wl -m "$0" </dev/null >/wl/.start 2>&1; exec sleep 100000000 </dev/null >/dev/null 2>&1'
+# Arguments (sh -c "$WL_INIT" MIB CHILDREN THREADS): MiB per process, child
+# processes, worker threads per process.
+WL_INIT='zs-workload -d /wl -m "$0" -p "$1" -t "$2" </dev/null >/wl/.start 2>&1; exec sleep 100000000 </dev/null >/dev/null 2>&1'
 
 wl_image_tar() {
 	local s=$1 rtar out

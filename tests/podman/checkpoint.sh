@@ -16,7 +16,8 @@
 #     the imported restore); restore: memory verifies.
 # The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
 # machine's /var/lib/zanshin is neither read nor changed.
-# WL_MIB (default 64), WL_K (default 256), WL_SLACK (default 1024).
+# WL_MIB (default 64), WL_K (default 256), WL_SLACK (default 1024),
+# WL_CHILDREN (default 1), WL_THREADS (default 2).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -25,6 +26,9 @@ RUNTIME=${RUNTIME:-$top/build/bin/zanshin}
 case $RUNTIME in /*) ;; *) RUNTIME=$top/$RUNTIME ;; esac
 WL_MIB=${WL_MIB:-64}
 WL_K=${WL_K:-256}
+WL_CHILDREN=${WL_CHILDREN:-1} # the workload's tree: 1 + WL_CHILDREN processes,
+WL_THREADS=${WL_THREADS:-2}   # each with WL_MIB MiB and WL_THREADS writer threads
+WL_PROCS=$((1 + WL_CHILDREN))
 WL_SLACK=${WL_SLACK:-1024}
 
 R=$(mktemp -d /tmp/zanshin-podckpt.XXXXXX)
@@ -138,20 +142,20 @@ store_is_diff() {
 		return 1
 	fi
 	pages=$(jq -r '.pages // empty' <<<"$last")
-	if [[ $pages =~ ^[0-9]+$ ]] && [ "$pages" -ge "$WL_K" ] && [ "$pages" -le $((WL_K + WL_SLACK)) ]; then
-		t_ok "$name: a diff generation in the store ($(jq -r .name <<<"$last"), chain $(jq -r .chain_len <<<"$last"), $pages pages for K=$WL_K)"
+	if [[ $pages =~ ^[0-9]+$ ]] && [ "$pages" -ge $((WL_K * WL_PROCS)) ] && [ "$pages" -le $((WL_K * WL_PROCS + WL_SLACK)) ]; then
+		t_ok "$name: a diff generation in the store ($(jq -r .name <<<"$last"), chain $(jq -r .chain_len <<<"$last"), $pages pages; $WL_PROCS processes wrote K=$WL_K each)"
 	else
-		t_fail "$name: a diff generation of K..K+$WL_SLACK pages" "pages '$pages', K=$WL_K" "$last"
+		t_fail "$name: a diff generation of $WL_PROCS*K..$WL_PROCS*K+$WL_SLACK pages" "pages '$pages', K=$WL_K" "$last"
 		return 1
 	fi
 }
 
 C=zw
-out=$(p_ run -d --name "$C" "${RUNOPTS[@]}" "$IMG" sh -c "$WL_INIT" "$WL_MIB" 2>&1)
+out=$(p_ run -d --name "$C" "${RUNOPTS[@]}" "$IMG" sh -c "$WL_INIT" "$WL_MIB" "$WL_CHILDREN" "$WL_THREADS" 2>&1)
 [ "$(state "$C")" = running ] || bail "podman run -d: workload container running" "$out"
 ID=$(p_ inspect -f '{{.Id}}' "$C")
 if wl_wait_started "$C"; then
-	t_ok "podman run -d: workload filled $WL_MIB MiB (in-container pid $VOUT)"
+	t_ok "podman run -d: workload filled $WL_PROCS x $WL_MIB MiB, $WL_THREADS threads each (in-container pid $VOUT)"
 else
 	bail "podman run -d: workload starts" "zs-workload said '$VOUT'"
 fi
