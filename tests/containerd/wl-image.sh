@@ -102,8 +102,11 @@ wl_wait_started() {
 
 # wl_store_gens ZANSHIN STORE ID: the store's generations of container ID
 # (a JSON array, oldest first).
+# What the runtime printed goes to WL_SEQ_DIR/store.json and store.err (its
+# exit status appended), for diagnostics.
 wl_store_gens() {
-	"$1" --remnant-root "$2" remnant list --format json 2>&1 |
-		jq -c --arg c "$3" '[.. | objects | select(.container? == $c and .name? != null)]
-			| sort_by(.created, .name)' 2>/dev/null
+	"$1" --remnant-root "$2" remnant list --format json >"$WL_SEQ_DIR/store.json" 2>"$WL_SEQ_DIR/store.err"
+	echo "(exit status $?)" >>"$WL_SEQ_DIR/store.err"
+	jq -c --arg c "$3" '[.. | objects | select(.container? == $c and .name? != null)]
+		| sort_by(.name)' "$WL_SEQ_DIR/store.json" 2>>"$WL_SEQ_DIR/store.err"
 }

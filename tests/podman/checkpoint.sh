@@ -134,7 +134,9 @@ store_is_diff() {
 	if [ -z "$last" ] || [ "${cnt:-0}" -lt "$n" ]; then
 		t_fail "$name: a diff generation in the store" \
 			"the store at $STORE has ${cnt:-0} generation(s) of $id, expected $n (runtime without the remnant store?)" \
-			"$("$REAL_RUNTIME" --remnant-root "$STORE" remnant list --format json 2>&1 | head -20)"
+			"remnant list --format json said: $(head -c 2000 "$R/store.json" 2>/dev/null)" \
+			"stderr: $(cat "$R/store.err" 2>/dev/null)" "now, remnant list says:" \
+			"$("$REAL_RUNTIME" --remnant-root "$STORE" remnant list 2>&1 | head -20)"
 		return 1
 	fi
 	if ! jq -e '.kind == "diff" or .diff == true' <<<"$last" >/dev/null; then
@@ -159,9 +161,12 @@ if wl_wait_started "$C"; then
 else
 	bail "podman run -d: workload starts" "zs-workload said '$VOUT'"
 fi
+# 16 pages written first: a freshly started workload has a different digest,
+# so "same state" after a restore cannot be a cold start.
+out=$(wl_in "$C" write 16) || bail "workload writes 16 pages" "$out"
 wl_verify_in "$C" || bail "workload verifies before any checkpoint" "$VOUT"
 D0=$WL_DIGEST
-t_ok "workload verifies before any checkpoint ($VOUT)"
+t_ok "workload writes 16 pages, verifies before any checkpoint ($VOUT)"
 
 # ---- 1. checkpoint / restore in place ----
 out=$(p_ container checkpoint "$C" 2>&1)
