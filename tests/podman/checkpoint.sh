@@ -13,7 +13,10 @@
 #     holds it as a diff against the generation restored; podman rm;
 #     restore --import X.tar.gz: memory verifies (the state after the writes)
 #   write K pages again; checkpoint: a diff again (tracking restarted with
-#     the imported restore); restore: memory verifies.
+#     the imported restore); restore: memory verifies
+#   export again, rm, move the store away, restore --import: verifies
+#   checkpoint --leave-running; --pre-checkpoint then --with-previous; restore
+#   restore --import --name zw2 of the same export next to the first: both verify.
 # The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
 # machine's /var/lib/zanshin is neither read nor changed.
 # WL_MIB (default 64), WL_K (default 256), WL_SLACK (default 1024),
@@ -291,6 +294,58 @@ if [ $rc = 0 ] && [ -s "$R/export2.tar.gz" ]; then
 	mv "$STORE.away" "$STORE"
 else
 	t_fail "podman container checkpoint --export after three restores" "rc=$rc" "$out" "$(why)"
+fi
+
+# ---- 5. --leave-running, then --pre-checkpoint / --with-previous ----
+if [ "$(state "$C")" = running ]; then
+	wl_in "$C" write "$WL_K" >/dev/null
+	out=$(p_ container checkpoint --leave-running "$C" 2>&1)
+	rc=$?
+	if [ $rc = 0 ] && [ "$(state "$C")" = running ] && wl_verify_in "$C"; then
+		t_ok "podman container checkpoint --leave-running: still running, memory verifies ($VOUT)"
+	else
+		t_fail "podman container checkpoint --leave-running" "rc=$rc state '$(state "$C")'" "${VOUT:-}" "$out" "$(why)"
+	fi
+	wl_in "$C" write "$WL_K" >/dev/null
+	out=$(p_ container checkpoint --pre-checkpoint "$C" 2>&1)
+	rc=$?
+	if [ $rc = 0 ] && [ "$(state "$C")" = running ]; then
+		t_ok "podman container checkpoint --pre-checkpoint: still running"
+	else
+		t_fail "podman container checkpoint --pre-checkpoint" "rc=$rc state '$(state "$C")'" "$out" "$(why)"
+	fi
+	if wl_in "$C" write "$WL_K" >/dev/null && wl_verify_in "$C"; then D4=$WL_DIGEST; else D4=; fi
+	out=$(p_ container checkpoint --with-previous "$C" 2>&1)
+	rc=$?
+	if [ $rc = 0 ] && [ "$(state "$C")" = exited ]; then
+		t_ok "podman container checkpoint --with-previous: exited"
+	else
+		t_fail "podman container checkpoint --with-previous" "rc=$rc state '$(state "$C")'" "$out" "$(why)"
+	fi
+	out=$(p_ container restore "$C" 2>&1)
+	rc=$?
+	st=$(state "$C")
+	if [ $rc = 0 ] && [ "$st" = running ] && [ -n "$D4" ] && wl_verify_in "$C" "$D4"; then
+		t_ok "restore after --with-previous: memory verifies ($VOUT)"
+	else
+		t_fail "restore after --with-previous" "rc=$rc state '$st'" "${VOUT:-}" "$out" "$(why)"
+	fi
+else
+	t_fail "--leave-running, --pre-checkpoint, --with-previous" "container $C is not running"
+fi
+
+# ---- 6. a second container from the same export (restore --import --name) ----
+if [ -s "$R/export2.tar.gz" ]; then
+	out=$(p_ container restore --import "$R/export2.tar.gz" --name zw2 2>&1)
+	rc=$?
+	st=$(state zw2)
+	if [ $rc = 0 ] && [ "$st" = running ] && [ -n "$D3" ] && wl_verify_in zw2 "$D3" && v2=$VOUT &&
+		wl_verify_in "$C" "$D4"; then
+		t_ok "restore --import --name zw2 next to $C: both verify (zw2 $v2)"
+	else
+		t_fail "restore --import --name zw2 next to $C" "rc=$rc state '$st'" "${VOUT:-}" "$out" "$(why)"
+	fi
+	p_ rm -f -t 0 zw2 >/dev/null 2>&1
 fi
 
 rt_root=$(grep -o -- '--root[= ][^ ]*' "$R/calls.log" | head -n1 | cut -c8-)
