@@ -7,15 +7,27 @@
  * while the parent's entry is PE_PARENT itself (criu/pagemap.c
  * read_parent_page); pages of a PE_PRESENT entry sit in pages-<id>.img in
  * pagemap order.  We do the same by virtual address and copy runs of pages
- * with copy_file_range, merging runs that are contiguous in the source. */
+ * with copy_file_range, merging runs that are contiguous in the source.
+ *
+ * zs_image_flatten_hashed() also computes the SHA-256 of every file it
+ * writes.  There the source pages files are mapped and the runs recorded
+ * first; then three threads read the same mapped bytes: one hashes the
+ * output stream (the runs in order), one hashes every source pages file
+ * whole (so a caller can check the sources against its records without a
+ * pass of its own), and the caller's thread writes the runs.  Nothing is
+ * copied through a buffer but by the write itself.  After fsync the output
+ * is read back and compared with the sources (see read_back()). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <gnutls/crypto.h>
 
 #include "criu_image_internal.h"
 #include "zanshin/criu_image.h"
@@ -26,10 +38,16 @@ struct level {
 	int dfd;
 };
 
+struct hashing {
+	zs_flatten_digest_cb cb;
+	void *arg;
+};
+
 struct chain {
 	struct level lv[ZS_IMAGE_MAX_CHAIN];
 	unsigned n;
 	struct zs_inventory leaf_inv;
+	const struct hashing *h; /* zs_image_flatten_hashed(), else NULL */
 };
 
 /* One pagemap file along the chain. */
@@ -37,6 +55,17 @@ struct pm_src {
 	bool loaded, absent;
 	struct zs_pagemap pm;
 	int pages_fd;
+	/* hashed flatten: the pages file mapped whole, and its SHA-256 */
+	const uint8_t *map;
+	uint64_t map_len;
+	unsigned char sha[32];
+	bool sha_ok;
+};
+
+/* hashed flatten: a run of the output, LEN bytes at OFF of SRC's pages */
+struct run {
+	struct pm_src *src;
+	uint64_t off, len;
 };
 
 struct flat {
@@ -51,6 +80,12 @@ struct flat {
 	uint64_t synced; /* output bytes handed to writeback */
 	bool no_cfr;	 /* copy_file_range unusable here: pread/pwrite */
 	char *buf;
+	gnutls_hash_hd_t copy_sha; /* hashed copy_file(): what copy_rw() writes */
+	/* hashed flatten (h != NULL): runs recorded, written by write_runs() */
+	const struct hashing *h;
+	struct pm_src *run_src;
+	struct run *runs;
+	size_t n_runs, cap_runs;
 };
 
 static void chain_free(struct chain *c)
@@ -149,6 +184,8 @@ static int copy_rw(struct flat *f, int in, uint64_t off, uint64_t len, uint64_t 
 			return zs_make_error(err, errno, "read pages");
 		if (n == 0)
 			return zs_make_error(err, -EIO, "pages file ends at offset %" PRIu64, off);
+		if (f->copy_sha)
+			gnutls_hash(f->copy_sha, f->buf, n);
 		if (pwrite(f->out_fd, f->buf, n, out_off) != n)
 			return zs_make_error(err, errno ? errno : EIO, "write pages");
 		off += n, out_off += n, len -= n;
@@ -183,10 +220,25 @@ static int copy_range(struct flat *f, int in, uint64_t off, uint64_t len, uint64
  * final fsync has little left to wait for. */
 #define WB_CHUNK (8ull << 20)
 
+static void run_record(struct flat *f)
+{
+	if (f->n_runs == f->cap_runs) {
+		f->cap_runs = f->cap_runs ? 2 * f->cap_runs : 256;
+		f->runs = xrealloc(f->runs, f->cap_runs * sizeof(*f->runs));
+	}
+	f->runs[f->n_runs++] = (struct run){.src = f->run_src, .off = f->run_off, .len = f->run_len};
+	f->out_off += f->run_len;
+	f->run_len = 0;
+}
+
 static int run_flush(struct flat *f, zs_error_t *err)
 {
 	if (f->run_len == 0)
 		return 0;
+	if (f->h) {
+		run_record(f);
+		return 0;
+	}
 	if (copy_range(f, f->run_fd, f->run_off, f->run_len, f->out_off, err) < 0)
 		return -1;
 	f->out_off += f->run_len;
@@ -198,21 +250,41 @@ static int run_flush(struct flat *f, zs_error_t *err)
 	return 0;
 }
 
-static int run_add(struct flat *f, int fd, uint64_t off, uint64_t len, zs_error_t *err)
+static int run_add(struct flat *f, struct pm_src *s, uint64_t off, uint64_t len, zs_error_t *err)
 {
-	if (f->run_len && f->run_fd == fd && f->run_off + f->run_len == off) {
+	if (f->run_len && f->run_src == s && f->run_off + f->run_len == off) {
 		f->run_len += len;
 		return 0;
 	}
 	if (run_flush(f, err) < 0)
 		return -1;
-	f->run_fd = fd;
+	f->run_src = s;
+	f->run_fd = s->pages_fd;
 	f->run_off = off;
 	f->run_len = len;
 	return 0;
 }
 
 /* ---- resolving pages along the chain ---- */
+
+/* The whole pages file, mapped read-only: every thread reads it in place.
+ * The store's lock keeps it from being truncated under us. */
+static int src_map(struct pm_src *s, const char *dir, const char *pages, zs_error_t *err)
+{
+	struct stat st;
+	void *m;
+
+	if (fstat(s->pages_fd, &st) < 0)
+		return zs_make_error(err, errno, "%s/%s", dir, pages);
+	s->map_len = st.st_size;
+	if (st.st_size == 0)
+		return 0;
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, s->pages_fd, 0);
+	if (m == MAP_FAILED)
+		return zs_make_error(err, errno, "%s/%s: mmap", dir, pages);
+	s->map = m;
+	return 0;
+}
 
 static int src_load(struct flat *f, unsigned lvl, zs_error_t *err)
 {
@@ -239,6 +311,8 @@ static int src_load(struct flat *f, unsigned lvl, zs_error_t *err)
 	    (uint64_t) st.st_size < s->pm.present_pages * ZS_IMG_PAGE_SIZE)
 		return zs_make_error(err, -EINVAL, "%s/%s: truncated (%" PRIu64 " bytes, %s has %" PRIu64 " pages)",
 				     l->dir, pages, (uint64_t) st.st_size, f->name, s->pm.present_pages);
+	if (f->h && s->pages_fd >= 0)
+		return src_map(s, l->dir, pages, err);
 	return 0;
 }
 
@@ -272,7 +346,7 @@ static int resolve(struct flat *f, unsigned lvl, uint64_t va, uint64_t nr, zs_er
 			if (resolve(f, lvl + 1, va, k, err) < 0)
 				return -1;
 		} else if (e->flags & ZS_PE_PRESENT) {
-			if (run_add(f, s->pages_fd, e->off + skip * ZS_IMG_PAGE_SIZE, k * ZS_IMG_PAGE_SIZE, err) < 0)
+			if (run_add(f, s, e->off + skip * ZS_IMG_PAGE_SIZE, k * ZS_IMG_PAGE_SIZE, err) < 0)
 				return -1;
 		} else {
 			return zs_make_error(err, -EINVAL,
@@ -287,6 +361,14 @@ static int resolve(struct flat *f, unsigned lvl, uint64_t va, uint64_t nr, zs_er
 }
 
 /* ---- output files ---- */
+
+static void report_init(struct zs_flatten_digest *d, const char *dir, const char *name, uint64_t size)
+{
+	memset(d, 0, sizeof(*d));
+	d->dir = dir;
+	d->name = name;
+	d->size = size;
+}
 
 static int create_out(int odfd, const char *out, const char *name, mode_t mode, zs_error_t *err)
 {
@@ -304,17 +386,35 @@ static int finish_out(int fd, const char *out, const char *name, zs_error_t *err
 	return 0;
 }
 
-static int write_buf_file(int odfd, const char *out, const char *name, const struct zs_buf *b,
+/* hashed flatten: the digest of a file of OUT, from what was written */
+static int report_out(const struct hashing *h, const char *out, const char *name, uint64_t size,
+		      const unsigned char sha[32], zs_error_t *err)
+{
+	struct zs_flatten_digest d;
+
+	if (h == NULL)
+		return 0;
+	report_init(&d, out, name, size);
+	memcpy(d.sha256, sha, 32);
+	return h->cb(h->arg, &d, err);
+}
+
+static int write_buf_file(const struct hashing *h, int odfd, const char *out, const char *name, const struct zs_buf *b,
 			  struct zs_flatten_stats *st, zs_error_t *err)
 {
 	cleanup_close int fd = create_out(odfd, out, name, 0600, err);
+	unsigned char sha[32];
 
 	if (fd < 0)
 		return -1;
 	if (write_all(fd, b->p, b->len) < 0)
 		return zs_make_error(err, errno, "%s/%s: write", out, name);
 	st->bytes += b->len;
-	return finish_out(fd, out, name, err);
+	if (finish_out(fd, out, name, err) < 0)
+		return -1;
+	if (h && gnutls_hash_fast(GNUTLS_DIG_SHA256, b->p ? (const void *) b->p : "", b->len, sha) < 0)
+		return zs_make_error(err, EIO, "%s/%s: SHA-256 not available", out, name);
+	return report_out(h, out, name, b->len, sha, err);
 }
 
 static void put_entry(struct zs_buf *b, const struct zs_buf *msg)
@@ -355,12 +455,215 @@ static void flat_release(struct flat *f)
 		if (!f->src[i].loaded)
 			continue;
 		zs_pagemap_free(&f->src[i].pm);
+		if (f->src[i].map)
+			munmap((void *) f->src[i].map, f->src[i].map_len);
 		if (f->src[i].pages_fd >= 0)
 			close(f->src[i].pages_fd);
 	}
 	if (f->out_fd >= 0)
 		close(f->out_fd);
 	free(f->buf);
+	free(f->runs);
+}
+
+/* ---- hashed flatten: the pages file ---- */
+
+/* A thread, or the function run here when none can be started. */
+static bool spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	if (pthread_create(t, NULL, fn, arg) == 0)
+		return true;
+	fn(arg);
+	return false;
+}
+
+struct out_job {
+	const struct flat *f;
+	unsigned char sha[32];
+	bool ok;
+};
+
+static void *hash_out(void *p)
+{
+	struct out_job *j = p;
+	gnutls_hash_hd_t h;
+	size_t i;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return NULL;
+	for (i = 0; i < j->f->n_runs; i++)
+		gnutls_hash(h, j->f->runs[i].src->map + j->f->runs[i].off, j->f->runs[i].len);
+	gnutls_hash_deinit(h, j->sha);
+	j->ok = true;
+	return NULL;
+}
+
+/* Every source pages file the runs come from (and the other loaded ones),
+ * hashed whole. */
+static void *hash_srcs(void *p)
+{
+	struct flat *f = p;
+	unsigned i;
+
+	for (i = 0; i < f->c->n; i++) {
+		struct pm_src *s = &f->src[i];
+
+		if (s->loaded && !s->absent && s->pages_fd >= 0)
+			s->sha_ok = gnutls_hash_fast(GNUTLS_DIG_SHA256, s->map ? (const void *) s->map : "", s->map_len,
+						     s->sha) == 0;
+	}
+	return NULL;
+}
+
+static int write_runs(struct flat *f, zs_error_t *err)
+{
+	uint64_t off = 0;
+	size_t i;
+
+	for (i = 0; i < f->n_runs; i++) {
+		const uint8_t *p = f->runs[i].src->map + f->runs[i].off;
+		uint64_t len = f->runs[i].len;
+
+		while (len) {
+			ssize_t n = pwrite(f->out_fd, p, len, off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return zs_make_error(err, n < 0 ? errno : EIO, "write pages");
+			p += n, off += n, len -= n;
+		}
+		if (off - f->synced >= WB_CHUNK) {
+			sync_file_range(f->out_fd, f->synced, off - f->synced, SYNC_FILE_RANGE_WRITE);
+			f->synced = off;
+		}
+	}
+	return 0;
+}
+
+struct cmp_job {
+	const struct flat *f;
+	const uint8_t *out;
+	size_t from, to;  /* runs [from, to) */
+	uint64_t out_off; /* where run FROM starts in the output */
+	uint64_t bad;	  /* first differing offset, or UINT64_MAX */
+};
+
+static void *cmp_runs(void *p)
+{
+	struct cmp_job *j = p;
+	uint64_t o = j->out_off;
+	size_t i;
+
+	j->bad = UINT64_MAX;
+	for (i = j->from; i < j->to; o += j->f->runs[i].len, i++)
+		if (memcmp(j->out + o, j->f->runs[i].src->map + j->f->runs[i].off, j->f->runs[i].len) != 0) {
+			j->bad = o;
+			break;
+		}
+	return NULL;
+}
+
+/* The verification of what was written: after fsync, drop the file's
+ * cached pages (a disk-backed file system then reads the disk; tmpfs keeps
+ * them, they are the file) and compare it, through a fresh descriptor,
+ * byte for byte with the mapped source pages the digest was computed over.
+ * memcmp runs at memory speed where a second SHA-256 would not: the
+ * output's digest is the digest of what is on disk because the two are
+ * equal, and the sources themselves are hashed whole (hash_srcs) for the
+ * caller to check. */
+static int read_back(struct flat *f, int odfd, const char *out, const char *pages, zs_error_t *err)
+{
+	cleanup_close int fd = openat(odfd, pages, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct cmp_job a = {.f = f}, b = {.f = f};
+	uint64_t half = 0;
+	struct stat st;
+	pthread_t t;
+	bool th;
+	void *m;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return zs_make_error(err, errno, "%s/%s: read back", out, pages);
+	if ((uint64_t) st.st_size != f->out_off)
+		return zs_make_error(err, -EIO, "%s/%s: read back %" PRIu64 " bytes, wrote %" PRIu64, out, pages,
+				     (uint64_t) st.st_size, f->out_off);
+	if (f->out_off == 0)
+		return 0;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	m = mmap(NULL, f->out_off, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (m == MAP_FAILED)
+		return zs_make_error(err, errno, "%s/%s: mmap to read back", out, pages);
+	a.out = b.out = m;
+	/* two halves by bytes, one per core */
+	for (a.to = 0; a.to < f->n_runs && half < f->out_off / 2; a.to++)
+		half += f->runs[a.to].len;
+	b.from = a.to, b.to = f->n_runs, b.out_off = half;
+	th = spawn(&t, cmp_runs, &a);
+	cmp_runs(&b);
+	if (th)
+		pthread_join(t, NULL);
+	munmap(m, f->out_off);
+	if (a.bad != UINT64_MAX || b.bad != UINT64_MAX)
+		return zs_make_error(err, -EIO,
+				     "%s/%s: read back after fsync differs from the source at offset %" PRIu64, out,
+				     pages, a.bad != UINT64_MAX ? a.bad : b.bad);
+	return 0;
+}
+
+static int report_pages(struct flat *f, const char *out, const char *pages, const struct out_job *oj, zs_error_t *err)
+{
+	struct zs_flatten_digest d;
+	char name[64];
+	unsigned i;
+
+	report_init(&d, out, pages, f->out_off);
+	d.read_back = true;
+	memcpy(d.sha256, oj->sha, 32);
+	if (f->h->cb(f->h->arg, &d, err) < 0)
+		return -1;
+	for (i = 0; i < f->c->n; i++) {
+		const struct pm_src *s = &f->src[i];
+
+		if (!s->loaded || s->absent || s->pages_fd < 0)
+			continue;
+		snprintf(name, sizeof(name), "pages-%" PRIu32 ".img", s->pm.pages_id);
+		report_init(&d, f->c->lv[i].dir, name, s->map_len);
+		d.level = i;
+		d.source = true;
+		memcpy(d.sha256, s->sha, 32);
+		if (f->h->cb(f->h->arg, &d, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Write the recorded runs while two threads hash the output stream and
+ * the sources; fsync; read back. */
+static int write_hashed(struct flat *f, int odfd, const char *out, const char *pages, zs_error_t *err)
+{
+	struct out_job oj = {.f = f};
+	pthread_t to, ts;
+	bool tho, ths;
+	unsigned i;
+	int ret;
+
+	tho = spawn(&to, hash_out, &oj);
+	ths = spawn(&ts, hash_srcs, f);
+	ret = write_runs(f, err);
+	if (tho)
+		pthread_join(to, NULL);
+	if (ths)
+		pthread_join(ts, NULL);
+	if (ret < 0)
+		return zs_error_wrap(err, "%s/%s", out, pages);
+	for (i = 0; i < f->c->n; i++)
+		if (f->src[i].loaded && !f->src[i].absent && f->src[i].pages_fd >= 0 && !f->src[i].sha_ok)
+			oj.ok = false;
+	if (!oj.ok)
+		return zs_make_error(err, EIO, "%s/%s: SHA-256 not available", out, pages);
+	if (finish_out(f->out_fd, out, pages, err) < 0 || read_back(f, odfd, out, pages, err) < 0)
+		return -1;
+	return report_pages(f, out, pages, &oj, err);
 }
 
 static int flatten_pages(struct flat *f, int odfd, const char *out, zs_error_t *err)
@@ -378,13 +681,15 @@ static int flatten_pages(struct flat *f, int odfd, const char *out, zs_error_t *
 			return zs_error_wrap(err, "flatten %s", f->name);
 	if (run_flush(f, err) < 0)
 		return zs_error_wrap(err, "%s/%s", out, pages);
+	if (f->h)
+		return write_hashed(f, odfd, out, pages, err);
 	return finish_out(f->out_fd, out, pages, err);
 }
 
 static int flatten_one(struct chain *c, const char *name, int odfd, const char *out, struct zs_flatten_stats *st,
 		       zs_error_t *err)
 {
-	struct flat f = {.c = c, .name = name, .out_fd = -1};
+	struct flat f = {.c = c, .name = name, .out_fd = -1, .h = c->h};
 	struct zs_buf b = {0};
 	int ret;
 
@@ -396,7 +701,7 @@ static int flatten_one(struct chain *c, const char *name, int odfd, const char *
 	}
 	if (ret == 0) {
 		build_pagemap(&f.src[0].pm, &b);
-		ret = write_buf_file(odfd, out, name, &b, st, err);
+		ret = write_buf_file(c->h, odfd, out, name, &b, st, err);
 	}
 	zs_buf_free(&b);
 	flat_release(&f);
@@ -440,12 +745,25 @@ static int copy_file(struct chain *c, const char *name, int odfd, const char *ou
 	f.out_fd = create_out(odfd, out, name, sb.st_mode, err);
 	if (f.out_fd < 0)
 		return -1;
+	/* hashed: through the buffer, hashing what is written */
+	if (c->h && gnutls_hash_init(&f.copy_sha, GNUTLS_DIG_SHA256) < 0) {
+		flat_release(&f);
+		return zs_make_error(err, EIO, "%s/%s: SHA-256 not available", out, name);
+	}
+	f.no_cfr = c->h != NULL;
 	ret = copy_range(&f, in, 0, sb.st_size, 0, err);
 	if (ret < 0)
 		zs_error_wrap(err, "%s/%s", l->dir, name);
 	else
 		ret = finish_out(f.out_fd, out, name, err);
 	st->bytes += sb.st_size;
+	if (f.copy_sha) {
+		unsigned char sha[32];
+
+		gnutls_hash_deinit(f.copy_sha, sha);
+		if (ret == 0)
+			ret = report_out(c->h, out, name, sb.st_size, sha, err);
+	}
 	flat_release(&f);
 	return ret;
 }
@@ -482,7 +800,7 @@ static int flatten_into(struct chain *c, int odfd, const char *out, struct zs_fl
 	ret = flatten_files(c, odfd, out, st, err);
 	if (ret == 0) {
 		build_inventory(&c->leaf_inv, &b);
-		ret = write_buf_file(odfd, out, "inventory.img", &b, st, err);
+		ret = write_buf_file(c->h, odfd, out, "inventory.img", &b, st, err);
 	}
 	zs_buf_free(&b);
 	if (ret == 0 && fsync(odfd) < 0)
@@ -490,7 +808,8 @@ static int flatten_into(struct chain *c, int odfd, const char *out, struct zs_fl
 	return ret;
 }
 
-int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err)
+static int flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, const struct hashing *h,
+		   zs_error_t *err)
 {
 	struct chain c;
 	cleanup_close int odfd = -1;
@@ -498,6 +817,7 @@ int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats 
 
 	memset(st, 0, sizeof(*st));
 	ret = chain_open(leaf, &c, err);
+	c.h = h;
 	if (ret == 0 && mkdir(out, 0700) < 0)
 		ret = zs_make_error(err, errno, "%s", out);
 	if (ret < 0) {
@@ -514,6 +834,19 @@ int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats 
 	if (ret < 0)
 		rm_rf(out);
 	return ret;
+}
+
+int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err)
+{
+	return flatten(leaf, out, st, NULL, err);
+}
+
+int zs_image_flatten_hashed(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_flatten_digest_cb cb,
+			    void *arg, zs_error_t *err)
+{
+	struct hashing h = {.cb = cb, .arg = arg};
+
+	return flatten(leaf, out, st, &h, err);
 }
 
 static int fsync_dir(const char *path, zs_error_t *err)

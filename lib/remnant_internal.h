@@ -49,5 +49,21 @@ int zs_rem_write_lineage(const char *dir, const struct zs_remnant_gen *g, const 
 int zs_rem_read_lineage(const char *dir, struct zs_remnant_gen *g, zs_error_t *err);
 /* Files CRIU writes into an image directory on restore: not part of it. */
 bool zs_rem_ignored_file(const char *name);
+/* As zs_rem_verify_dir(), but the files for which DEFER is true are only
+ * checked present with the manifest's size, not hashed (the caller hashes
+ * them in another pass: the merge, while flattening). */
+int zs_rem_verify_dir_defer(const char *dir, bool (*defer)(const char *name), zs_error_t *err);
+
+/* Known digests: SHA-256 of a file's content established by the caller in
+ * this process from the bytes on disk (the merge: source pages files hashed
+ * whole while flattening; output files hashed as written, pages files read
+ * back after fsync and compared byte for byte with the hashed source).
+ * zs_rem_write_manifest() takes a known digest instead of reading the file
+ * again, and so does zs_rem_verify_dir() when ON_DISK is set (the digest
+ * was of what is on disk, not only of what was written) — each only while
+ * the file is the one recorded: same device, inode, size, mtime and ctime.
+ * The record is taken at zs_rem_known_add() (a stat of DIR/NAME). */
+void zs_rem_known_add(const char *dir, const char *name, const unsigned char sha256[32], uint64_t size, bool on_disk);
+void zs_rem_known_clear(void);
 
 #endif

@@ -47,6 +47,30 @@ struct zs_flatten_stats {
  * fsync'ed; the caller renames OUT into place.  On error OUT is removed. */
 int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err);
 
+/* SHA-256 of one file, reported by zs_image_flatten_hashed(). */
+struct zs_flatten_digest {
+	const char *dir;  /* OUT, or the source level as named in errors (LEAF/parent/...) */
+	const char *name; /* file name in DIR */
+	unsigned level;	  /* source: 0 = LEAF, 1 = its parent...; output: 0 */
+	bool source;	  /* a whole source file read from its image, else a file of OUT */
+	bool read_back;	  /* output: after fsync, OUT's file was read back and compared byte
+			   * for byte with the source bytes the digest was computed over */
+	uint64_t size;	  /* bytes hashed */
+	unsigned char sha256[32];
+};
+/* Called once per digest; a return < 0 (with *err set) fails the flatten. */
+typedef int (*zs_flatten_digest_cb)(void *arg, const struct zs_flatten_digest *d, zs_error_t *err);
+
+/* zs_image_flatten(), and the SHA-256 of every file written to OUT computed
+ * as it is written (no second pass).  The pages files are copied from the
+ * mapped source images in one pass that also hashes each source pages file
+ * whole (source digests, for a caller to check against its own records);
+ * after fsync each output pages file is read back (posix_fadvise DONTNEED
+ * first, so a disk-backed file system reads the disk) and compared with the
+ * source bytes.  A mismatch there fails the flatten. */
+int zs_image_flatten_hashed(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_flatten_digest_cb cb,
+			    void *arg, zs_error_t *err);
+
 /* zs_image_flatten() into a temporary sibling of OUT (".NAME.flatten-PID"),
  * then renamed to OUT (which must not exist) and the parent directory
  * fsync'ed: OUT appears only complete, even if the process is killed. */
