@@ -74,7 +74,7 @@ cr_cleanup() {
 	grep -F " $CR_T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
-	for c in /sys/fs/cgroup/*"$CR_CG" /sys/fs/cgroup/*/"${CR_CG#/}"; do
+	for c in /sys/fs/cgroup/*"$CR_CG" /sys/fs/cgroup/*/*"$CR_CG"; do
 		[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
 	if [ "${_t_failed:-0}" -gt 0 ]; then
@@ -105,14 +105,15 @@ cr_node() {
 	local d=$CR_T/$1
 	mkdir -p "$d/state" "$d/store" "$d/img" "$d/bundle"
 	cp -a "$CR_T/rootfs" "$d/bundle/rootfs"
-	cr_config "${CR_MIB:-256}" >"$d/bundle/config.json"
+	# a cgroup per node: a node's checkpoint must not touch another's container
+	cr_config "${CR_MIB:-256}" "$CR_CG/$1" >"$d/bundle/config.json"
 }
 
-# cr_config MIB: the container's config.json. init starts the workload,
+# cr_config MIB CGROUP: the container's config.json. init starts the workload,
 # which fills MIB MiB and daemonizes (own session, reparented to init); init
 # then sleeps with the stdio it was given (the pipes).
 cr_config() {
-	jq -n --arg cg "$CR_CG" --arg mib "$1" '{
+	jq -n --arg cg "$2" --arg mib "$1" '{
 		ociVersion: "1.0.2",
 		process: {terminal: false, user: {uid: 0, gid: 0},
 			args: ["sh", "-c", ("zs-workload -d /wl -m " + $mib + " </dev/null >/wl/.start 2>&1; exec sleep 100000000")],
@@ -135,11 +136,12 @@ cr_config() {
 
 # cr_pipes: fresh pipes for a container's stdio: $CR_IN (read end, its
 # writer is a sleep) and $CR_OUT (write end, its reader is a cat into
-# $CR_T/stdout.log).
+# $CR_T/stdout.log). Call it in the main shell, not in $(...): the
+# helpers would be lost to cleanup.
 cr_pipes() {
-	exec {CR_IN}< <(exec sleep 100000)
+	exec {CR_IN}< <(exec sleep 100000 >/dev/null 2>&1)
 	CR_BG+=($!)
-	exec {CR_OUT}> >(exec cat >>"$CR_T/stdout.log")
+	exec {CR_OUT}> >(exec cat >>"$CR_T/stdout.log" 2>/dev/null)
 	CR_BG+=($!)
 }
 
