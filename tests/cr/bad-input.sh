@@ -239,9 +239,9 @@ t_unchanged "corrupt pages" "$BEFORE"
 # the store) must not give wrong memory
 gen=$(z X remnant list --format json 2>/dev/null | jq -r --arg id "$BASE_ID" 'map(select(.image_id == $id)) | last | .path // empty')
 if [ -n "$gen" ] && pf=$(ls -S "$gen"/pages-*.img 2>/dev/null | head -1) && [ -n "$pf" ]; then
-	t_check "store: remnant verify passes before the damage" z X remnant verify "$CR_CID"
+	t_check "store: remnant verify of base's generation passes before the damage" z X remnant verify "$CR_CID" "$BASE_ID"
 	printf '\xde\xad\xbe\xef' | dd of="$pf" bs=1 seek=$(($(stat -c %s "$pf") / 2)) conv=notrunc status=none
-	t_refused "store: remnant verify of a corrupt generation" z X remnant verify "$CR_CID"
+	t_refused "store: remnant verify of a corrupt generation" z X remnant verify "$CR_CID" "$BASE_ID"
 	[ -L "$I/diff/parent" ] || t_diag "no diff at $I/diff (its checkpoint failed): the next case restores nothing useful"
 	mkdir -p "$CR_T/lonely"
 	cp -a "$I/diff" "$CR_T/lonely/diff" && rm -f "$CR_T/lonely/diff"/*.log

@@ -253,13 +253,14 @@ img_own_pages() {
 img_bytes() { du -sb --exclude='*.log' "$1" | cut -f1; }
 
 # tree_sum DIR...: one checksum of every file (name, mode, content) under the
-# directories; logs excluded. Proves nothing stored changed.
+# directories; logs and stats-restore (CRIU writes it at every restore)
+# excluded. Proves nothing stored changed.
 tree_sum() {
 	local d
 	for d in "$@"; do
 		[ -e "$d" ] || { echo "absent $d"; continue; }
-		(cd "$d" && find . \( -type f -o -type l -o -type d \) ! -name '*.log' -printf '%p %y %m %s\n' | sort &&
-			find . -type f ! -name '*.log' -print0 | sort -z | xargs -0r sha256sum)
+		(cd "$d" && find . \( -type f -o -type l -o -type d \) ! -name '*.log' ! -name stats-restore -printf '%p %y %m %s\n' | sort &&
+			find . -type f ! -name '*.log' ! -name stats-restore -print0 | sort -z | xargs -0r sha256sum)
 	done | sha256sum | cut -c1-16
 }
 
