@@ -48,6 +48,9 @@ test: all
 
 demo: deps
 	@$(MAKE) --no-print-directory all
+	@scripts/demo-container.sh
+	@echo
+	@echo "The same at the CRIU level, on a plain process:"
 	@scripts/demo.sh
 
 bench: deps
