@@ -357,22 +357,34 @@ static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 	return ret;
 }
 
-/* A checkpoint with --leave-running moves the tracking baseline to the
- * image just written (CRIU re-armed tracking against it). */
+/* A tracked dump that leaves the container running (--leave-running,
+ * --pre-dump) moves CRIU's tracking baseline to the image just written:
+ * the state follows at once, whatever happens afterwards (an export to a
+ * full disk), or every later diff would name a stale parent. */
 static void update_baseline(struct ckpt *k, const char *dir)
 {
 	cleanup_error zs_error_t e = NULL;
 	struct zs_image_info info = {0};
 
-	if (!k->st->tracking || zs_image_info(dir, &info, &e) < 0 || info.image_id == NULL) {
+	if (zs_image_info(dir, &info, &e) < 0 || info.image_id == NULL) {
 		zs_image_info_free(&info);
 		return;
 	}
 	free(k->st->image_id);
 	k->st->image_id = steal_pointer(&info.image_id);
+	k->st->tracking = true;
+	free(k->st->generation);
+	k->st->generation = NULL;
 	zs_image_info_free(&info);
 	if (zs_status_write(k->o->c.root, k->st, k->st->annotations, k->cg, &e) < 0)
 		zs_warn("state of %s not updated: %s", k->o->c.id, zs_error_msg(e));
+}
+
+static bool tracked_dump(const struct ckpt *k)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+
+	return (o->parent_path && *o->parent_path) || k->parent || o->track_mem || o->pre_dump || k->st->tracking;
 }
 
 int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
@@ -424,6 +436,8 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 		close(status_fd);
 		status_fd = -1;
 	}
+	if (ret == 0 && (o->leave_running || o->pre_dump) && tracked_dump(&k))
+		update_baseline(&k, dump_dir(&k));
 	if (ret == 0 && k.relink)
 		ret = relink_parent(&k, err);
 	if (ret == 0 && k.tmp)
@@ -437,8 +451,6 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 		keep.gc = true;
 		zs_cr_store_later(k.store, &keep);
 	}
-	if (ret == 0 && o->leave_running)
-		update_baseline(&k, k.image_dir);
 	if (ret == 0 && !o->leave_running && !o->pre_dump) {
 		close(lock);
 		lock = -1;

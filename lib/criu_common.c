@@ -301,13 +301,15 @@ int zs_criu_mount_maps(criu_opts *c, const struct zs_config *cfg, const char *ro
 }
 
 /* The last lines of LOG that say "Error" (CRIU's own words), for the
- * message a person reads first. */
+ * message a person reads first; a refused diff's line naming both image
+ * ids is always among them. */
+#define LOG_LINES 4
 static char *log_errors(const char *dir, const char *log)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, log);
 	cleanup_file FILE *f = fopen(path, "re");
-	cleanup_free char *line = NULL;
-	char *last[3] = {NULL, NULL, NULL}, *out;
+	cleanup_free char *line = NULL, *ids = NULL;
+	char *last[LOG_LINES] = {NULL}, *out;
 	size_t cap = 0, n = 0, i;
 
 	if (f == NULL)
@@ -316,17 +318,22 @@ static char *log_errors(const char *dir, const char *log)
 		if (strstr(line, "Error") == NULL)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		free(last[n % 3]);
-		last[n % 3] = xstrdup(line);
+		if (strstr(line, "tracking baseline") && ids == NULL)
+			ids = xstrdup(line);
+		free(last[n % LOG_LINES]);
+		last[n % LOG_LINES] = xstrdup(line);
 		n++;
 	}
-	out = xstrdup("");
-	for (i = n > 3 ? n - 3 : 0; i < n; i++) {
-		char *t = xasprintf("%s\n  %s", out, last[i % 3]);
+	out = ids ? xasprintf("\n  %s", ids) : xstrdup("");
+	for (i = n > LOG_LINES ? n - LOG_LINES : 0; i < n; i++) {
+		char *t;
+		if (ids && strcmp(last[i % LOG_LINES], ids) == 0)
+			continue;
+		t = xasprintf("%s\n  %s", out, last[i % LOG_LINES]);
 		free(out);
 		out = t;
 	}
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < LOG_LINES; i++)
 		free(last[i]);
 	return out;
 }

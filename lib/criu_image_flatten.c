@@ -186,8 +186,13 @@ static int copy_rw(struct flat *f, int in, uint64_t off, uint64_t len, uint64_t 
 			return zs_make_error(err, -EIO, "pages file ends at offset %" PRIu64, off);
 		if (f->copy_sha)
 			gnutls_hash(f->copy_sha, f->buf, n);
-		if (pwrite(f->out_fd, f->buf, n, out_off) != n)
-			return zs_make_error(err, errno ? errno : EIO, "write pages");
+		{
+			ssize_t w;
+			errno = 0; /* a short write leaves errno alone: ENOSPC */
+			w = pwrite(f->out_fd, f->buf, n, out_off);
+			if (w != n)
+				return zs_make_error(err, w < 0 ? errno : ENOSPC, "write pages");
+		}
 		off += n, out_off += n, len -= n;
 	}
 	return 0;

@@ -109,6 +109,14 @@ else
 	t_fail "U (unrelated) run + checkpoint" "$CR_ERR $(tail -n 3 "$CR_T/stdout.log")"
 fi
 
+# ---- a tracked diff of X against base (the store keeps it); X keeps
+# running: this dump is its tracking baseline from now on (a later failed
+# export does not change that: the dump itself succeeded) ----
+t_wl_write "X" X 64
+t_wl_verify "X: before diff" X
+D=$WL_DIGEST
+t_ckpt "X diff" X "$I/diff" --leave-running --track-mem --parent-path ../base
+
 # ---- full disk during checkpoint (--leave-running) ----
 mkdir -p "$CR_T/full"
 if mount -t tmpfs -o size=8m tmpfs "$CR_T/full"; then
@@ -143,12 +151,8 @@ rm -rf "$I/badid"
 t_unchanged "bad container ids" "$BEFORE"
 t_running "bad container ids"
 
-# ---- a tracked diff of X (the store keeps it), then X goes away ----
-t_wl_write "X" X 64
-t_wl_verify "X: before diff" X
-D=$WL_DIGEST
-t_ckpt "X diff" X "$I/diff" --track-mem --parent-path ../base
-cr_gone X
+# ---- X goes away (its diff was taken above, with --leave-running) ----
+cr_delete X
 
 # ---- restore cases, on node R (X's store) ----
 no_container() {
@@ -219,7 +223,16 @@ for off in $((psz / 3)) $((psz / 2)) $((psz * 2 / 3)); do
 	printf '\xde\xad\xbe\xef' | dd of="$pf" bs=1 seek="$off" conv=notrunc status=none
 done
 mark
-t_refused "corrupt pages: image check" "$ZANSHIN" image check "$I/corrupt"
+# CRIU images carry no checksums: flipped bytes inside a pages file of a
+# directory that did not come from the store (no manifest) are not visible
+# to `image check`, which checks structure. What must hold is that wrong
+# memory is never restored silently (below), and that a stored generation
+# is verified by its manifest (the next case).
+if OUT=$("$ZANSHIN" image check "$I/corrupt" 2>&1); then
+	t_diag "corrupt pages: image check passes (structure intact; no checksums in CRIU images)"
+else
+	t_diag "corrupt pages: image check refused: $OUT"
+fi
 if OUT=$(rr "$I/corrupt" 2>&1); then
 	# restored: the workload must detect the damage
 	if out=$(wl_do R verify); then
