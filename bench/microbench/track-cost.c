@@ -51,7 +51,7 @@
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
 #ifndef UFFDIO_REGISTER_MODE_WP
-#define UFFDIO_REGISTER_MODE_WP ((uint64_t)1 << 1)
+#define UFFDIO_REGISTER_MODE_WP ((uint64_t) 1 << 1)
 #endif
 
 struct zs_page_region {
@@ -117,17 +117,15 @@ static double touch(char *p, size_t len, char v)
 	double t0 = now();
 
 	for (size_t off = 0; off < len; off += PAGE)
-		((volatile char *)p)[off] = v;
+		((volatile char *) p)[off] = v;
 	return now() - t0;
 }
 
 static int uffd_register(char *p, size_t len)
 {
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED };
-	struct uffdio_register reg = { .range = { .start = (uintptr_t)p, .len = len },
-				       .mode = UFFDIO_REGISTER_MODE_WP };
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+	struct uffdio_register reg = {.range = {.start = (uintptr_t) p, .len = len}, .mode = UFFDIO_REGISTER_MODE_WP};
+	int fd = (int) syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		die("userfaultfd");
@@ -145,7 +143,7 @@ static int uffd_register(char *p, size_t len)
 static uint64_t scan_rearm(char *p, size_t len)
 {
 	struct zs_pm_scan_arg a;
-	uint64_t start = (uintptr_t)p, end = start + len, pages = 0;
+	uint64_t start = (uintptr_t) p, end = start + len, pages = 0;
 
 	while (start < end) {
 		memset(&a, 0, sizeof(a));
@@ -153,7 +151,7 @@ static uint64_t scan_rearm(char *p, size_t len)
 		a.flags = ZS_PM_SCAN_WP_MATCHING | ZS_PM_SCAN_CHECK_WPASYNC;
 		a.start = start;
 		a.end = end;
-		a.vec = (uintptr_t)vec;
+		a.vec = (uintptr_t) vec;
 		a.vec_len = VEC_LEN;
 		a.category_mask = ZS_PAGE_IS_WRITTEN;
 		a.return_mask = ZS_PAGE_IS_WRITTEN;
@@ -173,7 +171,7 @@ static void check(uint64_t got, uint64_t want, const char *when)
 {
 	if (got != want) {
 		fprintf(stderr, "track-cost: %s: the scan reported %llu written pages, %llu were written\n", when,
-			(unsigned long long)got, (unsigned long long)want);
+			(unsigned long long) got, (unsigned long long) want);
 		exit(1);
 	}
 }
@@ -193,7 +191,7 @@ static double random_writes(char *p, size_t len, uint64_t ops)
 	double t0 = now();
 
 	for (uint64_t i = 0; i < ops; i++)
-		((volatile uint64_t *)p)[rnd(&s) % words] += i;
+		((volatile uint64_t *) p)[rnd(&s) % words] += i;
 	return ops / (now() - t0) / 1e6;
 }
 
@@ -202,14 +200,14 @@ static double passes(char *p, size_t len, int n)
 	double t = 0;
 
 	for (int i = 0; i < n; i++)
-		t += touch(p, len, (char)('A' + i));
-	return (double)len * n / t / (1024.0 * 1024 * 1024);
+		t += touch(p, len, (char) ('A' + i));
+	return (double) len * n / t / (1024.0 * 1024 * 1024);
 }
 
 static void one_rep(size_t len, int thp, int npasses)
 {
 	size_t npages = len / PAGE;
-	double gib = (double)len / (1024.0 * 1024 * 1024);
+	double gib = (double) len / (1024.0 * 1024 * 1024);
 	char *p = map_region(len, thp);
 	int uffd;
 
@@ -255,7 +253,7 @@ static void tracked_only(size_t len, int thp, int reps)
 	uffd_register(p, len);
 	scan_rearm(p, len);
 	for (int r = 0; r < reps; r++) {
-		printf("tracked_write_ns %.3f\n", touch(p, len, (char)r) / npages * 1e9);
+		printf("tracked_write_ns %.3f\n", touch(p, len, (char) r) / npages * 1e9);
 		check(scan_rearm(p, len), npages, "tracked writes");
 	}
 }

@@ -12,8 +12,8 @@ struct zs_cr_opts {
 	const char *remnant_root; /* remnant store; NULL = default */
 	const char *criu;	  /* --criu; NULL = ours next to the binary */
 	const char *id;
-	const char *image_path; /* NULL = ./checkpoint */
-	const char *work_path;	/* NULL = the image path */
+	const char *image_path;		 /* NULL = ./checkpoint */
+	const char *work_path;		 /* NULL = the image path */
 	const char *manage_cgroups_mode; /* soft|full|strict|ignore, NULL = default */
 	const char *empty_ns;		 /* "network" or NULL */
 	bool tcp_established, ext_unix_sk, shell_job, file_locks, auto_dedup, lazy_pages;
