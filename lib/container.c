@@ -30,7 +30,7 @@
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
-static char *now_rfc3339_utc(void)
+char *zs_now_rfc3339(void)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -546,7 +546,7 @@ static int do_create(struct create_ctx *c, zs_error_t *err)
 		return ret;
 	c->dir_created = true;
 	c->state_dir = zs_status_dir(c->o->root, c->o->id);
-	c->created = now_rfc3339_utc();
+	c->created = zs_now_rfc3339();
 	ret = prepare_fds(c, err);
 	if (ret == 0)
 		ret = open_mount_sources(c, err);

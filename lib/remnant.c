@@ -409,7 +409,7 @@ void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir)
 		rm_rf(tmp_dir);
 }
 
-static char *now_rfc3339(void)
+char *zs_rem_now(void)
 {
 	time_t t = time(NULL);
 	struct tm tm;
@@ -545,7 +545,7 @@ int zs_rem_commit_locked(struct zs_remnant *r, const char *id, const char *tmp, 
 		goto out;
 	g->name = gen_name(next_seq(gens, n), info.image_id);
 	g->path = xasprintf("%s/%s", dir, g->name);
-	g->created = now_rfc3339();
+	g->created = zs_rem_now();
 	g->node = hostname();
 	g->pages = info.pages;
 	g->bytes = info.bytes;

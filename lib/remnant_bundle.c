@@ -249,22 +249,11 @@ static char *rewrite_config(const zs_json *cfg, const char *root_path)
 	return zs_jgen_result(g, NULL);
 }
 
-static char *now_rfc3339(void)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	char buf[64];
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return xstrdup(buf);
-}
-
 static int write_bundle_json(const char *cdir, const char *id, const char *source, const struct rootfs_plan *p,
 			     const char *stored, zs_error_t *err)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(true);
-	cleanup_free char *text = NULL, *path = xasprintf("%s/bundle.json", cdir), *now = now_rfc3339();
+	cleanup_free char *text = NULL, *path = xasprintf("%s/bundle.json", cdir), *now = zs_rem_now();
 	size_t len;
 
 	zs_jgen_map_open(g);

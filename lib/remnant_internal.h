@@ -21,6 +21,8 @@ struct zs_remnant {
 	struct zs_settings settings;
 };
 
+/* Now, UTC, RFC 3339 to the second (created, saved). */
+char *zs_rem_now(void);
 /* ROOT/containers/ID and ROOT/containers/ID/generations. */
 char *zs_rem_container_dir(struct zs_remnant *r, const char *id);
 char *zs_rem_gens_dir(struct zs_remnant *r, const char *id);

@@ -539,18 +539,6 @@ static int save_state(struct rst *r, zs_error_t *err)
 	return zs_status_write(r->o->c.root, &st, r->cfg->annotations, r->cg, err);
 }
 
-static char *now_rfc3339(void)
-{
-	struct timespec ts;
-	struct tm tm;
-	char buf[64];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
-}
-
 static int do_restore(struct rst *r, zs_error_t *err)
 {
 	const struct zs_restore_opts *o = r->o;
@@ -576,7 +564,7 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	if (ret < 0)
 		return ret;
 	r->dir_created = true;
-	r->created = now_rfc3339();
+	r->created = zs_now_rfc3339();
 	if (o->console_socket) {
 		r->console_fd = zs_connect_console(o->console_socket, err);
 		if (r->console_fd < 0)

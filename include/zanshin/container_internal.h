@@ -17,4 +17,6 @@ void zs_tty_proxy(int master);
 /* Receive one fd sent with zs_send_fd. */
 int zs_recv_fd(int sock, zs_error_t *err);
 
+/* Now, UTC, RFC 3339 with nanoseconds (the state's "created"). */
+char *zs_now_rfc3339(void);
 #endif
