@@ -18,7 +18,9 @@ rt() {
 	local name=$1 root=$2
 	shift 2
 	case $name in
-	zanshin) "$ZANSHIN" --root "$root" "$@" ;;
+	# each state root has its own remnant store beside it (same tmpfs as
+	# the images: kept by hard links; never the machine's /var/lib/zanshin)
+	zanshin) "$ZANSHIN" --root "$root" --remnant-root "${root%/}.remnant" "$@" ;;
 	runc) "$RUNC" --root "$root" --criu "$STOCK_CRIU" "$@" ;;
 	*) bench_die "unknown runtime $name" ;;
 	esac
