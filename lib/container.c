@@ -495,7 +495,7 @@ static int wait_created(struct create_ctx *c, zs_error_t *err)
 	}
 }
 
-static int write_pid_file(const char *path, pid_t pid, zs_error_t *err)
+int zs_write_pid_file(const char *path, pid_t pid, zs_error_t *err)
 {
 	char buf[32];
 	int len;
@@ -506,11 +506,10 @@ static int write_pid_file(const char *path, pid_t pid, zs_error_t *err)
 	return write_file_atomic(path, buf, len, 0644, err);
 }
 
-static int save_state(struct create_ctx *c, zs_error_t *err)
+int zs_state_keep_config(const char *bundle, const char *state_dir, zs_error_t *err)
 {
-	struct zs_status st = {0};
-	cleanup_free char *cfg_src = xasprintf("%s/config.json", c->bundle);
-	cleanup_free char *cfg_dst = xasprintf("%s/config.json", c->state_dir);
+	cleanup_free char *cfg_src = xasprintf("%s/config.json", bundle);
+	cleanup_free char *cfg_dst = xasprintf("%s/config.json", state_dir);
 	cleanup_free char *buf = NULL;
 	size_t len;
 	int ret;
@@ -518,8 +517,15 @@ static int save_state(struct create_ctx *c, zs_error_t *err)
 	ret = read_file(cfg_src, &buf, &len, err);
 	if (ret == 0)
 		ret = write_file_replace(cfg_dst, buf, len, 0600, err);
-	if (ret < 0)
-		return ret;
+	return ret;
+}
+
+static int save_state(struct create_ctx *c, zs_error_t *err)
+{
+	struct zs_status st = {0};
+
+	if (zs_state_keep_config(c->bundle, c->state_dir, err) < 0)
+		return -1;
 	st.id = (char *) c->o->id;
 	st.pid = c->pid;
 	st.start_time = zs_proc_start_time(c->pid, NULL);
@@ -559,7 +565,7 @@ static int do_create(struct create_ctx *c, zs_error_t *err)
 	if (ret == 0)
 		ret = save_state(c, err);
 	if (ret == 0)
-		ret = write_pid_file(c->o->pid_file, c->pid, err);
+		ret = zs_write_pid_file(c->o->pid_file, c->pid, err);
 	return ret;
 }
 

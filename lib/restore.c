@@ -515,17 +515,10 @@ static int join_cgroup(struct rst *r, criu_opts *c, zs_error_t *err)
 static int save_state(struct rst *r, zs_error_t *err)
 {
 	struct zs_status st = {0};
-	cleanup_free char *cfg_src = xasprintf("%s/config.json", r->bundle);
-	cleanup_free char *cfg_dst = xasprintf("%s/%s/config.json", r->o->c.root, r->o->c.id);
-	cleanup_free char *buf = NULL;
-	size_t len;
-	int ret;
+	cleanup_free char *state_dir = zs_status_dir(r->o->c.root, r->o->c.id);
 
-	ret = read_file(cfg_src, &buf, &len, err);
-	if (ret == 0)
-		ret = write_file_replace(cfg_dst, buf, len, 0600, err);
-	if (ret < 0)
-		return ret;
+	if (zs_state_keep_config(r->bundle, state_dir, err) < 0)
+		return -1;
 	st.id = (char *) r->o->c.id;
 	st.pid = r->pid;
 	st.start_time = zs_proc_start_time(r->pid, NULL);
@@ -604,11 +597,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		zs_cr_store_later(r->store, &keep);
 	}
 	ret = save_state(r, err);
-	if (ret == 0 && o->pid_file) {
-		char buf[32];
-		int len = snprintf(buf, sizeof(buf), "%d", (int) r->pid);
-		ret = write_file_atomic(o->pid_file, buf, len, 0644, err);
-	}
+	if (ret == 0)
+		ret = zs_write_pid_file(o->pid_file, r->pid, err);
 	return ret;
 }
 

@@ -17,6 +17,10 @@ void zs_tty_proxy(int master);
 /* Receive one fd sent with zs_send_fd. */
 int zs_recv_fd(int sock, zs_error_t *err);
 
+/* The bundle's config.json copied into the state directory. */
+int zs_state_keep_config(const char *bundle, const char *state_dir, zs_error_t *err);
+/* PATH (if not NULL) gets PID, atomically. */
+int zs_write_pid_file(const char *path, pid_t pid, zs_error_t *err);
 /* Now, UTC, RFC 3339 with nanoseconds (the state's "created"). */
 char *zs_now_rfc3339(void);
 #endif
