@@ -64,4 +64,35 @@ if wl_start "$W" 32; then
 else
 	t_fail "start workload" "$(cat "$W/.start")"
 fi
+# The kernel-feature cache (criu-patches 0014): kept even where /run is not
+# tmpfs, valid only for this boot and this criu binary. A cache stamped
+# with another boot id is stale: CRIU probes again and rewrites it.
+KDAT=/run/criu-zanshin.kdat
+boot=$(cat /proc/sys/kernel/random/boot_id)
+"$CRIU" check >/dev/null 2>&1
+if [ -f "$KDAT" ] && grep -qaF "$boot" "$KDAT"; then
+	t_ok "kdat cache $KDAT kept, stamped with this boot's id ($(stat -f -c %T /run) /run)"
+	"$CRIU" check -v4 -o "$ZS_T/kdat-load.log" >/dev/null 2>&1
+	grep -q "Loaded kdat cache from $KDAT" "$ZS_T/kdat-load.log" && t_ok "the next criu run loads it" ||
+		t_fail "the next criu run loads it" "$(head -n 12 "$ZS_T/kdat-load.log")"
+	/usr/bin/python3 - "$KDAT" "$boot" <<'PY'
+import os, sys
+path, boot = sys.argv[1], sys.argv[2].encode()
+data = open(path, "rb").read()
+i = data.index(boot)
+other = bytes([data[i] ^ 1]) + data[i + 1:i + len(boot)]
+with open(path + ".t", "wb") as f:
+    f.write(data[:i] + other + data[i + len(boot):])
+os.rename(path + ".t", path)
+PY
+	"$CRIU" check -v4 -o "$ZS_T/kdat-stale.log" >/dev/null 2>&1
+	if grep -q "Stale $KDAT" "$ZS_T/kdat-stale.log" && ! grep -q "Loaded kdat cache" "$ZS_T/kdat-stale.log" &&
+		grep -qaF "$boot" "$KDAT"; then
+		t_ok "a cache stamped with another boot id is stale: probed again and rewritten"
+	else
+		t_fail "a cache stamped with another boot id is stale" "$(head -n 12 "$ZS_T/kdat-stale.log")"
+	fi
+else
+	t_fail "kdat cache $KDAT kept, stamped with this boot's id" "$(ls -l /run/*.kdat 2>&1)"
+fi
 t_done
