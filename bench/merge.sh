@@ -56,6 +56,8 @@ for run in $(seq "$RUNS"); do
 		prev=$GEN
 	done
 	wl_stop "$W"
+	# the last chain is also kept aside for the profile below
+	[ "$run" = "$RUNS" ] && command -v perf >/dev/null && cp -a "$R" "$ZS_T/store-prof"
 	sync
 	t0=$(date +%s.%N)
 	out=$(${MERGE_WRAP:-} "$Z" --remnant-root "$R" remnant merge "$id" "$prev" --format json) || bench_die "merge failed: $out"
@@ -79,5 +81,18 @@ for run in $(seq "$RUNS"); do
 	wl_stop "$W"
 	bench_log "run $run: $bytes bytes merged in $secs s"
 done
+# where a merge's time goes: one more merge of the last chain under perf
+if [ -d "$ZS_T/store-prof" ]; then
+	if perf record -q -F 1000 -g -o "$ZS_T/perf.data" -- "$Z" --remnant-root "$ZS_T/store-prof" remnant merge "m$RUNS" "$prev" >/dev/null 2>"$ZS_T/perf.err"; then
+		prof=$(perf report -i "$ZS_T/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+			awk '/^ *[0-9.]+%/ && $1 + 0 >= 1 {printf "%s%s %s", sep, $2, $1; sep = ", "}')
+		ksym=$(perf report -i "$ZS_T/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+			awk '/^ *[0-9.]+%/ && $2 == "[k]" && n < 4 {printf "%s%s %s", sep, $3, $1; sep = ", "; n++}')
+		bench_note "perf profile of one more merge of the last chain (\`perf record -g\`, copy of the store), share of samples by object: $prof; in the kernel, first: $ksym. SHA-256 is gnutls (SHA-NI); the kernel's share is writing the new generation into tmpfs pages (allocation and copy), mapping the sources and reading the output back"
+	else
+		bench_log "perf record failed: $(tail -c 300 "$ZS_T/perf.err")"
+	fi
+	rm -rf "$ZS_T/store-prof" "$ZS_T/perf.data"
+fi
 bench_goal_abs "merge throughput >= 1 GB/s of image (issue 4; shown as seconds per GB <= 1)" "merge $MIB MiB, chain $CHAIN" "s per GB" zanshin 1.0
 bench_end
