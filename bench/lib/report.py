@@ -103,6 +103,75 @@ class Result:
         return out
 
 
+def overlap(r, group, a, b, metric):
+    """True when the p10-p90 ranges of configurations A and B overlap."""
+    x, y = r.stats.get((group, a, metric)), r.stats.get((group, b, metric))
+    return bool(x and y and x["p10"] <= y["p90"] and y["p10"] <= x["p90"])
+
+
+def why(r, g, by_name):
+    """What the results show about a missed goal, from the samples and the
+    profiles the benchmarks record (None: nothing to add)."""
+    name = r.j["name"]
+    if g["kind"] == "ratio" and name in ("container-tables", "criu-tables") and \
+            overlap(r, g["group"], g["config"], g["vs_config"], g["metric"]):
+        return ("the difference of the medians is smaller than the run-to-run spread: the two configurations' "
+                "p10–p90 ranges overlap (see the table), so this run cannot tell it from this shared machine's noise")
+    if name == "merge":
+        m = r.median(g["group"], "zanshin", "throughput (GB/s)")
+        v = r.median(g["group"], "zanshin remnant verify (reference)", "throughput (GB/s)")
+        prof = [n for n in r.j["notes"] if n.startswith("perf profile")]
+        t = ("a merge hashes every byte twice with SHA-256, the manifest's hash (DESIGN.md): the chain it reads "
+             "(checked against its manifests) and the generation it writes, besides writing it")
+        if m and v:
+            t += ("; one SHA-256 pass alone (`zanshin remnant verify` of the merged generation, same run, one core) "
+                  "runs at %.2f GB/s, the merge at %.2f GB/s (%.0f%% of it, with twice the hashing on two cores)"
+                  % (v, m, 100 * m / v))
+        if prof:
+            t += ". " + prof[0][0].upper() + prof[0][1:]
+        return t + (". 1 GB/s needs one hash pass fewer (e.g. trusting the chain's last verify instead of "
+                    "re-hashing it: a weaker guard against a kept generation corrupted since) or another manifest "
+                    "hash: design decisions, not tuning")
+    if name in ("migrate", "ckpt-phases") and "checkpoint time" in g["text"]:
+        cp = by_name.get("ckpt-phases")
+        if not cp:
+            return None
+        grp = ordered(k[0] for k in cp.keys)[0]
+        z, a = "zanshin (diff)", "runc + stock CRIU"
+        rows = []
+        for gg, c, met in cp.keys:
+            if c == z and met.endswith(" (s)") and met not in ("checkpoint, wall (s)", "CRIU in all (s)"):
+                mz, ma = cp.median(gg, z, met), cp.median(gg, a, met)
+                if mz is not None and ma is not None:
+                    rows.append((met[:-4], mz, ma))
+        wz, wa = cp.median(grp, z, "checkpoint, wall (s)"), cp.median(grp, a, "checkpoint, wall (s)")
+        if not rows or not wz or not wa:
+            return None
+        mem = [x for x in rows if x[0].startswith("tasks")]
+        fixed = sum(min(x[1], x[2]) for x in rows if not x[0].startswith("tasks"))
+        t = ("phase by phase (`ckpt-phases`, %s; medians, zanshin's diff / runc's full): " % grp +
+             "; ".join("%s %.3f / %.3f s" % x for x in rows) +
+             ". Only the tasks phase depends on the memory written")
+        if mem:
+            t += " (%.3f s against %.3f s)" % (mem[0][1], mem[0][2])
+        t += (". The rest is work both do whatever was written — the container's mount tree, its network "
+              "namespace through `ip` and `iptables-save` runs, killing the dumped tasks and waiting for their "
+              "exit, the runtime around CRIU: at least %.3f s, which alone is %.0f%% of runc's %.3f s "
+              "(the goal needs zanshin at ≤ %.3f s)" % (fixed, 100 * fixed / wa, wa, 0.3 * wa))
+        setup = [x for x in rows if x[0].startswith("setup")]
+        if setup and setup[0][2] > setup[0][1]:
+            t += (". Setup includes CRIU's kernel feature probe: stock CRIU repeats it on every run where /run is "
+                  "not tmpfs (this machine), zanshin's CRIU keeps its cache (criu-patches 0014); where /run is "
+                  "tmpfs, as on a default Debian, runc's checkpoint would be about %.3f s shorter"
+                  % (setup[0][2] - setup[0][1]))
+        return t
+    if name == "track-cost":
+        prof = [n for n in r.j["notes"] if n.startswith("perf profile")]
+        if prof:
+            return prof[0]
+    return None
+
+
 def gnuplot(script):
     if not shutil.which("gnuplot"):
         return False
@@ -201,6 +270,13 @@ def main():
         for g, shown, tshown, met in r.goals():
             md.append("| [%s](#%s) | %s | %s | %s | %s |" % (r.j["name"], r.j["name"], g["text"], shown, tshown,
                                                           "—" if met is None else ("yes" if met else "**no**")))
+    by_name = {r.j["name"]: r for r in results}
+    misses = [(r, g) for r in results for g, _, _, met in r.goals() if met is False]
+    notes = [(r, g, why(r, g, by_name)) for r, g in misses]
+    notes = [x for x in notes if x[2]]
+    if notes:
+        md += ["", "### Goals not met: what the results show", ""]
+        md += ["- **%s**, %s: %s." % (r.j["name"], g["text"], t.rstrip(".")) for r, g, t in notes]
     md.append("")
     used_plots = set()
     for r in results:
