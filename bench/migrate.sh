@@ -22,6 +22,7 @@
 set -u
 . "$(dirname "$0")/lib/bench.sh"
 . "$BENCH_TOP/bench/lib/container.sh"
+. "$BENCH_TOP/bench/lib/workload.sh"
 if [ "$BENCH_MODE" = quick ]; then
 	SIZES=${SIZES:-128} WRITES=${WRITES:-1} HOPS=${HOPS:-3}
 else
@@ -109,35 +110,6 @@ ship() {
 	rm -f "$BENCH_W/.bytes"
 }
 
-# The workload's control directory is /wl in the rootfs of the node it runs on.
-wl_host_pid() { # NODE RT: host pid of zs-workload's process 0 in the container
-	local init p ns want
-	init=$(c_pid "$2" "$BENCH_W/$1/state-$2" "$CID")
-	ns=$(readlink "/proc/$init/ns/pid")
-	want=$(cat "$BENCH_W/$1/bundle/rootfs/wl/pid")
-	for p in $(pgrep -x zs-workload); do
-		[ "$(readlink "/proc/$p/ns/pid")" = "$ns" ] || continue
-		[ "$(awk '/^NSpid:/ {print $NF}' "/proc/$p/status")" = "$want" ] && { echo "$p"; return; }
-	done
-}
-
-wl_do() { # NODE RT OP [ARG]: one workload command; prints its first result line
-	local d=$BENCH_W/$1/bundle/rootfs/wl pid i
-	# a file, not a variable: wl_do runs in command substitutions
-	WL_SEQ=$(($(cat "$BENCH_W/.seq" 2>/dev/null || echo 0) + 1))
-	echo "$WL_SEQ" >"$BENCH_W/.seq"
-	echo "$WL_SEQ $3 ${4:-}" >"$d/cmd.new" && mv -f "$d/cmd.new" "$d/cmd"
-	pid=$(wl_host_pid "$1" "$2")
-	[ -n "$pid" ] && kill -USR1 "$pid" || bench_die "workload not found on node $1"
-	for ((i = 0; i < 3000; i++)); do
-		[ "$(cat "$d/ack" 2>/dev/null)" = "$WL_SEQ" ] && break
-		sleep 0.02
-	done
-	[ "$(cat "$d/ack" 2>/dev/null)" = "$WL_SEQ" ] || { echo "no answer to $3"; return 1; }
-	head -n1 "$d/result"
-	head -n1 "$d/result" | grep -qE "^$WL_SEQ (OK|PASS) "
-}
-
 # scenario RT MIB LINK WRITE: HOPS hops; samples go to group "MIB MiB, LINK, WRITE% written".
 scenario() {
 	local r=$1 mib=$2 link=$3 wr=$4 n from=A to=B prev="" gen out digest t0 t1 k cfg
@@ -173,6 +145,12 @@ scenario() {
 		rt "$r" "$BENCH_W/$from/state-$r" delete -f "$CID" >/dev/null 2>&1
 		rm -f "$BENCH_W/$from/img/$gen"/*.log
 		ship "$from" "$to" "$gen"
+		# runc's full image is not needed once shipped (nor, below, once
+		# restored): ten hops of them would fill the tmpfs (40 GB at 2 GiB)
+		# and push later hops into memory the machine has not touched yet,
+		# which slows them severalfold. zanshin keeps its generations: they
+		# are the remnants the next hops' diffs build on.
+		[ "$r" = runc ] && rm -rf "${BENCH_W:?}/$from/img/$gen"
 		local rargs=()
 		[ "$r" = zanshin ] && rargs=(--track-mem)
 		rm -f "$BENCH_W/$to/bundle/rootfs/wl"/{ack,result,cmd}
@@ -182,6 +160,7 @@ scenario() {
 			bench_die "$r restore (hop $hop) failed: $(tail -c 600 "$BENCH_W/err")"
 		local rs=$BENCH_SECS
 		t1=$(date +%s%N)
+		[ "$r" = runc ] && rm -rf "${BENCH_W:?}/$to/img/$gen"
 		for g in "${groups[@]}"; do
 			bench_sample "$g" "$cfg" "bytes shipped" "$SHIP_BYTES" 1 "$hop"
 			bench_sample "$g" "$cfg" "checkpoint (s)" "$cs" 1 "$hop"

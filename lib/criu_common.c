@@ -83,15 +83,17 @@ int zs_criu_opts_new(const struct zs_cr_opts *o, criu_opts **out, zs_error_t *er
 	return 0;
 }
 
+/* As runc (checkpoint.go setEmptyNsMask): the network namespace is always
+ * "empty" for CRIU, on checkpoint and on restore. The runtime does not
+ * manage network devices and their configuration: a namespace of its own is
+ * created empty at restore and set up again by whoever set it up (CNI,
+ * hooks); one given by path is external. --empty-ns network is accepted
+ * and changes nothing. */
 int zs_empty_ns_flags(const char *s, int *flags, zs_error_t *err)
 {
-	*flags = 0;
-	if (s == NULL || *s == '\0')
+	*flags = CLONE_NEWNET;
+	if (s == NULL || *s == '\0' || strcmp(s, "network") == 0)
 		return 0;
-	if (strcmp(s, "network") == 0) {
-		*flags = CLONE_NEWNET;
-		return 0;
-	}
 	return zs_make_error(err, -EINVAL, "--empty-ns: namespace \"%s\" is not supported (only \"network\")", s);
 }
 

@@ -21,7 +21,8 @@ rt() {
 	# each state root has its own remnant store beside it (same tmpfs as
 	# the images: kept by hard links; never the machine's /var/lib/zanshin)
 	zanshin) "$ZANSHIN" --root "$root" --remnant-root "${root%/}.remnant" "$@" ;;
-	runc) "$RUNC" --root "$root" --criu "$STOCK_CRIU" "$@" ;;
+	# runc leaves runc-criu-log-* files in its working directory
+	runc) (cd "${BENCH_W:-/}" && exec "$RUNC" --root "$root" --criu "$STOCK_CRIU" "$@") ;;
 	*) bench_die "unknown runtime $name" ;;
 	esac
 }

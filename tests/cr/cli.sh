@@ -58,6 +58,12 @@ run_k() {
 	if cr_gone "$n"; then t_ok "K=$k: container gone after checkpoint"; else
 		t_fail "K=$k: container gone after checkpoint" "status $(cr_status "$n")"
 	fi
+	# as runc: the network namespace is empty for CRIU (no ip/iptables state)
+	if find "$I/base" -maxdepth 1 -regextype egrep -regex '.*/(ifaddr|route6?|rule|iptables|ip6tables)-[0-9]+\.img' | grep -q .; then
+		t_fail "K=$k: network namespace contents not checkpointed (runc's empty_ns)" "$(ls "$I/base")"
+	else
+		t_ok "K=$k: network namespace contents not checkpointed (runc's empty_ns)"
+	fi
 	t_rest "K=$k base" "$n" "$I/base" --track-mem || return
 	t_wl_verify "K=$k: restored with tracking" "$n" "$d" || return
 	t_wl_write "K=$k" "$n" "$k" || return

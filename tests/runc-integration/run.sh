@@ -112,9 +112,28 @@ cleanup_stray_cgroup_dirs() {
 	done
 }
 
+# checkpoint.bats ("container specific CRIU config") writes
+# /etc/criu/default.conf (log-file=runc-criu-log-*.log) and leaves it: every
+# later CRIU run on the machine would then log into a file of that name in
+# its working directory. Put back what was there before.
+CRIU_CONF=/etc/criu/default.conf
+CRIU_CONF_SAVED=""
+if [ -e "$CRIU_CONF" ]; then
+	CRIU_CONF_SAVED=$(mktemp /tmp/zs-criu-default-conf.XXXXXX)
+	cp -a "$CRIU_CONF" "$CRIU_CONF_SAVED"
+fi
+restore_criu_conf() {
+	if [ -n "$CRIU_CONF_SAVED" ]; then
+		cp -a "$CRIU_CONF_SAVED" "$CRIU_CONF" && rm -f "$CRIU_CONF_SAVED"
+	else
+		rm -f "$CRIU_CONF"
+	fi
+}
+
 # Leftovers the suite's own teardown might miss after a timeout.
 cleanup() {
 	local pid exe
+	restore_criu_conf
 	for pid in $(pgrep -x recvtty 2>/dev/null); do
 		exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
 		[ "$exe" = "$work/runc-1.1.5/contrib/cmd/recvtty/recvtty" ] && kill -9 "$pid" 2>/dev/null

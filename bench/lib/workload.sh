@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
+# Driving zs-workload inside a bench container (bench/lib/container.sh,
+# C_WL_ARGS): its control directory is /wl in the rootfs of the node it runs
+# on, $BENCH_W/NODE/bundle/rootfs/wl; the container is $CID under the state
+# root $BENCH_W/NODE/state-RT. Sourced after bench/lib/container.sh.
+
+# wl_host_pid NODE RT: host pid of zs-workload's process 0 in the container
+wl_host_pid() {
+	local init p ns want
+	init=$(c_pid "$2" "$BENCH_W/$1/state-$2" "$CID")
+	ns=$(readlink "/proc/$init/ns/pid")
+	want=$(cat "$BENCH_W/$1/bundle/rootfs/wl/pid")
+	for p in $(pgrep -x zs-workload); do
+		[ "$(readlink "/proc/$p/ns/pid")" = "$ns" ] || continue
+		[ "$(awk '/^NSpid:/ {print $NF}' "/proc/$p/status")" = "$want" ] && {
+			echo "$p"
+			return
+		}
+	done
+}
+
+# wl_do NODE RT OP [ARG]: one workload command; prints its first result line
+wl_do() {
+	local d=$BENCH_W/$1/bundle/rootfs/wl pid i
+	# a file, not a variable: wl_do runs in command substitutions
+	WL_SEQ=$(($(cat "$BENCH_W/.seq" 2>/dev/null || echo 0) + 1))
+	echo "$WL_SEQ" >"$BENCH_W/.seq"
+	echo "$WL_SEQ $3 ${4:-}" >"$d/cmd.new" && mv -f "$d/cmd.new" "$d/cmd"
+	pid=$(wl_host_pid "$1" "$2")
+	if [ -z "$pid" ] || ! kill -USR1 "$pid"; then
+		bench_die "workload not found on node $1"
+	fi
+	for ((i = 0; i < 3000; i++)); do
+		[ "$(cat "$d/ack" 2>/dev/null)" = "$WL_SEQ" ] && break
+		sleep 0.02
+	done
+	[ "$(cat "$d/ack" 2>/dev/null)" = "$WL_SEQ" ] || {
+		echo "no answer to $3"
+		return 1
+	}
+	head -n1 "$d/result"
+	head -n1 "$d/result" | grep -qE "^$WL_SEQ (OK|PASS) "
+}
