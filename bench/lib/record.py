@@ -43,13 +43,29 @@ def machine():
     for line in read("/proc/meminfo", "").splitlines():
         if line.startswith("MemTotal:"):
             mem = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
-    return {
+    m = {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory": mem,
         "kernel": platform.release(),
         "debian": read("/etc/debian_version"),
     }
+    # facts that move the numbers: free page reporting (a VM hands freed
+    # memory back to its host: touching it again costs a host fault per
+    # page) and whether /run is tmpfs (where stock CRIU keeps its kerndat
+    # cache)
+    for word in read("/proc/cmdline", "").split():
+        if word.startswith("page_reporting.page_reporting_order="):
+            m["page_reporting_order"] = int(word.split("=", 1)[1])
+    if os.path.isdir("/sys/bus/virtio/drivers/virtio_balloon"):
+        m["virtio_balloon"] = True
+    try:
+        import subprocess
+        m["run_fs"] = subprocess.run(["stat", "-f", "-c", "%T", "/run"], capture_output=True,
+                                     text=True).stdout.strip() or "?"
+    except OSError:
+        pass
+    return m
 
 
 def versions():

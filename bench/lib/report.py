@@ -277,6 +277,19 @@ def main():
     if notes:
         md += ["", "### Goals not met: what the results show", ""]
         md += ["- **%s**, %s: %s." % (r.j["name"], g["text"], t.rstrip(".")) for r, g, t in notes]
+    facts = []
+    vm = [r for r in results if r.j["machine"].get("page_reporting_order") is not None]
+    if vm:
+        order = vm[0].j["machine"]["page_reporting_order"]
+        facts.append(
+            "This machine is a VM with free page reporting (virtio-balloon, `page_reporting_order=%d`: free "
+            "blocks of %d MiB go back to the host). Memory freed and allocated again costs a host fault per page "
+            "the first time it is touched, several times the cost of touching memory in use. Benchmarks that "
+            "free and allocate gigabytes (images on tmpfs; zanshin's store merging a chain into a new full "
+            "generation and retiring the old one, in the background) see checkpoint and restore times swing by "
+            "several times from one hop to the next (p90 columns); `migrate` deletes runc's images once used "
+            "so that its footprint stays flat (recorded in: %s)"
+            % (order, (4096 << order) >> 20, ", ".join(r.j["name"] for r in vm)))
     cp = by_name.get("ckpt-phases")
     if cp:
         grp = ordered(k[0] for k in cp.keys)[0]
@@ -284,13 +297,14 @@ def main():
         sz = cp.median(grp, "zanshin (diff)", key[0]) if key else None
         sa = cp.median(grp, "runc + stock CRIU", key[0]) if key else None
         if sz is not None and sa is not None and sa > sz:
-            md += ["", "### Comparing with runc on this machine", "",
-                   "- `/run` is not tmpfs here. Stock CRIU keeps its kernel feature cache (kerndat) only on tmpfs, "
+            facts.append("`/run` is not tmpfs here. Stock CRIU keeps its kernel feature cache (kerndat) only on tmpfs, "
                    "so under runc every CRIU run probes the kernel again; zanshin's CRIU keeps the cache anywhere, "
                    "valid for one boot id and one binary (criu-patches 0014). Measured in `ckpt-phases` (CRIU's "
                    "setup phase, medians): %.3f s for stock CRIU, %.3f s for zanshin's. Every runc checkpoint and "
                    "restore above carries that %.3f s; where /run is tmpfs (a default Debian) both CRIUs use a "
-                   "cache and runc's times would be that much shorter." % (sa, sz, sa - sz)]
+                   "cache and runc's times would be that much shorter" % (sa, sz, sa - sz))
+    if facts:
+        md += ["", "### Reading these numbers on this machine", ""] + ["- %s." % f for f in facts]
     md.append("")
     used_plots = set()
     for r in results:
