@@ -290,6 +290,16 @@ def main():
             "several times from one hop to the next (p90 columns); `migrate` deletes runc's images once used "
             "so that its footprint stays flat (recorded in: %s)"
             % (order, (4096 << order) >> 20, ", ".join(r.j["name"] for r in vm)))
+    mg = by_name.get("migrate")
+    if mg:
+        facts.append(
+            "`migrate` runs both nodes on this one machine. What zanshin leaves to a detached, nice'd process "
+            "after a checkpoint or restore — keeping the generation in the node's store (SHA-256 of every file) "
+            "and, once a chain is longer than `max_chain` (4), merging it into a new full generation (the "
+            "whole image written again and hashed twice, see `merge`) — runs on the same two cores while the "
+            "other node restores, and every second to fourth hop a merge is due. On two machines that work "
+            "would not share the receiver's cores; here it shows in zanshin's restore times (p90, and the "
+            "larger image most)")
     cp = by_name.get("ckpt-phases")
     if cp:
         grp = ordered(k[0] for k in cp.keys)[0]
