@@ -165,6 +165,26 @@ def why(r, g, by_name):
                   "tmpfs, as on a default Debian, runc's checkpoint would be about %.3f s shorter"
                   % (setup[0][2] - setup[0][1]))
         return t
+    if name == "migrate" and "restore" in g["text"]:
+        def by_hop(cfg, lo, hi):
+            xs = [x["value"] for x in r.j["samples"] if x["group"] == g["group"] and x["config"] == cfg and
+                  x["metric"] == g["metric"] and lo <= x.get("hop", 0) <= hi]
+            return statistics.median(xs) if xs else None
+        z1, a1 = by_hop(g["config"], 1, 4), by_hop(g["vs_config"], 1, 4)
+        z2, a2 = by_hop(g["config"], 5, 10 ** 6), by_hop(g["vs_config"], 5, 10 ** 6)
+        if None in (z1, a1, z2, a2):
+            return None
+        t = ("hops 1–4, before any store merge is due: zanshin %.3f s, runc %.3f s (%.2f×); from hop 5 on, "
+             "when each node's chain passes max_chain and the node merges it in the background, on the same "
+             "two cores as the other node's restore: zanshin %.3f s, runc %.3f s (%.2f×). Both nodes share "
+             "this machine (see below)" % (z1, a1, z1 / a1, z2, a2, z2 / a2))
+        ct = by_name.get("container-tables")
+        if ct:
+            rs = [(gg["text"], met) for gg, _s, _t, met in ct.goals() if "runc's restore" in gg["text"]]
+            if rs:
+                t += "; on one node (`container-tables`): " + ", ".join(
+                    "%s — %s" % (txt, "met" if met else "not met") for txt, met in rs)
+        return t
     if name == "track-cost":
         prof = [n for n in r.j["notes"] if n.startswith("perf profile")]
         if prof:
