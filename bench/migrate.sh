@@ -99,7 +99,7 @@ ship() {
 		ip netns exec "$ns_to" ss -ltn 2>/dev/null | grep -q ":$port " && break
 		sleep 0.02
 	done
-	ip netns exec "$ns_from" bash -c "tar c -C '$BENCH_W/$from/img' '$gen' | tee >(wc -c >'$BENCH_W/.bytes') | socat -u - TCP:$ip_to:$port" ||
+	ip netns exec "$ns_from" bash -c "tar c --warning=no-file-changed -C '$BENCH_W/$from/img' '$gen' | tee >(wc -c >'$BENCH_W/.bytes') | socat -u - TCP:$ip_to:$port" ||
 		bench_die "sending $gen failed"
 	wait "$rx" || bench_die "receiving $gen failed"
 	RX_PID=""

@@ -177,7 +177,9 @@ def why(r, g, by_name):
         t = ("hops 1–4, before any store merge is due: zanshin %.3f s, runc %.3f s (%.2f×); from hop 5 on, "
              "when each node's chain passes max_chain and the node merges it in the background, on the same "
              "two cores as the other node's restore: zanshin %.3f s, runc %.3f s (%.2f×). Both nodes share "
-             "this machine (see below)" % (z1, a1, z1 / a1, z2, a2, z2 / a2))
+             "this machine (see below); keeping each new generation (one SHA-256 pass over it, in the "
+             "background) overlaps from hop 1, and the kept images hold memory the VM must fault in anew, "
+             "which is why the larger image is slower from the start" % (z1, a1, z1 / a1, z2, a2, z2 / a2))
         ct = by_name.get("container-tables")
         if ct:
             rs = [(gg["text"], met) for gg, _s, _t, met in ct.goals() if "runc's restore" in gg["text"]]
