@@ -27,13 +27,7 @@ for b in "$ZANSHIN" "$RUNC" "$STOCK_CRIU" "$WL"; do [ -x "$b" ] || bench_die "$b
 
 bench_begin ckpt-phases "Where a checkpoint's time goes: zanshin's diff vs runc's full checkpoint, phase by phase" "$@"
 bench_anchor "runc + stock CRIU"
-cleanup() {
-	local r
-	for r in zanshin runc; do rt "$r" "$BENCH_W/A/state-$r" delete -f "$CID" >/dev/null 2>&1; done
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$BENCH_W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+c_cleanup_on_exit "$BENCH_W/A/state"
 
 # phases DUMP_LOG WALL: "PHASE SECONDS" lines; a phase runs from the first
 # line of its start mark to the first line of the next mark.

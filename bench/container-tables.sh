@@ -28,13 +28,7 @@ bench_note "container: busybox rootfs with Debian's stress, \`stress --vm 1 --vm
 bench_note "per run and size, cycles in rotating order, each restoring the full checkpoint its runtime took once at the start: runc + stock CRIU (restore -d; checkpoint), zanshin (restore -d --no-track-mem; checkpoint), zanshin tracked (restore -d --track-mem; checkpoint --track-mem --parent-path ../base = the diff checkpoint); ${SETTLE} s between restore and checkpoint; wall time of the runtime command; images in ${BENCH_TMP:-/dev/shm} (tmpfs)"
 CID=bench-tab
 FAILED=0
-cleanup() {
-	local r
-	for r in zanshin runc; do rt "$r" "$BENCH_W/state-$r" delete -f "$CID" >/dev/null 2>&1; done
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$BENCH_W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+c_cleanup_on_exit "$BENCH_W/state"
 
 # cycle CFG RUN MIB
 cycle() {

@@ -87,3 +87,17 @@ c_gone() {
 	done
 	return 1
 }
+
+# c_cleanup_on_exit ROOT_PREFIX: at exit, container $CID is deleted under
+# the state roots ROOT_PREFIX-zanshin and ROOT_PREFIX-runc, and $BENCH_W
+# removed (kept with BENCH_KEEP=1).
+c_cleanup_on_exit() {
+	C_ROOT_PREFIX=$1
+	trap c_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+c_cleanup() {
+	local r
+	for r in zanshin runc; do rt "$r" "$C_ROOT_PREFIX-$r" delete -f "$CID" >/dev/null 2>&1; done
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$BENCH_W"
+}
