@@ -163,8 +163,7 @@ int zs_criu_common(criu_opts *c, const struct zs_cr_opts *o, const struct zs_con
 	criu_local_set_manage_cgroups(c, true);
 	if (zs_empty_ns_flags(o->empty_ns, &ns, err) < 0)
 		return -1;
-	if (ns)
-		criu_local_set_empty_ns(c, ns);
+	criu_local_set_empty_ns(c, ns);
 	criu_local_set_tcp_established(c, o->tcp_established);
 	criu_local_set_ext_unix_sk(c, o->ext_unix_sk);
 	criu_local_set_shell_job(c, o->shell_job);

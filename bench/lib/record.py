@@ -60,7 +60,6 @@ def machine():
     if os.path.isdir("/sys/bus/virtio/drivers/virtio_balloon"):
         m["virtio_balloon"] = True
     try:
-        import subprocess
         m["run_fs"] = subprocess.run(["stat", "-f", "-c", "%T", "/run"], capture_output=True,
                                      text=True).stdout.strip() or "?"
     except OSError:
