@@ -9,14 +9,18 @@
  * pagemap order.  We do the same by virtual address and copy runs of pages
  * with copy_file_range, merging runs that are contiguous in the source.
  *
- * zs_image_flatten_hashed() also computes the SHA-256 of every file it
- * writes.  There the source pages files are mapped and the runs recorded
- * first; then three threads read the same mapped bytes: one hashes the
- * output stream (the runs in order), one hashes every source pages file
- * whole (so a caller can check the sources against its records without a
- * pass of its own), and the caller's thread writes the runs.  Nothing is
- * copied through a buffer but by the write itself.  After fsync the output
- * is read back and compared with the sources (see read_back()). */
+ * zs_image_flatten_hashed() also computes the digest (sha256-4k,
+ * include/zanshin/digest.h) of every file it writes.  There the source
+ * pages files are mapped and the runs recorded first; then the digest of
+ * every 4096-byte page of every source pages file is computed, on every
+ * core, while the caller's thread writes the runs from the same mapped
+ * bytes.  The sources' digests come from their page digests (so a caller
+ * can check the sources against its records without a pass of its own),
+ * and so does the output's: its pages are the sources' pages, in the
+ * order of the runs, so its page digests are theirs — one SHA-256 pass
+ * over the image, not two.  Nothing is copied through a buffer but by the
+ * write itself.  After fsync the output is read back and compared with
+ * the sources (see read_back()). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +31,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <gnutls/crypto.h>
 
 #include "criu_image_internal.h"
 #include "zanshin/criu_image.h"
+#include "zanshin/digest.h"
 #include "zanshin/utils.h"
 
 struct level {
@@ -55,10 +59,12 @@ struct pm_src {
 	bool loaded, absent;
 	struct zs_pagemap pm;
 	int pages_fd;
-	/* hashed flatten: the pages file mapped whole, and its SHA-256 */
+	/* hashed flatten: the pages file mapped whole, the digests of its
+	 * pages (blocks) and its own */
 	const uint8_t *map;
 	uint64_t map_len;
-	unsigned char sha[32];
+	uint8_t *blk;
+	unsigned char sha[ZS_DIGEST_LEN];
 	bool sha_ok;
 };
 
@@ -80,7 +86,7 @@ struct flat {
 	uint64_t synced; /* output bytes handed to writeback */
 	bool no_cfr;	 /* copy_file_range unusable here: pread/pwrite */
 	char *buf;
-	gnutls_hash_hd_t copy_sha; /* hashed copy_file(): what copy_rw() writes */
+	zs_digest *copy_dig; /* hashed copy_file(): what copy_rw() writes */
 	/* hashed flatten (h != NULL): runs recorded, written by write_runs() */
 	const struct hashing *h;
 	struct pm_src *run_src;
@@ -184,8 +190,8 @@ static int copy_rw(struct flat *f, int in, uint64_t off, uint64_t len, uint64_t 
 			return zs_make_error(err, errno, "read pages");
 		if (n == 0)
 			return zs_make_error(err, -EIO, "pages file ends at offset %" PRIu64, off);
-		if (f->copy_sha)
-			gnutls_hash(f->copy_sha, f->buf, n);
+		if (f->copy_dig)
+			zs_digest_update(f->copy_dig, f->buf, n);
 		{
 			ssize_t w;
 			errno = 0; /* a short write leaves errno alone: ENOSPC */
@@ -284,7 +290,8 @@ static int src_map(struct pm_src *s, const char *dir, const char *pages, zs_erro
 	s->map_len = st.st_size;
 	if (st.st_size == 0)
 		return 0;
-	m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, s->pages_fd, 0);
+	/* not MAP_POPULATE: the hashing threads fault it in, in parallel */
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, s->pages_fd, 0);
 	if (m == MAP_FAILED)
 		return zs_make_error(err, errno, "%s/%s: mmap", dir, pages);
 	s->map = m;
@@ -400,7 +407,7 @@ static int report_out(const struct hashing *h, const char *out, const char *name
 	if (h == NULL)
 		return 0;
 	report_init(&d, out, name, size);
-	memcpy(d.sha256, sha, 32);
+	memcpy(d.digest, sha, ZS_DIGEST_LEN);
 	return h->cb(h->arg, &d, err);
 }
 
@@ -408,7 +415,7 @@ static int write_buf_file(const struct hashing *h, int odfd, const char *out, co
 			  struct zs_flatten_stats *st, zs_error_t *err)
 {
 	cleanup_close int fd = create_out(odfd, out, name, 0600, err);
-	unsigned char sha[32];
+	unsigned char sha[ZS_DIGEST_LEN];
 
 	if (fd < 0)
 		return -1;
@@ -417,7 +424,7 @@ static int write_buf_file(const struct hashing *h, int odfd, const char *out, co
 	st->bytes += b->len;
 	if (finish_out(fd, out, name, err) < 0)
 		return -1;
-	if (h && gnutls_hash_fast(GNUTLS_DIG_SHA256, b->p ? (const void *) b->p : "", b->len, sha) < 0)
+	if (h && zs_digest_buf(b->p ? (const void *) b->p : "", b->len, sha) < 0)
 		return zs_make_error(err, EIO, "%s/%s: SHA-256 not available", out, name);
 	return report_out(h, out, name, b->len, sha, err);
 }
@@ -462,6 +469,7 @@ static void flat_release(struct flat *f)
 		zs_pagemap_free(&f->src[i].pm);
 		if (f->src[i].map)
 			munmap((void *) f->src[i].map, f->src[i].map_len);
+		free(f->src[i].blk);
 		if (f->src[i].pages_fd >= 0)
 			close(f->src[i].pages_fd);
 	}
@@ -482,29 +490,16 @@ static bool spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 	return false;
 }
 
-struct out_job {
-	const struct flat *f;
-	unsigned char sha[32];
-	bool ok;
-};
-
-static void *hash_out(void *p)
+/* The writer has a core of its own: the others hash. */
+static unsigned hash_threads(void)
 {
-	struct out_job *j = p;
-	gnutls_hash_hd_t h;
-	size_t i;
+	unsigned n = zs_digest_threads();
 
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		return NULL;
-	for (i = 0; i < j->f->n_runs; i++)
-		gnutls_hash(h, j->f->runs[i].src->map + j->f->runs[i].off, j->f->runs[i].len);
-	gnutls_hash_deinit(h, j->sha);
-	j->ok = true;
-	return NULL;
+	return n > 1 ? n - 1 : 1;
 }
 
-/* Every source pages file the runs come from (and the other loaded ones),
- * hashed whole. */
+/* Every source pages file the runs come from (and the other loaded ones):
+ * the digest of each of its pages, on every core, and its own. */
 static void *hash_srcs(void *p)
 {
 	struct flat *f = p;
@@ -512,12 +507,35 @@ static void *hash_srcs(void *p)
 
 	for (i = 0; i < f->c->n; i++) {
 		struct pm_src *s = &f->src[i];
+		uint64_t nb = zs_digest_nblocks(s->map_len);
 
-		if (s->loaded && !s->absent && s->pages_fd >= 0)
-			s->sha_ok = gnutls_hash_fast(GNUTLS_DIG_SHA256, s->map ? (const void *) s->map : "", s->map_len,
-						     s->sha) == 0;
+		if (!s->loaded || s->absent || s->pages_fd < 0)
+			continue;
+		s->blk = xmalloc(nb * ZS_DIGEST_LEN + 1);
+		s->sha_ok = zs_digest_blocks(s->map, s->map_len, s->blk, hash_threads()) == 0 &&
+			    zs_digest_of_blocks(s->blk, nb, s->sha) == 0;
 	}
 	return NULL;
+}
+
+/* The output's digest: the page digests of the runs, in order.  A run is
+ * whole pages of its source (pagemap offsets are page multiples). */
+static int out_digest(const struct flat *f, unsigned char out[ZS_DIGEST_LEN])
+{
+	cleanup_free uint8_t *blk = xmalloc(zs_digest_nblocks(f->out_off) * ZS_DIGEST_LEN + 1);
+	uint64_t nb = 0;
+	size_t i;
+
+	for (i = 0; i < f->n_runs; i++) {
+		const struct run *r = &f->runs[i];
+
+		if (r->off % ZS_DIGEST_BLOCK || r->len % ZS_DIGEST_BLOCK || r->src->blk == NULL)
+			return -1;
+		memcpy(blk + nb * ZS_DIGEST_LEN, r->src->blk + r->off / ZS_DIGEST_BLOCK * ZS_DIGEST_LEN,
+		       r->len / ZS_DIGEST_BLOCK * ZS_DIGEST_LEN);
+		nb += r->len / ZS_DIGEST_BLOCK;
+	}
+	return zs_digest_of_blocks(blk, nb, out);
 }
 
 static int write_runs(struct flat *f, zs_error_t *err)
@@ -561,6 +579,15 @@ static void *cmp_runs(void *p)
 	size_t i;
 
 	j->bad = UINT64_MAX;
+	/* map this half in one call (each thread its own, in parallel) rather
+	 * than page fault by page fault; where the kernel cannot, faults do */
+	if (j->to > j->from) {
+		uint64_t end = o, s = o & ~(uint64_t) (ZS_IMG_PAGE_SIZE - 1);
+
+		for (i = j->from; i < j->to; i++)
+			end += j->f->runs[i].len;
+		madvise((void *) (j->out + s), end - s, MADV_POPULATE_READ);
+	}
 	for (i = j->from; i < j->to; o += j->f->runs[i].len, i++)
 		if (memcmp(j->out + o, j->f->runs[i].src->map + j->f->runs[i].off, j->f->runs[i].len) != 0) {
 			j->bad = o;
@@ -595,7 +622,7 @@ static int read_back(struct flat *f, int odfd, const char *out, const char *page
 	if (f->out_off == 0)
 		return 0;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	m = mmap(NULL, f->out_off, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	m = mmap(NULL, f->out_off, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return zs_make_error(err, errno, "%s/%s: mmap to read back", out, pages);
 	a.out = b.out = m;
@@ -615,7 +642,7 @@ static int read_back(struct flat *f, int odfd, const char *out, const char *page
 	return 0;
 }
 
-static int report_pages(struct flat *f, const char *out, const char *pages, const struct out_job *oj, zs_error_t *err)
+static int report_pages(struct flat *f, const char *out, const char *pages, const unsigned char *osha, zs_error_t *err)
 {
 	struct zs_flatten_digest d;
 	char name[64];
@@ -623,7 +650,7 @@ static int report_pages(struct flat *f, const char *out, const char *pages, cons
 
 	report_init(&d, out, pages, f->out_off);
 	d.read_back = true;
-	memcpy(d.sha256, oj->sha, 32);
+	memcpy(d.digest, osha, ZS_DIGEST_LEN);
 	if (f->h->cb(f->h->arg, &d, err) < 0)
 		return -1;
 	for (i = 0; i < f->c->n; i++) {
@@ -635,40 +662,40 @@ static int report_pages(struct flat *f, const char *out, const char *pages, cons
 		report_init(&d, f->c->lv[i].dir, name, s->map_len);
 		d.level = i;
 		d.source = true;
-		memcpy(d.sha256, s->sha, 32);
+		memcpy(d.digest, s->sha, ZS_DIGEST_LEN);
 		if (f->h->cb(f->h->arg, &d, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* Write the recorded runs while two threads hash the output stream and
- * the sources; fsync; read back. */
+/* Write the recorded runs while the sources' pages are hashed; fsync;
+ * read back; the output's digest from the page digests. */
 static int write_hashed(struct flat *f, int odfd, const char *out, const char *pages, zs_error_t *err)
 {
-	struct out_job oj = {.f = f};
-	pthread_t to, ts;
-	bool tho, ths;
+	unsigned char osha[ZS_DIGEST_LEN];
+	bool ths, ok = true;
+	pthread_t ts;
 	unsigned i;
 	int ret;
 
-	tho = spawn(&to, hash_out, &oj);
 	ths = spawn(&ts, hash_srcs, f);
 	ret = write_runs(f, err);
-	if (tho)
-		pthread_join(to, NULL);
 	if (ths)
 		pthread_join(ts, NULL);
 	if (ret < 0)
 		return zs_error_wrap(err, "%s/%s", out, pages);
 	for (i = 0; i < f->c->n; i++)
 		if (f->src[i].loaded && !f->src[i].absent && f->src[i].pages_fd >= 0 && !f->src[i].sha_ok)
-			oj.ok = false;
-	if (!oj.ok)
+			ok = false;
+	if (!ok)
 		return zs_make_error(err, EIO, "%s/%s: SHA-256 not available", out, pages);
+	if (out_digest(f, osha) < 0)
+		return zs_make_error(err, -EINVAL, "%s/%s: a run of pages not on page boundaries of its source", out,
+				     pages);
 	if (finish_out(f->out_fd, out, pages, err) < 0 || read_back(f, odfd, out, pages, err) < 0)
 		return -1;
-	return report_pages(f, out, pages, &oj, err);
+	return report_pages(f, out, pages, osha, err);
 }
 
 static int flatten_pages(struct flat *f, int odfd, const char *out, zs_error_t *err)
@@ -751,7 +778,7 @@ static int copy_file(struct chain *c, const char *name, int odfd, const char *ou
 	if (f.out_fd < 0)
 		return -1;
 	/* hashed: through the buffer, hashing what is written */
-	if (c->h && gnutls_hash_init(&f.copy_sha, GNUTLS_DIG_SHA256) < 0) {
+	if (c->h && (f.copy_dig = zs_digest_new()) == NULL) {
 		flat_release(&f);
 		return zs_make_error(err, EIO, "%s/%s: SHA-256 not available", out, name);
 	}
@@ -762,10 +789,10 @@ static int copy_file(struct chain *c, const char *name, int odfd, const char *ou
 	else
 		ret = finish_out(f.out_fd, out, name, err);
 	st->bytes += sb.st_size;
-	if (f.copy_sha) {
-		unsigned char sha[32];
+	if (f.copy_dig) {
+		unsigned char sha[ZS_DIGEST_LEN];
 
-		gnutls_hash_deinit(f.copy_sha, sha);
+		zs_digest_final(f.copy_dig, sha);
 		if (ret == 0)
 			ret = report_out(c->h, out, name, sb.st_size, sha, err);
 	}

@@ -24,23 +24,26 @@ static struct zs_remnant_gen *by_name(struct zs_remnant_gen **gens, size_t n, co
 	return NULL;
 }
 
-/* A merge checks as much as before, in fewer passes over the image
- * (issue 4: >= 1 GB/s on 2 cores, where SHA-256 runs at ~1.35 GB/s):
+/* A merge checks as much as a verify of the chain and of the result would,
+ * in one SHA-256 pass over the image (issue 4: >= 1 GB/s on 2 cores, where
+ * SHA-256 runs at ~1.35 GB/s per core):
  *   - the chain is verified against its manifests (zs_remnant_verify), but
- *     its pages files, the bulk, are hashed by the flatten itself, whole,
- *     from the same mapping it copies from (chain_check before the flatten
- *     checks all else; after it, each chain generation is verified again
- *     with those digests known);
- *   - the new generation's digests are computed as it is written, so the
- *     manifest costs no pass; every file is fsync'ed, then the directory;
+ *     its pages files, the bulk, are hashed by the flatten itself, page by
+ *     page on every core, from the same mapping it copies from (chain_check
+ *     before the flatten checks all else; after it, each chain generation
+ *     is verified again with those digests known);
+ *   - the new generation's digests are computed as it is written: the
+ *     small files through the copy, the pages files from the page digests
+ *     of the sources (a sha256-4k digest is made of the digests of the
+ *     4096-byte pages, zanshin/digest.h), so the manifest costs no pass;
+ *     every file is fsync'ed, then the directory;
  *   - the verify before the chain is retired re-reads every file: the small
  *     ones are hashed again, the pages files were read back after fsync and
  *     compared byte for byte with the hashed sources (criu_image_flatten.c
- *     read_back: memcmp at memory speed, where a third SHA-256 pass of the
- *     image would alone cost 0.2 s per 256 MiB); zs_image_check() checks
- *     the structure.
- * Three SHA-256 passes of the image cannot fit 1 GB/s on 2 cores; this is
- * two (sources, output), run on both cores while the pages are written. */
+ *     read_back: memcmp at memory speed); zs_image_check() checks the
+ *     structure.
+ * A chain generation with a version 1 manifest (plain SHA-256 per file) is
+ * hashed again whole after the flatten: slower, as checked. */
 
 struct merge_ctx {
 	struct zs_remnant_gen **chain; /* chain[0] = the leaf, chain[k] its k-th ancestor */
@@ -65,13 +68,13 @@ static int merge_digest(void *arg, const struct zs_flatten_digest *d, zs_error_t
 	struct merge_ctx *m = arg;
 
 	if (!d->source) {
-		zs_rem_known_add(m->tmp, d->name, d->sha256, d->size, d->read_back);
+		zs_rem_known_add(m->tmp, d->name, d->digest, d->size, d->read_back);
 		return 0;
 	}
 	/* a source read whole from level L: known for that generation, if
 	 * the level is the generation we expect (else it is hashed again) */
 	if (d->level < m->n && same_dir(d->dir, m->chain[d->level]->path))
-		zs_rem_known_add(m->chain[d->level]->path, d->name, d->sha256, d->size, true);
+		zs_rem_known_add(m->chain[d->level]->path, d->name, d->digest, d->size, true);
 	return 0;
 }
 
@@ -97,16 +100,19 @@ static int chain_of(struct zs_remnant *r, const struct zs_remnant_gen *g, struct
 	return 0;
 }
 
-/* zs_remnant_verify() of the chain; with DEFER, pages files are only
- * checked present with their size (hashed by the flatten). */
-static int chain_check(const struct merge_ctx *m, bool defer, zs_error_t *err)
+/* zs_remnant_verify() of the chain in two halves: FIRST, everything but
+ * the pages files, which are only checked present with their size (the
+ * flatten hashes them); then (!FIRST) the pages files alone, with the
+ * flatten's digests known. */
+static int chain_check(const struct merge_ctx *m, bool first, zs_error_t *err)
 {
 	size_t i;
 
 	for (i = 0; i < m->n; i++) {
-		if (zs_rem_verify_dir_defer(m->chain[i]->path, defer ? is_pages : NULL, err) < 0)
+		if (first ? zs_rem_verify_dir_defer(m->chain[i]->path, is_pages, err) < 0
+			  : zs_rem_verify_dir_deferred(m->chain[i]->path, is_pages, err) < 0)
 			return -1;
-		if (defer && zs_image_check(m->chain[i]->path, err) < 0)
+		if (first && zs_image_check(m->chain[i]->path, err) < 0)
 			return -1;
 	}
 	return 0;

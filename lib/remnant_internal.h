@@ -12,7 +12,10 @@
 #define ZS_MANIFEST_FORMAT "zanshin-manifest"
 #define ZS_LINEAGE_FORMAT "zanshin-lineage"
 #define ZS_BUNDLE_FORMAT "zanshin-bundle"
-#define ZS_REMNANT_VERSION 1
+#define ZS_REMNANT_VERSION 1 /* lineage.json, bundle.json */
+/* manifest.json: 2 = sha256-4k digests (include/zanshin/digest.h); 1, plain
+ * SHA-256 of each file, is still read and verified */
+#define ZS_MANIFEST_VERSION 2
 #define ZS_TMP_PREFIX ".tmp-"
 #define ZS_IMAGE_CHAIN_LIMIT 64
 
@@ -55,8 +58,11 @@ bool zs_rem_ignored_file(const char *name);
  * checked present with the manifest's size, not hashed (the caller hashes
  * them in another pass: the merge, while flattening). */
 int zs_rem_verify_dir_defer(const char *dir, bool (*defer)(const char *name), zs_error_t *err);
+/* The second half: the files for which DEFER is true are hashed, the
+ * others only checked present with the manifest's size. */
+int zs_rem_verify_dir_deferred(const char *dir, bool (*defer)(const char *name), zs_error_t *err);
 
-/* Known digests: SHA-256 of a file's content established by the caller in
+/* Known digests: the sha256-4k digest of a file's content established by the caller in
  * this process from the bytes on disk (the merge: source pages files hashed
  * whole while flattening; output files hashed as written, pages files read
  * back after fsync and compared byte for byte with the hashed source).
@@ -65,7 +71,7 @@ int zs_rem_verify_dir_defer(const char *dir, bool (*defer)(const char *name), zs
  * was of what is on disk, not only of what was written) — each only while
  * the file is the one recorded: same device, inode, size, mtime and ctime.
  * The record is taken at zs_rem_known_add() (a stat of DIR/NAME). */
-void zs_rem_known_add(const char *dir, const char *name, const unsigned char sha256[32], uint64_t size, bool on_disk);
+void zs_rem_known_add(const char *dir, const char *name, const unsigned char digest[32], uint64_t size, bool on_disk);
 void zs_rem_known_clear(void);
 
 #endif

@@ -1,6 +1,11 @@
 /* zanshin — remnant store records: manifest.json (every file of a
- * generation with size and SHA-256) and lineage.json; both carry a format
- * name and version, checked on read (STYLE.md 6). */
+ * generation with size and digest) and lineage.json; both carry a format
+ * name and version, checked on read (STYLE.md 6).
+ *
+ * Manifest version 2 (written since 0.2): "hash": "sha256-4k" and each
+ * file's "hash" (include/zanshin/digest.h: SHA-256 of the SHA-256s of its
+ * 4096-byte blocks).  Version 1 (read, verified, never written): each
+ * file's "sha256", the plain SHA-256 of the file. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +17,7 @@
 #include <gnutls/crypto.h>
 
 #include "remnant_internal.h"
+#include "zanshin/digest.h"
 #include "zanshin/json.h"
 #include "zanshin/utils.h"
 
@@ -36,15 +42,7 @@ struct known {
 static struct known *known;
 static size_t n_known;
 
-static void to_hex(const unsigned char dig[32], char hex[65])
-{
-	int i;
-
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
-}
-
-void zs_rem_known_add(const char *dir, const char *name, const unsigned char sha256[32], uint64_t size, bool on_disk)
+void zs_rem_known_add(const char *dir, const char *name, const unsigned char digest[32], uint64_t size, bool on_disk)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, name);
 	struct known *k;
@@ -58,7 +56,7 @@ void zs_rem_known_add(const char *dir, const char *name, const unsigned char sha
 	k->name = xstrdup(name);
 	k->st = st;
 	k->on_disk = on_disk;
-	to_hex(sha256, k->hex);
+	zs_digest_hex(digest, k->hex);
 }
 
 void zs_rem_known_clear(void)
@@ -99,7 +97,8 @@ static const char *known_hex(int fd, const char *dir, const char *name, bool nee
 	return NULL;
 }
 
-static int hash_fd(int fd, const char *what, char hex[65], uint64_t *size, zs_error_t *err)
+/* Version 1 manifests: the plain SHA-256 of the file, one core. */
+static int sha256_fd(int fd, const char *what, char hex[65], uint64_t *size, zs_error_t *err)
 {
 	unsigned char dig[32];
 	gnutls_hash_hd_t h;
@@ -121,18 +120,21 @@ static int hash_fd(int fd, const char *what, char hex[65], uint64_t *size, zs_er
 		total += n;
 	}
 	gnutls_hash_deinit(h, dig);
-	to_hex(dig, hex);
+	zs_digest_hex(dig, hex);
 	*size = total;
 	return 0;
 }
 
-/* SYNC: fsync first (writing a manifest), and a known digest of what was
- * written will do; else (verifying) only one of what is on disk. */
-static int hash_file(int dfd, const char *dir, const char *name, bool sync, char hex[65], uint64_t *size,
+/* The file's digest as manifest version V has it.  SYNC: fsync first
+ * (writing a manifest), and a known digest of what was written will do;
+ * else (verifying) only one of what is on disk.  Known digests are
+ * sha256-4k: never used for a version 1 manifest. */
+static int hash_file(int dfd, const char *dir, const char *name, int v, bool sync, char hex[65], uint64_t *size,
 		     zs_error_t *err)
 {
 	cleanup_free char *what = xasprintf("%s/%s", dir, name);
 	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	unsigned char dig[ZS_DIGEST_LEN];
 	const char *k;
 	struct stat st;
 
@@ -140,13 +142,18 @@ static int hash_file(int dfd, const char *dir, const char *name, bool sync, char
 		return zs_make_error(err, errno, "open `%s`", what);
 	if (sync && fsync(fd) < 0)
 		return zs_make_error(err, errno, "fsync `%s`", what);
+	if (v == 1)
+		return sha256_fd(fd, what, hex, size, err);
 	k = known_hex(fd, dir, name, !sync);
 	if (k && fstat(fd, &st) == 0) {
 		memcpy(hex, k, 65);
 		*size = st.st_size;
 		return 0;
 	}
-	return hash_fd(fd, what, hex, size, err);
+	if (zs_digest_fd(fd, what, dig, size, err) < 0)
+		return -1;
+	zs_digest_hex(dig, hex);
+	return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -200,13 +207,13 @@ static int manifest_entry(zs_jgen *files, zs_jgen *links, int dfd, const char *d
 	}
 	if (!S_ISREG(st.st_mode))
 		return zs_make_error(err, -EINVAL, "%s/%s: neither a regular file nor a symlink", dir, name);
-	if (hash_file(dfd, dir, name, true, hex, &size, err) < 0)
+	if (hash_file(dfd, dir, name, ZS_MANIFEST_VERSION, true, hex, &size, err) < 0)
 		return -1;
 	zs_jgen_map_open(files);
 	zs_jgen_kv_string(files, "name", name);
 	zs_jgen_key(files, "size");
 	zs_jgen_uint(files, size);
-	zs_jgen_kv_string(files, "sha256", hex);
+	zs_jgen_kv_string(files, "hash", hex);
 	zs_jgen_map_close(files);
 	return 0;
 }
@@ -240,7 +247,8 @@ int zs_rem_write_manifest(const char *dir, const char *image_id, zs_error_t *err
 		return -1;
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "format", ZS_MANIFEST_FORMAT);
-	zs_jgen_kv_int(g, "version", ZS_REMNANT_VERSION);
+	zs_jgen_kv_int(g, "version", ZS_MANIFEST_VERSION);
+	zs_jgen_kv_string(g, "hash", ZS_DIGEST_NAME);
 	zs_jgen_kv_string(g, "image_id", image_id);
 	zs_jgen_key(g, "files");
 	zs_jgen_value(g, fv);
@@ -252,27 +260,33 @@ int zs_rem_write_manifest(const char *dir, const char *image_id, zs_error_t *err
 	return write_file_atomic(path, text, len, 0600, err);
 }
 
-/* Parse DIR/NAME and check its "format" and "version". */
-static int read_record(const char *dir, const char *name, const char *format, zs_json **out, zs_error_t *err)
+/* Parse DIR/NAME and check its "format" and "version" (MIN to MAX; *V). */
+static int read_record(const char *dir, const char *name, const char *format, int min, int max, zs_json **out, int *v,
+		       zs_error_t *err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, name);
 	cleanup_free char *fmt = NULL;
-	cleanup_json zs_json *v = NULL;
+	cleanup_json zs_json *val = NULL;
 	int64_t version = 0;
 
-	if (zs_json_parse_file(path, path, &v, err) < 0)
+	if (zs_json_parse_file(path, path, &val, err) < 0)
 		return -1;
-	if (!zs_json_is_object(v))
+	if (!zs_json_is_object(val))
 		return zs_make_error(err, -EINVAL, "%s: must be a JSON object", path);
-	if (zs_json_to_string(zs_json_get(v, "format"), path, "format", ZS_JSON_REQUIRED, &fmt, err) < 0 ||
-	    zs_json_to_int64(zs_json_get(v, "version"), path, "version", ZS_JSON_REQUIRED, &version, err) < 0)
+	if (zs_json_to_string(zs_json_get(val, "format"), path, "format", ZS_JSON_REQUIRED, &fmt, err) < 0 ||
+	    zs_json_to_int64(zs_json_get(val, "version"), path, "version", ZS_JSON_REQUIRED, &version, err) < 0)
 		return -1;
 	if (strcmp(fmt, format) != 0)
 		return zs_make_error(err, -EINVAL, "%s: format: \"%s\", expected \"%s\"", path, fmt, format);
-	if (version != ZS_REMNANT_VERSION)
-		return zs_make_error(err, -EINVAL, "%s: version: %lld is not supported (expected %d)", path,
-				     (long long) version, ZS_REMNANT_VERSION);
-	*out = steal_pointer(&v);
+	if (version < min || version > max)
+		return min == max
+			   ? zs_make_error(err, -EINVAL, "%s: version: %lld is not supported (expected %d)", path,
+					   (long long) version, max)
+			   : zs_make_error(err, -EINVAL, "%s: version: %lld is not supported (expected %d to %d)", path,
+					   (long long) version, min, max);
+	*out = steal_pointer(&val);
+	if (v)
+		*v = (int) version;
 	return 0;
 }
 
@@ -297,7 +311,9 @@ static const zs_json *manifest_lookup(const zs_json *files, const zs_json *links
 	return NULL;
 }
 
-static int check_file(int dfd, const char *dir, const zs_json *e, bool (*defer)(const char *), zs_error_t *err)
+/* DEFER(name) == SKIP: only checked present with the manifest's size. */
+static int check_file(int dfd, const char *dir, int v, const zs_json *e, bool (*defer)(const char *), bool skip,
+		      zs_error_t *err)
 {
 	cleanup_free char *name = NULL, *sum = NULL;
 	uint64_t size = 0, real_size;
@@ -308,8 +324,8 @@ static int check_file(int dfd, const char *dir, const zs_json *e, bool (*defer)(
 		0 ||
 	    zs_json_to_uint64(zs_json_get(e, "size"), "manifest.json", "files[].size", ZS_JSON_REQUIRED, &size, err) <
 		0 ||
-	    zs_json_to_string(zs_json_get(e, "sha256"), "manifest.json", "files[].sha256", ZS_JSON_REQUIRED, &sum,
-			      err) < 0)
+	    zs_json_to_string(zs_json_get(e, v == 1 ? "sha256" : "hash"), "manifest.json",
+			      v == 1 ? "files[].sha256" : "files[].hash", ZS_JSON_REQUIRED, &sum, err) < 0)
 		return zs_error_wrap(err, "%s", dir);
 	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return zs_make_error(err, -EINVAL, "%s/manifest.json: bad file name `%s`", dir, name);
@@ -321,13 +337,13 @@ static int check_file(int dfd, const char *dir, const zs_json *e, bool (*defer)(
 	if ((uint64_t) st.st_size != size)
 		return zs_make_error(err, -EBADMSG, "%s/%s: size %llu, manifest says %llu", dir, name,
 				     (unsigned long long) st.st_size, (unsigned long long) size);
-	if (defer && defer(name))
+	if (defer && defer(name) == skip)
 		return 0;
-	if (hash_file(dfd, dir, name, false, hex, &real_size, err) < 0)
+	if (hash_file(dfd, dir, name, v, false, hex, &real_size, err) < 0)
 		return -1;
 	if (strcmp(hex, sum) != 0 || real_size != size)
-		return zs_make_error(err, -EBADMSG, "%s/%s: SHA-256 %s differs from the manifest's %s", dir, name, hex,
-				     sum);
+		return zs_make_error(err, -EBADMSG, "%s/%s: %s %s differs from the manifest's %s", dir, name,
+				     v == 1 ? "SHA-256" : "digest (" ZS_DIGEST_NAME ")", hex, sum);
 	return 0;
 }
 
@@ -368,23 +384,23 @@ static int check_extra(const char *dir, const zs_json *files, const zs_json *lin
 	return ret;
 }
 
-int zs_rem_verify_dir(const char *dir, zs_error_t *err)
-{
-	return zs_rem_verify_dir_defer(dir, NULL, err);
-}
-
-int zs_rem_verify_dir_defer(const char *dir, bool (*defer)(const char *name), zs_error_t *err)
+static int verify_dir(const char *dir, bool (*defer)(const char *name), bool skip, zs_error_t *err)
 {
 	cleanup_json zs_json *m = NULL, *l = NULL;
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	const zs_json *files, *links;
-	const char *mid, *lid;
+	const char *mid, *lid, *hash;
 	size_t i;
+	int v;
 
 	if (dfd < 0)
 		return zs_make_error(err, errno, "open `%s`", dir);
-	if (read_record(dir, MANIFEST, ZS_MANIFEST_FORMAT, &m, err) < 0)
+	if (read_record(dir, MANIFEST, ZS_MANIFEST_FORMAT, 1, ZS_MANIFEST_VERSION, &m, &v, err) < 0)
 		return -1;
+	hash = zs_json_string_value(zs_json_get(m, "hash"));
+	if (v >= 2 && (hash == NULL || strcmp(hash, ZS_DIGEST_NAME) != 0))
+		return zs_make_error(err, -EINVAL, "%s/manifest.json: hash: \"%s\" is not supported (expected \"%s\")",
+				     dir, hash ? hash : "(none)", ZS_DIGEST_NAME);
 	files = zs_json_get(m, "files");
 	links = zs_json_get(m, "links");
 	if (zs_json_check_array(files, "manifest.json", "files", ZS_JSON_REQUIRED, err) < 0 ||
@@ -393,18 +409,33 @@ int zs_rem_verify_dir_defer(const char *dir, bool (*defer)(const char *name), zs
 	if (check_extra(dir, files, links, err) < 0)
 		return -1;
 	for (i = 0; i < zs_json_array_len(files); i++)
-		if (check_file(dfd, dir, zs_json_array_at(files, i), defer, err) < 0)
+		if (check_file(dfd, dir, v, zs_json_array_at(files, i), defer, skip, err) < 0)
 			return -1;
 	for (i = 0; i < zs_json_array_len(links); i++)
 		if (check_link(dfd, dir, zs_json_array_at(links, i), err) < 0)
 			return -1;
-	if (read_record(dir, LINEAGE, ZS_LINEAGE_FORMAT, &l, err) < 0)
+	if (read_record(dir, LINEAGE, ZS_LINEAGE_FORMAT, ZS_REMNANT_VERSION, ZS_REMNANT_VERSION, &l, NULL, err) < 0)
 		return -1;
 	mid = zs_json_string_value(zs_json_get(m, "image_id"));
 	lid = zs_json_string_value(zs_json_get(l, "image_id"));
 	if (mid == NULL || lid == NULL || strcmp(mid, lid) != 0)
 		return zs_make_error(err, -EBADMSG, "%s/manifest.json: image_id does not match lineage.json's", dir);
 	return 0;
+}
+
+int zs_rem_verify_dir(const char *dir, zs_error_t *err)
+{
+	return verify_dir(dir, NULL, true, err);
+}
+
+int zs_rem_verify_dir_defer(const char *dir, bool (*defer)(const char *name), zs_error_t *err)
+{
+	return verify_dir(dir, defer, true, err);
+}
+
+int zs_rem_verify_dir_deferred(const char *dir, bool (*defer)(const char *name), zs_error_t *err)
+{
+	return verify_dir(dir, defer, false, err);
 }
 
 int zs_rem_write_lineage(const char *dir, const struct zs_remnant_gen *gen, const char *merged_from, zs_error_t *err)
@@ -442,7 +473,7 @@ int zs_rem_read_lineage(const char *dir, struct zs_remnant_gen *g, zs_error_t *e
 	cleanup_free char *kind = NULL;
 	const char *f = "lineage.json";
 
-	if (read_record(dir, LINEAGE, ZS_LINEAGE_FORMAT, &l, err) < 0)
+	if (read_record(dir, LINEAGE, ZS_LINEAGE_FORMAT, ZS_REMNANT_VERSION, ZS_REMNANT_VERSION, &l, NULL, err) < 0)
 		return -1;
 	if (zs_json_to_string(zs_json_get(l, "image_id"), f, "image_id", ZS_JSON_REQUIRED | ZS_JSON_NONEMPTY,
 			      &g->image_id, err) < 0 ||

@@ -47,7 +47,8 @@ struct zs_flatten_stats {
  * fsync'ed; the caller renames OUT into place.  On error OUT is removed. */
 int zs_image_flatten(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err);
 
-/* SHA-256 of one file, reported by zs_image_flatten_hashed(). */
+/* The digest of one file (sha256-4k, zanshin/digest.h), reported by
+ * zs_image_flatten_hashed(). */
 struct zs_flatten_digest {
 	const char *dir;  /* OUT, or the source level as named in errors (LEAF/parent/...) */
 	const char *name; /* file name in DIR */
@@ -56,15 +57,16 @@ struct zs_flatten_digest {
 	bool read_back;	  /* output: after fsync, OUT's file was read back and compared byte
 			   * for byte with the source bytes the digest was computed over */
 	uint64_t size;	  /* bytes hashed */
-	unsigned char sha256[32];
+	unsigned char digest[32];
 };
 /* Called once per digest; a return < 0 (with *err set) fails the flatten. */
 typedef int (*zs_flatten_digest_cb)(void *arg, const struct zs_flatten_digest *d, zs_error_t *err);
 
-/* zs_image_flatten(), and the SHA-256 of every file written to OUT computed
+/* zs_image_flatten(), and the digest of every file written to OUT computed
  * as it is written (no second pass).  The pages files are copied from the
- * mapped source images in one pass that also hashes each source pages file
- * whole (source digests, for a caller to check against its own records);
+ * mapped source images while every page of each source pages file is
+ * hashed (source digests, for a caller to check against its own records;
+ * the output pages file's digest is made of the same page digests);
  * after fsync each output pages file is read back (posix_fadvise DONTNEED
  * first, so a disk-backed file system reads the disk) and compared with the
  * source bytes.  A mismatch there fails the flatten. */

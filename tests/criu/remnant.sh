@@ -24,6 +24,8 @@ zr() { "$Z" --remnant-root "$R" remnant "$@"; }
 gdir() { echo "$R/containers/$1/generations/$2"; }
 names() { zr list "$1" --format json | jq -r '.[].name' | tr '\n' ' '; }
 store_sum() { (cd "$R" && find . -path '*/.lock' -prune -o -type f -print | sort | xargs -r sha256sum | sha256sum | cut -c1-16); }
+# the sha256-4k digest (include/zanshin/digest.h), with coreutils alone
+digest_4k() { split -b 4096 --filter='sha256sum | cut -c1-64' "$1" | tr a-f A-F | tr -d '\n' | basenc --base16 -d | sha256sum | cut -c1-64; }
 
 # commit_dump NAME ID PID PARENT-GEN [CRIU ARGS]: dump into a temporary
 # directory of the store and commit it; GEN gets the generation name.
@@ -119,7 +121,7 @@ chain_and_automerge() {
 	else
 		t_fail "0700 and relative parent" "$(ls -la "$R" "$(gdir $id "${gens[2]}")")"
 	fi
-	jq -e '.format == "zanshin-manifest" and .version == 1 and (.files | length) > 5' \
+	jq -e '.format == "zanshin-manifest" and .version == 2 and .hash == "sha256-4k" and (.files | length) > 5' \
 		"$(gdir $id "${gens[4]}")/manifest.json" >/dev/null &&
 		jq -e '.format == "zanshin-lineage" and .version == 1 and .kind == "diff"' \
 			"$(gdir $id "${gens[4]}")/lineage.json" >/dev/null &&
@@ -127,6 +129,16 @@ chain_and_automerge() {
 		t_fail "records" "$(cat "$(gdir $id "${gens[4]}")/lineage.json")"
 	t_check "verify ${gens[4]} and its chain" zr verify $id "${gens[4]}"
 	t_check "verify (table and json)" zr verify $id --format json
+	# the digests, recomputed with coreutils alone (zanshin/digest.h)
+	local f want got bad=""
+	for f in "$(gdir $id "${gens[1]}")"/pages-*.img "$(gdir $id "${gens[2]}")"/pages-*.img \
+		"$(gdir $id "${gens[4]}")"/inventory.img "$(gdir $id "${gens[4]}")"/pagemap-*.img; do
+		want=$(jq -r --arg n "${f##*/}" '.files[] | select(.name == $n) | .hash' "${f%/*}/manifest.json")
+		got=$(digest_4k "$f")
+		[ "$want" = "$got" ] || bad+=" ${f##*/}: manifest $want, coreutils $got;"
+	done
+	[ -z "$bad" ] && t_ok "manifest digests = sha256-4k recomputed with split/sha256sum (pages of a full and a diff generation, small files)" ||
+		t_fail "sha256-4k digests" "$bad"
 
 	# tampering: each refused with the file named, nothing modified
 	local g=$(gdir $id "${gens[3]}") pages
@@ -134,6 +146,10 @@ chain_and_automerge() {
 	cp "$g/$pages" "$ZS_T/pages.bak"
 	printf '\xff' | dd of="$g/$pages" bs=1 seek=100 count=1 conv=notrunc status=none
 	verify_fails "flipped byte in $pages" $id "${gens[4]}" "$pages"
+	cp "$ZS_T/pages.bak" "$g/$pages"
+	# the last byte: another block, past the sixteen-block groups
+	printf '\x5a' | dd of="$g/$pages" bs=1 seek=$(($(stat -c %s "$g/$pages") - 1)) count=1 conv=notrunc status=none
+	verify_fails "changed last byte of $pages" $id "${gens[4]}" "$pages"
 	cp "$ZS_T/pages.bak" "$g/$pages"
 	mv "$g/inventory.img" "$ZS_T/inv.bak"
 	verify_fails "missing inventory.img" $id "${gens[4]}" "inventory.img"
@@ -146,6 +162,25 @@ chain_and_automerge() {
 	verify_fails "changed manifest" $id "${gens[3]}" "$(jq -r '.files[0].name' "$ZS_T/manifest.bak")"
 	cp "$ZS_T/manifest.bak" "$g/manifest.json"
 	t_check "verify passes again once restored" zr verify $id "${gens[4]}"
+	# a generation kept by an earlier zanshin: manifest version 1, the
+	# plain SHA-256 of each file; still verified (and merged, below)
+	local sums='{}'
+	for f in "$g"/*; do
+		[ -L "$f" ] || [ "${f##*/}" = manifest.json ] && continue
+		sums=$(jq --arg n "${f##*/}" --arg s "$(sha256sum <"$f" | cut -c1-64)" '. + {($n): $s}' <<<"$sums")
+	done
+	jq --argjson s "$sums" 'del(.hash) | .version = 1 | .files |= map({name, size, sha256: $s[.name]})' \
+		"$ZS_T/manifest.bak" >"$g/manifest.json"
+	t_check "a version 1 manifest (plain SHA-256 per file) verifies" zr verify $id "${gens[4]}"
+	printf '\xff' | dd of="$g/$pages" bs=1 seek=100 count=1 conv=notrunc status=none
+	verify_fails "version 1 manifest: flipped byte in $pages" $id "${gens[4]}" "$pages"
+	cp "$ZS_T/pages.bak" "$g/$pages"
+	jq '.version = 3' "$ZS_T/manifest.bak" >"$g/manifest.json"
+	verify_fails "manifest version 3 (unknown)" $id "${gens[4]}" "version"
+	jq '.hash = "md5"' "$ZS_T/manifest.bak" >"$g/manifest.json"
+	verify_fails "manifest hash md5 (unknown)" $id "${gens[4]}" "hash"
+	jq --argjson s "$sums" 'del(.hash) | .version = 1 | .files |= map({name, size, sha256: $s[.name]})' \
+		"$ZS_T/manifest.bak" >"$g/manifest.json"
 
 	# a fifth generation: chain 5 > max_chain 4, merged on commit
 	hop c1-d5 $id "${gens[4]}" 300 || return
