@@ -119,19 +119,19 @@ def why(r, g, by_name):
                 "p10–p90 ranges overlap (see the table), so this run cannot tell it from this shared machine's noise")
     if name == "merge":
         m = r.median(g["group"], "zanshin", "throughput (GB/s)")
+        c = r.median(g["group"], "zanshin, memory cold", "throughput (GB/s)")
         v = r.median(g["group"], "zanshin remnant verify (reference)", "throughput (GB/s)")
         prof = [n for n in r.j["notes"] if n.startswith("perf profile")]
-        t = ("a merge hashes every byte twice with SHA-256, the manifest's hash (DESIGN.md): the chain it reads "
-             "(checked against its manifests) and the generation it writes, besides writing it")
+        t = ("a merge hashes the chain once (sha256-4k page digests, which also make the new generation's "
+             "digest) and writes the whole image into new memory")
         if m and v:
-            t += ("; one SHA-256 pass alone (`zanshin remnant verify` of the merged generation, same run, one core) "
-                  "runs at %.2f GB/s, the merge at %.2f GB/s (%.0f%% of it, with twice the hashing on two cores)"
-                  % (v, m, 100 * m / v))
+            t += ("; one digest pass alone (`zanshin remnant verify` of the merged generation, same run) runs at "
+                  "%.2f GB/s, the merge at %.2f GB/s" % (v, m))
+        if c:
+            t += " (%.2f GB/s when the VM must fault every new page in from the host)" % c
         if prof:
             t += ". " + prof[0][0].upper() + prof[0][1:]
-        return t + (". 1 GB/s needs one hash pass fewer (e.g. trusting the chain's last verify instead of "
-                    "re-hashing it: a weaker guard against a kept generation corrupted since) or another manifest "
-                    "hash: design decisions, not tuning")
+        return t
     if name in ("migrate", "ckpt-phases") and "checkpoint time" in g["text"]:
         cp = by_name.get("ckpt-phases")
         if not cp:
@@ -177,7 +177,7 @@ def why(r, g, by_name):
         t = ("hops 1–4, before any store merge is due: zanshin %.3f s, runc %.3f s (%.2f×); from hop 5 on, "
              "when each node's chain passes max_chain and the node merges it in the background, on the same "
              "two cores as the other node's restore: zanshin %.3f s, runc %.3f s (%.2f×). Both nodes share "
-             "this machine (see below); keeping each new generation (one SHA-256 pass over it, in the "
+             "this machine (see below); keeping each new generation (one digest pass over it, in the "
              "background) overlaps from hop 1, and the kept images hold memory the VM must fault in anew, "
              "which is why the larger image is slower from the start" % (z1, a1, z1 / a1, z2, a2, z2 / a2))
         ct = by_name.get("container-tables")
@@ -316,9 +316,9 @@ def main():
     if mg:
         facts.append(
             "`migrate` runs both nodes on this one machine. What zanshin leaves to a detached, nice'd process "
-            "after a checkpoint or restore — keeping the generation in the node's store (SHA-256 of every file) "
+            "after a checkpoint or restore — keeping the generation in the node's store (the digest of every file) "
             "and, once a chain is longer than `max_chain` (4), merging it into a new full generation (the "
-            "whole image written again and hashed twice, see `merge`) — runs on the same two cores while the "
+            "whole image hashed and written again, see `merge`) — runs on the same two cores while the "
             "other node restores, and every second to fourth hop a merge is due. On two machines that work "
             "would not share the receiver's cores; here it shows in zanshin's restore times (p90, and the "
             "larger image most)")
