@@ -16,7 +16,7 @@
 # container is frozen from the checkpoint until it resumes at the receiver).
 # runc's image does not depend on WRITE, so runc runs once per size and link.
 # Every restore is verified page by page (outside the timings).
-# Environment: SIZES (MiB; full "512 2048", quick "128"), LINKS ("1gbit
+# Environment: WARM (1: warm memory before each restore), SIZES (MiB; full "512 2048", quick "128"), LINKS ("1gbit
 # 100mbit-10ms"), WRITES (percent; full "0.1 1 10", quick "1"), HOPS (full
 # 10, quick 3), RUNTIMES ("runc zanshin"), BENCH_QUICK, BENCH_TMP.
 set -u
@@ -111,6 +111,19 @@ ship() {
 }
 
 # scenario RT MIB LINK WRITE: HOPS hops; samples go to group "MIB MiB, LINK, WRITE% written".
+# This VM hands free memory back to the host (free page reporting): the
+# first touch of such memory costs a host fault per page, several times a
+# restore's own work. Right before each restore, for both runtimes, the
+# restore's worth of free memory is touched and freed again (a tmpfs file of
+# the image's size plus a quarter), as on a machine without free page
+# reporting — and as runc gets anyway by deleting its sent image just before
+# (zanshin keeps it: the remnant).
+warm_memory() {
+	[ "${WARM:-1}" = 1 ] || return 0
+	dd if=/dev/zero of="$BENCH_W/.warm" bs=1M count=$(($1 + $1 / 4)) status=none
+	rm -f "$BENCH_W/.warm"
+}
+
 scenario() {
 	local r=$1 mib=$2 link=$3 wr=$4 n from=A to=B prev="" gen out digest t0 t1 k cfg
 	local groups=("$mib MiB, $link, $wr% written") g
@@ -155,6 +168,7 @@ scenario() {
 		[ "$r" = zanshin ] && rargs=(--track-mem)
 		rm -f "$BENCH_W/$to/bundle/rootfs/wl"/{ack,result,cmd}
 		cp -a "$BENCH_W/$from/bundle/rootfs/wl/." "$BENCH_W/$to/bundle/rootfs/wl/"
+		warm_memory "$mib"
 		bench_time rt "$r" "$BENCH_W/$to/state-$r" restore -d "${rargs[@]}" --image-path "$BENCH_W/$to/img/$gen" \
 			--bundle "$BENCH_W/$to/bundle" "$CID" </dev/null >/dev/null 2>"$BENCH_W/err" ||
 			bench_die "$r restore (hop $hop) failed: $(tail -c 600 "$BENCH_W/err")"
@@ -177,6 +191,11 @@ scenario() {
 	rt "$r" "$BENCH_W/$from/state-$r" delete -f "$CID" >/dev/null 2>&1
 }
 
+if [ "${WARM:-1}" = 1 ]; then
+	bench_note "memory: right before each restore, for both runtimes, 1.25× the image's size of free memory is touched and freed (a tmpfs file written and removed): this VM returns free memory to the host (free page reporting, see \"Reading these numbers\"), and a restore into such memory pays a host fault per page (2 GiB: ~7 s instead of ~1.5 s). runc deletes its image right after sending it, which warms as much memory just before its restore; zanshin keeps its images (they are the remnant, here on tmpfs, in RAM), so without this step its restores ran into cold memory. WARM=0 leaves memory as it is"
+else
+	bench_note "memory: not warmed before restores (WARM=0): restores may run into memory this VM has returned to the host"
+fi
 bench_note "nodes: two runtime roots, bundles and image stores under $BENCH_W (tmpfs), network namespaces joined by a veth pair; shaped on both ends (see "link shaping used" below); transfer = \`tar c GEN | socat -u - TCP:peer\` into \`socat -u TCP-LISTEN | tar x\` in the peer's namespace; bytes shipped = the tar stream"
 bench_note "container: busybox rootfs, init \`sh\` then \`sleep\`, \`zs-workload -m SIZE\` (one process, SIZE MiB filled with a verifiable pattern) as the memory; before each hop it writes WRITE% of its pages (\`write K\`); after each restore every page is verified and the state digest compared"
 bench_note "zanshin: \`zanshin restore --track-mem\`, then \`zanshin checkpoint --track-mem --parent-path ../hN-1\` (hop 1: a plain checkpoint of the freshly started container); the receiver already holds every earlier generation (it sent or received it), so only the new diff travels. runc: \`runc --criu build/stock/bin/criu checkpoint\` / \`restore -d\`, a full image every hop. Per-hop values are single measurements; the tables pool the HOPS hops (the first hop is a full image for both)"

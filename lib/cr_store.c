@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "criu_internal.h"
+#include "zanshin/digest.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
@@ -318,6 +319,8 @@ void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
 	if (dup2(lock, 3) == 3)
 		syscall(SYS_close_range, 4, ~0U, 0);
 	setpriority(PRIO_PROCESS, 0, 10);
+	/* one core for hashing: the other stays with the containers */
+	zs_digest_set_max_threads(1);
 	keep_job(r, k);
 	_exit(0);
 }

@@ -78,6 +78,13 @@ void zs_digest_free(zs_digest *d)
 	free(d);
 }
 
+static unsigned max_threads = MAX_THREADS;
+
+void zs_digest_set_max_threads(unsigned n)
+{
+	max_threads = n == 0 || n > MAX_THREADS ? MAX_THREADS : n;
+}
+
 unsigned zs_digest_threads(void)
 {
 	cpu_set_t set;
@@ -89,7 +96,7 @@ unsigned zs_digest_threads(void)
 		n = (int) sysconf(_SC_NPROCESSORS_ONLN);
 	if (n < 1)
 		return 1;
-	return (unsigned) n > MAX_THREADS ? MAX_THREADS : (unsigned) n;
+	return (unsigned) n > max_threads ? max_threads : (unsigned) n;
 }
 
 /* ---- block digests of memory, on several threads ---- */

@@ -48,8 +48,12 @@ int zs_digest_buf(const void *p, uint64_t len, uint8_t out[ZS_DIGEST_LEN]);
 /* The digest of the open file FD (named WHAT in errors) from offset 0 to
  * its end, read on every usable core; *SIZE = bytes read. */
 int zs_digest_fd(int fd, const char *what, uint8_t out[ZS_DIGEST_LEN], uint64_t *size, zs_error_t *err);
-/* Cores this process may run on (sched_getaffinity), 1 to 8. */
+/* Cores this process may run on (sched_getaffinity), 1 to 8, or fewer
+ * after zs_digest_set_max_threads(). */
 unsigned zs_digest_threads(void);
+/* At most N threads hash from now on (0: no limit); the store's background
+ * work sets 1. */
+void zs_digest_set_max_threads(unsigned n);
 /* Lower-case hex of a digest: 64 characters and a NUL. */
 void zs_digest_hex(const uint8_t d[ZS_DIGEST_LEN], char hex[2 * ZS_DIGEST_LEN + 1]);
 
