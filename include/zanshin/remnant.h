@@ -8,7 +8,8 @@
  *
  * A generation appears only when complete (temp dir, fsync, rename, fsync
  * parent).  A diff's `parent` link is relative (../NAME).  manifest.json
- * ("zanshin-manifest" v1) lists every file with size and SHA-256;
+ * ("zanshin-manifest" v2) lists every file with size and sha256-4k digest
+ * (zanshin/digest.h; v1, a plain SHA-256 per file, is still read);
  * lineage.json ("zanshin-lineage" v1) has image id, parent id, parent
  * generation, created, node, kind (full|diff), pages and bytes. */
 #ifndef ZANSHIN_REMNANT_H
