@@ -28,8 +28,14 @@ fetch() {
 		echo "criu-build: fetching Debian source criu=$CRIU_DEB_VERSION (orig tarball only)"
 		grep -rqs '^Types: deb-src' /etc/apt/sources.list.d/ ||
 			die "no deb-src entries enabled; run 'make deps' (scripts/deps.sh) first"
-		(cd "$src" && apt-get source -q --download-only --tar-only "criu=$CRIU_DEB_VERSION") ||
-			die "apt-get source criu=$CRIU_DEB_VERSION failed"
+		# once more after refreshing the lists: a stale or half-written
+		# list (or a transient failure) should not fail the build
+		if ! (cd "$src" && apt-get source -q --download-only --tar-only "criu=$CRIU_DEB_VERSION"); then
+			echo "criu-build: apt-get source failed; apt-get update, then once more" >&2
+			apt-get update -q >&2 || true
+			(cd "$src" && apt-get source -q --download-only --tar-only "criu=$CRIU_DEB_VERSION") ||
+				die "apt-get source criu=$CRIU_DEB_VERSION failed (deb-src entries: /etc/apt/sources.list.d/zanshin-src.sources; memory: $(free -m | awk '/^Mem:/ {print $7}') MiB available)"
+		fi
 	fi
 	sum=$(sha256sum "$tarball" | cut -d' ' -f1)
 	if [ "$sum" != "$CRIU_SHA256" ]; then
