@@ -252,7 +252,9 @@ def plot_hops(res, p, out, data):
     for s in res.j["samples"]:
         if s["metric"] != p["metric"] or "hop" not in s or (rx and not rx.search(s["group"])):
             continue
-        series.setdefault((s["group"], s["config"]), {}).setdefault(s["hop"], []).append(s["value"])
+        # "depth": x is the chain depth (kept in "hop"), one series per configuration
+        key = ("", s["config"]) if p["kind"] == "depth" else (s["group"], s["config"])
+        series.setdefault(key, {}).setdefault(s["hop"], []).append(s["value"])
     if not series:
         return False
     scale, ylabel = (1e6, "MB") if "bytes" in p["metric"] else (1, p["metric"])
@@ -263,11 +265,14 @@ def plot_hops(res, p, out, data):
                 f.write("%d %g\n" % (hop, statistics.median(series[k][hop]) / scale))
             f.write("\n\n")
     s = TERM + 'set output "%s"\n' % out
-    s += 'set title "%s"\nset xlabel "hop"\nset ylabel "%s per hop (median)"\n' % (q(p["title"]), q(ylabel))
+    if p["kind"] == "depth":
+        s += 'set title "%s"\nset xlabel "chain depth"\nset ylabel "%s (median)"\n' % (q(p["title"]), q(ylabel))
+    else:
+        s += 'set title "%s"\nset xlabel "hop"\nset ylabel "%s per hop (median)"\n' % (q(p["title"]), q(ylabel))
     s += "set key below\nset grid\nset xtics 1\n"
     if p.get("log", True) and "bytes" in p["metric"]:
         s += "set logscale y\n"
-    parts = ["'%s' index %d using 1:2 with linespoints title \"%s\"" % (data, i, q("%s, %s" % (k[1], k[0])))
+    parts = ["'%s' index %d using 1:2 with linespoints title \"%s\"" % (data, i, q(", ".join(x for x in (k[1], k[0]) if x)))
              for i, k in enumerate(names)]
     s += "plot " + ", ".join(parts) + "\n"
     return gnuplot(s)
