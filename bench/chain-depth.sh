@@ -36,12 +36,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-warm_memory() {
-	[ "${WARM:-1}" = 1 ] || return 0
-	dd if=/dev/zero of="$BENCH_W/.warm" bs=1M count=$(($1 + $1 / 4)) status=none
-	rm -f "$BENCH_W/.warm"
-}
-
 k=$(awk -v m="$MIB" -v w="$WRITE" 'BEGIN {k = int(m * 256 * w / 100 + 0.5); print (k < 1 ? 1 : k)}')
 c_bundle "$BENCH_W/A/bundle" "$(C_WL_ARGS "$MIB")"
 mkdir -p "$BENCH_W/A/img"

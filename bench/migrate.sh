@@ -112,20 +112,6 @@ ship() {
 	rm -f "$BENCH_W/.bytes"
 }
 
-# scenario RT MIB LINK WRITE: HOPS hops; samples go to group "MIB MiB, LINK, WRITE% written".
-# This VM hands free memory back to the host (free page reporting): the
-# first touch of such memory costs a host fault per page, several times a
-# restore's own work. Right before each restore, for both runtimes, the
-# restore's worth of free memory is touched and freed again (a tmpfs file of
-# the image's size plus a quarter), as on a machine without free page
-# reporting — and as runc gets anyway by deleting its sent image just before
-# (zanshin keeps it: the remnant).
-warm_memory() {
-	[ "${WARM:-1}" = 1 ] || return 0
-	dd if=/dev/zero of="$BENCH_W/.warm" bs=1M count=$(($1 + $1 / 4)) status=none
-	rm -f "$BENCH_W/.warm"
-}
-
 # The two nodes share this machine's two cores and memory. On two machines
 # the sending node's background store work (keeping the generation it just
 # wrote, merging a chain past max_chain: a new full generation) runs on the
@@ -145,6 +131,7 @@ settle_sender() {
 	SETTLE_SECS=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN {printf "%.6f", (b - a) / 1e9}')
 }
 
+# scenario RT MIB LINK WRITE: HOPS hops; samples go to group "MIB MiB, LINK, WRITE% written".
 scenario() {
 	local r=$1 mib=$2 link=$3 wr=$4 n from=A to=B prev="" gen out digest t0 t1 k cfg
 	local groups=("$mib MiB, $link, $wr% written") g
