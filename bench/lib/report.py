@@ -155,7 +155,7 @@ def why(r, g, by_name):
         if mem:
             t += " (%.3f s against %.3f s)" % (mem[0][1], mem[0][2])
         t += (". The rest is work both do whatever was written — the container's mount tree, its network "
-              "namespace through `ip` and `iptables-save` runs, killing the dumped tasks and waiting for their "
+              "namespace's links and sysctls, killing the dumped tasks and waiting for their "
               "exit, the runtime around CRIU: at least %.3f s, which alone is %.0f%% of runc's %.3f s "
               "(the goal needs zanshin at ≤ %.3f s)" % (fixed, 100 * fixed / wa, wa, 0.3 * wa))
         setup = [x for x in rows if x[0].startswith("setup")]
@@ -179,6 +179,14 @@ def why(r, g, by_name):
                  "when each node's chain passes max_chain and the sender merges it (waited for before the "
                  "restore, SEPARATE=1): zanshin %.3f s, runc %.3f s (%.2f×); the per-hop samples show which hops "
                  "were slow" % (z1, a1, z1 / a1, z2, a2, z2 / a2))
+            cd = by_name.get("chain-depth")
+            if cd:
+                deep = ordered(k[0] for k in cd.keys)[-1]
+                x = cd.ratio(deep, "diff chain", "restore (s)")
+                if x:
+                    t += (". The receiver restores hop N's diff through its image directory's chain, N images "
+                          "deep; `chain-depth` measured such a restore at %s at %.2f× the same memory in one "
+                          "image" % (deep, x))
         else:
             t = ("hops 1–4, before any store merge is due: zanshin %.3f s, runc %.3f s (%.2f×); from hop 5 on, "
                  "when each node's chain passes max_chain and the node merges it in the background (a new full "
