@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-k=$(awk -v m="$MIB" -v w="$WRITE" 'BEGIN {k = int(m * 256 * w / 100 + 0.5); print (k < 1 ? 1 : k)}')
+k=$(wl_pages "$MIB" "$WRITE")
 c_bundle "$BENCH_W/A/bundle" "$(C_WL_ARGS "$MIB")"
 mkdir -p "$BENCH_W/A/img"
 # wl_do and c_pid go through rt(): the same state root, no store

@@ -64,7 +64,7 @@ print("outside CRIU: runtime, CRIU start, RPC, cleanup\t%.6f" % max(0.0, float(s
 EOF
 }
 
-k=$(awk -v m="$MIB" -v w="$WRITE" 'BEGIN {k = int(m * 256 * w / 100 + 0.5); print (k < 1 ? 1 : k)}')
+k=$(wl_pages "$MIB" "$WRITE")
 GROUP="$MIB MiB, $WRITE% written"
 bench_note "container: busybox rootfs, init \`sh\` then \`sleep\`, \`zs-workload -m $MIB\` (one process), network namespace of its own; before each checkpoint it writes $WRITE% of its pages ($k); $RUNS recorded checkpoints per runtime, each after a restore of the previous one (verified page by page); images in ${BENCH_TMP:-/dev/shm} (tmpfs)"
 bench_note "phases from CRIU's dump.log (log level 4, timestamps since CRIU's start), between the first lines that start them: setup = kerndat (the kernel feature probe: zanshin's CRIU keeps its cache where /run is on disk, keyed by boot id and binary, criu-patches 0014; stock CRIU keeps it only on tmpfs, and /run on this machine is not, so stock CRIU probes on every run, running iptables -L and ip6tables -L), CPU and vDSO; tasks = parasite, memory (the diff: pages written since the restore), files; mounts = the mount tree, tmpfs contents through tar; namespaces = the time, uts and ipc namespaces and the network namespace's links and sysctls (both runtimes dump the network namespace \"empty\": no addresses, routes or iptables, as runc does); kill = SIGKILL to the dumped tasks and waiting for their exit (their memory is freed); outside CRIU = wall time of the runtime command minus CRIU's own"

@@ -142,7 +142,7 @@ scenario() {
 		groups=()
 		for g in $WRITES; do groups+=("$mib MiB, $link, $g% written"); done
 	fi
-	k=$(awk -v m="$mib" -v w="$wr" 'BEGIN {k = int(m * 256 * w / 100 + 0.5); print (k < 1 ? 1 : k)}')
+	k=$(wl_pages "$mib" "$wr")
 	rm -rf "$BENCH_W/A" "$BENCH_W/B"
 	for n in A B; do
 		c_bundle "$BENCH_W/$n/bundle" "$(C_WL_ARGS "$mib")"

@@ -22,6 +22,8 @@ jobs=${JOBS:-$(nproc)}
 
 die() { echo "criu-build: $*" >&2; exit 1; }
 
+get_source() { (cd "$src" && apt-get source -q --download-only --tar-only "criu=$CRIU_DEB_VERSION"); }
+
 fetch() {
 	mkdir -p "$src"
 	if [ ! -f "$tarball" ]; then
@@ -30,10 +32,10 @@ fetch() {
 			die "no deb-src entries enabled; run 'make deps' (scripts/deps.sh) first"
 		# once more after refreshing the lists: a stale or half-written
 		# list (or a transient failure) should not fail the build
-		if ! (cd "$src" && apt-get source -q --download-only --tar-only "criu=$CRIU_DEB_VERSION"); then
+		if ! get_source; then
 			echo "criu-build: apt-get source failed; apt-get update, then once more" >&2
 			apt-get update -q >&2 || true
-			(cd "$src" && apt-get source -q --download-only --tar-only "criu=$CRIU_DEB_VERSION") ||
+			get_source ||
 				die "apt-get source criu=$CRIU_DEB_VERSION failed (deb-src entries: /etc/apt/sources.list.d/zanshin-src.sources; memory: $(free -m | awk '/^Mem:/ {print $7}') MiB available)"
 		fi
 	fi

@@ -45,13 +45,16 @@ wl_do() {
 
 # warm_memory MIB: this VM hands free memory back to the host (free page
 # reporting): the first touch of such memory costs a host fault per page,
-# several times a restore's own work. Right before each restore, for both runtimes, the
-# restore's worth of free memory is touched and freed again (a tmpfs file of
-# the image's size plus a quarter), as on a machine without free page
-# reporting — and as runc gets anyway by deleting its sent image just before
-# (zanshin keeps it: the remnant).
+# several times a restore's own work. Right before each restore, for both
+# runtimes, the restore's worth of free memory is touched and freed again (a
+# tmpfs file of the image's size plus a quarter), as on a machine without
+# free page reporting — and as runc gets anyway by deleting its sent image
+# just before (zanshin keeps it: the remnant).
 warm_memory() {
 	[ "${WARM:-1}" = 1 ] || return 0
 	dd if=/dev/zero of="$BENCH_W/.warm" bs=1M count=$(($1 + $1 / 4)) status=none
 	rm -f "$BENCH_W/.warm"
 }
+
+# wl_pages MIB PERCENT: how many of MIB MiB's pages PERCENT% is (at least 1).
+wl_pages() { awk -v m="$1" -v w="$2" 'BEGIN {k = int(m * 256 * w / 100 + 0.5); print (k < 1 ? 1 : k)}'; }

@@ -52,7 +52,7 @@ log_ranges() {
 # Restored with tracking, then three dumps: two --leave-running, the last
 # one final; each one a diff on the previous. Then every image restores.
 leave_running_chain() {
-	local W=$ZS_T/lr/wl I=$ZS_T/lr pid d0 d1 d2 d3 n prev=base
+	local W=$ZS_T/lr/wl I=$ZS_T/lr pid d0 d1 d2 d3 n prev=base v
 	wl_start "$W" $MIB || { t_fail "leave-running chain: start" "$(cat "$W/.start")"; return; }
 	pid=$(wl_pid "$W")
 	t_verify "leave-running chain: fresh" "$W" || return
@@ -81,13 +81,10 @@ leave_running_chain() {
 	log_ranges "leave-running chain: -v4 diff dump logs no line per written range" "lr d3" dump 0 0
 	for n in 1 2; do
 		wl_stop "$W"
-		if [ $n = 1 ]; then
-			t_restore "lr d$n again" "$I/d$n" -v5 || return
-			log_ranges "leave-running chain: -v5 restore logs the page ranges read from the parent" "lr d$n again" restore $K 100000000
-			t_verify "leave-running chain: d$n restored later" "$W" "$(eval "echo \$d$n")" || return
-			continue
-		fi
-		t_restore "lr d$n again" "$I/d$n" || return
+		v=() # d1 again at -v5
+		[ $n = 1 ] && v=(-v5)
+		t_restore "lr d$n again" "$I/d$n" "${v[@]}" || return
+		[ $n = 1 ] && log_ranges "leave-running chain: -v5 restore logs the page ranges read from the parent" "lr d$n again" restore $K 100000000
 		t_verify "leave-running chain: d$n restored later" "$W" "$(eval "echo \$d$n")" || return
 	done
 	wl_stop "$W"
