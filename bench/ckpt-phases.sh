@@ -39,7 +39,7 @@ marks = [
     ("freezing processes", "freeze"),
     ("mnt: Dumping mountpoints", "tasks: parasite, memory pages, files"),
     ("Dumping pstree", "mounts (tmpfs contents through tar)"),
-    ("Namespaces dump complete", "namespaces (net sysctls and links, ipc, uts)"),
+    ("Namespaces dump complete", "namespaces (net: conntrack table; ipc, uts, time)"),
     ("Unfreezing tasks", "cgroups, images, post-dump"),
     ("Writing stats", "kill the tasks, wait for their exit"),
     ("Dumping finished successfully", "stats"),
@@ -67,7 +67,7 @@ EOF
 k=$(wl_pages "$MIB" "$WRITE")
 GROUP="$MIB MiB, $WRITE% written"
 bench_note "container: busybox rootfs, init \`sh\` then \`sleep\`, \`zs-workload -m $MIB\` (one process), network namespace of its own; before each checkpoint it writes $WRITE% of its pages ($k); $RUNS recorded checkpoints per runtime, each after a restore of the previous one (verified page by page); images in ${BENCH_TMP:-/dev/shm} (tmpfs)"
-bench_note "phases from CRIU's dump.log (log level 4, timestamps since CRIU's start), between the first lines that start them: setup = kerndat (the kernel feature probe: zanshin's CRIU keeps its cache where /run is on disk, keyed by boot id and binary, criu-patches 0014; stock CRIU keeps it only on tmpfs, and /run on this machine is not, so stock CRIU probes on every run, running iptables -L and ip6tables -L), CPU and vDSO; tasks = parasite, memory (the diff: pages written since the restore), files; mounts = the mount tree, tmpfs contents through tar; namespaces = the time, uts and ipc namespaces and the network namespace's links and sysctls (both runtimes dump the network namespace \"empty\": no addresses, routes or iptables, as runc does); kill = SIGKILL to the dumped tasks and waiting for their exit (their memory is freed); outside CRIU = wall time of the runtime command minus CRIU's own"
+bench_note "phases from CRIU's dump.log (log level 4, timestamps since CRIU's start), between the first lines that start them: setup = kerndat (the kernel feature probe: zanshin's CRIU keeps its cache where /run is on disk, keyed by boot id and binary, criu-patches 0014; stock CRIU keeps it only on tmpfs, and /run on this machine is not, so stock CRIU probes on every run, running iptables -L and ip6tables -L), CPU and vDSO; tasks = parasite, memory (the diff: pages written since the restore), files, cgroups (stock CRIU mounts every hierarchy anew, cgroup2 costing about 10 ms; zanshin's CRIU reads them through the host's mounts, criu-patches 0017); mounts = the mount tree, tmpfs contents through tar; namespaces = the time, uts and ipc namespaces and the network namespace (both runtimes dump it \"empty\": no links, addresses, routes or iptables, as runc does; but its conntrack entries are dumped, and stock CRIU walks the host's whole conntrack table twice for them, which zanshin's CRIU skips when the namespace has none, criu-patches 0016); kill = SIGKILL to the dumped tasks and waiting for their exit (their memory is freed); outside CRIU = wall time of the runtime command minus CRIU's own"
 
 for r in $RUNTIMES; do
 	cfg="runc + stock CRIU"

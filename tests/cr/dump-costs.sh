@@ -11,7 +11,8 @@
 #         it has to mount them itself (the mounts hidden by tmpfs over
 #         them, which also proves a covered mount is not used);
 #   0018  freezer.state in cgroup.img has the permissions of the file, not
-#         bytes of CRIU's heap (which made any two dumps differ).
+#         bytes of CRIU's heap (which made any two dumps differ, and which a
+#         restore with --manage-cgroups-mode full applied to the file).
 . "$(dirname "$0")/lib.sh"
 CR_MIB=64
 cr_setup dump-costs
@@ -151,9 +152,22 @@ else
 	else
 		t_fail "conntrack entry in a netns-ct image" "$(ls -l "$I/c2")"
 	fi
-	if t_rest "A" A "$I/c2"; then
+	# --manage-cgroups-mode full: restore sets freezer.state's value and
+	# permissions from cgroup.img (stock CRIU: the heap bytes, e.g. mode
+	# 2220, uid 21962)
+	if t_rest "A" A "$I/c2" --manage-cgroups-mode full; then
 		t_wl_verify "A: restored" A "$D"
 		init2=$(z A state "$CR_CID" | jq -r .pid)
+		if [ -n "$fcg" ] && [ -n "$fmnt" ]; then
+			fcg2=$(awk -F: '$2 ~ /(^|,)freezer(,|$)/ {print $3}' "/proc/$init2/cgroup")
+			got=$(stat -c '%f %u %g' "$fmnt$fcg2/freezer.state")
+			got="$((16#${got%% *})) ${got#* }"
+			if [ "$got" = "$want" ]; then
+				t_ok "restored freezer.state keeps its permissions ($got)"
+			else
+				t_fail "restored freezer.state keeps its permissions" "now: $got" "before: $want"
+			fi
+		fi
 		if OUT=$(nsenter -t "$init2" -n conntrack -L "${ct_args[@]}" 2>&1) && grep -q "src=10.9.8.7 dst=10.9.8.6 sport=4000 dport=5000" <<<"$OUT"; then
 			t_ok "conntrack entry restored in the new netns"
 		else
