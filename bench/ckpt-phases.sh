@@ -72,6 +72,7 @@ bench_note "phases from CRIU's dump.log (log level 4, timestamps since CRIU's st
 for r in $RUNTIMES; do
 	cfg="runc + stock CRIU"
 	[ "$r" = zanshin ] && cfg="zanshin (diff)"
+	bench_settle_stores "$BENCH_W"
 	rm -rf "$BENCH_W/A"
 	c_bundle "$BENCH_W/A/bundle" "$(C_WL_ARGS "$MIB")"
 	mkdir -p "$BENCH_W/A/img"

@@ -143,6 +143,7 @@ scenario() {
 		for g in $WRITES; do groups+=("$mib MiB, $link, $g% written"); done
 	fi
 	k=$(wl_pages "$mib" "$wr")
+	bench_settle_stores "$BENCH_W"
 	rm -rf "$BENCH_W/A" "$BENCH_W/B"
 	for n in A B; do
 		c_bundle "$BENCH_W/$n/bundle" "$(C_WL_ARGS "$mib")"

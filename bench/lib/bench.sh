@@ -109,5 +109,17 @@ bench_end() {
 	"$BENCH_PY" "$BENCH_TOP/bench/lib/record.py" "$BENCH_W" "$BENCH_OUT/$BENCH_NAME.json" ||
 		bench_die "recording the results failed"
 	"$BENCH_PY" "$BENCH_TOP/bench/lib/report.py" "$BENCH_OUT" || bench_die "the report failed"
+	bench_settle_stores "$BENCH_W"
 	[ "${BENCH_KEEP:-0}" = 1 ] && bench_log "kept $BENCH_W" || rm -rf "$BENCH_W"
+}
+
+# bench_settle_stores DIR: wait for the background work (keeping, merging) of
+# every zanshin remnant store under DIR (`remnant list` waits for it), so
+# that removing DIR does not race a store still writing into it.
+bench_settle_stores() {
+	local r
+	[ -x "${ZANSHIN:-}" ] || return 0
+	while IFS= read -r -d '' r; do
+		"$ZANSHIN" --remnant-root "$r" remnant list >/dev/null 2>&1
+	done < <(find "$1" -maxdepth 3 -type d -name '*.remnant' -print0 2>/dev/null)
 }
