@@ -21,11 +21,7 @@ I=$CR_T/A/img
 W=$CR_T/A/work
 mkdir -p "$W"
 
-if ! out=$(cr_run A); then
-	t_fail "run" "$out"
-	t_done
-	exit
-fi
+t_run A
 t_wl_write "A" A 16
 t_wl_verify "A: before checkpoint" A
 init=$(z A state "$CR_CID" | jq -r .pid)

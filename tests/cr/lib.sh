@@ -163,6 +163,17 @@ cr_run() {
 	return 1
 }
 
+# t_run NODE: cr_run that must succeed; if it fails, it is reported and the
+# test file ends (nothing else can run without the container).
+t_run() {
+	local out
+	if ! out=$(cr_run "$1"); then
+		t_fail "run" "$out"
+		t_done
+		exit
+	fi
+}
+
 # cr_restore NODE IMGDIR [ARGS...]: restore detached with new stdio pipes.
 # Output (errors) in $CR_ERR.
 cr_restore() {
