@@ -408,7 +408,8 @@ static int spawn_init(struct create_ctx *c, zs_error_t *err)
 	a.no_new_keyring = c->o->no_new_keyring;
 	a.clone_flags = flags;
 	a.mount_src_fds = c->mount_fds;
-	if (join_pidns_path(c->config, err) < 0)
+	/* inherited by the init: it is never dumpable in the container */
+	if (zs_make_undumpable(err) < 0 || join_pidns_path(c->config, err) < 0)
 		return -1;
 	pid = syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
 	if (pid < 0)
@@ -447,6 +448,9 @@ static int setup_from_parent(struct create_ctx *c, zs_error_t *err)
 		return ret;
 	if (zs_cgroup_was_populated(c->cg))
 		zs_warn("container's cgroup is not empty: processes other than the container's init found");
+	ret = zs_set_oom_score_adj(c->pid, cfg->process, err);
+	if (ret < 0)
+		return ret;
 	if (zs_sync_send(c->sync[0], ZS_SYNC_GO, 0, NULL) < 0)
 		return zs_make_error(err, errno, "sync with the container init");
 	return 0;
@@ -470,13 +474,37 @@ static int run_parent_hooks(struct create_ctx *c, zs_error_t *err)
 	return 0;
 }
 
+/* After ZS_SYNC_CREATED the init seals itself (the seccomp filter with
+ * noNewPrivileges) and closes the socket: EOF then means success, unless the
+ * init died instead. */
+static int wait_sealed(struct create_ctx *c, zs_error_t *err)
+{
+	struct zs_sync_msg m;
+	int status;
+
+	if (zs_sync_recv_reply(c->sync[0], &m, err) < 0)
+		return -1;
+	if (m.type == ZS_SYNC_ERROR)
+		return zs_make_error(err, m.err_no, "%s", m.msg);
+	if (m.type != 0)
+		return zs_make_error(err, -EPROTO, "container init: unexpected message %d after it was created",
+				     m.type);
+	if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+		c->pid = -1;
+		return zs_make_error(err, 0, "container init exited before it was started");
+	}
+	return 0;
+}
+
+/* Messages from the init are untrusted (it runs in the container):
+ * zs_sync_recv bounds, checks and sanitizes them. */
 static int wait_created(struct create_ctx *c, zs_error_t *err)
 {
 	struct zs_sync_msg m;
 	int ret;
 
 	for (;;) {
-		ret = zs_sync_recv(c->sync[0], &m, err);
+		ret = zs_sync_recv_reply(c->sync[0], &m, err);
 		if (ret < 0)
 			return ret;
 		switch (m.type) {
@@ -486,11 +514,13 @@ static int wait_created(struct create_ctx *c, zs_error_t *err)
 				return ret;
 			break;
 		case ZS_SYNC_CREATED:
-			return 0;
+			return wait_sealed(c, err);
 		case ZS_SYNC_ERROR:
 			return zs_make_error(err, m.err_no, "%s", m.msg);
-		default:
+		case 0:
 			return zs_make_error(err, 0, "container init exited unexpectedly");
+		default:
+			return zs_make_error(err, -EPROTO, "container init: unexpected message %d", m.type);
 		}
 	}
 }

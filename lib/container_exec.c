@@ -159,6 +159,8 @@ static __attribute__((noreturn)) void exec_child(struct zs_init_args *a)
 	struct zs_sync_msg m;
 	size_t i;
 
+	/* already in the container's pid namespace: guard before anything */
+	zs_linux_guard(a);
 	if (zs_sync_recv(a->sync_fd, &m, &err) < 0 || m.type != ZS_SYNC_GO)
 		_exit(1);
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -248,10 +250,25 @@ static int join_pidns(pid_t pid, zs_error_t *err)
 	return join_ns(pid, "pid", CLONE_NEWPID, err);
 }
 
+/* The child's answer: EOF when its execve closed the socket, or an error.
+ * The message is untrusted (the child is in the container): zs_sync_recv
+ * bounds, checks and sanitizes it. */
+static int exec_wait_child(int sync_fd, zs_error_t *err)
+{
+	struct zs_sync_msg m;
+
+	if (zs_sync_recv_reply(sync_fd, &m, err) < 0)
+		return zs_error_wrap(err, "exec");
+	if (m.type == 0)
+		return 0;
+	if (m.type == ZS_SYNC_ERROR)
+		return zs_make_error(err, m.err_no, "%s", m.msg);
+	return zs_make_error(err, -EPROTO, "exec: unexpected message %d from the exec'd process", m.type);
+}
+
 static int exec_spawn(struct exec_ctx *c, const struct zs_exec_opts *o, pid_t *out, zs_error_t *err)
 {
 	struct zs_init_args a = {0};
-	struct zs_sync_msg m;
 	pid_t pid;
 	int ret;
 
@@ -265,7 +282,10 @@ static int exec_spawn(struct exec_ctx *c, const struct zs_exec_opts *o, pid_t *o
 	a.preserve_fds = o->preserve_fds;
 	a.is_exec = true;
 	a.ns_join_pid = c->st->pid;
-	ret = join_pidns(c->st->pid, err);
+	/* the child inherits it: it is never dumpable in the container */
+	ret = zs_make_undumpable(err);
+	if (ret == 0)
+		ret = join_pidns(c->st->pid, err);
 	if (ret < 0)
 		return ret;
 	pid = fork();
@@ -292,16 +312,14 @@ static int exec_spawn(struct exec_ctx *c, const struct zs_exec_opts *o, pid_t *o
 		if (zs_cgroup_enter_sub(c->cg, pid, o->cgroups, n, err) < 0)
 			goto fail;
 	}
+	if (zs_set_oom_score_adj(pid, c->proc, err) < 0)
+		goto fail;
 	if (zs_sync_send(c->sync[0], ZS_SYNC_GO, 0, NULL) < 0) {
 		zs_make_error(err, errno, "sync with the exec'd process");
 		goto fail;
 	}
-	if (zs_sync_recv(c->sync[0], &m, err) < 0)
+	if (exec_wait_child(c->sync[0], err) < 0)
 		goto fail;
-	if (m.type == ZS_SYNC_ERROR) {
-		zs_make_error(err, m.err_no, "%s", m.msg);
-		goto fail;
-	}
 	return 0;
 fail:
 	kill(pid, SIGKILL);

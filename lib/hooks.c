@@ -1,4 +1,4 @@
-/* zanshin — OCI hooks, the parent<->child sync socket, fd passing. */
+/* zanshin — OCI hooks, fd passing. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -16,30 +16,6 @@
 
 #include "zanshin/linux.h"
 #include "zanshin/utils.h"
-
-int zs_sync_send(int fd, int type, int err_no, const char *msg)
-{
-	struct zs_sync_msg m = {.type = type, .err_no = err_no};
-
-	if (msg)
-		snprintf(m.msg, sizeof(m.msg), "%s", msg);
-	return send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 ? -1 : 0;
-}
-
-int zs_sync_recv(int fd, struct zs_sync_msg *m, zs_error_t *err)
-{
-	ssize_t n;
-
-	memset(m, 0, sizeof(*m));
-	do
-		n = recv(fd, m, sizeof(*m), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return zs_make_error(err, errno, "read from the container's init");
-	if (n == 0)
-		m->type = 0;
-	return 0;
-}
 
 int zs_send_fd(int sock, int fd, const char *name, zs_error_t *err)
 {

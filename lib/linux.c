@@ -137,19 +137,24 @@ static int set_rlimits(const struct zs_process *p, zs_error_t *err)
 	return 0;
 }
 
-static int set_oom_score_adj(const struct zs_process *p, zs_error_t *err)
+/* Written by the parent into /proc/PID: the child is non-dumpable, so its
+ * own /proc/self files belong to the host's root, which a user-namespaced
+ * child cannot write (runc writes it before joining the user namespace). */
+int zs_set_oom_score_adj(pid_t pid, const struct zs_process *p, zs_error_t *err)
 {
-	char buf[16];
+	cleanup_free char *path = NULL;
 	cleanup_close int fd = -1;
+	char buf[16];
 
 	if (!p->oom_score_adj_set)
 		return 0;
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	path = xasprintf("/proc/%d/oom_score_adj", (int) pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return zs_make_error(err, errno, "open /proc/self/oom_score_adj");
+		return zs_make_error(err, errno, "open `%s`", path);
 	snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
 	if (write_all(fd, buf, strlen(buf)) < 0)
-		return zs_make_error(err, errno, "write oom_score_adj");
+		return zs_make_error(err, errno, "write oom_score_adj %d to `%s`", p->oom_score_adj, path);
 	return 0;
 }
 
@@ -249,10 +254,55 @@ static int wait_for_start(const struct zs_init_args *a, zs_error_t *err)
 	return 0;
 }
 
+static int seal_process(struct zs_init_args *a, const struct zs_process *p, zs_error_t *err);
+
 static void init_fail(const struct zs_init_args *a, zs_error_t err)
 {
 	zs_sync_send(a->sync_fd, ZS_SYNC_ERROR, zs_error_errno(err), zs_error_msg(err));
 	_exit(1);
+}
+
+int zs_make_undumpable(zs_error_t *err)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return zs_make_error(err, errno, "prctl(PR_SET_DUMPABLE, 0)");
+	return 0;
+}
+
+/* First thing in a process that enters the container (the init, an exec'd
+ * process), CVE-2016-9962: non-dumpable until execve (which makes it
+ * dumpable again for a readable binary), so that nothing in the container
+ * can ptrace it or open its /proc/PID/{fd,exe,mem} while it holds host
+ * resources and container capabilities without the seccomp filter; the
+ * parent made itself non-dumpable before forking, this is the child's own
+ * guarantee.  The host's log file is closed (lines go to the parent over
+ * the sync socket) and inherited fds beyond the preserved ones get
+ * CLOEXEC. */
+void zs_linux_guard(struct zs_init_args *a)
+{
+	zs_error_t err = NULL;
+
+	if (zs_make_undumpable(&err) < 0)
+		init_fail(a, err);
+	zs_sync_log_to_parent(&a->sync_fd);
+	if (mark_fds_cloexec_from(3 + a->preserve_fds, &err) < 0)
+		init_fail(a, err);
+}
+
+/* The init is created: tell the parent, seal (the filter now, before the
+ * wait for `start`, as runc does with noNewPrivileges), report a failure to
+ * seal, then hang up: EOF is what the parent waits for. */
+static void init_created(struct zs_init_args *a, const struct zs_process *p)
+{
+	zs_error_t err = NULL;
+
+	if (zs_sync_send(a->sync_fd, ZS_SYNC_CREATED, 0, NULL) < 0)
+		_exit(1);
+	if (seal_process(a, p, &err) < 0)
+		init_fail(a, err);
+	zs_log_redirect(NULL, NULL);
+	close(a->sync_fd);
+	a->sync_fd = -1;
 }
 
 static int prepare_process(const struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
@@ -260,8 +310,6 @@ static int prepare_process(const struct zs_init_args *a, const struct zs_process
 	int ret;
 
 	ret = setup_terminal(a, p, err);
-	if (ret == 0)
-		ret = set_oom_score_adj(p, err);
 	if (ret == 0)
 		ret = set_rlimits(p, err);
 	if (ret == 0 && a->config->personality_set && personality(a->config->personality) < 0)
@@ -301,13 +349,32 @@ static int enter_cwd(const struct zs_init_args *a, const struct zs_process *p, z
 	return 0;
 }
 
-static void exec_process(const struct zs_init_args *a, const struct zs_process *p, const char *exe)
+/* The last steps before execve, once: every fd beyond the preserved ones
+ * gets CLOEXEC, then, with noNewPrivileges, the seccomp filter (as late as
+ * runc loads it, so that a profile need not allow our own syscalls; the
+ * process is non-dumpable all along, so nothing in the container can use
+ * the unfiltered window).  Without noNewPrivileges the filter was loaded in
+ * drop_privileges(), before the capabilities went. */
+static int seal_process(struct zs_init_args *a, const struct zs_process *p, zs_error_t *err)
+{
+	if (a->sealed)
+		return 0;
+	if (mark_fds_cloexec_from(3 + a->preserve_fds, err) < 0)
+		return -1;
+	if (a->seccomp && p->no_new_privileges && !a->seccomp_loaded) {
+		if (zs_seccomp_load(a->seccomp, err) < 0)
+			return -1;
+		a->seccomp_loaded = true;
+	}
+	a->sealed = true;
+	return 0;
+}
+
+static void exec_process(struct zs_init_args *a, const struct zs_process *p, const char *exe)
 {
 	zs_error_t err = NULL;
 
-	if (a->seccomp && p->no_new_privileges && !a->seccomp_loaded && zs_seccomp_load(a->seccomp, &err) < 0)
-		goto fail;
-	if (mark_fds_cloexec_from(3 + a->preserve_fds, &err) < 0)
+	if (seal_process(a, p, &err) < 0)
 		goto fail;
 	environ = p->env ? p->env : (char *[]){NULL};
 	execv(exe, p->args);
@@ -378,6 +445,7 @@ void zs_linux_init(struct zs_init_args *a)
 	struct zs_sync_msg m;
 	cleanup_free char *exe = NULL;
 
+	zs_linux_guard(a);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (zs_sync_recv(a->sync_fd, &m, &err) < 0 || m.type != ZS_SYNC_GO)
 		_exit(1);
@@ -421,20 +489,13 @@ void zs_linux_init(struct zs_init_args *a)
 		init_fail(a, err);
 	/* From here on the init outlives `create`. */
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	zs_sync_send(a->sync_fd, ZS_SYNC_CREATED, 0, NULL);
-	close(a->sync_fd);
+	init_created(a, p);
 	if (wait_for_start(a, &err) < 0) {
 		fprintf(stderr, "zanshin init: %s\n", zs_error_msg(err));
 		_exit(1);
 	}
-	/* startContainer hooks run under the container's seccomp filter */
-	if (a->seccomp && p->no_new_privileges && c->n_hooks[ZS_HOOK_START_CONTAINER]) {
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || zs_seccomp_load(a->seccomp, &err) < 0) {
-			fprintf(stderr, "zanshin init: %s\n", zs_error_msg(err));
-			_exit(1);
-		}
-		a->seccomp_loaded = true;
-	}
+	/* startContainer hooks run under the container's seccomp filter (loaded
+	 * by init_created() or drop_privileges()) */
 	if (c->n_hooks[ZS_HOOK_START_CONTAINER] && a->state_json) {
 		/* the state we were given says "creating"; now it is "created" */
 		char *s = strstr((char *) a->state_json, "\"status\":\"creating\"");

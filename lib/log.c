@@ -17,6 +17,8 @@
 static int log_fd = 2;
 static enum zs_log_format log_format = ZS_LOG_TEXT;
 static bool log_debug;
+static zs_log_sink_fn log_sink;
+static void *log_sink_data;
 
 int zs_log_init(const char *path, enum zs_log_format format, bool debug, zs_error_t *err)
 {
@@ -56,11 +58,25 @@ static void now_rfc3339(char *buf, size_t len)
 	}
 }
 
+void zs_log_redirect(zs_log_sink_fn fn, void *data)
+{
+	if (log_fd > 2)
+		close(log_fd);
+	log_fd = -1;
+	log_sink = fn;
+	log_sink_data = data;
+}
+
 static void emit(const char *level, const char *msg)
 {
 	char ts[64];
 	cleanup_free char *line = NULL;
 
+	if (log_fd < 0) {
+		if (log_sink)
+			log_sink(level, msg, log_sink_data);
+		return;
+	}
 	now_rfc3339(ts, sizeof(ts));
 	if (log_format == ZS_LOG_JSON) {
 		cleanup_jgen zs_jgen *g = zs_jgen_new(false);

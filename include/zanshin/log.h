@@ -16,5 +16,10 @@ void zs_log(const char *level, const char *fmt, ...) __attribute__((format(print
 /* Log an error line; returns whether the log goes to stderr already. */
 bool zs_log_error(const char *msg);
 bool zs_log_debug_enabled(void);
+/* From now on log lines go to FN(level, msg, DATA) instead of the log file,
+ * which is closed here (stderr is left open); FN NULL drops them.  For the
+ * processes that enter the container: they must not hold the host's log. */
+typedef void (*zs_log_sink_fn)(const char *level, const char *msg, void *data);
+void zs_log_redirect(zs_log_sink_fn fn, void *data);
 
 #endif
