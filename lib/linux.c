@@ -2,6 +2,7 @@
  * the exec fifo wait and execve.  Runs in the init child (and, with
  * is_exec, in an exec'd process after it joined the namespaces). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -262,6 +263,27 @@ static void init_fail(const struct zs_init_args *a, zs_error_t err)
 	_exit(1);
 }
 
+/* Inherited fds >= FROM that the caller did not ask to pass: every fd of
+ * our own is O_CLOEXEC, so the ones without it came from our caller
+ * (runc passes only stdio, the preserved fds and its own). */
+static int close_inherited_fds(int from, zs_error_t *err)
+{
+	cleanup_dir DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (d == NULL)
+		return zs_make_error(err, errno, "open /proc/self/fd");
+	while ((de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name), flags;
+		if (de->d_name[0] == '.' || fd < from || fd == dirfd(d))
+			continue;
+		flags = fcntl(fd, F_GETFD);
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			close(fd);
+	}
+	return 0;
+}
+
 int zs_make_undumpable(zs_error_t *err)
 {
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -276,8 +298,8 @@ int zs_make_undumpable(zs_error_t *err)
  * resources and container capabilities without the seccomp filter; the
  * parent made itself non-dumpable before forking, this is the child's own
  * guarantee.  The host's log file is closed (lines go to the parent over
- * the sync socket) and inherited fds beyond the preserved ones get
- * CLOEXEC. */
+ * the sync socket) and inherited fds beyond the preserved ones are closed
+ * (seal_process() gives whatever is left CLOEXEC before execve). */
 void zs_linux_guard(struct zs_init_args *a)
 {
 	zs_error_t err = NULL;
@@ -285,7 +307,7 @@ void zs_linux_guard(struct zs_init_args *a)
 	if (zs_make_undumpable(&err) < 0)
 		init_fail(a, err);
 	zs_sync_log_to_parent(&a->sync_fd);
-	if (mark_fds_cloexec_from(3 + a->preserve_fds, &err) < 0)
+	if (close_inherited_fds(3 + a->preserve_fds, &err) < 0)
 		init_fail(a, err);
 }
 
@@ -401,6 +423,16 @@ static int run_create_container_hooks(const struct zs_init_args *a, zs_error_t *
 			    a->state_json, err);
 }
 
+/* The detached bind-mount sources (host trees) are not needed once mounted. */
+static void close_mount_sources(const struct zs_init_args *a)
+{
+	size_t i;
+
+	for (i = 0; a->mount_src_fds && i < a->config->n_mounts; i++)
+		if (a->mount_src_fds[i] >= 0)
+			close(a->mount_src_fds[i]);
+}
+
 static int setup_rootfs(struct zs_init_args *a, zs_error_t *err)
 {
 	const struct zs_config *c = a->config;
@@ -425,7 +457,9 @@ static int setup_rootfs(struct zs_init_args *a, zs_error_t *err)
 	if (ret < 0)
 		return ret;
 	(void) c;
-	return zs_rootfs_finalize(a, err);
+	ret = zs_rootfs_finalize(a, err);
+	close_mount_sources(a);
+	return ret;
 }
 
 static int set_names(const struct zs_config *c, zs_error_t *err)
