@@ -121,53 +121,82 @@ static int load_process(const struct zs_exec_opts *o, const struct zs_config *cf
 	return apply_overrides(*p, o, err);
 }
 
-static bool same_ns(pid_t pid, const char *name)
+/* Open /proc/PID/ns/NAME; *fd = -1 when we already are in that namespace.
+ * Fails closed: a namespace we cannot open or compare is an error, never
+ * "the same" (an exec'd process left in the host's mount namespace). */
+static int open_ns(pid_t pid, const char *name, int *fd, zs_error_t *err)
 {
-	cleanup_free char *a = xasprintf("/proc/%d/ns/%s", (int) pid, name);
+	cleanup_free char *path = xasprintf("/proc/%d/ns/%s", (int) pid, name);
+	cleanup_free char *self = xasprintf("/proc/self/ns/%s", name);
+	cleanup_close int nsfd = -1;
 	struct stat s1, s2;
-	char self[64];
 
-	snprintf(self, sizeof(self), "/proc/self/ns/%s", name);
-	if (stat(a, &s1) < 0 || stat(self, &s2) < 0)
-		return true;
-	return s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev;
+	*fd = -1;
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return zs_make_error(err, errno, "open `%s`", path);
+	if (fstat(nsfd, &s1) < 0)
+		return zs_make_error(err, errno, "stat `%s`", path);
+	if (stat(self, &s2) < 0)
+		return zs_make_error(err, errno, "stat `%s`", self);
+	if (s1.st_ino != s2.st_ino || s1.st_dev != s2.st_dev)
+		*fd = steal_fd(&nsfd);
+	return 0;
 }
 
 static int join_ns(pid_t pid, const char *name, int type, zs_error_t *err)
 {
-	cleanup_free char *path = xasprintf("/proc/%d/ns/%s", (int) pid, name);
 	cleanup_close int fd = -1;
 
-	if (same_ns(pid, name))
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return zs_make_error(err, errno, "open `%s`", path);
-	if (setns(fd, type) < 0)
-		return zs_make_error(err, errno, "setns `%s`", path);
+	if (open_ns(pid, name, &fd, err) < 0)
+		return -1;
+	if (fd >= 0 && setns(fd, type) < 0)
+		return zs_make_error(err, errno, "setns /proc/%d/ns/%s", (int) pid, name);
 	return 0;
+}
+
+static const struct {
+	const char *name;
+	int type;
+} ns_order[] = {{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},	      {"uts", CLONE_NEWUTS},
+		{"net", CLONE_NEWNET},	 {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS}};
+#define N_NS (sizeof(ns_order) / sizeof(ns_order[0]))
+
+/* Every namespace is opened before the first setns, as host root: once in
+ * the container's user namespace we may no longer open the init's
+ * /proc/PID/ns (a non-dumpable init, waiting for `start`, is out of
+ * reach), as runc's nsexec also opens them all first. */
+static int join_init_namespaces(pid_t pid, zs_error_t *err)
+{
+	int fds[N_NS];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < N_NS; i++)
+		fds[i] = -1;
+	for (i = 0; i < N_NS && ret == 0; i++)
+		ret = open_ns(pid, ns_order[i].name, &fds[i], err);
+	for (i = 0; i < N_NS && ret == 0; i++)
+		if (fds[i] >= 0 && setns(fds[i], ns_order[i].type) < 0)
+			ret = zs_make_error(err, errno, "setns /proc/%d/ns/%s", (int) pid, ns_order[i].name);
+	for (i = 0; i < N_NS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return ret;
 }
 
 static __attribute__((noreturn)) void exec_child(struct zs_init_args *a)
 {
-	static const struct {
-		const char *name;
-		int type;
-	} order[] = {{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},	   {"uts", CLONE_NEWUTS},
-		     {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS}};
 	zs_error_t err = NULL;
 	struct zs_sync_msg m;
-	size_t i;
 
 	/* already in the container's pid namespace: guard before anything */
 	zs_linux_guard(a);
 	if (zs_sync_recv(a->sync_fd, &m, &err) < 0 || m.type != ZS_SYNC_GO)
 		_exit(1);
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (join_ns(a->ns_join_pid, order[i].name, order[i].type, &err) < 0) {
-			zs_sync_send(a->sync_fd, ZS_SYNC_ERROR, zs_error_errno(err), zs_error_msg(err));
-			_exit(1);
-		}
+	if (join_init_namespaces(a->ns_join_pid, &err) < 0) {
+		zs_sync_send(a->sync_fd, ZS_SYNC_ERROR, zs_error_errno(err), zs_error_msg(err));
+		_exit(1);
 	}
 	if (a->process->terminal || a->console_fd < 0)
 		setsid();
