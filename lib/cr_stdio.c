@@ -13,7 +13,9 @@
  * image the same way).  Any other file that is
  * not on one of the container's mounts (a regular file, a terminal that
  * is not the container's) cannot be dumped by CRIU, with runc or with us:
- * it is refused before CRIU runs, with its name and what to do instead. */
+ * it is refused before CRIU runs, with its name and what to do instead;
+ * so is a socket of another network namespace (CRIU looks sockets up in
+ * the container's and says only "socket not found"). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "criu_internal.h"
 #include "zanshin/json.h"
@@ -60,6 +65,40 @@ static bool mount_in_ns(pid_t pid, long mnt_id)
 	return false;
 }
 
+/* The inode of the network namespace of PID's socket FD, 0 if unknown. */
+static ino_t socket_netns(pid_t pid, int fd)
+{
+	cleanup_close int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+	cleanup_close int sock = -1, ns = -1;
+	struct stat st;
+
+	if (pidfd < 0)
+		return 0;
+	sock = (int) syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (sock < 0)
+		return 0;
+	ns = ioctl(sock, SIOCGSKNS);
+	if (ns < 0 || fstat(ns, &st) < 0)
+		return 0;
+	return st.st_ino;
+}
+
+/* A socket as stdio must live in the container's network namespace. */
+static int check_socket(pid_t pid, int i, const char *target, zs_error_t *err)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/ns/net", (int) pid);
+	ino_t ns = socket_netns(pid, i);
+	struct stat st;
+
+	if (ns == 0 || stat(path, &st) < 0 || st.st_ino == ns)
+		return 0;
+	return zs_make_error(err, -EINVAL,
+			     "the container's %s (fd %d) is `%s`, a socket of another network namespace: CRIU cannot "
+			     "checkpoint it (neither can runc's); give the container pipes, a terminal "
+			     "(process.terminal with --console-socket) or /dev/null as stdio",
+			     fd_names[i], i, target);
+}
+
 /* A file CRIU dumps by its path in the container (not a pipe, socket or
  * anonymous inode, which it dumps by themselves). */
 static bool is_path_file(const char *target)
@@ -77,6 +116,8 @@ static int classify(pid_t pid, int i, const char *target, bool shell_job, char *
 
 	*ext = NULL;
 	*key = xstrdup(target);
+	if (str_has_prefix(target, "socket:"))
+		return check_socket(pid, i, target, err);
 	if (!is_path_file(target) || stat(link, &st) < 0)
 		return 0;
 	mnt = fd_mnt_id(pid, i);
