@@ -85,6 +85,18 @@ fi
 # a criu that is not ours, already on PATH: the package must leave it alone
 OTHER_CRIU=$(u sh -c 'command -v criu' || true)
 
+# ---- docs/kubernetes.md shows what the package ships ----
+doc=$top/docs/kubernetes.md
+blk=$(awk '/^```toml$/ {n++; on = (n == 1); next} /^```$/ {on = 0} on' "$doc")
+rc_handler=$(awk '/^```yaml$/ {n++; on = (n == 1); next} /^```$/ {on = 0} on' "$doc" |
+	/usr/bin/python3 -c 'import sys, yaml; d = yaml.safe_load(sys.stdin); print(d["kind"], d["handler"])' 2>&1)
+if [ "$blk" = "$(cat "$top/packaging/containerd/handler.toml")" ] && [ "$rc_handler" = "RuntimeClass zanshin" ] &&
+	grep -q 'runtimes.zanshin\]' "$top/packaging/containerd/zanshin.toml"; then
+	t_ok "docs/kubernetes.md: its handler tables are the package's file, its RuntimeClass names handler zanshin"
+else
+	t_fail "docs/kubernetes.md matches the package" "toml block differs from packaging/containerd/handler.toml or RuntimeClass: $rc_handler"
+fi
+
 # ---- build and install ----
 out=$(cd "$top" && make -s deb 2>&1)
 deb=$(tail -n1 <<<"$out")
