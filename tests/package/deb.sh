@@ -46,6 +46,7 @@ u() { env -i HOME=/root PATH=$DEFPATH "$@"; }
 p_() { u timeout 120 "${P[@]}" "$@"; }
 ctr_() { u timeout 120 ctr -a "$R/sock" -n "$NS" "$@"; }
 PODMAN_IDS=()
+CTR_ID=zanshin-pkgtest-ctr-$$ # the ctr container (its remnants too)
 
 cleanup() {
 	local c
@@ -66,7 +67,7 @@ cleanup() {
 	grep -F " $R/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 	# what this test left in the machine's remnant store
 	rm -rf "$MARK"
-	for c in "${PODMAN_IDS[@]}"; do rm -rf "/var/lib/zanshin/containers/$c"; done
+	for c in "${PODMAN_IDS[@]}" "$CTR_ID"; do rm -rf "/var/lib/zanshin/containers/$c"; done
 	[ "$VARLIB_BEFORE" = 0 ] && { rmdir /var/lib/zanshin/containers /var/lib/zanshin 2>/dev/null; rm -f /var/lib/zanshin/.keeping; rmdir /var/lib/zanshin 2>/dev/null; }
 	rm -rf "/run/containerd/runc/$NS"
 	for c in /sys/fs/cgroup/*/"$NS"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done
@@ -242,17 +243,17 @@ EOF
 	fi
 	tarball=$(oci_image_tar) && ctr_ images import --snapshotter native "$tarball" >/dev/null 2>&1
 	# shellcheck disable=SC2016
-	out=$(ctr_ run -d --snapshotter native --runc-binary /usr/sbin/zanshin "$OCI_IMAGE_REF" cpkg \
+	out=$(ctr_ run -d --snapshotter native --runc-binary /usr/sbin/zanshin "$OCI_IMAGE_REF" "$CTR_ID" \
 		sh -c 'i=0; while :; do i=$((i+1)); echo $i >/count; sleep 0.2; done' 2>&1)
 	sleep 1
-	st=$(ctr_ task ls 2>/dev/null | awk '$1 == "cpkg" {print $3}')
-	ck=$(ctr_ containers checkpoint --task --rw cpkg localhost/cpkg-ckpt:latest 2>&1)
-	ctr_ task kill -a -s SIGKILL cpkg >/dev/null 2>&1
+	st=$(ctr_ task ls 2>/dev/null | awk -v c="$CTR_ID" '$1 == c {print $3}')
+	ck=$(ctr_ containers checkpoint --task --rw "$CTR_ID" localhost/zanshin-pkgtest-ckpt:latest 2>&1)
+	ctr_ task kill -a -s SIGKILL "$CTR_ID" >/dev/null 2>&1
 	sleep 0.5
-	ctr_ task delete -f cpkg >/dev/null 2>&1
-	ctr_ containers delete cpkg >/dev/null 2>&1
-	rs=$(ctr_ containers restore --live --rw cpkg localhost/cpkg-ckpt:latest 2>&1)
-	st2=$(ctr_ task ls 2>/dev/null | awk '$1 == "cpkg" {print $3}')
+	ctr_ task delete -f "$CTR_ID" >/dev/null 2>&1
+	ctr_ containers delete "$CTR_ID" >/dev/null 2>&1
+	rs=$(ctr_ containers restore --live --rw "$CTR_ID" localhost/zanshin-pkgtest-ckpt:latest 2>&1)
+	st2=$(ctr_ task ls 2>/dev/null | awk -v c="$CTR_ID" '$1 == c {print $3}')
 	if [ "$st" = RUNNING ] && [ "$st2" = RUNNING ]; then
 		t_ok "ctr run -d --runc-binary /usr/sbin/zanshin, checkpoint --task, restore --live: RUNNING"
 	else
