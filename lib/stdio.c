@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -33,44 +34,77 @@ static bool dev_is_bound(const struct zs_config *cfg)
 	return false;
 }
 
-/* The container's /dev/null, opened inside the root without following
- * links out of it, and checked to be the null device. */
-static int open_container_null(zs_error_t *err)
+/* Open O_PATH fd P for reading and writing: through /proc/self/fd, the
+ * same inode whatever happens to the path meanwhile; without a /proc in
+ * the container, by PATH again (only the init runs there then), checked
+ * to be the same inode. */
+static int reopen_rw(int p, int root, const char *path, const struct stat *want, zs_error_t *err)
+{
+	char self[64];
+	struct stat st;
+	int fd;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", p);
+	fd = open(self, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : zs_make_error(err, errno, "open the container's %s", path);
+	fd = safe_openat(root, path, O_RDWR | O_NOCTTY, 0, err);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino) {
+		close(fd);
+		return zs_make_error(err, -EBUSY, "the container's %s changed while it was opened", path);
+	}
+	return fd;
+}
+
+/* The container's /dev/null, resolved inside the root without following
+ * links out of it, into *OUT; *OUT stays -1 when it is not the null
+ * device (runc compares the device numbers and then leaves stdio alone).
+ * It is checked before it is opened for I/O: an image's /dev/null could
+ * be any device node, and opening some (a watchdog) has effects. */
+static int open_container_null(int *out, zs_error_t *err)
 {
 	cleanup_close int root = open("/", O_DIRECTORY | O_PATH | O_CLOEXEC);
-	cleanup_close int fd = -1;
+	cleanup_close int p = -1;
 	struct stat st;
+	int fd;
 
 	if (root < 0)
 		return zs_make_error(err, errno, "open the container's root");
-	fd = safe_openat(root, "/dev/null", O_RDWR | O_NOCTTY, 0, err);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0)
+	p = safe_openat(root, "/dev/null", O_PATH, 0, err);
+	if (p < 0)
+		return p;
+	if (fstat(p, &st) < 0)
 		return zs_make_error(err, errno, "stat the container's /dev/null");
 	if (!S_ISCHR(st.st_mode) || !zs_stdio_is_null_dev(st.st_rdev))
-		return zs_make_error(err, -EINVAL, "the container's /dev/null is not the null device (1:3)");
-	return steal_fd(&fd);
+		return 0;
+	fd = reopen_rw(p, root, "/dev/null", &st, err);
+	if (fd < 0)
+		return fd;
+	*out = fd;
+	return 0;
 }
 
 static int reopen_null(bool required, zs_error_t *err)
 {
 	cleanup_close int null = -1;
+	bool opened = false;
 	struct stat st;
 	int i;
 
 	for (i = 0; i < 3; i++) {
 		if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || !zs_stdio_is_null_dev(st.st_rdev))
 			continue;
-		if (null < 0) {
+		if (!opened) {
 			cleanup_error zs_error_t e = NULL;
-			null = open_container_null(required ? err : &e);
-			if (null < 0 && required)
+			opened = true;
+			if (open_container_null(&null, required ? err : &e) < 0 && required)
 				return zs_error_wrap(err, "reopen %s (the host's /dev/null) inside the container",
 						     stdio_names[i]);
-			if (null < 0)
-				return 0; /* exec: the host's /dev/null stays, as with runc */
 		}
+		if (null < 0)
+			return 0; /* not there (exec) or not the null device: as runc */
 		if (dup3(null, i, 0) < 0)
 			return zs_make_error(err, errno, "dup3 the container's /dev/null onto %s", stdio_names[i]);
 	}
