@@ -6,7 +6,8 @@
 #   make demo     deps + build + the main job, printed
 #   make bench    regenerate bench/results/
 #   make install  PREFIX=/usr/local (zanshin in sbin/; our criu in libexec/zanshin/criu,
-#                 libcriu in lib/zanshin/, so neither shadows a distribution criu)
+#                 libcriu in lib/zanshin/, so neither shadows a distribution criu; man pages)
+#   make deb      build/zanshin_<version>_<arch>.deb (docs/packaging.md)
 #   make lint     formatting and house rules
 #   make clean
 
@@ -16,7 +17,7 @@ BUILD := $(TOP)/build
 CC ?= gcc
 export TOP BUILD
 
-.PHONY: all deps criu criu-stock check demo bench bench-quick install lint clean test
+.PHONY: all deps criu criu-stock check demo bench bench-quick install lint clean test man deb
 all: criu
 
 deps:
@@ -61,17 +62,18 @@ bench-quick: deps
 	@$(MAKE) --no-print-directory all criu-stock
 	@BENCH_QUICK=1 bench/run-all.sh
 
-install: all
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/libexec/zanshin $(DESTDIR)$(PREFIX)/lib/zanshin $(DESTDIR)$(PREFIX)/include/zanshin/criu
 	install -m 0755 $(BUILD)/bin/criu $(DESTDIR)$(PREFIX)/libexec/zanshin/criu
 	cp -a $(BUILD)/lib/libcriu.so* $(DESTDIR)$(PREFIX)/lib/zanshin/
 	install -m 0644 $(BUILD)/include/criu/* $(DESTDIR)$(PREFIX)/include/zanshin/criu/
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/bin/zanshin $(DESTDIR)$(PREFIX)/sbin/zanshin
-	@if ls docs/man/*.[0-9] >/dev/null 2>&1; then \
-		install -d $(DESTDIR)$(PREFIX)/share/man/man8; \
-		install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/; \
-	fi
+	@for m in $(MAN_PAGES); do \
+		sec=$${m##*.}; \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
+		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$sec/; \
+	done
 
 lint:
 	@scripts/lint.sh

@@ -94,29 +94,6 @@ static int page_server(criu_opts *c, const char *arg, zs_error_t *err)
 	return 0;
 }
 
-/* descriptors.json: where the init's stdio pointed, so that restore can
- * hand the same pipes back (runc's file, same shape). */
-static int write_descriptors(const char *image_dir, pid_t pid, zs_error_t *err)
-{
-	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
-	cleanup_free char *path = xasprintf("%s/%s", image_dir, ZS_DESCRIPTORS), *buf = NULL;
-	size_t len;
-	int i;
-
-	zs_jgen_array_open(g);
-	for (i = 0; i < 3; i++) {
-		char l[64], target[PATH_MAX];
-		ssize_t n;
-		snprintf(l, sizeof(l), "/proc/%d/fd/%d", (int) pid, i);
-		n = readlink(l, target, sizeof(target) - 1);
-		target[n < 0 ? 0 : n] = '\0';
-		zs_jgen_string(g, n < 0 ? "/dev/null" : target);
-	}
-	zs_jgen_array_close(g);
-	buf = zs_jgen_result(g, &len);
-	return write_file_atomic(path, buf, len, 0600, err);
-}
-
 static int external_namespaces(criu_opts *c, const struct zs_config *cfg, zs_error_t *err)
 {
 	static const struct {
@@ -216,7 +193,7 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 		return 0;
 	if (zs_criu_mount_maps(c, k->cfg, k->st->rootfs, k->st->bundle, k->st->pid, false, err) < 0)
 		return -1;
-	return write_descriptors(dump_dir(k), k->st->pid, err);
+	return zs_cr_stdio_dump(c, dump_dir(k), k->st->pid, o->c.shell_job, err);
 }
 
 static void ckpt_free(struct ckpt *k)

@@ -35,6 +35,16 @@ char *zs_rootfs_resolve(const char *rootfs, const char *dest);
 /* A libcriu failure as an error naming the log and its last errors. */
 int zs_criu_error(zs_error_t *err, int ret, const char *what, const char *work_dir, const char *log);
 
+/* ---- lib/cr_stdio.c: the init's stdio in descriptors.json ---- */
+/* Record fds 0-2 of PID in IMAGE_DIR/descriptors.json; the host's
+ * /dev/null becomes a CRIU external file; another file outside the
+ * container's mounts is refused (a terminal allowed with SHELL_JOB). */
+int zs_cr_stdio_dump(criu_opts *c, const char *image_dir, pid_t pid, bool shell_job, zs_error_t *err);
+/* Inherit our fds 0-2 for the pipes recorded, the host's /dev/null (opened
+ * into NULL_FDS[fd], -1 initially, which the caller closes after CRIU:
+ * CRIU closes each inherited fd, so each needs its own) for external files. */
+int zs_cr_stdio_restore(criu_opts *c, const char *image_dir, int null_fds[3], zs_error_t *err);
+
 /* "network" -> CLONE_NEWNET (the only one runc accepts for --empty-ns). */
 int zs_empty_ns_flags(const char *s, int *flags, zs_error_t *err);
 

@@ -29,6 +29,7 @@
 #include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
 #include "zanshin/seccomp.h"
+#include "zanshin/stdio.h"
 #include "zanshin/utils.h"
 
 extern char **environ;
@@ -331,7 +332,12 @@ static int prepare_process(const struct zs_init_args *a, const struct zs_process
 {
 	int ret;
 
-	ret = setup_terminal(a, p, err);
+	/* the init in its own mount namespace must get the container's
+	 * /dev/null; an exec'd process keeps the host's if it cannot */
+	ret = zs_stdio_prepare(a->config, p->uid, p->terminal,
+			       !a->is_exec && zs_config_namespace(a->config, CLONE_NEWNS), err);
+	if (ret == 0)
+		ret = setup_terminal(a, p, err);
 	if (ret == 0)
 		ret = set_rlimits(p, err);
 	if (ret == 0 && a->config->personality_set && personality(a->config->personality) < 0)

@@ -45,6 +45,7 @@ struct rst {
 	char *bundle, *rootfs, *image_dir, *work_dir, *criu_root, *created, *image_id;
 	int image_fd, work_fd, console_fd;
 	int ns_fds[2];
+	int null_fds[3]; /* the host's /dev/null for stdio recorded as external files */
 	char **umounts;
 	size_t n_umounts;
 	char *own_cgroups; /* /proc/self/cgroup before we joined the container's */
@@ -417,28 +418,6 @@ static int namespaces(struct rst *r, criu_opts *c, zs_error_t *err)
 	return 0;
 }
 
-/* The init's stdio pipes of the checkpoint become ours (runc's way). */
-static int inherit_stdio(struct rst *r, criu_opts *c, zs_error_t *err)
-{
-	cleanup_free char *path = xasprintf("%s/%s", r->image_dir, ZS_DESCRIPTORS);
-	zs_json *j = NULL;
-	size_t i;
-
-	if (access(path, F_OK) < 0)
-		return 0; /* an image of plain criu */
-	if (zs_json_parse_file(path, ZS_DESCRIPTORS, &j, err) < 0)
-		return -1;
-	for (i = 0; i < 3 && i < zs_json_array_len(j); i++) {
-		const char *s = zs_json_string_value(zs_json_array_at(j, i));
-		if (s && strstr(s, "pipe:") && criu_local_add_inherit_fd(c, (int) i, s) < 0) {
-			zs_json_free(j);
-			return zs_make_error(err, ENOMEM, "libcriu: inherit fd");
-		}
-	}
-	zs_json_free(j);
-	return 0;
-}
-
 /* Can this kernel track memory (wp-async: userfaultfd WP_ASYNC)? */
 static bool kernel_can_track(void)
 {
@@ -494,7 +473,7 @@ static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
 	r->track = o->track_mem == 1 || (o->track_mem < 0 && setting_track_mem() && !o->c.auto_dedup &&
 					 !o->c.lazy_pages && r->image_id != NULL && kernel_can_track());
 	criu_local_set_track_mem(c, r->track);
-	if (namespaces(r, c, err) < 0 || inherit_stdio(r, c, err) < 0)
+	if (namespaces(r, c, err) < 0 || zs_cr_stdio_restore(c, r->image_dir, r->null_fds, err) < 0)
 		return -1;
 	return zs_criu_mount_maps(c, r->cfg, r->rootfs, r->bundle, 0, true, err);
 }
@@ -627,6 +606,9 @@ static void rst_cleanup(struct rst *r, bool failed)
 	for (i = 0; i < 2; i++)
 		if (r->ns_fds[i] >= 0)
 			close(r->ns_fds[i]);
+	for (i = 0; i < 3; i++)
+		if (r->null_fds[i] >= 0)
+			close(r->null_fds[i]);
 	if (r->image_fd >= 0)
 		close(r->image_fd);
 	if (r->work_fd >= 0)
@@ -652,7 +634,8 @@ static void rst_cleanup(struct rst *r, bool failed)
 
 int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_error_t *err)
 {
-	struct rst r = {.o = o, .image_fd = -1, .work_fd = -1, .console_fd = -1, .ns_fds = {-1, -1}};
+	struct rst r = {
+	    .o = o, .image_fd = -1, .work_fd = -1, .console_fd = -1, .ns_fds = {-1, -1}, .null_fds = {-1, -1, -1}};
 	pid_t pid;
 	int ret;
 

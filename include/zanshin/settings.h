@@ -1,5 +1,5 @@
 /* zanshin — runtime settings: a JSON file (default /etc/zanshin/zanshin.json,
- * ZANSHIN_CONFIG overrides; docs/zanshin.json.5.md).  A missing file gives
+ * ZANSHIN_CONFIG overrides; docs/man/zanshin.json.5.md).  A missing file gives
  * the defaults; a malformed one is an error naming the file and the field. */
 #ifndef ZANSHIN_SETTINGS_H
 #define ZANSHIN_SETTINGS_H

@@ -19,6 +19,11 @@
 #     content written after the first restore
 #   K more pages, checkpoint 3 (a diff again), restore --live with the store
 #     moved away (another node): the image containerd holds restores alone.
+# Then plain workloads left with the stdio the shim gives them (issue 12):
+# a counter loop run -d (FIFOs: the shim hands the runtime pipes), run -d
+# --null-io (the host's /dev/null) and the memory workload without
+# redirections; checkpoint, remove, restore --live: the counter goes on from
+# its count, the memory verifies.
 # Each checkpoint image is deleted (ctr images rm --sync) before the next
 # checkpoint: containerd 1.6 bug, see below.
 # The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
@@ -327,6 +332,76 @@ if [ $rc = 0 ] && has_task_ckpt localhost/ckpt-3:latest; then
 else
 	t_fail "checkpoint 3" "rc=$rc" "$out" "index of ckpt-3: $(ckpt_index localhost/ckpt-3:latest)"
 fi
+
+# ---- plain workloads with the stdio the shim gives them ----
+# shellcheck disable=SC2016 # expanded in the container
+COUNTER='i=0; while :; do i=$((i+1)); echo $i >/count.new; mv /count.new /count; echo count=$i; sleep 0.2; done'
+count_of() { wl_exec "$1" cat /count 2>/dev/null; }
+wait_count() { # C N: the counter of C reaches N
+	local _
+	for _ in $(seq 100); do
+		[ "$(count_of "$1")" -ge "$2" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# plain_counter C REF FLAGS...: ctr run -d FLAGS the counter, checkpoint
+# into REF, remove, restore --live: it counts on from where it was.
+plain_counter() {
+	local c=$1 ref=$2 out rc st before last
+	shift 2
+	out=$(ctr_ "${RUN[@]}" -d "$@" "$IMG" "$c" sh -c "$COUNTER" 2>&1)
+	if ! wait_count "$c" 3; then
+		t_fail "plain counter (run -d $*): runs" "$out" "$(grep -i error "$R/containerd.log" | tail -3)"
+		return 1
+	fi
+	t_diag "plain counter (run -d $*): the init's stdio: $(for f in 0 1 2; do readlink "/proc/$(task_pid "$c")/fd/$f"; done | tr '\n' ' ')"
+	# read first: ctr resumes the task after the checkpoint, and what is
+	# restored is at least this count
+	before=$(count_of "$c")
+	out=$(ckpt "$c" "$ref")
+	rc=$?
+	if [ $rc != 0 ] || ! has_task_ckpt "$ref"; then
+		t_fail "plain counter (run -d $*): checkpoint" "rc=$rc" "$out" "$(grep -i error "$R/containerd.log" | tail -5)"
+		return 1
+	fi
+	remove "$c" >/dev/null
+	out=$(ctr_ containers restore --live --rw "$c" "$ref" 2>&1)
+	rc=$?
+	st=$(task_status "$c")
+	last=$(count_of "$c")
+	if [ $rc = 0 ] && [ "$st" = RUNNING ] && [ "${last:-0}" -ge "$before" ] && wait_count "$c" $((last + 3)); then
+		t_ok "plain counter (run -d $*): checkpoint at $before, remove, restore --live, counts on from $last"
+	else
+		t_fail "plain counter (run -d $*): restore --live" "rc=$rc status '$st' count '$(count_of "$c")' after $before" "$out" \
+			"$(grep -i error "$R/containerd.log" | tail -5)"
+	fi
+	remove "$c" >/dev/null
+	ctr_ images rm --sync "$ref" >/dev/null 2>&1
+}
+plain_counter c-p1 localhost/ckpt-p1:latest
+plain_counter c-p2 localhost/ckpt-p2:latest --null-io
+
+# the memory workload, its init left on the shim's stdio (no redirections)
+# shellcheck disable=SC2016
+WL_INIT_PLAIN='zs-workload -d /wl -m "$0" -p "$1" -t "$2" >/wl/.start; exec sleep 100000000'
+C4=c-p3
+out=$(ctr_ "${RUN[@]}" -d --null-io "$IMG" "$C4" sh -c "$WL_INIT_PLAIN" "$WL_MIB" "$WL_CHILDREN" "$WL_THREADS" 2>&1)
+if wl_wait_started "$C4" && wl_in "$C4" write 16 >/dev/null && wl_verify_in "$C4"; then
+	D5=$WL_DIGEST
+	out=$(ckpt "$C4" localhost/ckpt-p3:latest) && remove "$C4" >/dev/null &&
+		out=$(ctr_ containers restore --live --rw "$C4" localhost/ckpt-p3:latest 2>&1)
+	rc=$?
+	if [ $rc = 0 ] && [ "$(task_status "$C4")" = RUNNING ] && wl_verify_in "$C4" "$D5"; then
+		t_ok "plain memory workload on the host's /dev/null (--null-io): checkpoint, remove, restore --live, memory verifies ($VOUT)"
+	else
+		t_fail "plain memory workload (--null-io): checkpoint, restore" "rc=$rc status '$(task_status "$C4")'" "${VOUT:-}" "$out" \
+			"$(grep -i error "$R/containerd.log" | tail -5)"
+	fi
+else
+	t_fail "plain memory workload (--null-io): starts" "$out" "${VOUT:-}"
+fi
+remove "$C4" >/dev/null
 
 out=$(remove "$C")
 if ! ctr_ containers ls -q | grep -qx "$C" && ! "$REAL_RUNTIME" --root "$SHIM_ROOT" list -q 2>/dev/null | grep -qx "$C"; then

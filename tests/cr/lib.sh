@@ -3,8 +3,10 @@
 # Helpers for the container-level checkpoint/restore suites (issue 4, "How
 # it is proven"): a busybox container whose init starts our memory workload
 # (zs-workload, built static into the rootfs), run by build/bin/zanshin with
-# its stdio on pipes (CRIU cannot dump a container whose stdio is the host's
-# /dev/null or a tty it does not own; runc's checkpoint.bats does the same).
+# its stdio on pipes, as runc's checkpoint.bats does. (A container started on
+# the host's /dev/null checkpoints too: its init gets the container's
+# /dev/null, as with runc — tests/runtime/stdio.bats; a host file or a tty
+# it does not own is refused at checkpoint with its name.)
 #
 # A "node" N is a directory $CR_T/N holding state/ (--root), store/
 # (--remnant-root), bundle/ and img/ (image directories). The workload's

@@ -17,6 +17,11 @@
 #   export again, rm, move the store away, restore --import: verifies
 #   checkpoint --leave-running; --pre-checkpoint then --with-previous; restore
 #   restore --import --name zw2 of the same export next to the first: both verify.
+#   plain workloads left with the stdio conmon gives them (issue 12): a
+#   counter loop run -d (stdin the host's /dev/null), -d -i (stdin a pipe)
+#   and -d -t (a terminal), and the memory workload without redirections:
+#   checkpoint / restore, the counter continues from its count, the memory
+#   verifies.
 # The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
 # machine's /var/lib/zanshin is neither read nor changed.
 # WL_MIB (default 64), WL_K (default 256), WL_SLACK (default 1024),
@@ -347,6 +352,74 @@ if [ -s "$R/export2.tar.gz" ]; then
 	fi
 	p_ rm -f -t 0 zw2 >/dev/null 2>&1
 fi
+
+# ---- 7. plain workloads with the stdio conmon gives them ----
+# shellcheck disable=SC2016 # expanded in the container
+COUNTER='i=0; while :; do i=$((i+1)); echo $i >/count.new; mv /count.new /count; echo count=$i; sleep 0.2; done'
+count_of() { p_ exec "$1" cat /count 2>/dev/null; }
+# wait_count C N: the counter of C reaches N
+wait_count() {
+	local _
+	for _ in $(seq 100); do
+		[ "$(count_of "$1")" -ge "$2" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# plain_counter NAME FLAGS...: run the counter with FLAGS, checkpoint,
+# restore; it goes on from its count and logs the next one.
+plain_counter() {
+	local c=$1 out rc last st before
+	shift
+	out=$(p_ run "$@" --name "$c" "${RUNOPTS[@]}" "$IMG" sh -c "$COUNTER" 2>&1)
+	if ! wait_count "$c" 3; then
+		t_fail "plain counter ($*): runs" "$out" "$(p_ logs "$c" 2>&1 | tail -3)"
+		return 1
+	fi
+	before=$(count_of "$c")
+	out=$(p_ container checkpoint "$c" 2>&1)
+	rc=$?
+	if [ $rc != 0 ] || [ "$(state "$c")" != exited ]; then
+		t_fail "plain counter ($*): podman container checkpoint" "rc=$rc state '$(state "$c")'" "$out" "$(why)"
+		return 1
+	fi
+	out=$(p_ container restore "$c" 2>&1)
+	rc=$?
+	st=$(state "$c")
+	last=$(p_ exec "$c" cat /count 2>/dev/null)
+	if [ $rc = 0 ] && [ "$st" = running ] && [ "${last:-0}" -ge "$before" ] && wait_count "$c" $((last + 3)); then
+		t_ok "plain counter ($*): checkpoint at $before, restore, counts on from $last"
+	else
+		t_fail "plain counter ($*): restore" "rc=$rc state '$st' count '$(count_of "$c")' after $last" "$out" "$(why)"
+		return 1
+	fi
+	case " $* " in *" -t "*) ;; *)
+		p_ logs "$c" 2>&1 | grep -qx "count=$((last + 2))" ||
+			t_fail "plain counter ($*): logs go on after the restore" "$(p_ logs "$c" 2>&1 | tail -5)" ;;
+	esac
+	p_ rm -f -t 0 "$c" >/dev/null 2>&1
+}
+plain_counter zp1 -d
+plain_counter zp2 -d -i
+plain_counter zp3 -d -t
+
+# the memory workload, its init left on conmon's stdio (no redirections)
+# shellcheck disable=SC2016
+WL_INIT_PLAIN='zs-workload -d /wl -m "$0" -p "$1" -t "$2" >/wl/.start; exec sleep 100000000'
+out=$(p_ run -d --name zp4 "${RUNOPTS[@]}" "$IMG" sh -c "$WL_INIT_PLAIN" "$WL_MIB" "$WL_CHILDREN" "$WL_THREADS" 2>&1)
+if wl_wait_started zp4 && wl_in zp4 write 16 >/dev/null && wl_verify_in zp4; then
+	D5=$WL_DIGEST
+	out=$(p_ container checkpoint zp4 2>&1) && out=$(p_ container restore zp4 2>&1)
+	rc=$?
+	if [ $rc = 0 ] && [ "$(state zp4)" = running ] && wl_verify_in zp4 "$D5"; then
+		t_ok "plain memory workload on conmon's stdio: checkpoint, restore, memory verifies ($VOUT)"
+	else
+		t_fail "plain memory workload on conmon's stdio: checkpoint, restore" "rc=$rc state '$(state zp4)'" "${VOUT:-}" "$out" "$(why)"
+	fi
+else
+	t_fail "plain memory workload on conmon's stdio: starts" "$out" "${VOUT:-}"
+fi
+p_ rm -f -t 0 zp4 >/dev/null 2>&1
 
 rt_root=$(grep -o -- '--root[= ][^ ]*' "$R/calls.log" | head -n1 | cut -c8-)
 out=$(p_ rm -f -t 0 "$C" 2>&1)
