@@ -28,9 +28,13 @@ struct zs_image_info {
 int zs_image_info(const char *dir, struct zs_image_info *info, zs_error_t *err);
 void zs_image_info_free(struct zs_image_info *info);
 
-/* Check DIR before it is given to CRIU: inventory present with a known
- * magic and img_version, every *.img file starts with a CRIU magic,
- * pages-*.img sizes match their pagemaps.  0 or an error naming the file. */
+/* Check DIR and every image of its `parent` chain before it is given to
+ * CRIU: only regular files (and directories, and the `parent` symlink),
+ * inventory present with a known magic and img_version, every *.img file
+ * starts with a CRIU magic, pages-*.img sizes match their pagemaps, each
+ * parent's image_id is its child's parent_image_id.  Files are opened
+ * without following symlinks or blocking, read with a size limit, and
+ * errors name the file, never its content. */
 int zs_image_check(const char *dir, zs_error_t *err);
 
 struct zs_flatten_stats {
