@@ -300,7 +300,7 @@ static int check_one(int dfd, const char *dir, char **id, char **parent_id, zs_e
 
 /* The parent of the directory DFD (named DIR): 1 and *PFD, 0 when there is
  * none, or an error. */
-static int open_parent(int dfd, const char *dir, int *pfd, zs_error_t *err)
+static int open_parent(int dfd, const char *dir, bool dangling_ok, int *pfd, zs_error_t *err)
 {
 	char target[4096];
 	ssize_t len = readlinkat(dfd, "parent", target, sizeof(target) - 1);
@@ -310,6 +310,8 @@ static int open_parent(int dfd, const char *dir, int *pfd, zs_error_t *err)
 	if (len < 0)
 		return zs_make_error(err, errno, "%s/parent: not a symlink to the parent image", dir);
 	*pfd = openat(dfd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*pfd < 0 && errno == ENOENT && dangling_ok)
+		return 0;
 	if (*pfd < 0)
 		return zs_make_error(err, errno, "%s/parent: missing parent image", dir);
 	return 1;
@@ -338,7 +340,7 @@ static int check_lineage(const char *dir, const char *id, const char *want, zs_e
 			     dir, id ? id : "(none)", want);
 }
 
-int zs_image_check(const char *dir, zs_error_t *err)
+int zs_image_check_chain(const char *dir, bool dangling_ok, zs_error_t *err)
 {
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free char *name = xstrdup(dir), *want = NULL;
@@ -357,7 +359,7 @@ int zs_image_check(const char *dir, zs_error_t *err)
 		fstat(dfd, &seen[depth]);
 		if (check_one(dfd, name, &id, &parent_id, err) < 0 || check_lineage(name, id, want, err) < 0)
 			return -1;
-		r = open_parent(dfd, name, &pfd, err);
+		r = open_parent(dfd, name, dangling_ok, &pfd, err);
 		if (r <= 0)
 			return r;
 		close(dfd);
@@ -370,4 +372,9 @@ int zs_image_check(const char *dir, zs_error_t *err)
 			name = up;
 		}
 	}
+}
+
+int zs_image_check(const char *dir, zs_error_t *err)
+{
+	return zs_image_check_chain(dir, false, err);
 }

@@ -280,7 +280,7 @@ static int check_image(struct rst *r, zs_error_t *err)
 	r->image_fd = open(r->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (r->image_fd < 0)
 		return zs_make_error(err, errno, "--image-path: open `%s`", r->image_dir);
-	ret = zs_image_check(r->image_dir, err);
+	ret = zs_image_check_chain(r->image_dir, true, err);
 	if (ret == 0)
 		ret = zs_image_info(r->image_dir, &info, err);
 	if (ret < 0)
@@ -288,7 +288,14 @@ static int check_image(struct rst *r, zs_error_t *err)
 	r->image_id = info.image_id ? xstrdup(info.image_id) : NULL;
 	r->parent_id = info.parent_image_id ? xstrdup(info.parent_image_id) : NULL;
 	zs_image_info_free(&info);
-	return resolve_parent(r, err);
+	ret = resolve_parent(r, err);
+	if (ret == 0 && r->generation && zs_image_check(r->image_dir, err) < 0)
+		return zs_error_wrap(err, "remnant store: `%s`", r->image_dir);
+	/* the image is untrusted: what its tasks get back must be what
+	 * config.json allows (lib/criu_image_policy.c) */
+	if (ret == 0 && zs_image_check_config(r->image_dir, r->cfg, "config.json", err) < 0)
+		return zs_error_wrap(err, "restore refused");
+	return ret;
 }
 
 static void add_umount(struct rst *r, const char *path)
