@@ -187,7 +187,8 @@ static int check_magic(int dfd, const char *dir, const char *name, zs_error_t *e
 	if (head[0] != want_head && !(k == NULL && head[0] == ZS_IMG_SERVICE_MAGIC))
 		return zs_make_error(err, -EINVAL, "%s/%s: bad magic (not a CRIU image)", dir, name);
 	if (k && head[1] != k->magic)
-		return zs_make_error(err, -EINVAL, "%s/%s: bad magic (not a CRIU %s image)", dir, name, k->stem);
+		return zs_make_error(err, -EINVAL, "%s/%s: bad magic (not a CRIU %.*s image)", dir, name,
+				     (int) strcspn(k->stem, "-"), k->stem);
 	if (!k && !known_magic(head[1]))
 		return zs_make_error(err, -EINVAL, "%s/%s: unknown magic (not a CRIU 4.2.1 image)", dir, name);
 	return 0;
@@ -230,7 +231,7 @@ static bool is_img(const char *name)
 
 /* The inventory's version; *PARENT_ID (if not NULL) gets its parent_image_id
  * and *ID its image_id. */
-static int check_inventory(int dfd, const char *dir, char **id, char **parent_id, zs_error_t *err)
+static int check_inventory(int dfd, const char *dir, bool parent, char **id, char **parent_id, zs_error_t *err)
 {
 	struct zs_inventory inv;
 	uint32_t v;
@@ -241,7 +242,8 @@ static int check_inventory(int dfd, const char *dir, char **id, char **parent_id
 	*id = steal_pointer(&inv.image_id);
 	*parent_id = steal_pointer(&inv.parent_image_id);
 	zs_inventory_free(&inv);
-	if (v != ZS_CRTOOLS_IMAGES_V1_1)
+	/* a pre-dump (only ever a parent) writes an inventory without a version */
+	if (v != ZS_CRTOOLS_IMAGES_V1_1 && !(parent && v == 0))
 		return zs_make_error(err, -EINVAL,
 				     "%s/inventory.img: unknown CRIU version: img_version %" PRIu32
 				     " (CRIU 4.2.1 writes %d)",
@@ -277,13 +279,13 @@ static int check_entry_types(int dfd, const char *dir, zs_error_t *err)
 }
 
 /* One directory of the chain: what its headers say. */
-static int check_one(int dfd, const char *dir, char **id, char **parent_id, zs_error_t *err)
+static int check_one(int dfd, const char *dir, bool parent, char **id, char **parent_id, zs_error_t *err)
 {
 	char **names = NULL;
 	size_t n = 0, i;
 	int ret = 0;
 
-	if (check_entry_types(dfd, dir, err) < 0 || check_inventory(dfd, dir, id, parent_id, err) < 0)
+	if (check_entry_types(dfd, dir, err) < 0 || check_inventory(dfd, dir, parent, id, parent_id, err) < 0)
 		return -1;
 	if (zs_img_list(dfd, dir, is_img, &names, &n, err) < 0)
 		return -1;
@@ -340,9 +342,9 @@ static int check_lineage(const char *dir, const char *id, const char *want, zs_e
 			     dir, id ? id : "(none)", want);
 }
 
-int zs_image_check_chain(const char *dir, bool dangling_ok, zs_error_t *err)
+int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err)
 {
-	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd = at >= 0 ? fcntl(at, F_DUPFD_CLOEXEC, 3) : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free char *name = xstrdup(dir), *want = NULL;
 	struct stat seen[ZS_IMAGE_MAX_CHAIN];
 	unsigned depth;
@@ -357,7 +359,7 @@ int zs_image_check_chain(const char *dir, bool dangling_ok, zs_error_t *err)
 			return zs_make_error(err, -ELOOP, "%s: a loop in the parent chain, or deeper than %d images",
 					     name, ZS_IMAGE_MAX_CHAIN);
 		fstat(dfd, &seen[depth]);
-		if (check_one(dfd, name, &id, &parent_id, err) < 0 || check_lineage(name, id, want, err) < 0)
+		if (check_one(dfd, name, depth > 0, &id, &parent_id, err) < 0 || check_lineage(name, id, want, err) < 0)
 			return -1;
 		r = open_parent(dfd, name, dangling_ok, &pfd, err);
 		if (r <= 0)
@@ -376,5 +378,5 @@ int zs_image_check_chain(const char *dir, bool dangling_ok, zs_error_t *err)
 
 int zs_image_check(const char *dir, zs_error_t *err)
 {
-	return zs_image_check_chain(dir, false, err);
+	return zs_image_check_at(-1, dir, false, err);
 }

@@ -306,7 +306,7 @@ static int compile_seccomp(struct policy *p, zs_error_t *err)
 	return 0;
 }
 
-int zs_image_check_config(const char *dir, const struct zs_config *cfg, const char *file, zs_error_t *err)
+int zs_image_check_config(int at, const char *dir, const struct zs_config *cfg, const char *file, zs_error_t *err)
 {
 	struct policy p = {.cfg = cfg, .file = file, .dir = dir};
 	struct zs_image_tasks ts;
@@ -318,7 +318,7 @@ int zs_image_check_config(const char *dir, const struct zs_config *cfg, const ch
 	p.nnp = cfg->process->no_new_privileges;
 	p.userns = zs_config_namespace(cfg, CLONE_NEWUSER) != NULL;
 	cap_bounds(&p);
-	if (zs_image_tasks_read(dir, &ts, err) < 0)
+	if (zs_image_tasks_read(at, dir, &ts, err) < 0)
 		return -1;
 	ret = compile_seccomp(&p, err);
 	if (ret == 0)

@@ -392,9 +392,9 @@ static int read_seccomp(int dfd, const char *dir, struct zs_image_tasks *ts, zs_
 	return 0;
 }
 
-int zs_image_tasks_read(const char *dir, struct zs_image_tasks *ts, zs_error_t *err)
+int zs_image_tasks_read(int at, const char *dir, struct zs_image_tasks *ts, zs_error_t *err)
 {
-	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dfd = at >= 0 ? fcntl(at, F_DUPFD_CLOEXEC, 3) : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	size_t i;
 
 	memset(ts, 0, sizeof(*ts));

@@ -122,7 +122,7 @@ static int cmd_check(const char *dir, const struct image_opts *o, zs_error_t *er
 		return -1;
 	if (o->config && zs_config_load(o->config, o->config, &cfg, err) < 0)
 		return -1;
-	if (cfg && zs_image_check_config(dir, cfg, o->config, err) < 0)
+	if (cfg && zs_image_check_config(-1, dir, cfg, o->config, err) < 0)
 		return -1;
 	printf("%s: ok\n", dir);
 	return 0;

@@ -36,9 +36,11 @@ void zs_image_info_free(struct zs_image_info *info);
  * without following symlinks or blocking, read with a size limit, and
  * errors name the file, never its content. */
 int zs_image_check(const char *dir, zs_error_t *err);
-/* The same; DANGLING_OK: a `parent` link to nothing ends the chain (a
- * restore whose parent the remnant store provides). */
-int zs_image_check_chain(const char *dir, bool dangling_ok, zs_error_t *err);
+/* The same on the directory AT (DIR names it; AT < 0: DIR is opened), the
+ * one CRIU will get: nothing can swap it between check and use.
+ * DANGLING_OK: a `parent` link to nothing ends the chain (a restore whose
+ * parent the remnant store provides). */
+int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err);
 
 struct zs_flatten_stats {
 	uint64_t pages;	    /* pages written to OUT */
@@ -147,9 +149,10 @@ struct zs_image_tasks {
 };
 
 /* Every thread of pstree.img with its core-<tid>.img, inventory root_ids
- * and seccomp.img, read with zs_image_check()'s care (no symlinks, no
+ * and seccomp.img of the directory AT (DIR names it; AT < 0: DIR is opened),
+ * read with zs_image_check()'s care (no symlinks, no
  * FIFOs, bounded reads).  An error names the file and the message. */
-int zs_image_tasks_read(const char *dir, struct zs_image_tasks *ts, zs_error_t *err);
+int zs_image_tasks_read(int at, const char *dir, struct zs_image_tasks *ts, zs_error_t *err);
 void zs_image_tasks_free(struct zs_image_tasks *ts);
 
 struct zs_config;
@@ -158,6 +161,6 @@ struct zs_config;
  * no_new_privs and seccomp filter, and the namespaces the root task gets
  * (lib/criu_image_policy.c; docs/security-images.md has the rules).
  * 0, or an error naming the image file, the field and the config field. */
-int zs_image_check_config(const char *dir, const struct zs_config *cfg, const char *file, zs_error_t *err);
+int zs_image_check_config(int at, const char *dir, const struct zs_config *cfg, const char *file, zs_error_t *err);
 
 #endif
