@@ -12,7 +12,8 @@
  *  - no_new_privs set on every thread when noNewPrivileges is;
  *  - seccomp: with linux.seccomp, every thread in filter mode, and the
  *    filter this node compiles from the profile in its chain (a task may
- *    add filters, never remove one);
+ *    add filters, never remove one); a thread CRIU dumped without filters
+ *    because its leader installs them for all with TSYNC is its leader's;
  *  - uid/gid: with a user namespace, every id mapped by uid/gidMappings;
  *    without one, the config's user unless the config lets a task change
  *    it (CAP_SETUID/CAP_SETGID, or a setuid exec without noNewPrivileges);
@@ -206,11 +207,37 @@ static bool filter_in_chain(const struct policy *p, const struct zs_image_tasks 
 	return false;
 }
 
+/* The thread's task leader, NULL if not in the image. */
+static const struct zs_image_thread *leader_of(const struct zs_image_tasks *ts, const struct zs_image_thread *t)
+{
+	size_t i;
+
+	for (i = 0; i < ts->n; i++)
+		if (ts->threads[i].tid == t->pid)
+			return &ts->threads[i];
+	return NULL;
+}
+
+/* CRIU dumps the threads that share their leader's filters without any
+ * (criu/seccomp.c try_use_tsync): the leader installs its chain with
+ * SECCOMP_FILTER_FLAG_TSYNC, which gives it to every thread. */
+static bool synced_by_leader(const struct zs_image_tasks *ts, const struct zs_image_thread *t)
+{
+	const struct zs_image_thread *l = leader_of(ts, t);
+
+	if (t->tid == t->pid || t->has_seccomp_mode || l == NULL || !l->has_seccomp_mode || l->seccomp_mode != 2 ||
+	    !l->has_seccomp_filter || l->seccomp_filter >= ts->n_filters)
+		return false;
+	return (ts->filters[l->seccomp_filter].flags & 1) != 0;
+}
+
 static int check_seccomp(const struct policy *p, const struct zs_image_tasks *ts, const struct zs_image_thread *t,
 			 zs_error_t *err)
 {
 	if (p->bpf == NULL)
 		return 0;
+	if (synced_by_leader(ts, t))
+		t = leader_of(ts, t);
 	if (!t->has_seccomp_mode || t->seccomp_mode != 2)
 		return zs_make_error(
 		    err, -EPERM, "%s/%s: thread_core.seccomp_mode is %s, and %s's linux.seccomp asks for a filter",
@@ -289,6 +316,19 @@ static int check_namespaces(const struct policy *p, const struct zs_image_tasks 
 	return 0;
 }
 
+/* A zombie (task_state TASK_DEAD) is restored only to exit at once
+ * (criu/cr-restore.c restore_one_zombie): it never runs, and its
+ * credentials (a dead task has no seccomp filter left) do not matter. */
+static bool zombie(const struct zs_image_tasks *ts, const struct zs_image_thread *t)
+{
+	size_t i;
+
+	for (i = 0; i < ts->n; i++)
+		if (ts->threads[i].tid == t->pid)
+			return ts->threads[i].task_state == 2 && t->tid == t->pid;
+	return false;
+}
+
 static int compile_seccomp(struct policy *p, zs_error_t *err)
 {
 	cleanup_seccomp struct zs_seccomp *sc = NULL;
@@ -324,7 +364,8 @@ int zs_image_check_config(int at, const char *dir, const struct zs_config *cfg, 
 	if (ret == 0)
 		ret = check_namespaces(&p, &ts, err);
 	for (i = 0; ret == 0 && i < ts.n; i++)
-		ret = check_thread(&p, &ts, &ts.threads[i], err);
+		if (!zombie(&ts, &ts.threads[i]))
+			ret = check_thread(&p, &ts, &ts.threads[i], err);
 	free(p.bpf);
 	zs_image_tasks_free(&ts);
 	return ret;

@@ -52,7 +52,7 @@ static int img_load(int dfd, const char *dir, const char *name, uint32_t magic, 
 /* A repeated uint32: one varint, or a packed run of them. */
 static int put_u32s(const struct zs_pb_field *f, uint32_t **v, size_t *n)
 {
-	const uint8_t *p = f->data, *end = f->data + f->len;
+	const uint8_t *p, *end;
 	uint64_t x;
 
 	if (f->wire == ZS_PB_VARINT) {
@@ -62,6 +62,7 @@ static int put_u32s(const struct zs_pb_field *f, uint32_t **v, size_t *n)
 	}
 	if (f->wire != ZS_PB_LEN)
 		return -1;
+	p = f->data, end = f->data + f->len;
 	while (p < end) {
 		if (!zs_pb_get_varint(&p, end, &x) || x > UINT32_MAX)
 			return -1;
@@ -140,8 +141,8 @@ static int decode_thread_core(const uint8_t *m, size_t len, struct zs_image_thre
 	return r < 0 ? -1 : 0;
 }
 
-/* TaskCoreEntry: only the deprecated per-task seccomp mode (CRIU moves it
- * to the thread when the thread has none). */
+/* TaskCoreEntry: the task's state, and the deprecated per-task seccomp
+ * mode (CRIU moves it to the thread when the thread has none). */
 static int decode_task_core(const uint8_t *m, size_t len, struct zs_image_thread *t, uint32_t *old_mode, bool *has_old)
 {
 	const uint8_t *end = m + len;
@@ -149,7 +150,9 @@ static int decode_task_core(const uint8_t *m, size_t len, struct zs_image_thread
 	int r;
 
 	while ((r = zs_pb_next(&m, end, &f)) > 0) {
-		if (f.num == 11 && f.wire == ZS_PB_VARINT) {
+		if (f.num == 1 && f.wire == ZS_PB_VARINT) {
+			t->task_state = (uint32_t) f.v;
+		} else if (f.num == 11 && f.wire == ZS_PB_VARINT) {
 			*old_mode = (uint32_t) f.v;
 			*has_old = true;
 		} else if (f.num == 12 && f.wire == ZS_PB_VARINT && !t->has_seccomp_filter) {
@@ -354,6 +357,8 @@ static int decode_filter(const uint8_t *m, size_t len, struct zs_image_filter *f
 			flt->len = f.len;
 		} else if (f.num == 2 && f.wire == ZS_PB_VARINT) {
 			flt->prev = f.v > INT32_MAX ? -2 : (long) f.v;
+		} else if (f.num == 3 && f.wire == ZS_PB_VARINT) {
+			flt->flags = (uint32_t) f.v;
 		}
 	}
 	return r < 0 ? -1 : 0;

@@ -132,12 +132,14 @@ struct zs_image_thread {
 	uint32_t seccomp_mode; /* 0 disabled, 1 strict, 2 filter */
 	uint32_t seccomp_filter;
 	struct zs_img_ns_ids ns; /* leaders: ids-<pid>.img, else core_entry.ids */
+	uint32_t task_state;	 /* leaders: tc.task_state (1 alive, 2 dead: a zombie, 3 stopped) */
 };
 
 struct zs_image_filter { /* seccomp.img */
 	uint8_t *bpf;	 /* struct sock_filter[] */
 	size_t len;	 /* bytes */
 	long prev;	 /* index of the filter installed before it, -1 none */
+	uint32_t flags;	 /* SECCOMP_FILTER_FLAG_* it is installed with (TSYNC: 1) */
 };
 
 struct zs_image_tasks {
