@@ -20,6 +20,7 @@
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/criu_image.h"
+#include "zanshin/image_dir.h"
 #include "zanshin/json.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
@@ -175,6 +176,8 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 		criu_local_set_work_dir_fd(c, k->work_fd);
 	}
 	criu_local_set_log_file(c, o->pre_dump ? "predump.log" : "dump.log");
+	if (zs_image_dirs_check(k->image_fd, dump_dir(k), k->work_fd, k->work_dir, ZS_IMAGE_DIR_DUMP, err) < 0)
+		return -1;
 	criu_local_set_pid(c, k->st->pid);
 	if (criu_local_set_root(c, k->st->rootfs) < 0)
 		return zs_make_error(err, ENOMEM, "libcriu: root");

@@ -21,17 +21,66 @@
 #include "zanshin/criu_image.h"
 #include "zanshin/utils.h"
 
-int zs_img_slurp(int dfd, const char *dir, const char *name, uint8_t **out, size_t *len, zs_error_t *err)
+int zs_img_open(int dfd, const char *dir, const char *name, struct stat *st, zs_error_t *err)
 {
-	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	cleanup_free char *what = xasprintf("%s/%s", dir, name);
-	char *buf = NULL;
+	/* no symlink, and no open that blocks (a FIFO) or has side effects (a
+	 * device): only a regular file is read */
+	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat sb;
 
+	if (fd < 0 && errno == ELOOP)
+		return zs_make_error(err, -ELOOP, "%s/%s: is a symlink (an image file must be a regular file)", dir,
+				     name);
 	if (fd < 0)
-		return zs_make_error(err, errno, "%s", what);
-	if (read_all_fd(fd, what, &buf, len, err) < 0)
+		return zs_make_error(err, errno, "%s/%s", dir, name);
+	if (fstat(fd, &sb) < 0)
+		return zs_make_error(err, errno, "%s/%s: fstat", dir, name);
+	if (!S_ISREG(sb.st_mode))
+		return zs_make_error(err, -EINVAL, "%s/%s: not a regular file (an image file must be one)", dir, name);
+	if (st)
+		*st = sb;
+	return steal_fd(&fd);
+}
+
+/* Read exactly the file's size (no more: a file growing under us is cut
+ * at the size it had when checked), at most MAX bytes. */
+static int read_bounded(int fd, const char *what, size_t size, uint8_t *buf, zs_error_t *err)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return zs_make_error(err, errno, "%s: read", what);
+		if (n == 0)
+			return zs_make_error(err, -EIO, "%s: shrank while read (%zu of %zu bytes)", what, got, size);
+		got += n;
+	}
+	return 0;
+}
+
+int zs_img_slurp(int dfd, const char *dir, const char *name, size_t max, uint8_t **out, size_t *len, zs_error_t *err)
+{
+	cleanup_free char *what = xasprintf("%s/%s", dir, name);
+	cleanup_free uint8_t *buf = NULL;
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	fd = zs_img_open(dfd, dir, name, &st, err);
+	if (fd < 0)
 		return -1;
-	*out = (uint8_t *) buf;
+	if ((uint64_t) st.st_size > max)
+		return zs_make_error(err, -EFBIG, "%s: %llu bytes, more than the %zu this kind of image may have", what,
+				     (unsigned long long) st.st_size, max);
+	buf = xmalloc(st.st_size + 1);
+	if (read_bounded(fd, what, st.st_size, buf, err) < 0)
+		return -1;
+	buf[st.st_size] = '\0';
+	*len = st.st_size;
+	*out = steal_pointer(&buf);
 	return 0;
 }
 
@@ -69,8 +118,7 @@ static int check_pagemap_head(const char *what, const uint8_t *p, size_t len, zs
 	if (len < 8)
 		return zs_make_error(err, -EINVAL, "%s: truncated header (%zu bytes)", what, len);
 	if (get_u32(p) != ZS_IMG_COMMON_MAGIC || get_u32(p + 4) != ZS_PAGEMAP_MAGIC)
-		return zs_make_error(err, -EINVAL, "%s: bad magic %#" PRIx32 " %#" PRIx32 " (a pagemap has %#x %#x)",
-				     what, get_u32(p), get_u32(p + 4), ZS_IMG_COMMON_MAGIC, ZS_PAGEMAP_MAGIC);
+		return zs_make_error(err, -EINVAL, "%s: bad magic (not a CRIU pagemap image)", what);
 	return 0;
 }
 
@@ -193,7 +241,7 @@ int zs_pagemap_read(int dfd, const char *dir, const char *name, struct zs_pagema
 
 	memset(pm, 0, sizeof(*pm));
 	pm->what = xasprintf("%s/%s", dir, name);
-	if (zs_img_slurp(dfd, dir, name, &buf, &len, err) < 0)
+	if (zs_img_slurp(dfd, dir, name, ZS_IMG_MAX_PAGEMAP, &buf, &len, err) < 0)
 		return -1;
 	if (pagemap_decode(pm, buf, len, err) < 0) {
 		zs_pagemap_free(pm);
@@ -265,8 +313,7 @@ static int inventory_parse(const char *what, struct zs_inventory *inv, zs_error_
 	if (inv->raw_len < 4)
 		return zs_make_error(err, -EINVAL, "%s: truncated header (%zu bytes)", what, inv->raw_len);
 	if (get_u32(inv->raw) != ZS_INVENTORY_MAGIC)
-		return zs_make_error(err, -EINVAL, "%s: bad magic %#" PRIx32 " (inventory has %#x)", what,
-				     get_u32(inv->raw), ZS_INVENTORY_MAGIC);
+		return zs_make_error(err, -EINVAL, "%s: bad magic (not a CRIU inventory image)", what);
 	r = zs_img_next(&it, &inv->msg, &inv->msg_len, err);
 	if (r < 0)
 		return -1;
@@ -280,7 +327,7 @@ int zs_inventory_read(int dfd, const char *dir, struct zs_inventory *inv, zs_err
 	cleanup_free char *what = xasprintf("%s/inventory.img", dir);
 
 	memset(inv, 0, sizeof(*inv));
-	if (zs_img_slurp(dfd, dir, "inventory.img", &inv->raw, &inv->raw_len, err) < 0)
+	if (zs_img_slurp(dfd, dir, "inventory.img", ZS_IMG_MAX_INVENTORY, &inv->raw, &inv->raw_len, err) < 0)
 		return -1;
 	if (inventory_parse(what, inv, err) < 0) {
 		zs_inventory_free(inv);

@@ -149,11 +149,11 @@ static bool known_magic(uint32_t m)
 
 static int read_head(int dfd, const char *dir, const char *name, uint32_t head[2], size_t *got, zs_error_t *err)
 {
-	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	cleanup_close int fd = zs_img_open(dfd, dir, name, NULL, err);
 	ssize_t n;
 
 	if (fd < 0)
-		return zs_make_error(err, errno, "%s/%s", dir, name);
+		return -1;
 	n = pread(fd, head, 2 * sizeof(uint32_t), 0);
 	if (n < 0)
 		return zs_make_error(err, errno, "%s/%s: read", dir, name);
@@ -183,15 +183,14 @@ static int check_magic(int dfd, const char *dir, const char *name, zs_error_t *e
 		return zs_make_error(err, -EINVAL, "%s/%s: truncated header (%zu bytes, a CRIU image has 8)", dir, name,
 				     got);
 	want_head = k && k->service ? ZS_IMG_SERVICE_MAGIC : ZS_IMG_COMMON_MAGIC;
+	/* what the file holds is never printed: it may not be an image */
 	if (head[0] != want_head && !(k == NULL && head[0] == ZS_IMG_SERVICE_MAGIC))
-		return zs_make_error(err, -EINVAL, "%s/%s: bad head magic %#" PRIx32 " (CRIU images start with %#x)",
-				     dir, name, head[0], want_head);
+		return zs_make_error(err, -EINVAL, "%s/%s: bad magic (not a CRIU image)", dir, name);
 	if (k && head[1] != k->magic)
-		return zs_make_error(err, -EINVAL, "%s/%s: bad magic %#" PRIx32 " (%s images have %#" PRIx32 ")", dir,
-				     name, head[1], k->stem, k->magic);
+		return zs_make_error(err, -EINVAL, "%s/%s: bad magic (not a CRIU %.*s image)", dir, name,
+				     (int) strcspn(k->stem, "-"), k->stem);
 	if (!k && !known_magic(head[1]))
-		return zs_make_error(err, -EINVAL, "%s/%s: unknown magic %#" PRIx32 " (not a CRIU 4.2.1 image)", dir,
-				     name, head[1]);
+		return zs_make_error(err, -EINVAL, "%s/%s: unknown magic (not a CRIU 4.2.1 image)", dir, name);
 	return 0;
 }
 
@@ -208,9 +207,11 @@ static int check_pages_size(int dfd, const char *dir, const char *name, zs_error
 		return -1;
 	snprintf(pages, sizeof(pages), "pages-%" PRIu32 ".img", pm.pages_id);
 	want = pm.present_pages * ZS_IMG_PAGE_SIZE;
-	if (fstatat(dfd, pages, &st, 0) < 0) {
+	if (fstatat(dfd, pages, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT || want > 0)
 			ret = zs_make_error(err, errno, "%s/%s (pages of %s)", dir, pages, name);
+	} else if (!S_ISREG(st.st_mode)) {
+		ret = zs_make_error(err, -EINVAL, "%s/%s: not a regular file (an image file must be one)", dir, pages);
 	} else if ((uint64_t) st.st_size != want) {
 		ret = zs_make_error(err, -EINVAL,
 				    "%s/%s: %" PRIu64 " bytes, %s has %" PRIu64 " pages (%" PRIu64 " bytes): %s", dir,
@@ -228,7 +229,9 @@ static bool is_img(const char *name)
 	return n > 4 && strcmp(name + n - 4, ".img") == 0;
 }
 
-static int check_inventory(int dfd, const char *dir, zs_error_t *err)
+/* The inventory's version; *PARENT_ID (if not NULL) gets its parent_image_id
+ * and *ID its image_id. */
+static int check_inventory(int dfd, const char *dir, bool parent, char **id, char **parent_id, zs_error_t *err)
 {
 	struct zs_inventory inv;
 	uint32_t v;
@@ -236,8 +239,11 @@ static int check_inventory(int dfd, const char *dir, zs_error_t *err)
 	if (zs_inventory_read(dfd, dir, &inv, err) < 0)
 		return -1;
 	v = inv.img_version;
+	*id = steal_pointer(&inv.image_id);
+	*parent_id = steal_pointer(&inv.parent_image_id);
 	zs_inventory_free(&inv);
-	if (v != ZS_CRTOOLS_IMAGES_V1_1)
+	/* a pre-dump (only ever a parent) writes an inventory without a version */
+	if (v != ZS_CRTOOLS_IMAGES_V1_1 && !(parent && v == 0))
 		return zs_make_error(err, -EINVAL,
 				     "%s/inventory.img: unknown CRIU version: img_version %" PRIu32
 				     " (CRIU 4.2.1 writes %d)",
@@ -245,16 +251,41 @@ static int check_inventory(int dfd, const char *dir, zs_error_t *err)
 	return 0;
 }
 
-int zs_image_check(const char *dir, zs_error_t *err)
+/* Nothing in an image directory that CRIU would open may be other than a
+ * regular file: a FIFO blocks it, a device or a symlink reads what it
+ * points to.  `parent` is the one symlink (to the parent image);
+ * directories are left alone (CRIU opens none by name). */
+static int check_entry_types(int dfd, const char *dir, zs_error_t *err)
 {
-	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char **names = NULL;
+	size_t n = 0, i;
+	struct stat st;
+	int ret = 0;
+
+	if (zs_img_list(dfd, dir, NULL, &names, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++) {
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			ret = zs_make_error(err, errno, "%s/%s", dir, names[i]);
+		else if (S_ISLNK(st.st_mode) && strcmp(names[i], "parent") != 0)
+			ret = zs_make_error(err, -EINVAL, "%s/%s: is a symlink (only `parent` may be one)", dir,
+					    names[i]);
+		else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+			ret = zs_make_error(err, -EINVAL, "%s/%s: not a regular file (a FIFO, socket or device)", dir,
+					    names[i]);
+	}
+	zs_img_list_free(names, n);
+	return ret;
+}
+
+/* One directory of the chain: what its headers say. */
+static int check_one(int dfd, const char *dir, bool parent, char **id, char **parent_id, zs_error_t *err)
+{
 	char **names = NULL;
 	size_t n = 0, i;
 	int ret = 0;
 
-	if (dfd < 0)
-		return zs_make_error(err, errno, "%s", dir);
-	if (check_inventory(dfd, dir, err) < 0)
+	if (check_entry_types(dfd, dir, err) < 0 || check_inventory(dfd, dir, parent, id, parent_id, err) < 0)
 		return -1;
 	if (zs_img_list(dfd, dir, is_img, &names, &n, err) < 0)
 		return -1;
@@ -267,4 +298,85 @@ int zs_image_check(const char *dir, zs_error_t *err)
 	}
 	zs_img_list_free(names, n);
 	return ret;
+}
+
+/* The parent of the directory DFD (named DIR): 1 and *PFD, 0 when there is
+ * none, or an error. */
+static int open_parent(int dfd, const char *dir, bool dangling_ok, int *pfd, zs_error_t *err)
+{
+	char target[4096];
+	ssize_t len = readlinkat(dfd, "parent", target, sizeof(target) - 1);
+
+	if (len < 0 && errno == ENOENT)
+		return 0;
+	if (len < 0)
+		return zs_make_error(err, errno, "%s/parent: not a symlink to the parent image", dir);
+	*pfd = openat(dfd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*pfd < 0 && errno == ENOENT && dangling_ok)
+		return 0;
+	if (*pfd < 0)
+		return zs_make_error(err, errno, "%s/parent: missing parent image", dir);
+	return 1;
+}
+
+static bool seen_dir(const struct stat *seen, unsigned n, int fd)
+{
+	struct stat st;
+	unsigned i;
+
+	if (fstat(fd, &st) < 0)
+		return true;
+	for (i = 0; i < n; i++)
+		if (seen[i].st_dev == st.st_dev && seen[i].st_ino == st.st_ino)
+			return true;
+	return false;
+}
+
+static int check_lineage(const char *dir, const char *id, const char *want, zs_error_t *err)
+{
+	if (want == NULL || (id && strcmp(id, want) == 0))
+		return 0;
+	return zs_make_error(err, -EINVAL,
+			     "%s: image id %s is not the parent_image_id %s of its child: a parent from "
+			     "another lineage",
+			     dir, id ? id : "(none)", want);
+}
+
+int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err)
+{
+	cleanup_close int dfd = at >= 0 ? fcntl(at, F_DUPFD_CLOEXEC, 3) : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *name = xstrdup(dir), *want = NULL;
+	struct stat seen[ZS_IMAGE_MAX_CHAIN];
+	unsigned depth;
+
+	if (dfd < 0)
+		return zs_make_error(err, errno, "%s", dir);
+	for (depth = 0;; depth++) {
+		cleanup_free char *id = NULL, *parent_id = NULL;
+		int pfd = -1, r;
+
+		if (depth >= ZS_IMAGE_MAX_CHAIN || seen_dir(seen, depth, dfd))
+			return zs_make_error(err, -ELOOP, "%s: a loop in the parent chain, or deeper than %d images",
+					     name, ZS_IMAGE_MAX_CHAIN);
+		fstat(dfd, &seen[depth]);
+		if (check_one(dfd, name, depth > 0, &id, &parent_id, err) < 0 || check_lineage(name, id, want, err) < 0)
+			return -1;
+		r = open_parent(dfd, name, dangling_ok, &pfd, err);
+		if (r <= 0)
+			return r;
+		close(dfd);
+		dfd = pfd;
+		free(want);
+		want = steal_pointer(&parent_id);
+		{
+			char *up = xasprintf("%s/parent", name);
+			free(name);
+			name = up;
+		}
+	}
+}
+
+int zs_image_check(const char *dir, zs_error_t *err)
+{
+	return zs_image_check_at(-1, dir, false, err);
 }

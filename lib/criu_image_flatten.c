@@ -316,9 +316,14 @@ static int src_load(struct flat *f, unsigned lvl, zs_error_t *err)
 	if (zs_pagemap_read(l->dfd, l->dir, f->name, &s->pm, err) < 0)
 		return -1;
 	snprintf(pages, sizeof(pages), "pages-%" PRIu32 ".img", s->pm.pages_id);
-	s->pages_fd = openat(l->dfd, pages, O_RDONLY | O_CLOEXEC);
-	if (s->pages_fd < 0 && (errno != ENOENT || s->pm.present_pages))
-		return zs_make_error(err, errno, "%s/%s", l->dir, pages);
+	if (faccessat(l->dfd, pages, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+		if (s->pm.present_pages)
+			return zs_make_error(err, ENOENT, "%s/%s", l->dir, pages);
+	} else {
+		s->pages_fd = zs_img_open(l->dfd, l->dir, pages, NULL, err);
+		if (s->pages_fd < 0)
+			return -1;
+	}
 	if (s->pages_fd >= 0 && fstat(s->pages_fd, &st) == 0 &&
 	    (uint64_t) st.st_size < s->pm.present_pages * ZS_IMG_PAGE_SIZE)
 		return zs_make_error(err, -EINVAL, "%s/%s: truncated (%" PRIu64 " bytes, %s has %" PRIu64 " pages)",
@@ -771,9 +776,9 @@ static int copy_file(struct chain *c, const char *name, int odfd, const char *ou
 	if (!S_ISREG(sb.st_mode))
 		return zs_make_error(err, -EINVAL, "%s/%s: not a regular file (an image holds only files and `parent`)",
 				     l->dir, name);
-	in = openat(l->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	in = zs_img_open(l->dfd, l->dir, name, &sb, err);
 	if (in < 0)
-		return zs_make_error(err, errno, "%s/%s", l->dir, name);
+		return -1;
 	f.out_fd = create_out(odfd, out, name, sb.st_mode, err);
 	if (f.out_fd < 0)
 		return -1;

@@ -100,8 +100,23 @@ struct zs_inventory {
 int zs_inventory_read(int dfd, const char *dir, struct zs_inventory *inv, zs_error_t *err);
 void zs_inventory_free(struct zs_inventory *inv);
 
-/* Read a whole file of DFD. */
-int zs_img_slurp(int dfd, const char *dir, const char *name, uint8_t **out, size_t *len, zs_error_t *err);
+/* Largest image read whole, by kind: a crafted image (a huge file, or a
+ * symlink to /dev/zero) is refused before anything is allocated.  The
+ * limits are far above what CRIU writes (a 2 GiB process of scattered
+ * pages has a pagemap of ~10 MiB); pages-*.img are never read whole. */
+#define ZS_IMG_MAX_INVENTORY (1u << 20)
+#define ZS_IMG_MAX_CORE (4u << 20)
+#define ZS_IMG_MAX_PSTREE (16u << 20)
+#define ZS_IMG_MAX_PAGEMAP (64u << 20)
+
+struct stat;
+/* Open NAME in DFD for reading: not through a symlink, without blocking
+ * (a FIFO), and only a regular file; *ST (if not NULL) gets its fstat.
+ * The fd, or -1 with an error naming DIR/NAME and never its content. */
+int zs_img_open(int dfd, const char *dir, const char *name, struct stat *st, zs_error_t *err);
+/* Read the whole regular file NAME of DFD (zs_img_open), at most MAX
+ * bytes; *OUT is NUL-terminated (not counted in *LEN). */
+int zs_img_slurp(int dfd, const char *dir, const char *name, size_t max, uint8_t **out, size_t *len, zs_error_t *err);
 bool zs_img_is_pagemap(const char *name);
 /* Sorted names of the regular entries of DFD matching pred (NULL: all but
  * "." and ".."); *n gets the count. */

@@ -23,12 +23,14 @@
 #include <unistd.h>
 
 #include "criu_internal.h"
+#include "criu_watchdog.h"
 #include "zanshin/cgroup.h"
 #include "zanshin/checkpoint.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/container_internal.h"
 #include "zanshin/criu_image.h"
+#include "zanshin/image_dir.h"
 #include "zanshin/json.h"
 #include "zanshin/linux.h"
 #include "zanshin/log.h"
@@ -53,7 +55,7 @@ struct rst {
 	char *parent_id;  /* the image is a diff against this image */
 	char *generation; /* the remnant generation restored from */
 	pid_t pid;
-	bool dir_created, root_mounted, track;
+	bool dir_created, root_mounted, track, timed_out;
 	zs_error_t notify_err;
 };
 
@@ -281,7 +283,7 @@ static int check_image(struct rst *r, zs_error_t *err)
 	r->image_fd = open(r->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (r->image_fd < 0)
 		return zs_make_error(err, errno, "--image-path: open `%s`", r->image_dir);
-	ret = zs_image_check(r->image_dir, err);
+	ret = zs_image_check_at(r->image_fd, r->image_dir, true, err);
 	if (ret == 0)
 		ret = zs_image_info(r->image_dir, &info, err);
 	if (ret < 0)
@@ -289,7 +291,14 @@ static int check_image(struct rst *r, zs_error_t *err)
 	r->image_id = info.image_id ? xstrdup(info.image_id) : NULL;
 	r->parent_id = info.parent_image_id ? xstrdup(info.parent_image_id) : NULL;
 	zs_image_info_free(&info);
-	return resolve_parent(r, err);
+	ret = resolve_parent(r, err);
+	if (ret == 0 && r->generation && zs_image_check_at(r->image_fd, r->image_dir, false, err) < 0)
+		return zs_error_wrap(err, "remnant store: `%s`", r->image_dir);
+	/* the image is untrusted: what its tasks get back must be what
+	 * config.json allows (lib/criu_image_policy.c) */
+	if (ret == 0 && zs_image_check_config(r->image_fd, r->image_dir, r->cfg, "config.json", err) < 0)
+		return zs_error_wrap(err, "restore refused");
+	return ret;
 }
 
 static void add_umount(struct rst *r, const char *path)
@@ -462,6 +471,8 @@ static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
 		criu_local_set_work_dir_fd(c, r->work_fd);
 	}
 	criu_local_set_log_file(c, "restore.log");
+	if (zs_image_dirs_check(r->image_fd, r->image_dir, r->work_fd, r->work_dir, ZS_IMAGE_DIR_RESTORE, err) < 0)
+		return -1;
 	if (criu_local_set_root(c, r->criu_root) < 0)
 		return zs_make_error(err, ENOMEM, "libcriu: root");
 	criu_local_set_evasive_devices(c, true);
@@ -511,6 +522,36 @@ static int save_state(struct rst *r, zs_error_t *err)
 	return zs_status_write(r->o->c.root, &st, r->cfg->annotations, r->cg, err);
 }
 
+/* --timeout, else restore_timeout of zanshin.json (a broken file is
+ * reported: the default holds). */
+static unsigned restore_timeout(const struct zs_restore_opts *o)
+{
+	cleanup_error zs_error_t e = NULL;
+	struct zs_settings s;
+
+	if (o->timeout >= 0)
+		return (unsigned) o->timeout;
+	if (zs_settings_load(NULL, &s, &e) < 0) {
+		zs_warn("%s", zs_error_msg(e));
+		zs_settings_defaults(&s);
+	}
+	return s.restore_timeout > UINT32_MAX ? UINT32_MAX : (unsigned) s.restore_timeout;
+}
+
+/* The watchdog killed CRIU and everything it started: what it left
+ * mounted goes, the rest is rst_cleanup()'s. */
+static int criu_timed_out(struct rst *r, zs_error_t *err)
+{
+	int n = zs_criu_yard_cleanup(r->work_fd >= 0 ? r->work_fd : r->image_fd);
+
+	zs_error_release(&r->notify_err);
+	r->pid = -1; /* killed with the tree */
+	return zs_make_error(err, ETIMEDOUT,
+			     "criu restore did not finish within %u s: killed it and every process it started%s "
+			     "(log file: %s/restore.log)",
+			     restore_timeout(r->o), n > 0 ? ", unmounted its cgroup yard" : "", r->work_dir);
+}
+
 static int do_restore(struct rst *r, zs_error_t *err)
 {
 	const struct zs_restore_opts *o = r->o;
@@ -551,11 +592,15 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		return ret;
 	zs_debug("restore: criu restore from %s (track-mem %s)", r->image_dir, r->track ? "on" : "off");
 	cur = r;
+	zs_criu_watchdog_arm(restore_timeout(o));
 	ret = criu_local_restore_child(c);
+	r->timed_out = zs_criu_watchdog_disarm();
 	cur = NULL;
 	if (ret > 0 && r->pid <= 0)
 		r->pid = ret;
 	return_to_own_cgroups(r);
+	if (r->timed_out)
+		return criu_timed_out(r, err);
 	if (ret < 0 || r->notify_err) {
 		if (r->notify_err) {
 			zs_error_t e = r->notify_err;

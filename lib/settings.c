@@ -12,6 +12,7 @@ void zs_settings_defaults(struct zs_settings *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->track_mem = true;
+	s->restore_timeout = 600;
 	s->remnant.max_chain = 4;
 	s->remnant.max_age = 7ull * 24 * 3600;
 	s->remnant.max_bytes = 10ull << 30;
@@ -91,7 +92,7 @@ static int parse_remnant(const zs_json *rem, const char *name, struct zs_setting
 
 int zs_settings_parse(const char *text, const char *name, struct zs_settings *s, zs_error_t *err)
 {
-	static const char *const known[] = {"track_mem", "remnant", NULL};
+	static const char *const known[] = {"track_mem", "restore_timeout", "remnant", NULL};
 	cleanup_json zs_json *root = NULL;
 	int ret;
 
@@ -105,6 +106,8 @@ int zs_settings_parse(const char *text, const char *name, struct zs_settings *s,
 	if (ret < 0)
 		return ret;
 	ret = zs_json_to_bool(zs_json_get(root, "track_mem"), name, "track_mem", 0, &s->track_mem, err);
+	if (ret == 0)
+		ret = get_u64(root, "restore_timeout", name, 0, &s->restore_timeout, err);
 	if (ret < 0)
 		return ret;
 	return parse_remnant(zs_json_get(root, "remnant"), name, s, err);

@@ -9,19 +9,22 @@
 #include <time.h>
 
 #include "cli.h"
+#include "zanshin/config.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/json.h"
 #include "zanshin/utils.h"
 
-enum { O_FORMAT = 1 };
+enum { O_FORMAT = 1, O_CONFIG };
 
 static const struct zs_optdef opts[] = {
     {"format", 'f', true, O_FORMAT, "output format of info: 'text' (default) or 'json'"},
+    {"config", 'c', true, O_CONFIG, "check: also what the tasks would get against this config.json"},
     {NULL, 0, false, 0, NULL},
 };
 
 struct image_opts {
 	const char *format;
+	const char *config;
 };
 
 static int opt_cb(int id, const char *value, void *data)
@@ -30,6 +33,8 @@ static int opt_cb(int id, const char *value, void *data)
 
 	if (id == O_FORMAT)
 		o->format = value;
+	else if (id == O_CONFIG)
+		o->config = value;
 	return 0;
 }
 
@@ -39,7 +44,9 @@ static void usage(void)
 		       "read, check and flatten CRIU image directories (no CRIU needed)", opts);
 	printf("\nCOMMANDS:\n"
 	       "   info <dir>             image id, parent id and link, pages stored, in the parent, lazy\n"
-	       "   check <dir>            inventory version, magic of every *.img, pages files vs pagemaps\n"
+	       "   check <dir>            inventory version, magic of every *.img, pages files vs pagemaps,\n"
+	       "                          the parent chain; with --config FILE, every task's credentials,\n"
+	       "                          capabilities, seccomp and namespaces against that config.json\n"
 	       "   flatten <leaf> <out>   write <out> (must not exist): <leaf> with every page of its parent\n"
 	       "                          chain, no parent link; it appears only when complete\n");
 }
@@ -107,9 +114,15 @@ static int cmd_info(const char *dir, const struct image_opts *o, zs_error_t *err
 	return 0;
 }
 
-static int cmd_check(const char *dir, zs_error_t *err)
+static int cmd_check(const char *dir, const struct image_opts *o, zs_error_t *err)
 {
+	cleanup_config struct zs_config *cfg = NULL;
+
 	if (zs_image_check(dir, err) < 0)
+		return -1;
+	if (o->config && zs_config_load(o->config, o->config, &cfg, err) < 0)
+		return -1;
+	if (cfg && zs_image_check_config(-1, dir, cfg, o->config, err) < 0)
 		return -1;
 	printf("%s: ok\n", dir);
 	return 0;
@@ -157,7 +170,7 @@ ZS_VERB(image)
 	if (strcmp(sub, "info") == 0 || strcmp(sub, "check") == 0) {
 		if (zs_check_args(strcmp(sub, "info") == 0 ? "image info" : "image check", n, 1, 1, err) < 0)
 			return -1;
-		return sub[0] == 'i' ? cmd_info(argv[first + 1], &o, err) : cmd_check(argv[first + 1], err);
+		return sub[0] == 'i' ? cmd_info(argv[first + 1], &o, err) : cmd_check(argv[first + 1], &o, err);
 	}
 	if (strcmp(sub, "flatten") == 0) {
 		if (zs_check_args("image flatten", n, 2, 2, err) < 0)

@@ -1,6 +1,7 @@
 /* zanshin restore — runc 1.1's options, plus memory tracking from the
  * restore on (--track-mem, default on where the kernel can track). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -27,6 +28,7 @@ enum {
 	O_LSM_MOUNT,
 	O_TRACK,
 	O_NO_TRACK,
+	O_TIMEOUT,
 };
 
 static const struct zs_optdef opts[] = {
@@ -52,8 +54,12 @@ static const struct zs_optdef opts[] = {
      "track memory from the restore on, so that the next checkpoint is a diff (zanshin; default on where the "
      "kernel can track, see track_mem in zanshin.json(5))"},
     {"no-track-mem", 0, false, O_NO_TRACK, "do not track memory after the restore (zanshin)"},
+    {"timeout", 0, true, O_TIMEOUT,
+     "seconds CRIU may take before it is killed (default: restore_timeout of zanshin.json, 600; 0 = none)"},
     {NULL, 0, false, 0, NULL},
 };
+
+static const char *timeout_arg;
 
 static int on_opt(int id, const char *v, void *data)
 {
@@ -120,13 +126,16 @@ static int on_opt(int id, const char *v, void *data)
 	case O_NO_TRACK:
 		o->track_mem = zs_opt_bool(v) ? 0 : 1;
 		break;
+	case O_TIMEOUT:
+		timeout_arg = v;
+		break;
 	}
 	return 0;
 }
 
 ZS_VERB(restore)
 {
-	struct zs_restore_opts o = {.track_mem = -1};
+	struct zs_restore_opts o = {.track_mem = -1, .timeout = -1};
 	int first, ret, status = 0;
 
 	ret = zs_parse_opts("restore", opts, argc, argv, on_opt, &o, &first, err);
@@ -139,6 +148,13 @@ ZS_VERB(restore)
 		return ret;
 	if (zs_check_args("restore", argc - first, 1, 1, err) < 0)
 		return -1;
+	if (timeout_arg) {
+		char *end;
+		errno = 0;
+		o.timeout = strtol(timeout_arg, &end, 10);
+		if (errno || *end || end == timeout_arg || o.timeout < 0 || o.timeout > 366L * 86400)
+			return zs_make_error(err, -EINVAL, "--timeout: `%s` is not a number of seconds", timeout_arg);
+	}
 	if (o.track_mem == 1 && o.c.auto_dedup)
 		return zs_make_error(err, -EINVAL,
 				     "--track-mem and --auto-dedup cannot be used together: the restored image is the "

@@ -28,10 +28,19 @@ struct zs_image_info {
 int zs_image_info(const char *dir, struct zs_image_info *info, zs_error_t *err);
 void zs_image_info_free(struct zs_image_info *info);
 
-/* Check DIR before it is given to CRIU: inventory present with a known
- * magic and img_version, every *.img file starts with a CRIU magic,
- * pages-*.img sizes match their pagemaps.  0 or an error naming the file. */
+/* Check DIR and every image of its `parent` chain before it is given to
+ * CRIU: only regular files (and directories, and the `parent` symlink),
+ * inventory present with a known magic and img_version, every *.img file
+ * starts with a CRIU magic, pages-*.img sizes match their pagemaps, each
+ * parent's image_id is its child's parent_image_id.  Files are opened
+ * without following symlinks or blocking, read with a size limit, and
+ * errors name the file, never its content. */
 int zs_image_check(const char *dir, zs_error_t *err);
+/* The same on the directory AT (DIR names it; AT < 0: DIR is opened), the
+ * one CRIU will get: nothing can swap it between check and use.
+ * DANGLING_OK: a `parent` link to nothing ends the chain (a restore whose
+ * parent the remnant store provides). */
+int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err);
 
 struct zs_flatten_stats {
 	uint64_t pages;	    /* pages written to OUT */
@@ -77,5 +86,83 @@ int zs_image_flatten_hashed(const char *leaf, const char *out, struct zs_flatten
  * then renamed to OUT (which must not exist) and the parent directory
  * fsync'ed: OUT appears only complete, even if the process is killed. */
 int zs_image_flatten_to(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err);
+
+/* ---- the tasks of an image (lib/criu_image_tasks.c) ---- */
+
+enum { ZS_IMG_CAP_INH, ZS_IMG_CAP_PRM, ZS_IMG_CAP_EFF, ZS_IMG_CAP_BND, ZS_IMG_CAP_AMB, ZS_IMG_CAP_SETS };
+/* uid, gid, euid, egid, suid, sgid, fsuid, fsgid: creds_entry fields 1-8 */
+enum { ZS_IMG_UID, ZS_IMG_GID, ZS_IMG_EUID, ZS_IMG_EGID, ZS_IMG_SUID, ZS_IMG_SGID, ZS_IMG_FSUID, ZS_IMG_FSGID };
+
+struct zs_image_creds { /* thread_core.creds */
+	uint32_t ids[8];
+	unsigned ids_seen;
+	uint64_t caps[ZS_IMG_CAP_SETS]; /* bitmasks of CAP_* numbers */
+	bool caps_high;			/* a capability above 63 */
+	uint32_t secbits;
+	uint32_t *groups;
+	size_t n_groups;
+	bool no_new_privs;
+};
+
+/* pid, net, ipc, uts, mnt, user, cgroup, time: task_kobj_ids_entry 5-12 */
+enum {
+	ZS_IMG_NS_PID,
+	ZS_IMG_NS_NET,
+	ZS_IMG_NS_IPC,
+	ZS_IMG_NS_UTS,
+	ZS_IMG_NS_MNT,
+	ZS_IMG_NS_USER,
+	ZS_IMG_NS_CGROUP,
+	ZS_IMG_NS_TIME,
+	ZS_IMG_NS_KINDS
+};
+struct zs_img_ns_ids {
+	bool present;
+	unsigned has; /* bit per ZS_IMG_NS_* */
+	uint32_t id[ZS_IMG_NS_KINDS];
+};
+
+struct zs_image_thread {
+	uint32_t pid, tid; /* tid == pid: the task's leader (its core has tc and ids) */
+	char file[32];	   /* core-<tid>.img */
+	char ns_file[48];  /* where ns came from: "ids-<pid>.img: " or "core-<pid>.img: ids." */
+	bool has_creds;
+	struct zs_image_creds creds;
+	bool has_seccomp_mode, has_seccomp_filter;
+	uint32_t seccomp_mode; /* 0 disabled, 1 strict, 2 filter */
+	uint32_t seccomp_filter;
+	struct zs_img_ns_ids ns; /* leaders: ids-<pid>.img, else core_entry.ids */
+	uint32_t task_state;	 /* leaders: tc.task_state (1 alive, 2 dead: a zombie, 3 stopped) */
+};
+
+struct zs_image_filter { /* seccomp.img */
+	uint8_t *bpf;	 /* struct sock_filter[] */
+	size_t len;	 /* bytes */
+	long prev;	 /* index of the filter installed before it, -1 none */
+	uint32_t flags;	 /* SECCOMP_FILTER_FLAG_* it is installed with (TSYNC: 1) */
+};
+
+struct zs_image_tasks {
+	struct zs_img_ns_ids root_ids; /* inventory root_ids: the dumping CRIU's namespaces */
+	struct zs_image_thread *threads;
+	size_t n;
+	struct zs_image_filter *filters;
+	size_t n_filters;
+};
+
+/* Every thread of pstree.img with its core-<tid>.img, inventory root_ids
+ * and seccomp.img of the directory AT (DIR names it; AT < 0: DIR is opened),
+ * read with zs_image_check()'s care (no symlinks, no
+ * FIFOs, bounded reads).  An error names the file and the message. */
+int zs_image_tasks_read(int at, const char *dir, struct zs_image_tasks *ts, zs_error_t *err);
+void zs_image_tasks_free(struct zs_image_tasks *ts);
+
+struct zs_config;
+/* What the image would restore against what CONFIG (FILE names it:
+ * "config.json") allows: every thread's credentials, capabilities,
+ * no_new_privs and seccomp filter, and the namespaces the root task gets
+ * (lib/criu_image_policy.c; docs/security-images.md has the rules).
+ * 0, or an error naming the image file, the field and the config field. */
+int zs_image_check_config(int at, const char *dir, const struct zs_config *cfg, const char *file, zs_error_t *err);
 
 #endif

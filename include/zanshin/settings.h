@@ -10,7 +10,8 @@
 #define ZS_SETTINGS_DEFAULT_PATH "/etc/zanshin/zanshin.json"
 
 struct zs_settings {
-	bool track_mem; /* restore keeps tracking memory (default true) */
+	bool track_mem;		  /* restore keeps tracking memory (default true) */
+	uint64_t restore_timeout; /* seconds CRIU may take to restore, then it is killed (600; 0 = none) */
 	struct {
 		unsigned max_chain;		/* a longer chain is merged on commit (default 4) */
 		uint64_t max_age;		/* seconds a generation is kept by gc (default 7 days) */

@@ -1,0 +1,16 @@
+/* zanshin — the restore's timeout on CRIU (lib/criu_watchdog.c). */
+#ifndef ZANSHIN_CRIU_WATCHDOG_H
+#define ZANSHIN_CRIU_WATCHDOG_H
+#include <stdbool.h>
+
+/* After SECONDS (0: never) every process this one started (CRIU, what CRIU
+ * forked, a hook) is stopped and killed with SIGKILL; a blocked libcriu
+ * call then returns an error.  One watchdog at a time (SIGALRM). */
+void zs_criu_watchdog_arm(unsigned seconds);
+/* Cancel it; true if it fired. */
+bool zs_criu_watchdog_disarm(void);
+/* Unmount and remove what a killed CRIU left of its cgroup yard
+ * (.criu.cgyard.* in the work directory WORK_FD); the mounts removed. */
+int zs_criu_yard_cleanup(int work_fd);
+
+#endif
