@@ -14,7 +14,8 @@
 #  - generations named by the 12-hex part `remnant list` shows, by a prefix
 #    of the image id or of the name; an ambiguous prefix names the candidates;
 #  - `--format` before and after the `remnant` command;
-#  - the table keeps its columns with a 64-character container id.
+#  - the tables (remnant list, zanshin list) keep their columns with a
+#    64-character container id.
 # JSON is parsed with jq (scripts/deps.sh installs it).
 . "$(dirname "$0")/lib.sh"
 CR_MIB=32
@@ -157,4 +158,20 @@ else
 	t_fail "table columns stay aligned with a 64-character id" "$TABLE"
 fi
 grep -qF "$LONG" <<<"$TABLE" && t_ok "the whole id is shown" || t_fail "the whole id is shown" "$TABLE"
+# zanshin list (runc's table) with a running container of that id
+cr_node L
+if cr_run L "$LONG" >/dev/null; then
+	TABLE=$(z L list)
+	t_diag "$TABLE"
+	if awk 'NR == 1 { s = index($0, "STATUS"); b = index($0, "BUNDLE"); next }
+		{ if (substr($0, s, 7) != "running" || substr($0, b, 1) != "/") bad = 1 }
+		END { exit bad }' <<<"$TABLE"; then
+		t_ok "zanshin list: columns stay aligned with a 64-character id"
+	else
+		t_fail "zanshin list: columns stay aligned with a 64-character id" "$TABLE"
+	fi
+	z L delete -f "$LONG" >/dev/null 2>&1
+else
+	t_fail "run a container with a 64-character id" "$(tail -n 3 "$CR_T/stdout.log")"
+fi
 t_done
