@@ -48,6 +48,14 @@ static void usage(void)
 	       "                          chain, no parent link; it appears only when complete\n");
 }
 
+/* The error's whole text (with the errno's) as a JSON string. */
+static void json_error(zs_jgen *j, zs_error_t e)
+{
+	cleanup_free char *text = zs_error_text(e);
+
+	zs_jgen_string(j, text);
+}
+
 static void info_json(const char *dir, const struct zs_image_info *in)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(true);
@@ -109,6 +117,25 @@ static int cmd_info(const char *dir, const struct image_opts *o, zs_error_t *err
 	return 0;
 }
 
+/* A failed info or flatten with --format json: {"command", "dir", "ok":
+ * false, "error"} (check prints its own). */
+static void error_json(const char *command, const char *dir, zs_error_t err)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(true);
+	cleanup_free char *text = NULL;
+
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "command", command);
+	zs_jgen_kv_string(g, "dir", dir);
+	zs_jgen_key(g, "ok");
+	zs_jgen_bool(g, false);
+	zs_jgen_key(g, "error");
+	json_error(g, err);
+	zs_jgen_map_close(g);
+	text = zs_jgen_result(g, NULL);
+	printf("%s\n", text);
+}
+
 static void check_json(const char *dir, zs_error_t err)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(true);
@@ -119,7 +146,7 @@ static void check_json(const char *dir, zs_error_t err)
 	zs_jgen_key(g, "ok");
 	zs_jgen_bool(g, err == NULL);
 	zs_jgen_key(g, "error");
-	err ? zs_jgen_string(g, zs_error_msg(err)) : zs_jgen_null(g);
+	err ? json_error(g, err) : zs_jgen_null(g);
 	zs_jgen_map_close(g);
 	text = zs_jgen_result(g, NULL);
 	printf("%s\n", text);
@@ -206,12 +233,20 @@ ZS_VERB(image)
 	if (strcmp(sub, "info") == 0 || strcmp(sub, "check") == 0) {
 		if (zs_check_args(strcmp(sub, "info") == 0 ? "image info" : "image check", n, 1, 1, err) < 0)
 			return -1;
-		return sub[0] == 'i' ? cmd_info(argv[first + 1], &o, err) : cmd_check(argv[first + 1], &o, err);
+		if (sub[0] == 'c')
+			return cmd_check(argv[first + 1], &o, err);
+		ret = cmd_info(argv[first + 1], &o, err);
+		if (ret < 0 && o.json)
+			error_json("info", argv[first + 1], *err);
+		return ret;
 	}
 	if (strcmp(sub, "flatten") == 0) {
 		if (zs_check_args("image flatten", n, 2, 2, err) < 0)
 			return -1;
-		return cmd_flatten(argv[first + 1], argv[first + 2], &o, err);
+		ret = cmd_flatten(argv[first + 1], argv[first + 2], &o, err);
+		if (ret < 0 && o.json)
+			error_json("flatten", argv[first + 1], *err);
+		return ret;
 	}
 	return zs_make_error(err, -EINVAL, "image: unknown command '%s' (info, check or flatten)", sub);
 }

@@ -105,6 +105,14 @@ static void gen_json(zs_jgen *j, const struct zs_remnant_gen *g)
 	zs_jgen_map_close(j);
 }
 
+/* The error's whole text (with the errno's) as a JSON string. */
+static void json_error(zs_jgen *j, zs_error_t e)
+{
+	cleanup_free char *text = zs_error_text(e);
+
+	zs_jgen_string(j, text);
+}
+
 static void print_json(zs_jgen *j)
 {
 	cleanup_free char *s = zs_jgen_result(j, NULL);
@@ -318,7 +326,7 @@ static void verify_json(const char *id, const struct zs_remnant_gen *g, zs_error
 	zs_jgen_key(j, "verified");
 	zs_jgen_bool(j, err == NULL);
 	zs_jgen_key(j, "error");
-	err ? zs_jgen_string(j, zs_error_msg(err)) : zs_jgen_null(j);
+	err ? json_error(j, err) : zs_jgen_null(j);
 	zs_jgen_map_close(j);
 	print_json(j);
 }
@@ -508,6 +516,22 @@ static void usage(void)
 		printf("   %-12s %s %s\n               %s\n", s->name, s->name, s->args, s->desc);
 }
 
+/* {"command": ..., "ok": false, "error": ...} on stdout; the error goes to
+ * stderr as well, and the exit status is 1. */
+static void error_json(const char *command, zs_error_t e)
+{
+	cleanup_jgen zs_jgen *j = zs_jgen_new(true);
+
+	zs_jgen_map_open(j);
+	zs_jgen_kv_string(j, "command", command);
+	zs_jgen_key(j, "ok");
+	zs_jgen_bool(j, false);
+	zs_jgen_key(j, "error");
+	json_error(j, e);
+	zs_jgen_map_close(j);
+	print_json(j);
+}
+
 /* --format VALUE (-f, --format=VALUE) before the command, as `zanshin
  * image` takes it: the number of arguments it used. */
 static int leading_format(int argc, char **argv, struct ropts *o, zs_error_t *err)
@@ -564,10 +588,14 @@ ZS_VERB(remnant)
 		return zs_make_error(err, 0, "invalid format option: %s (table or json)", o.format);
 	if (zs_check_args(verb, argc - 1 - first, s->min, s->max, err) < 0)
 		return -1;
-	if (zs_remnant_open(g ? g->remnant_root : NULL, &r, err) < 0)
-		return -1;
-	zs_remnant_settle(r); /* what checkpoint/restore keep in the background */
-	ret = s->fn(r, &o, argv + 1 + first, argc - 1 - first, err);
-	zs_remnant_close(r);
+	ret = zs_remnant_open(g ? g->remnant_root : NULL, &r, err);
+	if (ret == 0) {
+		zs_remnant_settle(r); /* what checkpoint/restore keep in the background */
+		ret = s->fn(r, &o, argv + 1 + first, argc - 1 - first, err);
+		zs_remnant_close(r);
+	}
+	/* with --format json a failure is JSON too (verify prints its own) */
+	if (ret < 0 && o.json && s->fn != do_verify)
+		error_json(s->name, *err);
 	return ret;
 }

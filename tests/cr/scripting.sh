@@ -128,8 +128,13 @@ for v in "show nosuch" "list nosuch" "verify nosuch" "rm nosuch" "merge nosuch" 
 	# shellcheck disable=SC2086
 	t_fails "remnant $v" z A remnant $v
 done
-OUT=$(z A remnant show nosuch --format json 2>/dev/null)
-[ -z "$OUT" ] && t_ok "show of an unknown id prints no empty listing" || t_fail "show of an unknown id" "$OUT"
+for v in show list merge rm; do
+	OUT=$(z A remnant --format json $v nosuch 2>/dev/null)
+	t_jq "remnant --format json $v nosuch: JSON ok:false naming the id" "$OUT" \
+		".ok == false and .command == \"$v\" and (.error | test(\"nosuch\"))"
+done
+OUT=$("$ZANSHIN" image info --format json "$CR_T/nosuch" 2>/dev/null)
+t_jq "image info --format json of a missing directory: JSON ok:false" "$OUT" '.ok == false and (.error | test("No such file"))'
 
 # ---- verify --format json on a damaged generation ----
 GD=$S/containers/$ID/generations/$G1
