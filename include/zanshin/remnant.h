@@ -5,6 +5,7 @@
  *     containers/ID/bundle.json        what was kept of the bundle, and from where
  *     containers/ID/generations/NAME/  CRIU images + manifest.json + lineage.json
  *     containers/ID/generations/.tmp-* generations being written (ignored, collected)
+ *     containers/ID/pins/PID-START.json  live containers' baselines (zs_remnant_pin)
  *
  * A generation appears only when complete (temp dir, fsync, rename, fsync
  * parent).  A diff's `parent` link is relative (../NAME).  manifest.json
@@ -111,7 +112,7 @@ int zs_remnant_get(struct zs_remnant *r, const char *id, const char *which, stru
 /* Flatten the chain ending at GEN into a new full generation (same image
  * id, no parent, named to sort after the chain), verify it against its
  * manifest, rename it into place, then retire the generations of the chain
- * that no other kept generation depends on.  An interruption at any point
+ * that no other kept generation depends on and no live pin needs.  An interruption at any point
  * leaves the old chain intact (the temporary directory is collected by gc).
  * -EINVAL when GEN is already full. */
 int zs_remnant_merge(struct zs_remnant *r, const char *id, const struct zs_remnant_gen *gen,
@@ -120,8 +121,9 @@ int zs_remnant_merge(struct zs_remnant *r, const char *id, const struct zs_remna
 /* Retention: .tmp-* older than remnant.tmp_grace; generations older than
  * remnant.max_age; then, while the store holds more than remnant.max_bytes,
  * the least useful generation (a diff also stored merged, then the oldest).
- * Never the newest generation of a container nor one a kept generation
- * depends on. */
+ * Never the newest generation of a container, a live pin's baseline or its
+ * chain (zs_remnant_pin), nor one a kept generation depends on.  Stale
+ * pins are removed. */
 struct zs_remnant_gc_opts {
 	bool dry_run; /* report only */
 	time_t now;   /* 0: time(NULL) */
