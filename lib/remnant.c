@@ -360,7 +360,9 @@ int zs_rem_pick(struct zs_remnant_gen **gens, size_t n, const char *id, const ch
 	size_t i;
 	int ret;
 
-	if (which == NULL || *which == '\0') {
+	if (which && *which == '\0')
+		return zs_make_error(err, -EINVAL, "container `%s`: an empty generation name", id);
+	if (which == NULL) {
 		if (n == 0)
 			return zs_make_error(err, -ENOENT, "container `%s`: no generation in the remnant store", id);
 		*out = n - 1;

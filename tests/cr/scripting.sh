@@ -128,6 +128,10 @@ for v in "show nosuch" "list nosuch" "verify nosuch" "rm nosuch" "merge nosuch" 
 	# shellcheck disable=SC2086
 	t_fails "remnant $v" z A remnant $v
 done
+BEFORE=$(z A remnant list "$ID" --format json | jq -r '[.[].name] | join(" ")')
+t_fails "remnant rm ID '' (an empty name is not 'the newest')" z A remnant rm "$ID" ""
+[ "$(z A remnant list "$ID" --format json | jq -r '[.[].name] | join(" ")')" = "$BEFORE" ] &&
+	t_ok "rm of an empty name removed nothing" || t_fail "rm of an empty name removed nothing" "$BEFORE"
 for v in show list merge rm; do
 	OUT=$(z A remnant --format json $v nosuch 2>/dev/null)
 	t_jq "remnant --format json $v nosuch: JSON ok:false naming the id" "$OUT" \
