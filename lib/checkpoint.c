@@ -337,6 +337,16 @@ static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 	return ret;
 }
 
+/* The store keeps the new baseline while the container lives
+ * (lib/remnant_pin.c). */
+static void pin_baseline(struct ckpt *k)
+{
+	cleanup_error zs_error_t e = NULL;
+
+	if (zs_remnant_pin(k->store, k->o->c.id, k->st->image_id, k->st->pid, &e) < 0)
+		zs_warn("remnant store: %s", zs_error_msg(e));
+}
+
 /* A tracked dump that leaves the container running (--leave-running,
  * --pre-dump) moves CRIU's tracking baseline to the image just written:
  * the state follows at once, whatever happens afterwards (an export to a
@@ -358,6 +368,7 @@ static void update_baseline(struct ckpt *k, const char *dir)
 	zs_image_info_free(&info);
 	if (zs_status_write(k->o->c.root, k->st, k->st->annotations, k->cg, &e) < 0)
 		zs_warn("state of %s not updated: %s", k->o->c.id, zs_error_msg(e));
+	pin_baseline(k);
 }
 
 static bool tracked_dump(const struct ckpt *k)

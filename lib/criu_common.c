@@ -301,39 +301,71 @@ int zs_criu_mount_maps(criu_opts *c, const struct zs_config *cfg, const char *ro
 	return 0;
 }
 
-/* The last lines of LOG that say "Error" (CRIU's own words), for the
- * message a person reads first; a refused diff's line naming both image
- * ids is always among them. */
+/* The lines of LOG that say "Error" (CRIU's own words), for the message a
+ * person reads first, one per line: the decisive one first (CRIU's first
+ * `Error (...)`, what the rest follows from; a refused diff's line naming
+ * both image ids when there is one), then the last few others.  Lines that
+ * say nothing about the failure are left out: "Can't setup RLIMIT_NOFILE
+ * for self" (a sandbox's hard limit, MACHINE.md). */
 #define LOG_LINES 4
+static bool noise(const char *line)
+{
+	return strstr(line, "Error") == NULL || strstr(line, "Can't setup RLIMIT_NOFILE for self") != NULL;
+}
+
+/* CRIU's hint names its own option; zanshin has no such option: a
+ * checkpoint without --parent-path is the way to a full image. */
+static char *rewrite_hint(const char *line)
+{
+	static const char hint[] = "(use --track-mem-fallback=full to dump it in full)";
+	const char *p = strstr(line, hint);
+
+	if (p == NULL)
+		return xstrdup(line);
+	return xasprintf("%.*s(checkpoint without --parent-path for a full image)%s", (int) (p - line), line,
+			 p + sizeof(hint) - 1);
+}
+
+static char *append_line(char *out, const char *line)
+{
+	cleanup_free char *l = rewrite_hint(line);
+	char *t = xasprintf("%s\n  %s", out, l);
+
+	free(out);
+	return t;
+}
+
 static char *log_errors(const char *dir, const char *log)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, log);
 	cleanup_file FILE *f = fopen(path, "re");
-	cleanup_free char *line = NULL, *ids = NULL;
+	cleanup_free char *line = NULL, *first = NULL;
 	char *last[LOG_LINES] = {NULL}, *out;
 	size_t cap = 0, n = 0, i;
 
 	if (f == NULL)
 		return xstrdup("");
 	while (getline(&line, &cap, f) > 0) {
-		if (strstr(line, "Error") == NULL)
-			continue;
 		line[strcspn(line, "\n")] = '\0';
-		if (strstr(line, "tracking baseline") && ids == NULL)
-			ids = xstrdup(line);
+		if (noise(line))
+			continue;
+		if (first == NULL) {
+			first = xstrdup(line);
+			continue;
+		}
 		free(last[n % LOG_LINES]);
 		last[n % LOG_LINES] = xstrdup(line);
+		if (strstr(line, "tracking baseline") && !strstr(first, "tracking baseline")) {
+			/* the refused diff decides: it goes first */
+			char *t = first;
+			first = last[n % LOG_LINES];
+			last[n % LOG_LINES] = t;
+		}
 		n++;
 	}
-	out = ids ? xasprintf("\n  %s", ids) : xstrdup("");
-	for (i = n > LOG_LINES ? n - LOG_LINES : 0; i < n; i++) {
-		char *t;
-		if (ids && strcmp(last[i % LOG_LINES], ids) == 0)
-			continue;
-		t = xasprintf("%s\n  %s", out, last[i % LOG_LINES]);
-		free(out);
-		out = t;
-	}
+	out = first ? append_line(xstrdup(""), first) : xstrdup("");
+	for (i = n > LOG_LINES - 1 ? n - (LOG_LINES - 1) : 0; i < n; i++)
+		out = append_line(out, last[i % LOG_LINES]);
 	for (i = 0; i < LOG_LINES; i++)
 		free(last[i]);
 	return out;

@@ -67,6 +67,32 @@ void zs_log_redirect(zs_log_sink_fn fn, void *data)
 	log_sink_data = data;
 }
 
+/* Text: logrus's `time=... level=... msg="..."` for the first line; the
+ * lines after it (a CRIU log excerpt) follow as they are, for a person to
+ * read, each indented so that none can pass for a log line of its own. */
+static char *text_line(const char *ts, const char *level, const char *msg)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *quoted = NULL, *head = NULL;
+	const char *nl = strchr(msg, '\n'), *p;
+	char *line;
+
+	head = nl ? strndup(msg, nl - msg) : xstrdup(msg);
+	if (head == NULL)
+		abort();
+	zs_jgen_string(g, head);
+	quoted = zs_jgen_result(g, NULL);
+	line = xasprintf("time=\"%s\" level=%s msg=%s\n", ts, level, quoted);
+	for (p = nl; p; p = strchr(p + 1, '\n')) {
+		const char *end = strchr(p + 1, '\n');
+		int len = end ? (int) (end - p - 1) : (int) strlen(p + 1);
+		char *t = xasprintf("%s%s%.*s\n", line, (p[1] == ' ' || p[1] == '\t') ? "" : "  ", len, p + 1);
+		free(line);
+		line = t;
+	}
+	return line;
+}
+
 static void emit(const char *level, const char *msg)
 {
 	char ts[64];
@@ -89,11 +115,7 @@ static void emit(const char *level, const char *msg)
 		line = xrealloc(line, strlen(line) + 2);
 		strcat(line, "\n");
 	} else {
-		cleanup_jgen zs_jgen *g = zs_jgen_new(false);
-		cleanup_free char *quoted = NULL;
-		zs_jgen_string(g, msg);
-		quoted = zs_jgen_result(g, NULL);
-		line = xasprintf("time=\"%s\" level=%s msg=%s\n", ts, level, quoted);
+		line = text_line(ts, level, msg);
 	}
 	write_all(log_fd, line, strlen(line));
 }

@@ -56,21 +56,29 @@ int zs_rem_fsync_path(const char *path, zs_error_t *err)
 	return 0;
 }
 
+/* ROOT: --remnant-root or $ZANSHIN_REMNANT_ROOT (the caller's), else
+ * zanshin.json's remnant.root, else the default. */
 int zs_remnant_open(const char *root, struct zs_remnant **out, zs_error_t *err)
 {
-	struct zs_remnant *r;
+	struct zs_remnant *r = xzalloc(sizeof(*r));
 	cleanup_free char *cdir = NULL;
 
+	if (zs_settings_load(NULL, &r->settings, err) < 0) {
+		zs_remnant_close(r);
+		return -1;
+	}
+	if ((root == NULL || *root == '\0') && r->settings.remnant.root[0])
+		root = r->settings.remnant.root;
 	if (root == NULL || *root == '\0')
 		root = ZS_REMNANT_DEFAULT_ROOT;
-	if (root[0] != '/')
-		return zs_make_error(err, -EINVAL, "remnant root `%s`: must be an absolute path", root);
-	cdir = xasprintf("%s/containers", root);
-	if (mkdir_p(cdir, 0700, err) < 0)
-		return zs_error_wrap(err, "remnant store `%s`", root);
-	r = xzalloc(sizeof(*r));
 	r->root = xstrdup(root);
-	if (zs_settings_load(NULL, &r->settings, err) < 0) {
+	if (root[0] != '/') {
+		zs_remnant_close(r);
+		return zs_make_error(err, -EINVAL, "remnant root `%s`: must be an absolute path", root);
+	}
+	cdir = xasprintf("%s/containers", r->root);
+	if (mkdir_p(cdir, 0700, err) < 0) {
+		zs_error_wrap(err, "remnant store `%s`", r->root);
 		zs_remnant_close(r);
 		return -1;
 	}
@@ -300,34 +308,112 @@ static struct zs_remnant_gen *gen_dup(const struct zs_remnant_gen *s)
 	return g;
 }
 
+/* The hex part of a generation name (NNNN-HEX), as `remnant list` shows it. */
+static const char *name_hex(const char *name)
+{
+	const char *dash = strchr(name, '-');
+
+	return dash ? dash + 1 : name;
+}
+
+static bool prefix_of(const struct zs_remnant_gen *g, const char *which)
+{
+	return str_has_prefix(g->name, which) || str_has_prefix(name_hex(g->name), which) ||
+	       str_has_prefix(g->image_id, which);
+}
+
+/* Among the generations matching MATCH, those of one image id resolve like
+ * that image id (the full generation, else the newest); else ambiguous. */
+static int pick_matching(struct zs_remnant_gen **gens, size_t n, const char *id, const char *which, bool *match,
+			 size_t *out, zs_error_t *err)
+{
+	cleanup_free char *names = xstrdup("");
+	const char *img = NULL;
+	bool one_image = true;
+	ssize_t best;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		char *t;
+		if (!match[i])
+			continue;
+		if (img && strcmp(img, gens[i]->image_id) != 0)
+			one_image = false;
+		img = gens[i]->image_id;
+		t = xasprintf("%s%s%s (image %.12s)", names, k++ ? ", " : "", gens[i]->name, gens[i]->image_id);
+		free(names);
+		names = t;
+	}
+	if (k == 0)
+		return zs_make_error(err, -ENOENT, "container `%s`: no generation `%s` in the remnant store", id,
+				     which);
+	if (!one_image)
+		return zs_make_error(err, -EINVAL, "container `%s`: `%s` is ambiguous: %s", id, which, names);
+	best = zs_rem_baseline_index(gens, n, img);
+	*out = (size_t) best;
+	return 0;
+}
+
+int zs_rem_pick(struct zs_remnant_gen **gens, size_t n, const char *id, const char *which, size_t *out, zs_error_t *err)
+{
+	bool *match;
+	size_t i;
+	int ret;
+
+	if (which && *which == '\0')
+		return zs_make_error(err, -EINVAL, "container `%s`: an empty generation name", id);
+	if (which == NULL) {
+		if (n == 0)
+			return zs_make_error(err, -ENOENT, "container `%s`: no generation in the remnant store", id);
+		*out = n - 1;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(gens[i]->name, which) == 0) {
+			*out = i;
+			return 0;
+		}
+	match = xzalloc(n + 1);
+	for (i = 0; i < n; i++)
+		match[i] = strcmp(gens[i]->image_id, which) == 0;
+	if (n && memchr(match, true, n) == NULL)
+		for (i = 0; i < n; i++)
+			match[i] = prefix_of(gens[i], which);
+	ret = pick_matching(gens, n, id, which, match, out, err);
+	free(match);
+	return ret;
+}
+
 int zs_remnant_get(struct zs_remnant *r, const char *id, const char *which, struct zs_remnant_gen **out,
 		   zs_error_t *err)
 {
-	struct zs_remnant_gen **gens = NULL, *found = NULL;
+	struct zs_remnant_gen **gens = NULL;
 	size_t n, i;
 
 	if (zs_rem_list(r, id, &gens, &n, err) < 0)
 		return -1;
-	for (i = 0; i < n && which; i++)
-		if (strcmp(gens[i]->name, which) == 0)
-			found = gens[i];
-	/* by image id: the full generation if there is one */
-	for (i = 0; i < n && which && found == NULL; i++)
-		if (strcmp(gens[i]->image_id, which) == 0 && !gens[i]->diff)
-			found = gens[i];
-	for (i = n; i > 0 && found == NULL; i--)
-		if (which == NULL || strcmp(gens[i - 1]->image_id, which) == 0)
-			found = gens[i - 1];
-	if (found == NULL) {
+	if (n == 0 && !zs_remnant_exists(r, id)) {
 		zs_rem_gens_free(gens, n);
-		if (which == NULL)
-			return zs_make_error(err, -ENOENT, "container `%s`: no generation in the remnant store", id);
-		return zs_make_error(err, -ENOENT, "container `%s`: no generation `%s` in the remnant store", id,
-				     which);
+		return zs_make_error(err, -ENOENT, "container `%s`: no remnant in `%s`", id, r->root);
 	}
-	*out = gen_dup(found);
+	if (zs_rem_pick(gens, n, id, which, &i, err) < 0) {
+		zs_rem_gens_free(gens, n);
+		return -1;
+	}
+	*out = gen_dup(gens[i]);
 	zs_rem_gens_free(gens, n);
 	return 0;
+}
+
+bool zs_remnant_exists(struct zs_remnant *r, const char *id)
+{
+	cleanup_free char *dir = NULL;
+	struct stat st;
+
+	if (zs_validate_id(id, NULL) < 0)
+		return false;
+	dir = zs_rem_container_dir(r, id);
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static int find_in(struct zs_remnant *r, const char *id, const char *image_id, struct zs_remnant_gen **out,

@@ -12,6 +12,7 @@
 #include "remnant_internal.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/json.h"
+#include "zanshin/log.h"
 #include "zanshin/utils.h"
 
 static struct zs_remnant_gen *by_name(struct zs_remnant_gen **gens, size_t n, const char *name)
@@ -145,13 +146,19 @@ static void retire_chain(struct zs_remnant *r, const char *id, const struct zs_r
 {
 	struct zs_remnant_gen **gens = NULL, *c, *p;
 	cleanup_error zs_error_t err = NULL;
-	bool *in_chain, *needed;
+	bool *in_chain, *needed = NULL;
 	size_t n, i, j;
 
 	if (zs_rem_list(r, id, &gens, &n, &err) < 0)
 		return;
+	/* a live container's baseline and its chain stay (the merged
+	 * generation, full, is the baseline of the leaf's image id now) */
+	if (zs_rem_pinned_marks(r, id, gens, n, &needed, &err) < 0) {
+		zs_warn("merge: the old chain is kept: %s", zs_error_msg(err));
+		zs_rem_gens_free(gens, n);
+		return;
+	}
 	in_chain = xzalloc(n + 1);
-	needed = xzalloc(n + 1);
 	for (c = by_name(gens, n, g->name); c; c = by_name(gens, n, c->parent))
 		for (i = 0; i < n; i++)
 			if (gens[i] == c)
@@ -271,6 +278,7 @@ struct gc_ctx {
 	struct zs_remnant_gen ***gens;
 	size_t *n_gens;
 	bool **gone;
+	bool **pinned; /* a live container's baseline or in its chain */
 };
 
 void zs_remnant_gc_items_free(struct zs_remnant_gc_item *items, size_t n)
@@ -332,7 +340,7 @@ static bool removable(struct gc_ctx *c, size_t k, size_t i)
 			newest = j - 1;
 			break;
 		}
-	if (i == newest || c->gone[k][i])
+	if (i == newest || c->gone[k][i] || c->pinned[k][i])
 		return false;
 	for (p = by_name(g, n, g[newest]->parent); p; p = by_name(g, n, p->parent))
 		if (p == g[i])
@@ -432,6 +440,7 @@ static int gc_load(struct gc_ctx *c, int *locks, zs_error_t *err)
 	c->gens = xzalloc(sizeof(*c->gens) * (c->n_ids + 1));
 	c->n_gens = xzalloc(sizeof(*c->n_gens) * (c->n_ids + 1));
 	c->gone = xzalloc(sizeof(*c->gone) * (c->n_ids + 1));
+	c->pinned = xzalloc(sizeof(*c->pinned) * (c->n_ids + 1));
 	for (k = 0; k < c->n_ids; k++) {
 		cleanup_free char *gdir = zs_rem_gens_dir(c->r, c->ids[k]);
 		cleanup_free char *cdir = zs_rem_container_dir(c->r, c->ids[k]);
@@ -442,6 +451,8 @@ static int gc_load(struct gc_ctx *c, int *locks, zs_error_t *err)
 		if (zs_rem_list(c->r, c->ids[k], &c->gens[k], &c->n_gens[k], err) < 0)
 			return -1;
 		c->gone[k] = xzalloc(c->n_gens[k] + 1);
+		if (zs_rem_pinned_marks(c->r, c->ids[k], c->gens[k], c->n_gens[k], &c->pinned[k], err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -475,11 +486,14 @@ int zs_remnant_gc(struct zs_remnant *r, const struct zs_remnant_gc_opts *o, stru
 			zs_rem_gens_free(c.gens[k], c.n_gens[k]);
 		if (c.gone)
 			free(c.gone[k]);
+		if (c.pinned)
+			free(c.pinned[k]);
 	}
 	free(locks);
 	free(c.gens);
 	free(c.n_gens);
 	free(c.gone);
+	free(c.pinned);
 	zs_free_string_array(c.ids);
 	if (ret < 0) {
 		zs_remnant_gc_items_free(c.items, c.n_items);

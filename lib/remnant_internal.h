@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 #include "zanshin/error.h"
 #include "zanshin/remnant.h"
@@ -73,5 +74,24 @@ int zs_rem_verify_dir_deferred(const char *dir, bool (*defer)(const char *name),
  * The record is taken at zs_rem_known_add() (a stat of DIR/NAME). */
 void zs_rem_known_add(const char *dir, const char *name, const unsigned char digest[32], uint64_t size, bool on_disk);
 void zs_rem_known_clear(void);
+
+/* Index in GENS (of container ID) of generation WHICH: a generation name,
+ * an image id, or a unique prefix of a name, of its hex part (as `remnant
+ * list` shows it) or of an image id; matches of one image id resolve as
+ * that id (full preferred, else newest).  WHICH NULL: the newest.  An
+ * ambiguous prefix is an error listing the candidates. */
+int zs_rem_pick(struct zs_remnant_gen **gens, size_t n, const char *id, const char *which, size_t *out,
+		zs_error_t *err);
+
+/* lib/remnant_pin.c */
+/* Index in GENS of the generation a checkpoint takes as baseline IMAGE_ID
+ * (the full one, else the newest diff: zs_remnant_find's choice), or -1. */
+ssize_t zs_rem_baseline_index(struct zs_remnant_gen **gens, size_t n, const char *image_id);
+/* Set MARK[j] for GENS[I] and every ancestor of it. */
+void zs_rem_mark_chain(struct zs_remnant_gen **gens, size_t n, size_t i, bool *mark);
+/* *MARKS (n entries, free()): the generations of ID that a live pin needs
+ * (each pin's baseline and its chain); stale pins are removed. */
+int zs_rem_pinned_marks(struct zs_remnant *r, const char *id, struct zs_remnant_gen **gens, size_t n, bool **marks,
+			zs_error_t *err);
 
 #endif

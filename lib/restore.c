@@ -552,6 +552,16 @@ static int criu_timed_out(struct rst *r, zs_error_t *err)
 			     restore_timeout(r->o), n > 0 ? ", unmounted its cgroup yard" : "", r->work_dir);
 }
 
+/* Tracking from R->image_id: the store keeps that baseline while the
+ * container's init lives (lib/remnant_pin.c). */
+static void pin_baseline(struct rst *r)
+{
+	cleanup_error zs_error_t e = NULL;
+
+	if (r->track && zs_remnant_pin(r->store, r->o->c.id, r->image_id, r->pid, &e) < 0)
+		zs_warn("remnant store: %s", zs_error_msg(e));
+}
+
 static int do_restore(struct rst *r, zs_error_t *err)
 {
 	const struct zs_restore_opts *o = r->o;
@@ -621,6 +631,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		zs_cr_store_later(r->store, &keep);
 	}
 	ret = save_state(r, err);
+	if (ret == 0)
+		pin_baseline(r);
 	if (ret == 0)
 		ret = zs_write_pid_file(o->pid_file, r->pid, err);
 	return ret;

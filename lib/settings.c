@@ -31,6 +31,13 @@ const char *zs_settings_path(const char *path)
 	return ZS_SETTINGS_DEFAULT_PATH;
 }
 
+static bool str_has_suffix_dots(const char *p)
+{
+	size_t l = strlen(p);
+
+	return (l >= 2 && strcmp(p + l - 2, "/.") == 0) || (l >= 3 && strcmp(p + l - 3, "/..") == 0);
+}
+
 static int unknown_key(const zs_json *obj, const char *name, const char *prefix, const char *const *known,
 		       zs_error_t *err)
 {
@@ -63,9 +70,27 @@ static int get_u64(const zs_json *obj, const char *key, const char *name, uint64
 	return 0;
 }
 
+/* remnant.root: an absolute path, no "." or ".." component. */
+static int get_root(const zs_json *rem, const char *name, struct zs_settings *s, zs_error_t *err)
+{
+	cleanup_free char *root = NULL;
+	int ret;
+
+	ret = zs_json_to_string(zs_json_get(rem, "root"), name, "remnant.root", ZS_JSON_NONEMPTY, &root, err);
+	if (ret < 0 || root == NULL)
+		return ret;
+	if (root[0] != '/' || strstr(root, "/../") || strstr(root, "/./") || str_has_suffix_dots(root))
+		return zs_make_error(err, -EINVAL, "%s: remnant.root: must be an absolute path without . or ..", name);
+	if (strlen(root) >= sizeof(s->remnant.root))
+		return zs_make_error(err, -EINVAL, "%s: remnant.root: longer than %zu bytes", name,
+				     sizeof(s->remnant.root) - 1);
+	strcpy(s->remnant.root, root);
+	return 0;
+}
+
 static int parse_remnant(const zs_json *rem, const char *name, struct zs_settings *s, zs_error_t *err)
 {
-	static const char *const known[] = {"max_chain", "max_age", "max_bytes", "keep_rootfs_max_bytes",
+	static const char *const known[] = {"root",	 "max_chain", "max_age", "max_bytes", "keep_rootfs_max_bytes",
 					    "tmp_grace", NULL};
 	uint64_t chain = s->remnant.max_chain;
 	int ret;
@@ -74,6 +99,8 @@ static int parse_remnant(const zs_json *rem, const char *name, struct zs_setting
 	if (ret < 0 || rem == NULL)
 		return ret;
 	ret = unknown_key(rem, name, "remnant.", known, err);
+	if (ret == 0)
+		ret = get_root(rem, name, s, err);
 	if (ret == 0)
 		ret = get_u64(rem, "max_chain", name, 1, &chain, err);
 	if (ret == 0 && chain > 64)

@@ -1,5 +1,7 @@
 /* zanshin list — containers under --root: table, --format json, or -q. */
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,10 +35,65 @@ static int cb(int id, const char *v, void *p)
 	return 0;
 }
 
-static void print_table_row(const char *id, int pid, const char *status, const char *bundle, const char *created,
-			    const char *owner)
+/* The table, runc's columns, each as wide as its widest value (a 64-character
+ * id or a long bundle path does not push the other columns out of line). */
+struct row {
+	char *id, *status, *bundle, *created, *owner;
+	int pid;
+};
+
+static int col(const struct row *rows, size_t n, size_t off, const char *head, int min)
 {
-	printf("%-12s %-10d %-10s %-40s %-30s %s\n", id, pid, status, bundle, created, owner);
+	int w = (int) strlen(head) > min ? (int) strlen(head) : min;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *v = *(char *const *) ((const char *) &rows[i] + off);
+		if ((int) strlen(v) > w)
+			w = (int) strlen(v);
+	}
+	return w;
+}
+
+static void print_table(struct row *rows, size_t n)
+{
+	int wi = col(rows, n, offsetof(struct row, id), "ID", 12);
+	int wb = col(rows, n, offsetof(struct row, bundle), "BUNDLE", 40);
+	int wc = col(rows, n, offsetof(struct row, created), "CREATED", 30);
+	size_t i;
+
+	printf("%-*s %-10s %-10s %-*s %-*s %s\n", wi, "ID", "PID", "STATUS", wb, "BUNDLE", wc, "CREATED", "OWNER");
+	for (i = 0; i < n; i++)
+		printf("%-*s %-10d %-10s %-*s %-*s %s\n", wi, rows[i].id, rows[i].pid, rows[i].status, wb,
+		       rows[i].bundle, wc, rows[i].created, rows[i].owner);
+}
+
+static void rows_free(struct row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].id);
+		free(rows[i].status);
+		free(rows[i].bundle);
+		free(rows[i].created);
+		free(rows[i].owner);
+	}
+	free(rows);
+}
+
+static void add_row(struct row **rows, size_t *n, const struct zs_status *st, const char *status)
+{
+	struct row *r;
+
+	*rows = xrealloc(*rows, sizeof(**rows) * (*n + 1));
+	r = &(*rows)[(*n)++];
+	r->id = xstrdup(st->id);
+	r->pid = strcmp(status, "stopped") ? st->pid : 0;
+	r->status = xstrdup(status);
+	r->bundle = xstrdup(st->bundle ? st->bundle : "");
+	r->created = xstrdup(st->created ? st->created : "");
+	r->owner = xstrdup(st->owner && *st->owner ? st->owner : "root");
 }
 
 ZS_VERB(list)
@@ -44,6 +101,8 @@ ZS_VERB(list)
 	struct lopts l = {.format = "table"};
 	cleanup_jgen zs_jgen *gen = NULL;
 	char **ids = NULL, **id;
+	struct row *rows = NULL;
+	size_t nrows = 0;
 	int first, ret;
 
 	ret = zs_parse_opts("list", opts, argc, argv, cb, &l, &first, err);
@@ -61,8 +120,6 @@ ZS_VERB(list)
 	if (strcmp(l.format, "json") == 0) {
 		gen = zs_jgen_new(false);
 		zs_jgen_array_open(gen);
-	} else if (!l.quiet) {
-		printf("%-12s %-10s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
 	}
 	for (id = ids; *id; id++) {
 		cleanup_status struct zs_status *st = NULL;
@@ -78,11 +135,13 @@ ZS_VERB(list)
 			zs_container_state_fields(gen, st, status, true);
 			zs_jgen_map_close(gen);
 		} else {
-			print_table_row(st->id, strcmp(status, "stopped") ? st->pid : 0, status, st->bundle,
-					st->created, st->owner && *st->owner ? st->owner : "root");
+			add_row(&rows, &nrows, st, status);
 		}
 	}
 	zs_free_string_array(ids);
+	if (!gen && !l.quiet)
+		print_table(rows, nrows);
+	rows_free(rows, nrows);
 	if (gen) {
 		cleanup_free char *out = NULL;
 		zs_jgen_array_close(gen);

@@ -5,6 +5,7 @@
  *     containers/ID/bundle.json        what was kept of the bundle, and from where
  *     containers/ID/generations/NAME/  CRIU images + manifest.json + lineage.json
  *     containers/ID/generations/.tmp-* generations being written (ignored, collected)
+ *     containers/ID/pins/PID-START.json  live containers' baselines (zs_remnant_pin)
  *
  * A generation appears only when complete (temp dir, fsync, rename, fsync
  * parent).  A diff's `parent` link is relative (../NAME).  manifest.json
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 #include "zanshin/error.h"
 
@@ -93,19 +95,24 @@ const char *zs_remnant_root(struct zs_remnant *r);
 /* Container ids with a directory in the store (NULL-terminated, sorted;
  * free with zs_free_string_array). */
 int zs_remnant_containers(struct zs_remnant *r, char ***ids, size_t *n, zs_error_t *err);
+/* Does the store have a directory for ID? */
+bool zs_remnant_exists(struct zs_remnant *r, const char *id);
 /* Every generation of ID in creation order (chain_len filled). */
 int zs_remnant_list(struct zs_remnant *r, const char *id, struct zs_remnant_gen ***gens, size_t *n, zs_error_t *err);
 void zs_remnant_gens_free(struct zs_remnant_gen **gens, size_t n);
 /* Generation WHICH of ID: a generation name or an image id (the full
- * generation preferred), the newest one when WHICH is NULL.  -ENOENT when
- * there is none. */
+ * generation preferred), or a unique prefix of a name, of the hex part of a
+ * name (as `remnant list` shows it) or of an image id; the newest one when
+ * WHICH is NULL.  -ENOENT when there is none (also when the store has no
+ * remnant of ID), -EINVAL for an ambiguous prefix (the error lists the
+ * candidates). */
 int zs_remnant_get(struct zs_remnant *r, const char *id, const char *which, struct zs_remnant_gen **gen,
 		   zs_error_t *err);
 
 /* Flatten the chain ending at GEN into a new full generation (same image
  * id, no parent, named to sort after the chain), verify it against its
  * manifest, rename it into place, then retire the generations of the chain
- * that no other kept generation depends on.  An interruption at any point
+ * that no other kept generation depends on and no live pin needs.  An interruption at any point
  * leaves the old chain intact (the temporary directory is collected by gc).
  * -EINVAL when GEN is already full. */
 int zs_remnant_merge(struct zs_remnant *r, const char *id, const struct zs_remnant_gen *gen,
@@ -114,8 +121,9 @@ int zs_remnant_merge(struct zs_remnant *r, const char *id, const struct zs_remna
 /* Retention: .tmp-* older than remnant.tmp_grace; generations older than
  * remnant.max_age; then, while the store holds more than remnant.max_bytes,
  * the least useful generation (a diff also stored merged, then the oldest).
- * Never the newest generation of a container nor one a kept generation
- * depends on. */
+ * Never the newest generation of a container, a live pin's baseline or its
+ * chain (zs_remnant_pin), nor one a kept generation depends on.  Stale
+ * pins are removed. */
 struct zs_remnant_gc_opts {
 	bool dry_run; /* report only */
 	time_t now;   /* 0: time(NULL) */
@@ -147,5 +155,28 @@ void zs_remnant_bundle_info_free(struct zs_remnant_bundle_info *info);
  * for all of them), and a wait until every one of them has finished. */
 int zs_remnant_keeping_fd(struct zs_remnant *r, bool exclusive, zs_error_t *err);
 void zs_remnant_settle(struct zs_remnant *r);
+
+/* Pins (lib/remnant_pin.c): ROOT/containers/ID/pins/PID-START.json
+ * ("zanshin-pin" v1), written atomically, records that the container whose
+ * init is PID (with its start time, /proc/PID/stat field 22) tracks memory
+ * from IMAGE_ID.  While that process exists, gc, merge and rm keep the
+ * generation a checkpoint would take as that baseline and its whole chain.
+ * A pin whose process is gone is stale: ignored and removed.  R or
+ * IMAGE_ID NULL: nothing to do. */
+int zs_remnant_pin(struct zs_remnant *r, const char *id, const char *image_id, pid_t pid, zs_error_t *err);
+/* Image ids of ID's live pins (NULL-terminated, zs_free_string_array). */
+int zs_remnant_pinned(struct zs_remnant *r, const char *id, char ***image_ids, size_t *n, zs_error_t *err);
+
+/* Remove ID's whole remnant (GEN NULL) or generation GEN (lib/remnant_rm.c).
+ * Refused, naming them, when generations depend on GEN and !O->dependents;
+ * refused when what goes includes a live pin's baseline and !O->force.
+ * *REPORT (may be NULL) gets what was removed, and with --force what it
+ * costs ("the next checkpoint of ID will be full, about N MB"). */
+struct zs_remnant_rm_opts {
+	bool force;	 /* also a live container's baseline */
+	bool dependents; /* also the generations that depend on GEN */
+};
+int zs_remnant_rm(struct zs_remnant *r, const char *id, const char *gen, const struct zs_remnant_rm_opts *o,
+		  char **report, zs_error_t *err);
 
 #endif

@@ -13,9 +13,10 @@ struct zs_settings {
 	bool track_mem;		  /* restore keeps tracking memory (default true) */
 	uint64_t restore_timeout; /* seconds CRIU may take to restore, then it is killed (600; 0 = none) */
 	struct {
-		unsigned max_chain;		/* a longer chain is merged on commit (default 4) */
-		uint64_t max_age;		/* seconds a generation is kept by gc (default 7 days) */
-		uint64_t max_bytes;		/* total size of the store kept by gc (default 10 GiB) */
+		char root[4096];    /* store root when neither --remnant-root nor $ZANSHIN_REMNANT_ROOT ("": default) */
+		unsigned max_chain; /* a longer chain is merged on commit (default 4) */
+		uint64_t max_age;   /* seconds a generation is kept by gc (default 7 days) */
+		uint64_t max_bytes; /* total size of the store kept by gc (default 10 GiB) */
 		uint64_t keep_rootfs_max_bytes; /* larger rootfs are not kept (default 1 GiB) */
 		uint64_t tmp_grace;		/* seconds before gc collects a .tmp-* (default 600) */
 	} remnant;
