@@ -328,6 +328,15 @@ static int gc_tmp_in(struct gc_ctx *c, const char *id, const char *dir, zs_error
 	return 0;
 }
 
+/* ROOT/containers/.tmp-*: a whole remnant `remnant rm` renamed away and
+ * was interrupted before it was deleted. */
+static int gc_tmp_top(struct gc_ctx *c, zs_error_t *err)
+{
+	cleanup_free char *dir = xasprintf("%s/containers", zs_remnant_root(c->r));
+
+	return gc_tmp_in(c, "-", dir, err);
+}
+
 /* Generation I of container K may go: not the newest, not an ancestor of
  * the newest, and no remaining generation has it as parent. */
 static bool removable(struct gc_ctx *c, size_t k, size_t i)
@@ -477,6 +486,8 @@ int zs_remnant_gc(struct zs_remnant *r, const struct zs_remnant_gc_opts *o, stru
 	for (k = 0; k < c.n_ids; k++)
 		locks[k] = -1;
 	ret = gc_load(&c, locks, err);
+	if (ret == 0)
+		ret = gc_tmp_top(&c, err);
 	if (ret == 0)
 		ret = gc_retention(&c, err);
 	for (k = 0; k < c.n_ids; k++) {

@@ -147,6 +147,12 @@ if [ $? -eq 0 ] && [ ! -e "$S/containers/$ID" ]; then t_ok "rm without --force o
 fi
 OUT=$(z A remnant show "$ID" 2>&1) && t_fail "show after rm is an error" "rc 0: $OUT" ||
 	t_has "show after rm is an error" "$OUT" "no remnant"
+# an rm interrupted between its rename and the delete leaves containers/.tmp-rm-*
+mkdir -p "$S/containers/.tmp-rm-$ID-1/generations"
+touch -d '2 hours ago' "$S/containers/.tmp-rm-$ID-1"
+OUT=$(z A remnant gc 2>&1)
+[ ! -e "$S/containers/.tmp-rm-$ID-1" ] && t_ok "gc collects what an interrupted rm left ($OUT)" ||
+	t_fail "gc collects what an interrupted rm left" "$OUT"
 
 # ---- 6: remnant.root in zanshin.json ----
 R2=$CR_T/cfgroot
