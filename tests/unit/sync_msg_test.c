@@ -147,6 +147,32 @@ static void test_validation(void)
 	expect_refused(ZS_SYNC_CREATED, 7, sizeof(struct zs_sync_msg), "created with a number refused");
 }
 
+/* Random packets: random sizes around the message's, random bytes, types
+ * and numbers mostly in range: each is refused or decodes to a clean text. */
+static void test_random(void)
+{
+	unsigned char buf[sizeof(struct zs_sync_msg) + 16];
+	struct zs_sync_msg m;
+	zs_error_t err = NULL;
+	int i, accepted = 0, bad = 0;
+	size_t j, len;
+
+	srand(18);
+	for (i = 0; i < 20000; i++) {
+		for (j = 0; j < sizeof(buf); j++)
+			buf[j] = rand() & 0xff;
+		len = i % 4 ? sizeof(struct zs_sync_msg) : (size_t) rand() % sizeof(buf);
+		((int *) buf)[0] = rand() % 8 - 1;
+		((int *) buf)[1] = rand() % 4 ? rand() % 8 : rand();
+		if (zs_sync_decode(buf, len, &m, &err) == 0) {
+			accepted++;
+			bad += !clean(m.msg, sizeof(m.msg));
+		}
+		zs_error_release(&err);
+	}
+	check(accepted > 1000 && bad == 0, "20000 random packets: every accepted one has a clean text");
+}
+
 /* Over a real socket, as the child would send it. */
 static void test_socket(void)
 {
@@ -240,6 +266,7 @@ int main(void)
 	test_garbage();
 	test_sanitize_bounds();
 	test_validation();
+	test_random();
 	test_socket();
 	test_log_forwarding();
 	printf("1..%d\n", n);
