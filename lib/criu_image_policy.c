@@ -17,6 +17,8 @@
  *  - uid/gid: with a user namespace, every id mapped by uid/gidMappings;
  *    without one, the config's user unless the config lets a task change
  *    it (CAP_SETUID/CAP_SETGID, or a setuid exec without noNewPrivileges);
+ *  - user namespace: the mappings CRIU writes (userns-<id>.img) are
+ *    config.json's uidMappings and gidMappings;
  *  - namespaces: the root task gets a namespace of its own of every kind
  *    config.json creates, and none the config does not ask for (those
  *    joined by path are CRIU's external ones: not checked; a time
@@ -329,6 +331,44 @@ static bool zombie(const struct zs_image_tasks *ts, const struct zs_image_thread
 	return false;
 }
 
+/* The mappings CRIU writes for the container's user namespace must be
+ * the config's, extent for extent (in any order). */
+static bool same_maps(const struct zs_image_extent *e, size_t n, const struct zs_id_map *m, size_t nm)
+{
+	size_t i, j;
+
+	if (n != nm)
+		return false;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nm; j++)
+			if (e[i].first == m[j].container_id && e[i].lower_first == m[j].host_id &&
+			    e[i].count == m[j].size)
+				break;
+		if (j == nm)
+			return false;
+	}
+	return true;
+}
+
+static int check_userns_maps(const struct policy *p, const struct zs_image_tasks *ts, zs_error_t *err)
+{
+	const struct zs_namespace *ns = zs_config_namespace(p->cfg, CLONE_NEWUSER);
+	const struct zs_config *c = p->cfg;
+
+	if (ns == NULL || (ns->path && *ns->path))
+		return 0;
+	if (!ts->has_userns)
+		return zs_make_error(err, -EPERM, "%s/%s: missing: the mappings of the container's user namespace",
+				     p->dir, ts->userns_file[0] ? ts->userns_file : "userns-*.img");
+	if (!same_maps(ts->uid_map, ts->n_uid_map, c->uid_maps, c->n_uid_maps))
+		return zs_make_error(err, -EPERM, "%s/%s: uid_map is not %s's linux.uidMappings", p->dir,
+				     ts->userns_file, p->file);
+	if (!same_maps(ts->gid_map, ts->n_gid_map, c->gid_maps, c->n_gid_maps))
+		return zs_make_error(err, -EPERM, "%s/%s: gid_map is not %s's linux.gidMappings", p->dir,
+				     ts->userns_file, p->file);
+	return 0;
+}
+
 static int compile_seccomp(struct policy *p, zs_error_t *err)
 {
 	cleanup_seccomp struct zs_seccomp *sc = NULL;
@@ -363,6 +403,8 @@ int zs_image_check_config(int at, const char *dir, const struct zs_config *cfg, 
 	ret = compile_seccomp(&p, err);
 	if (ret == 0)
 		ret = check_namespaces(&p, &ts, err);
+	if (ret == 0)
+		ret = check_userns_maps(&p, &ts, err);
 	for (i = 0; ret == 0 && i < ts.n; i++)
 		if (!zombie(&ts, &ts.threads[i]))
 			ret = check_thread(&p, &ts, &ts.threads[i], err);

@@ -23,6 +23,7 @@
 #define CORE_MAGIC 0x55053847u
 #define SECCOMP_MAGIC 0x64413049u
 #define IDS_MAGIC 0x54432030u
+#define USERNS_MAGIC 0x55474906u
 #define ZS_IMG_MAX_SECCOMP (16u << 20)
 #define MAX_THREADS (1u << 20)
 
@@ -397,6 +398,71 @@ static int read_seccomp(int dfd, const char *dir, struct zs_image_tasks *ts, zs_
 	return 0;
 }
 
+/* uid_gid_extent { first = 1, lower_first = 2, count = 3 } */
+static int decode_extent(const uint8_t *m, size_t len, struct zs_image_extent *e)
+{
+	const uint8_t *end = m + len;
+	struct zs_pb_field f;
+	int r;
+
+	while ((r = zs_pb_next(&m, end, &f)) > 0) {
+		if (f.wire != ZS_PB_VARINT || f.num < 1 || f.num > 3)
+			continue;
+		if (f.num == 1)
+			e->first = (uint32_t) f.v;
+		else if (f.num == 2)
+			e->lower_first = (uint32_t) f.v;
+		else
+			e->count = (uint32_t) f.v;
+	}
+	return r < 0 ? -1 : 0;
+}
+
+/* userns-<id>.img of the root task's user namespace: the mappings CRIU
+ * writes for it. */
+static int read_userns(int dfd, const char *dir, struct zs_image_tasks *ts, zs_error_t *err)
+{
+	const struct zs_image_thread *root = &ts->threads[0];
+	cleanup_free uint8_t *buf = NULL;
+	cleanup_free char *what = NULL;
+	struct zs_img_iter it;
+	const uint8_t *m, *end;
+	struct zs_pb_field f;
+	char name[48];
+	size_t mlen;
+	int r;
+
+	if (!(root->ns.has & (1u << ZS_IMG_NS_USER)))
+		return 0;
+	snprintf(ts->userns_file, sizeof(ts->userns_file), "userns-%" PRIu32 ".img", root->ns.id[ZS_IMG_NS_USER]);
+	snprintf(name, sizeof(name), "%s", ts->userns_file);
+	if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return 0;
+	if (img_load(dfd, dir, name, USERNS_MAGIC, ZS_IMG_MAX_CORE, &buf, &it, &what, err) < 0)
+		return -1;
+	r = zs_img_next(&it, &m, &mlen, err);
+	if (r <= 0)
+		return r;
+	ts->has_userns = true;
+	end = m + mlen;
+	while ((r = zs_pb_next(&m, end, &f)) > 0) {
+		struct zs_image_extent **v = f.num == 1 ? &ts->uid_map : &ts->gid_map;
+		size_t *n = f.num == 1 ? &ts->n_uid_map : &ts->n_gid_map;
+
+		if ((f.num != 1 && f.num != 2) || f.wire != ZS_PB_LEN || *n >= 4096)
+			continue;
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		memset(&(*v)[*n], 0, sizeof(**v));
+		if (decode_extent(f.data, f.len, &(*v)[(*n)++]) < 0)
+			r = -1;
+		if (r < 0)
+			break;
+	}
+	if (r < 0)
+		return zs_make_error(err, -EINVAL, "%s: userns_entry: malformed message", what);
+	return 0;
+}
+
 int zs_image_tasks_read(int at, const char *dir, struct zs_image_tasks *ts, zs_error_t *err)
 {
 	cleanup_close int dfd = at >= 0 ? fcntl(at, F_DUPFD_CLOEXEC, 3) : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -412,6 +478,8 @@ int zs_image_tasks_read(int at, const char *dir, struct zs_image_tasks *ts, zs_e
 		if (read_core(dfd, dir, &ts->threads[i], err) < 0 ||
 		    (ts->threads[i].tid == ts->threads[i].pid && read_ids(dfd, dir, &ts->threads[i], err) < 0))
 			goto fail;
+	if (read_userns(dfd, dir, ts, err) < 0)
+		goto fail;
 	return 0;
 fail:
 	zs_image_tasks_free(ts);
@@ -428,5 +496,7 @@ void zs_image_tasks_free(struct zs_image_tasks *ts)
 		free(ts->filters[i].bpf);
 	free(ts->threads);
 	free(ts->filters);
+	free(ts->uid_map);
+	free(ts->gid_map);
 	memset(ts, 0, sizeof(*ts));
 }

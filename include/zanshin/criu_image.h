@@ -142,12 +142,20 @@ struct zs_image_filter { /* seccomp.img */
 	uint32_t flags;	 /* SECCOMP_FILTER_FLAG_* it is installed with (TSYNC: 1) */
 };
 
+struct zs_image_extent { /* userns-*.img uid_gid_extent */
+	uint32_t first, lower_first, count;
+};
+
 struct zs_image_tasks {
 	struct zs_img_ns_ids root_ids; /* inventory root_ids: the dumping CRIU's namespaces */
 	struct zs_image_thread *threads;
 	size_t n;
 	struct zs_image_filter *filters;
 	size_t n_filters;
+	bool has_userns;      /* the root task's userns-<id>.img was read */
+	char userns_file[48]; /* its name */
+	struct zs_image_extent *uid_map, *gid_map;
+	size_t n_uid_map, n_gid_map;
 };
 
 /* Every thread of pstree.img with its core-<tid>.img, inventory root_ids

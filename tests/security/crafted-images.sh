@@ -16,19 +16,23 @@ CR_MIB=32
 cr_setup crafted
 cr_node A
 A=$CR_T/A
-# the cr config plus a seccomp profile (allow, but not swapon/kexec_load)
+# the cr config plus a seccomp profile (allow, but not swapon/kexec_load),
+# and a workload of two processes with two threads each (CRIU dumps the
+# threads without filters: their leader installs its own with TSYNC)
 jq '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64"],
-	syscalls: [{names: ["swapon", "kexec_load"], action: "SCMP_ACT_ERRNO"}]}' \
+	syscalls: [{names: ["swapon", "kexec_load"], action: "SCMP_ACT_ERRNO"}]} |
+	.process.args[2] |= sub("zs-workload -d /wl"; "zs-workload -d /wl -p 1 -t 2")' \
 	"$A/bundle/config.json" >"$A/bundle/c.json" && mv "$A/bundle/c.json" "$A/bundle/config.json"
 
 crit() { (. "$CR_TOP/tests/criu/lib.sh" && zs_crit "$@"); }
 
-# craft NAME PYTHON: a copy of the base image whose core-1.img entry (c) was
-# changed by PYTHON (may also change `inv`, the inventory entry).
+# craft NAME PYTHON [CORE]: a copy of the base image whose CORE (default
+# core-1.img) entry c, creds its thread_core.creds, i the ids-1.img entry,
+# were changed by PYTHON (v: the inventory entry, read only).
 craft() {
-	local d=$A/img/$1
+	local d=$A/img/$1 core=${3:-core-1.img}
 	rm -rf "$d" && cp -a "$A/img/base" "$d" || return 1
-	crit decode -i "$d/core-1.img" >"$CR_T/core.json" || return 1
+	crit decode -i "$d/$core" >"$CR_T/core.json" || return 1
 	crit decode -i "$d/ids-1.img" >"$CR_T/ids.json" || return 1
 	crit decode -i "$d/inventory.img" >"$CR_T/inv.json" || return 1
 	/usr/bin/python3 - "$CR_T" "$2" <<'EOF' || return 1
@@ -41,7 +45,7 @@ creds = c["thread_core"]["creds"]
 exec(code)
 json.dump(core, open(t + "/core.json", "w")); json.dump(ids, open(t + "/ids.json", "w"))
 EOF
-	crit encode -i "$CR_T/core.json" -o "$d/core-1.img" && crit encode -i "$CR_T/ids.json" -o "$d/ids-1.img"
+	crit encode -i "$CR_T/core.json" -o "$d/$core" && crit encode -i "$CR_T/ids.json" -o "$d/ids-1.img"
 }
 
 # t_refused NAME IMGNAME FIELD-REGEX: restore and image check both refuse
@@ -50,7 +54,7 @@ t_refused() {
 	local name=$1 d=$A/img/$2 want=$3 out
 	cr_restore A "$d"
 	if [ -z "$(cr_status A)" ] && grep -qE "$want" <<<"$CR_ERR"; then
-		t_ok "$name: restore refused ($(grep -oE "core-1.img: [^,]*|ids-1.img: [^,]*" <<<"$CR_ERR" | head -1))"
+		t_ok "$name: restore refused ($(grep -oE "core-[0-9]+.img: [^,]*|ids-1.img: [^,]*" <<<"$CR_ERR" | head -1))"
 	else
 		t_fail "$name: restore refused naming $want" "status '$(cr_status A)'" "$CR_ERR"
 		cr_delete A
@@ -74,6 +78,12 @@ t_check "untouched image: image check --config ok" "$ZANSHIN" image check --conf
 if craft capall 'for s in ("cap_inh", "cap_prm", "cap_eff", "cap_bnd"): creds[s] = [0xffffffff, 0x1ff]'; then
 	t_refused "every capability" capall 'core-1.img: thread_core.creds.cap_eff has CAP_[A-Z_]+, which .*config.json.s process.capabilities.permitted does not grant'
 else t_fail "craft every capability" "crit failed"; fi
+
+# a thread of the workload (not a task leader) given every capability
+thr=$(crit decode -i "$A/img/base/pstree.img" | jq -r '[.entries[] | .pid as $p | .threads[] | select(. != $p)][0] // empty')
+if [ -n "$thr" ] && craft thread 'for s in ("cap_prm", "cap_eff"): creds[s] = [0xffffffff, 0x1ff]' "core-$thr.img"; then
+	t_refused "a thread with every capability" thread "core-$thr.img: thread_core.creds.cap_eff has CAP_[A-Z_]+"
+else t_fail "craft a thread" "no thread in pstree.img, or crit failed"; fi
 
 if craft bnd 'creds["cap_bnd"] = [0xffffffff, 0x1ff]'; then
 	t_refused "bounding set" bnd 'thread_core.creds.cap_bnd has CAP_[A-Z_]+, which .*config.json.s process.capabilities.bounding does not grant'
@@ -119,6 +129,19 @@ if [ -n "$(cr_status A)" ]; then
 	if [ "$caps" = 0000000000000020 ] && [ "$nnp" = 1 ] && [ "$sec" = 2 ]; then
 		t_ok "untouched image: init has CAP_KILL only, no_new_privs, a seccomp filter"
 	else t_fail "untouched image: init's creds" "CapEff $caps NoNewPrivs $nnp Seccomp $sec"; fi
+	# every thread of every task has the filter again (the threads through
+	# their leader's TSYNC)
+	ns=$(readlink "/proc/$pid/ns/pid") nt=0 bad=""
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] || continue
+		for t in "$p"/task/*; do
+			nt=$((nt + 1))
+			[ "$(awk '/^Seccomp:/ {print $2}' "$t/status")" = 2 ] || bad="$bad ${t#/proc/}"
+		done
+	done
+	if [ -z "$bad" ] && [ "$nt" -ge 7 ]; then t_ok "untouched image: all $nt threads have the seccomp filter"; else
+		t_fail "untouched image: every thread has the seccomp filter" "$nt threads; without:$bad"
+	fi
 fi
 cr_delete A
 t_done

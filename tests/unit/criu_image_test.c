@@ -202,20 +202,37 @@ static void put_image(const char *name, uint32_t magic, const struct zs_buf *msg
 
 /* task_kobj_ids_entry: the namespaces pid, net, ipc, uts, mnt (5-9) are
  * BASE + field, user, cgroup, time (10-12) the host's (100 + field) */
-static void put_ids(struct zs_buf *b, uint32_t base)
+static void put_ids(struct zs_buf *b, uint32_t base, bool userns)
 {
 	uint32_t f;
 
 	for (f = 1; f <= 4; f++)
 		zs_pb_put_uint_field(b, f, 1);
 	for (f = 5; f <= 12; f++)
-		zs_pb_put_uint_field(b, f, (f <= 9 ? base : 100) + f);
+		zs_pb_put_uint_field(b, f, (f <= 9 || (f == 10 && userns) ? base : 100) + f);
+}
+
+/* userns-210.img: uid and gid 0 -> HOST, 65536 ids */
+static void put_userns(uint32_t host)
+{
+	struct zs_buf e = {0}, u = {0};
+	int i;
+
+	zs_pb_put_uint_field(&e, 1, 0);
+	zs_pb_put_uint_field(&e, 2, host);
+	zs_pb_put_uint_field(&e, 3, 65536);
+	for (i = 1; i <= 2; i++)
+		zs_pb_put_bytes_field(&u, i, e.p, e.len);
+	put_image("userns-210.img", 0x55474906u, &u);
+	zs_buf_free(&e), zs_buf_free(&u);
 }
 
 struct fake {
 	uint32_t uid;
 	uint64_t eff, bnd;
 	bool nnp, host_net;
+	bool userns;	   /* the image's root task has a user namespace */
+	uint32_t map_host; /* its mapping: 0 -> map_host */
 };
 
 /* inventory, pstree (one task, pid 1), ids-1.img and core-1.img */
@@ -224,11 +241,13 @@ static void write_image(const struct fake *fk)
 	struct zs_buf inv = {0}, ids = {0}, pst = {0}, core = {0}, tc = {0}, thc = {0}, cr = {0}, root = {0};
 	uint32_t f;
 
-	put_ids(&root, 100);
+	put_ids(&root, 100, false);
 	zs_pb_put_uint_field(&inv, 1, 2);
 	zs_pb_put_bytes_field(&inv, 3, root.p, root.len);
 	put_image("inventory.img", ZS_INVENTORY_MAGIC, &inv);
-	put_ids(&ids, 200);
+	put_ids(&ids, 200, fk->userns);
+	if (fk->userns)
+		put_userns(fk->map_host);
 	if (fk->host_net)
 		zs_pb_put_uint_field(&ids, 6, 106); /* the last one read wins: the host's */
 	put_image("ids-1.img", IDS_MAGIC, &ids);
@@ -263,6 +282,23 @@ static const char *cfg_json =
     "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},{\"type\":\"mount\"},"
     "{\"type\":\"ipc\"},{\"type\":\"uts\"}]}}";
 
+static const char *cfg_userns_json =
+    "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
+    "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},\"noNewPrivileges\":true},"
+    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},{\"type\":\"mount\"},"
+    "{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"user\"}],"
+    "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
+    "\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}}";
+
+static const char *cur_cfg;
+
+static void unlink_userns(void)
+{
+	cleanup_free char *p = xasprintf("%s/userns-210.img", tmpdir);
+
+	unlink(p);
+}
+
 /* 0 if the policy accepts FK, else whether the error has WANT */
 static int policy(const struct fake *fk, const char *want)
 {
@@ -271,7 +307,7 @@ static int policy(const struct fake *fk, const char *want)
 	int r;
 
 	write_image(fk);
-	if (zs_config_parse(cfg_json, "config.json", &cfg, &err) < 0) {
+	if (zs_config_parse(cur_cfg ? cur_cfg : cfg_json, "config.json", &cfg, &err) < 0) {
 		printf("# config: %s\n", zs_error_msg(err));
 		return -2;
 	}
@@ -306,6 +342,19 @@ static void test_policy(void)
 	f = ok, f.host_net = true;
 	check(policy(&f, "ids-1.img: net_ns_id: the task would share the host's network namespace") == 1,
 	      "policy: the host's network namespace is refused when the config creates one");
+	f = ok, f.userns = true, f.map_host = 100000;
+	check(policy(&f, "ids-1.img: user_ns_id: the task would get a user namespace of its own") == 1,
+	      "policy: a user namespace the config does not create is refused");
+	cur_cfg = cfg_userns_json;
+	check(policy(&f, NULL) == 0, "policy: with a user namespace, the config's mappings are accepted");
+	f.map_host = 0;
+	check(policy(&f, "userns-210.img: uid_map is not config.json's linux.uidMappings") == 1,
+	      "policy: a user namespace mapping the host's root is refused");
+	f = ok;
+	check(policy(&f, "ids-1.img: user_ns_id: the task would share the host's user namespace") == 1,
+	      "policy: no user namespace when the config creates one is refused");
+	cur_cfg = NULL;
+	unlink_userns();
 }
 
 int main(void)
