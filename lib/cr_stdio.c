@@ -56,10 +56,11 @@ static bool mount_in_ns(pid_t pid, long mnt_id)
 {
 	cleanup_free char *path = xasprintf("/proc/%d/mountinfo", (int) pid);
 	cleanup_file FILE *f = fopen(path, "re");
-	char line[4096];
+	cleanup_free char *line = NULL; /* whole lines: overlay options run long */
+	size_t cap = 0;
 	long id;
 
-	while (f && fgets(line, sizeof(line), f))
+	while (f && getline(&line, &cap, f) > 0)
 		if (sscanf(line, "%ld ", &id) == 1 && id == mnt_id)
 			return true;
 	return false;

@@ -23,7 +23,10 @@
 # a counter loop run -d (FIFOs: the shim hands the runtime pipes), run -d
 # --null-io (the host's /dev/null) and the memory workload without
 # redirections; checkpoint, remove, restore --live: the counter goes on from
-# its count, the memory verifies.
+# its count, the memory verifies. With a terminal (ctr run -d -t, given a
+# tty by script(1)) the checkpoint works and ctr 1.6's restore, which gives
+# the task no terminal, is refused with an error naming --console-socket,
+# as runc refuses it.
 # Each checkpoint image is deleted (ctr images rm --sync) before the next
 # checkpoint: containerd 1.6 bug, see below.
 # The runtime gets ZANSHIN_REMNANT_ROOT=$R/remnant from its wrapper, so the
@@ -402,6 +405,38 @@ else
 	t_fail "plain memory workload (--null-io): starts" "$out" "${VOUT:-}"
 fi
 remove "$C4" >/dev/null
+
+# ---- a terminal: ctr run -d -t ----
+# ctr needs a tty of its own for -t: script(1) gives it one.
+printf '#!/bin/sh\nexec timeout 60 ctr -a "%s" -n "%s" run -d -t --snapshotter native --fifo-dir "%s" --runc-binary "%s" "%s" c-tty sh -c "$1"\n' \
+	"$R/sock" "$NS" "$R/fifo" "$RUNTIME" "$IMG" >"$R/tty-run.sh"
+chmod 0755 "$R/tty-run.sh"
+out=$(script -qec "$R/tty-run.sh '$COUNTER'" /dev/null 2>&1)
+if wait_count c-tty 3 && [[ "$(readlink "/proc/$(task_pid c-tty)/fd/1")" == /dev/pts/* ]]; then
+	out=$(ckpt c-tty localhost/ckpt-tty:latest)
+	rc=$?
+	if [ $rc = 0 ] && has_task_ckpt localhost/ckpt-tty:latest; then
+		t_ok "run -d -t (stdio a pty): checkpoint"
+		remove c-tty >/dev/null
+		out=$(timeout 60 ctr -a "$R/sock" -n "$NS" containers restore --live --rw c-tty localhost/ckpt-tty:latest 2>&1)
+		rc=$?
+		if [ $rc != 0 ] && grep -q -- '--console-socket' <<<"$out"; then
+			t_ok "ctr 1.6 restore of the terminal container (no terminal for the task): refused, naming --console-socket (runc refuses it too)"
+		else
+			t_fail "ctr restore of the terminal container: a clear refusal" "rc=$rc" "$out"
+		fi
+	else
+		t_fail "run -d -t: checkpoint" "rc=$rc" "$out" "$(grep -i error "$R/containerd.log" | tail -5)"
+	fi
+else
+	t_fail "run -d -t: a counter on a pty" "$out" "$(grep -i error "$R/containerd.log" | tail -3)"
+fi
+# the task of a failed restore stays CREATED and ctr's delete of it does
+# not return: its shim goes, then the records
+for pid in $(pgrep -f "containerd-shim-runc-v2 .*-id c-tty .*$R/sock" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+timeout 10 ctr -a "$R/sock" -n "$NS" task delete -f c-tty >/dev/null 2>&1
+timeout 10 ctr -a "$R/sock" -n "$NS" containers delete c-tty >/dev/null 2>&1
+ctr_ images rm --sync localhost/ckpt-tty:latest >/dev/null 2>&1
 
 out=$(remove "$C")
 if ! ctr_ containers ls -q | grep -qx "$C" && ! "$REAL_RUNTIME" --root "$SHIM_ROOT" list -q 2>/dev/null | grep -qx "$C"; then

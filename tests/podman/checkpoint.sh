@@ -50,7 +50,8 @@ printf '#!/bin/sh\necho "$*" >>"%s"\nZANSHIN_REMNANT_ROOT="%s" exec "%s" "$@"\n'
 chmod 0755 "$RUNTIME"
 # Podman asks go-criu for the version of the `criu` on PATH before every
 # checkpoint and restore ("requires at least CRIU 31100"); none is installed
-# here, so PATH gets our CRIU, the one the runtime itself uses.
+# here, so PATH gets our CRIU, the one the runtime itself uses. (Installed
+# users get it from the package: docs/packaging.md, tests/package/deb.sh.)
 CRIU=${CRIU:-$top/build/bin/criu}
 ln -s "$CRIU" "$R/bin/criu"
 export PATH=$R/bin:$PATH
