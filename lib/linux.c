@@ -27,6 +27,8 @@
 #include "zanshin/container_internal.h"
 #include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
+#include "zanshin/lsm.h"
+#include "zanshin/procfs.h"
 #include "zanshin/seccomp.h"
 #include "zanshin/utils.h"
 
@@ -140,16 +142,12 @@ static int set_rlimits(const struct zs_process *p, zs_error_t *err)
 static int set_oom_score_adj(const struct zs_process *p, zs_error_t *err)
 {
 	char buf[16];
-	cleanup_close int fd = -1;
 
 	if (!p->oom_score_adj_set)
 		return 0;
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return zs_make_error(err, errno, "open /proc/self/oom_score_adj");
 	snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
-	if (write_all(fd, buf, strlen(buf)) < 0)
-		return zs_make_error(err, errno, "write oom_score_adj");
+	if (zs_proc_write("self/oom_score_adj", buf, strlen(buf), err) < 0)
+		return zs_error_wrap(err, "set process.oomScoreAdj");
 	return 0;
 }
 
@@ -266,8 +264,9 @@ static int prepare_process(const struct zs_init_args *a, const struct zs_process
 		ret = set_rlimits(p, err);
 	if (ret == 0 && a->config->personality_set && personality(a->config->personality) < 0)
 		ret = zs_make_error(err, errno, "personality");
-	if (ret == 0 && p->apparmor_profile && *p->apparmor_profile)
-		zs_log("warning", "apparmorProfile ignored: AppArmor is not supported");
+	/* while still privileged, as runc: the profile/label take effect at execve */
+	if (ret == 0)
+		ret = zs_lsm_apply_exec(p, err);
 	return ret;
 }
 

@@ -32,6 +32,7 @@
 #include "zanshin/json.h"
 #include "zanshin/linux.h"
 #include "zanshin/log.h"
+#include "zanshin/lsm.h"
 #include "zanshin/remnant.h"
 #include "zanshin/settings.h"
 #include "zanshin/status.h"
@@ -237,6 +238,9 @@ static int load_bundle(struct rst *r, zs_error_t *err)
 		return ret;
 	if (r->cfg->process == NULL)
 		return zs_make_error(err, -EINVAL, "config.json: process: missing");
+	if (zs_lsm_check(r->cfg->process, "config.json", "process", err) < 0 ||
+	    zs_lsm_check_mount_label(r->cfg, err) < 0)
+		return -1;
 	rootfs =
 	    r->cfg->root_path[0] == '/' ? xstrdup(r->cfg->root_path) : xasprintf("%s/%s", r->bundle, r->cfg->root_path);
 	if (realpath(rootfs, real) == NULL)
