@@ -118,7 +118,7 @@ assert_not_written_through() {
 }
 
 # runc 1.1.5: `runc checkpoint --image-path` writes descriptors.json with
-# ioutil.WriteFile (O_CREAT|O_TRUNC): a symlink planted at descriptors.json
+# os.WriteFile (O_CREAT|O_TRUNC): a symlink planted at descriptors.json
 # in the image directory is followed and the victim is overwritten.
 @test "checkpoint: descriptors.json is not written through planted symlinks in --image-path" {
 	[[ "$RUNTIME" != */runc ]] || skip "runc 1.1.5 writes through the symlink (see the comment)"
