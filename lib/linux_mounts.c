@@ -247,6 +247,15 @@ static int check_resolved_dest(int rootfd, int fd, const struct zs_mount *m, int
 	return 0;
 }
 
+int zs_mount_dest_check(int rootfd, int fd, const struct zs_mount *m, zs_error_t *err)
+{
+	cleanup_free char *lexical = clean_path(m->destination);
+
+	if (check_proc_dest(lexical, m, -1, err) < 0)
+		return -1;
+	return check_resolved_dest(rootfd, fd, m, -1, err);
+}
+
 /* ensure_dest, then check_resolved_dest (the lexical check comes first, in
  * the caller, so that nothing is created below /proc). */
 static int open_checked_dest(int rootfd, const struct zs_mount *m, const char *dest, bool is_file, int sfd,

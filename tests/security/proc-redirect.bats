@@ -167,3 +167,32 @@ volume_intact() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *zs-domain*123* ]]
 }
+
+# restore prepares the mount points itself (CRIU mounts from the image):
+# the same checks apply there. runc 1.1.5 restore runs its checkProcMount
+# too (prepareBindMount), with the same message.
+@test "restore: a rootfs symlink into /proc does not put a bind mount over a procfs directory" {
+	update_config '.process.args = ["sleep", "1000"]'
+	# stdio on pipes: CRIU cannot dump a container on the host's /dev/null
+	exec {cin}< <(exec sleep 1000 >/dev/null 2>&1)
+	SLEEPER=$!
+	exec {cout}> >(exec cat >/dev/null 2>&1)
+	IDS+=(pr12)
+	rt run -d pr12 <&"$cin" >&"$cout" 2>&"$cout"
+	exec {cin}<&- {cout}>&-
+	mkdir "$ROOT/img"
+	rt checkpoint --image-path "$ROOT/img" pr12 </dev/null
+	# the image ships a /proc/sys/kernel directory (its /proc is not mounted
+	# yet while restore creates the mount points) and a symlink to it; the
+	# operator's volume is a directory
+	mkdir -p "$BUNDLE/rootfs/proc/sys/kernel" "$ROOT/voldir"
+	echo "operator data" >"$ROOT/voldir/file"
+	ln -s /proc/sys/kernel "$BUNDLE/rootfs/data"
+	update_config --arg v "$ROOT/voldir" '.mounts += [{destination: "/data", type: "bind", source: $v, options: ["rbind", "rw"]}]'
+	rt delete -f pr12 >/dev/null 2>&1 || true
+	! rt restore -d --image-path "$ROOT/img" pr12 >"$ROOT/out" 2>&1 </dev/null
+	cat "$ROOT/out"
+	grep -q "cannot be mounted because it is inside /proc" "$ROOT/out"
+	grep -qF "$ROOT/voldir" /proc/self/mountinfo && false
+	true
+}
