@@ -26,6 +26,8 @@
 #include "zanshin/container_internal.h"
 #include "zanshin/linux.h"
 #include "zanshin/log.h"
+#include "zanshin/lsm.h"
+#include "zanshin/procfs.h"
 #include "zanshin/seccomp.h"
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
@@ -238,6 +240,10 @@ static int load_bundle(struct create_ctx *c, zs_error_t *err)
 	if (c->config->process == NULL)
 		return zs_make_error(err, -EINVAL, "config.json: process: missing");
 	ret = validate_namespaced(c->config, err);
+	if (ret == 0)
+		ret = zs_lsm_check(c->config->process, "config.json", "process", err);
+	if (ret == 0)
+		ret = zs_lsm_check_mount_label(c->config, err);
 	if (ret < 0)
 		return ret;
 	rootfs = c->config->root_path[0] == '/' ? xstrdup(c->config->root_path)
@@ -379,13 +385,13 @@ static int clone_flags_of(const struct zs_config *cfg)
 
 static int write_id_map(pid_t pid, const char *file, const struct zs_id_map *m, size_t n, zs_error_t *err)
 {
-	cleanup_free char *path = xasprintf("/proc/%d/%s", (int) pid, file);
+	cleanup_free char *path = xasprintf("%d/%s", (int) pid, file);
 	char buf[4096];
 	size_t len = 0, i;
 
 	for (i = 0; i < n && len < sizeof(buf) - 64; i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
-	return write_file(path, buf, len, err) < 0 ? zs_error_wrap(err, "write %s", file) : 0;
+	return zs_proc_write(path, buf, len, err) < 0 ? zs_error_wrap(err, "write %s", file) : 0;
 }
 
 static int spawn_init(struct create_ctx *c, zs_error_t *err)

@@ -20,6 +20,7 @@
 #include "zanshin/container_internal.h"
 #include "zanshin/linux.h"
 #include "zanshin/log.h"
+#include "zanshin/lsm.h"
 #include "zanshin/seccomp.h"
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
@@ -74,6 +75,14 @@ static int apply_overrides(struct zs_process *p, const struct zs_exec_opts *o, z
 		p->terminal = o->tty;
 	if (o->no_new_privs)
 		p->no_new_privileges = true;
+	if (o->apparmor) {
+		free(p->apparmor_profile);
+		p->apparmor_profile = xstrdup(o->apparmor);
+	}
+	if (o->process_label) {
+		free(p->selinux_label);
+		p->selinux_label = xstrdup(o->process_label);
+	}
 	if (o->user) {
 		char *end;
 		unsigned long u = strtoul(o->user, &end, 10);
@@ -248,6 +257,9 @@ static int exec_prepare(struct exec_ctx *c, const struct zs_exec_opts *o, zs_err
 	ret = zs_config_load(cfgp, "config.json", &c->cfg, err);
 	if (ret == 0)
 		ret = load_process(o, c->cfg, &c->proc, err);
+	if (ret == 0)
+		ret = zs_lsm_check(c->proc, o->process_file ? o->process_file : "config.json",
+				   o->process_file ? "" : "process", err);
 	if (ret == 0)
 		ret = zs_seccomp_parse(c->cfg->seccomp, "config.json", "linux.seccomp", &c->seccomp, err);
 	if (ret < 0)

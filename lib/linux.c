@@ -28,6 +28,8 @@
 #include "zanshin/container_internal.h"
 #include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
+#include "zanshin/lsm.h"
+#include "zanshin/procfs.h"
 #include "zanshin/seccomp.h"
 #include "zanshin/stdio.h"
 #include "zanshin/utils.h"
@@ -145,18 +147,14 @@ static int set_rlimits(const struct zs_process *p, zs_error_t *err)
 int zs_set_oom_score_adj(pid_t pid, const struct zs_process *p, zs_error_t *err)
 {
 	cleanup_free char *path = NULL;
-	cleanup_close int fd = -1;
 	char buf[16];
 
 	if (!p->oom_score_adj_set)
 		return 0;
-	path = xasprintf("/proc/%d/oom_score_adj", (int) pid);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return zs_make_error(err, errno, "open `%s`", path);
+	path = xasprintf("%d/oom_score_adj", (int) pid);
 	snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
-	if (write_all(fd, buf, strlen(buf)) < 0)
-		return zs_make_error(err, errno, "write oom_score_adj %d to `%s`", p->oom_score_adj, path);
+	if (zs_proc_write(path, buf, strlen(buf), err) < 0)
+		return zs_error_wrap(err, "set process.oomScoreAdj");
 	return 0;
 }
 
@@ -342,8 +340,9 @@ static int prepare_process(const struct zs_init_args *a, const struct zs_process
 		ret = set_rlimits(p, err);
 	if (ret == 0 && a->config->personality_set && personality(a->config->personality) < 0)
 		ret = zs_make_error(err, errno, "personality");
-	if (ret == 0 && p->apparmor_profile && *p->apparmor_profile)
-		zs_log("warning", "apparmorProfile ignored: AppArmor is not supported");
+	/* while still privileged, as runc: the profile/label take effect at execve */
+	if (ret == 0)
+		ret = zs_lsm_apply_exec(p, err);
 	return ret;
 }
 

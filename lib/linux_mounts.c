@@ -21,6 +21,8 @@
 
 #include "zanshin/linux.h"
 #include "zanshin/linux_internal.h"
+#include "zanshin/lsm.h"
+#include "zanshin/procfs.h"
 #include "zanshin/utils.h"
 
 #define FDPATH(buf, fd) (snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd), buf)
@@ -120,6 +122,156 @@ static int set_propagation(int rootfd, const char *dest, unsigned long prop, zs_
 	return 0;
 }
 
+/* Lexically clean absolute PATH: no "//", "." or ".." (never above "/"). */
+static char *clean_path(const char *path)
+{
+	cleanup_free char *copy = xstrdup(path);
+	char *out = xzalloc(strlen(path) + 2), *save = NULL, *c;
+	size_t len = 0;
+
+	for (c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (strcmp(c, ".") == 0)
+			continue;
+		if (strcmp(c, "..") == 0) {
+			while (len > 0 && out[--len] != '/')
+				;
+			out[len] = '\0';
+			continue;
+		}
+		out[len++] = '/';
+		strcpy(out + len, c);
+		len += strlen(c);
+	}
+	if (len == 0)
+		strcpy(out, "/");
+	return out;
+}
+
+static bool path_within(const char *path, const char *dir)
+{
+	size_t l = strlen(dir);
+
+	return strncmp(path, dir, l) == 0 && (path[l] == '\0' || path[l] == '/');
+}
+
+/* Where FD (opened below ROOTFD) is, as an absolute path inside the root. */
+static int path_in_root(int rootfd, int fd, char **out, zs_error_t *err)
+{
+	char root[PATH_MAX], dest[PATH_MAX], p[64];
+	ssize_t rl = readlink(FDPATH(p, rootfd), root, sizeof(root) - 1);
+	ssize_t dl = readlink(FDPATH(p, fd), dest, sizeof(dest) - 1);
+
+	if (rl < 0 || dl < 0)
+		return zs_make_error(err, errno, "find where a mount destination resolves to");
+	root[rl] = dest[dl] = '\0';
+	if (strcmp(root, "/") == 0)
+		rl = 0;
+	if (strncmp(dest, root, rl) != 0 || (dest[rl] != '/' && dest[rl] != '\0'))
+		return zs_make_error(err, -EINVAL, "mount destination resolves to `%s`, outside of the rootfs `%s`",
+				     dest, root);
+	*out = xstrdup(dest[rl] ? dest + rl : "/");
+	return 0;
+}
+
+/* The files below /proc that lxcfs-style bind mounts may cover (runc's
+ * list, 1.1 and 1.3; 1.3 dropped /proc/net/dev: /proc/net is a symlink). */
+static const char *const proc_binds_allowed[] = {"/proc/cpuinfo",
+						 "/proc/diskstats",
+						 "/proc/meminfo",
+						 "/proc/stat",
+						 "/proc/swaps",
+						 "/proc/uptime",
+						 "/proc/loadavg",
+						 "/proc/slabinfo",
+						 "/proc/sys/kernel/ns_last_pid",
+						 "/proc/sys/crypto/fips_enabled"};
+
+static bool bind_source_is_procfs(const struct zs_mount *m, int sfd)
+{
+	struct statfs sf;
+	int r = sfd >= 0 ? fstatfs(sfd, &sf) : statfs(m->source ? m->source : "", &sf);
+
+	return r == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+/* runc's checkProcMount: may M (source fd SFD, or -1) be mounted at REL, a
+ * clean absolute path inside the root? On /proc itself only a procfs (a
+ * fresh one or a bind of one), below it only the files listed above. */
+static int check_proc_dest(const char *rel, const struct zs_mount *m, int sfd, zs_error_t *err)
+{
+	size_t i;
+
+	if (!path_within(rel, "/proc"))
+		return 0;
+	if (strcmp(rel, "/proc") == 0) {
+		if (m->bind ? bind_source_is_procfs(m, sfd) : (m->type && strcmp(m->type, "proc") == 0))
+			return 0;
+		return zs_make_error(err, -EINVAL,
+				     "mount destination `%s` (%s in the rootfs) cannot be mounted because it is not of "
+				     "type proc",
+				     m->destination, rel);
+	}
+	for (i = 0; i < sizeof(proc_binds_allowed) / sizeof(proc_binds_allowed[0]); i++)
+		if (strcmp(rel, proc_binds_allowed[i]) == 0)
+			return 0;
+	return zs_make_error(err, -EINVAL,
+			     "mount destination `%s` (%s in the rootfs) cannot be mounted because it is inside /proc",
+			     m->destination, rel);
+}
+
+/* FD is M's destination as it resolved inside the root (symlinks
+ * followed): refuse it inside /proc (by path, and on any procfs mount,
+ * wherever it is) and over a file of sysfs. */
+static int check_resolved_dest(int rootfd, int fd, const struct zs_mount *m, int sfd, zs_error_t *err)
+{
+	cleanup_free char *rel = NULL;
+	struct statfs sf;
+	struct stat st;
+
+	if (path_in_root(rootfd, fd, &rel, err) < 0)
+		return zs_error_wrap(err, "mount destination `%s`", m->destination);
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+		return zs_make_error(err, errno, "stat mount destination `%s`", m->destination);
+	if (sf.f_type == PROC_SUPER_MAGIC && !path_within(rel, "/proc"))
+		return zs_make_error(err, -EINVAL,
+				     "mount destination `%s` (%s in the rootfs) cannot be mounted because it is inside "
+				     "a procfs mount",
+				     m->destination, rel);
+	if (check_proc_dest(rel, m, sfd, err) < 0)
+		return -1;
+	if (sf.f_type == SYSFS_MAGIC && !S_ISDIR(st.st_mode))
+		return zs_make_error(err, -EINVAL,
+				     "mount destination `%s` (%s in the rootfs) cannot be mounted because it is a file "
+				     "inside /sys",
+				     m->destination, rel);
+	return 0;
+}
+
+int zs_mount_dest_check(int rootfd, int fd, const struct zs_mount *m, zs_error_t *err)
+{
+	cleanup_free char *lexical = clean_path(m->destination);
+
+	if (check_proc_dest(lexical, m, -1, err) < 0)
+		return -1;
+	return check_resolved_dest(rootfd, fd, m, -1, err);
+}
+
+/* ensure_dest, then check_resolved_dest (the lexical check comes first, in
+ * the caller, so that nothing is created below /proc). */
+static int open_checked_dest(int rootfd, const struct zs_mount *m, const char *dest, bool is_file, int sfd,
+			     zs_error_t *err)
+{
+	int fd = ensure_dest(rootfd, dest, is_file, err);
+
+	if (fd < 0)
+		return fd;
+	if (check_resolved_dest(rootfd, fd, m, sfd, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Controllers of the calling process: "cpu,cpuacct" -> host dir name. */
 /* One v1 hierarchy (or the hybrid cgroup2) at DEST: inside a cgroup
  * namespace a fresh mount (its root is the namespace's root), else a bind of
@@ -160,7 +312,7 @@ static int mount_cgroup_v1(int rootfd, const struct zs_mount *m, bool cgroupns, 
 	size_t cap = 0;
 	int ret, fd;
 
-	fd = ensure_dest(rootfd, m->destination, false, err);
+	fd = open_checked_dest(rootfd, m, m->destination, false, -1, err);
 	if (fd < 0)
 		return fd;
 	ret = do_mount("tmpfs", fd, m->destination, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err);
@@ -211,7 +363,7 @@ static int mount_cgroup(int rootfd, const struct zs_mount *m, bool cgroupns, zs_
 
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0)
 		return mount_cgroup_v1(rootfd, m, cgroupns, err);
-	fd = ensure_dest(rootfd, m->destination, false, err);
+	fd = open_checked_dest(rootfd, m, m->destination, false, -1, err);
 	if (fd < 0)
 		return fd;
 	if (cgroupns)
@@ -249,8 +401,25 @@ static int set_recursive_attrs(int rootfd, const struct zs_mount *m, zs_error_t 
 	return 0;
 }
 
+/* M's bind source: *SFD (a tree the parent cloned) or stat of the path. */
+static int stat_bind_source(const struct zs_init_args *a, size_t idx, const struct zs_mount *m, int *sfd,
+			    struct stat *st, zs_error_t *err)
+{
+	*sfd = a->mount_src_fds ? a->mount_src_fds[idx] : -1;
+	if (*sfd >= 0) {
+		/* a detached tree cloned by the parent, before any user namespace */
+		if (fstat(*sfd, st) < 0)
+			return zs_make_error(err, errno, "bind mount source `%s`", m->source);
+		return 0;
+	}
+	if (m->source == NULL || stat(m->source, st) < 0)
+		return zs_make_error(err, errno ? errno : EINVAL, "bind mount source `%s`", m->source ? m->source : "");
+	return 0;
+}
+
 static int mount_entry(int rootfd, const struct zs_init_args *a, size_t idx, const struct zs_mount *m, zs_error_t *err)
 {
+	cleanup_free char *lexical = clean_path(m->destination);
 	const char *src = m->source;
 	bool is_file = false;
 	int sfd = -1;
@@ -272,18 +441,13 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, size_t idx, con
 					     m->destination);
 	}
 	if (m->bind) {
-		sfd = a->mount_src_fds ? a->mount_src_fds[idx] : -1;
-		if (sfd >= 0) {
-			/* a detached tree cloned by the parent, before any user namespace */
-			if (fstat(sfd, &st) < 0)
-				return zs_make_error(err, errno, "bind mount source `%s`", m->source);
-		} else if (m->source == NULL || stat(m->source, &st) < 0) {
-			return zs_make_error(err, errno ? errno : EINVAL, "bind mount source `%s`",
-					     m->source ? m->source : "");
-		}
+		if (stat_bind_source(a, idx, m, &sfd, &st, err) < 0)
+			return -1;
 		is_file = !S_ISDIR(st.st_mode);
 	}
-	fd = ensure_dest(rootfd, m->destination, is_file, err);
+	if (check_proc_dest(lexical, m, sfd, err) < 0)
+		return -1;
+	fd = open_checked_dest(rootfd, m, m->destination, is_file, sfd, err);
 	if (fd < 0)
 		return fd;
 	if (m->bind) {
@@ -301,8 +465,9 @@ static int mount_entry(int rootfd, const struct zs_init_args *a, size_t idx, con
 		/* a read-only tmpfs (/dev) is filled first, made ro in finish_ro_tmpfs() */
 		if (m->type && strcmp(m->type, "tmpfs") == 0)
 			flags &= ~MS_RDONLY;
+		cleanup_free char *labelled = zs_selinux_mount_data(m->data, a->config->mount_label, m->type);
 		ret = do_mount(m->source ? m->source : m->type, fd, m->destination, m->type,
-			       flags & ~(MS_BIND | MS_REC | MS_REMOUNT), m->data, err);
+			       flags & ~(MS_BIND | MS_REC | MS_REMOUNT), labelled ? labelled : m->data, err);
 		if (ret < 0 && m->type && strcmp(m->type, "sysfs") == 0 && zs_error_errno(*err) == EPERM) {
 			/* No netns of our own: bind the host's /sys, as runc. */
 			zs_error_release(err);
@@ -543,45 +708,39 @@ int zs_rootfs_pivot(const struct zs_init_args *a, zs_error_t *err)
 	return 0;
 }
 
-/* /proc in the container must be a real procfs before we write sysctls
- * into it or mask/protect paths below it (runc's 2025 CVEs: a container
- * could have put something else there). Returns an O_PATH fd of it, or -1
- * with no error if the container has no /proc at all. */
+/* /proc in the container must be the root of a real procfs before we
+ * write sysctls into it or mask/protect paths below it (runc's 2025 CVEs:
+ * a container could have put something else there). Returns an O_PATH fd
+ * of it, or -1 with no error if the container has no /proc at all. */
 static int open_verified_proc(int rootfd, zs_error_t *err)
 {
-	int fd = safe_openat(rootfd, "/proc", O_PATH | O_DIRECTORY, 0, NULL);
-	struct statfs sf;
+	int fd = zs_kernfs_open_root(rootfd, "proc", PROC_SUPER_MAGIC, err);
 
-	if (fd < 0)
-		return -1;
-	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
-		close(fd);
-		return zs_make_error(err, -EINVAL, "/proc in the container is not a procfs mount");
-	}
+	if (fd < 0 && *err)
+		return zs_error_wrap(err, "/proc in the container");
 	return fd;
 }
 
+/* Each sysctl goes into the procfs file itself: a file bound over it (a
+ * volume, another procfs's file) makes the write refuse. */
 static int write_sysctl(const struct zs_config *c, int procfd, zs_error_t *err)
 {
 	size_t i;
 
 	for (i = 0; i < c->n_sysctl; i++) {
 		cleanup_free char *key = xstrdup(c->sysctl[i].key);
-		cleanup_free char *path = NULL;
-		cleanup_close int fd = -1;
+		cleanup_free char *path = NULL, *what = NULL;
 		char *p;
 		for (p = key; *p; p++)
 			if (*p == '.')
 				*p = '/';
 		path = xasprintf("sys/%s", key);
+		what = xasprintf("/proc/%s", path);
 		if (procfd < 0)
 			return zs_make_error(err, -EINVAL, "set sysctl %s: the container has no /proc",
 					     c->sysctl[i].key);
-		fd = safe_openat(procfd, path, O_WRONLY, 0, err);
-		if (fd < 0)
-			return zs_error_wrap(err, "set sysctl %s", c->sysctl[i].key);
-		if (write_all(fd, c->sysctl[i].value, strlen(c->sysctl[i].value)) < 0)
-			return zs_make_error(err, errno, "set sysctl %s=%s", c->sysctl[i].key, c->sysctl[i].value);
+		if (zs_kernfs_write(procfd, path, c->sysctl[i].value, strlen(c->sysctl[i].value), what, err) < 0)
+			return zs_error_wrap(err, "set sysctl %s=%s", c->sysctl[i].key, c->sysctl[i].value);
 	}
 	return 0;
 }

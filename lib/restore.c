@@ -33,7 +33,9 @@
 #include "zanshin/image_dir.h"
 #include "zanshin/json.h"
 #include "zanshin/linux.h"
+#include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
+#include "zanshin/lsm.h"
 #include "zanshin/remnant.h"
 #include "zanshin/settings.h"
 #include "zanshin/status.h"
@@ -240,6 +242,9 @@ static int load_bundle(struct rst *r, zs_error_t *err)
 		return ret;
 	if (r->cfg->process == NULL)
 		return zs_make_error(err, -EINVAL, "config.json: process: missing");
+	if (zs_lsm_check(r->cfg->process, "config.json", "process", err) < 0 ||
+	    zs_lsm_check_mount_label(r->cfg, err) < 0)
+		return -1;
 	rootfs =
 	    r->cfg->root_path[0] == '/' ? xstrdup(r->cfg->root_path) : xasprintf("%s/%s", r->bundle, r->cfg->root_path);
 	if (realpath(rootfs, real) == NULL)
@@ -336,7 +341,9 @@ static int prepare_mountpoint(struct rst *r, int rootfd, const struct zs_mount *
 		return 0;
 	if (!m->bind || m->source == NULL) {
 		fd = safe_mkdir_p_at(rootfd, m->destination, 0755, err);
-		return fd < 0 ? zs_error_wrap(err, "mount point `%s`", m->destination) : 0;
+		if (fd < 0)
+			return zs_error_wrap(err, "mount point `%s`", m->destination);
+		return zs_mount_dest_check(rootfd, fd, m, err);
 	}
 	src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", r->bundle, m->source);
 	if (stat(src, &st) < 0)
@@ -360,6 +367,8 @@ static int prepare_mountpoint(struct rst *r, int rootfd, const struct zs_mount *
 	}
 	if (fd < 0)
 		return zs_error_wrap(err, "mount point `%s`", m->destination);
+	if (zs_mount_dest_check(rootfd, fd, m, err) < 0)
+		return -1;
 	snprintf(procfd, sizeof(procfd), "/proc/self/fd/%d", fd);
 	if (mount(src, procfd, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return zs_make_error(err, errno, "bind `%s` on `%s` for the restore", src, m->destination);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,7 +153,7 @@ int read_file(const char *path, char **out, size_t *len, zs_error_t *err)
 
 int write_file(const char *path, const void *data, size_t len, zs_error_t *err)
 {
-	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cleanup_close int fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return zs_make_error(err, errno, "open `%s`", path);
@@ -161,12 +162,18 @@ int write_file(const char *path, const void *data, size_t len, zs_error_t *err)
 	return 0;
 }
 
-static int fsync_dir_of(const char *path, zs_error_t *err)
+/* PATH's directory (opened once: every later step is relative to this fd,
+ * so a directory renamed or swapped for a symlink meanwhile changes
+ * nothing) and its last component. */
+static int open_parent_dir(const char *path, char **base, zs_error_t *err)
 {
 	cleanup_free char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
-	cleanup_close int dfd = -1;
+	int dfd;
 
+	if (slash != NULL && slash[1] == '\0')
+		return zs_make_error(err, -EINVAL, "`%s`: not a file name", path);
+	*base = xstrdup(slash ? slash + 1 : dir);
 	if (slash == NULL) {
 		free(dir);
 		dir = xstrdup(".");
@@ -176,51 +183,72 @@ static int fsync_dir_of(const char *path, zs_error_t *err)
 		*slash = '\0';
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	if (dfd < 0) {
+		free(steal_pointer(base));
 		return zs_make_error(err, errno, "open directory `%s`", dir);
-	if (fsync(dfd) < 0)
-		return zs_make_error(err, errno, "fsync directory `%s`", dir);
+	}
+	return dfd;
+}
+
+/* Create ".BASE.<16 random hex digits>" in DFD: O_EXCL|O_NOFOLLOW, so a name
+ * someone planted (a symlink, a file) is never opened, and the name cannot
+ * be guessed in advance. */
+static int create_temp_at(int dfd, const char *base, mode_t mode, char **tmp, zs_error_t *err)
+{
+	int attempt;
+
+	for (attempt = 0; attempt < 16; attempt++) {
+		unsigned long long r;
+		int fd;
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t) sizeof(r))
+			return zs_make_error(err, errno, "getrandom");
+		*tmp = xasprintf(".%s.%016llx", base, r);
+		fd = openat(dfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd >= 0)
+			return fd;
+		free(steal_pointer(tmp));
+		if (errno != EEXIST)
+			return zs_make_error(err, errno, "create a temporary file for `%s`", base);
+	}
+	return zs_make_error(err, EEXIST, "create a temporary file for `%s`", base);
+}
+
+/* Write DATA to PATH by rename: the temp file is created by create_temp_at,
+ * written (and, with DURABLE, fsynced with its directory), then renamed over
+ * PATH. rename() replaces a symlink at PATH itself, never its target. */
+static int replace_file(const char *path, const void *data, size_t len, mode_t mode, bool durable, zs_error_t *err)
+{
+	cleanup_free char *base = NULL, *tmp = NULL;
+	cleanup_close int dfd = open_parent_dir(path, &base, err), fd = -1;
+
+	if (dfd < 0)
+		return dfd;
+	fd = create_temp_at(dfd, base, mode, &tmp, err);
+	if (fd < 0)
+		return zs_error_wrap(err, "write `%s`", path);
+	if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		return zs_make_error(err, e, "write `%s`", path);
+	}
+	if (renameat(dfd, tmp, dfd, base) < 0) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		return zs_make_error(err, e, "rename a temporary file to `%s`", path);
+	}
+	if (durable && fsync(dfd) < 0)
+		return zs_make_error(err, errno, "fsync the directory of `%s`", path);
 	return 0;
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err)
 {
-	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
-	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-	if (fd < 0)
-		return zs_make_error(err, errno, "open `%s`", tmp);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return zs_make_error(err, e, "write `%s`", tmp);
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return zs_make_error(err, e, "rename `%s` to `%s`", tmp, path);
-	}
-	return fsync_dir_of(path, err);
+	return replace_file(path, data, len, mode, true, err);
 }
 
 int write_file_replace(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err)
 {
-	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
-	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-	if (fd < 0)
-		return zs_make_error(err, errno, "open `%s`", tmp);
-	if (write_all(fd, data, len) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return zs_make_error(err, e, "write `%s`", tmp);
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return zs_make_error(err, e, "rename `%s` to `%s`", tmp, path);
-	}
-	return 0;
+	return replace_file(path, data, len, mode, false, err);
 }
 
 int safe_openat(int rootfd, const char *path, int flags, mode_t mode, zs_error_t *err)

@@ -22,7 +22,9 @@ enum {
 	O_GID,
 	O_PAUSED,
 	O_CGROUP,
-	O_IGNORE
+	O_IGNORE,
+	O_LABEL,
+	O_APPARMOR
 };
 
 static const struct zs_optdef opts[] = {
@@ -35,8 +37,8 @@ static const struct zs_optdef opts[] = {
     {"process", 'p', true, O_PROCESS, "path to the process.json"},
     {"detach", 'd', false, O_DETACH, "detach from the container's process"},
     {"pid-file", 0, true, O_PIDFILE, "specify the file to write the process id to"},
-    {"process-label", 0, true, O_IGNORE, "set the asm process label for the process (ignored)"},
-    {"apparmor", 0, true, O_IGNORE, "set the apparmor profile for the process (ignored)"},
+    {"process-label", 0, true, O_LABEL, "set the asm process label for the process commonly used with selinux"},
+    {"apparmor", 0, true, O_APPARMOR, "set the apparmor profile for the process"},
     {"no-new-privs", 0, false, O_NNP, "set the no new privileges value for the process"},
     {"cap", 'c', true, O_CAP, "add a capability to the bounding set for the process"},
     {"preserve-fds", 0, true, O_PRESERVE, "pass N additional file descriptors to the container"},
@@ -77,6 +79,12 @@ static int cb(int id, const char *v, void *p)
 		break;
 	case O_PIDFILE:
 		o->pid_file = v;
+		break;
+	case O_LABEL:
+		o->process_label = v;
+		break;
+	case O_APPARMOR:
+		o->apparmor = v;
 		break;
 	case O_DETACH:
 		o->detach = zs_opt_bool(v);

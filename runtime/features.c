@@ -103,15 +103,17 @@ static void linux_part(zs_jgen *g)
 	strings(g, "operators", operators);
 	strings(g, "archs", archs);
 	zs_jgen_map_close(g);
+	/* supported by this runtime (applied where the host has the LSM,
+	 * refused where not: lib/lsm.c), as runc reports it */
 	zs_jgen_key(g, "apparmor");
 	zs_jgen_map_open(g);
 	zs_jgen_key(g, "enabled");
-	zs_jgen_bool(g, false);
+	zs_jgen_bool(g, true);
 	zs_jgen_map_close(g);
 	zs_jgen_key(g, "selinux");
 	zs_jgen_map_open(g);
 	zs_jgen_key(g, "enabled");
-	zs_jgen_bool(g, false);
+	zs_jgen_bool(g, true);
 	zs_jgen_map_close(g);
 	zs_jgen_map_close(g);
 }

@@ -47,9 +47,11 @@ struct zs_exec_opts {
 	const char *console_socket;
 	const char *pid_file;
 	const char *cwd;
-	const char *user; /* uid[:gid] */
-	char **env;	  /* appended */
-	char **caps;	  /* added */
+	const char *apparmor;	   /* --apparmor: overrides process.apparmorProfile */
+	const char *process_label; /* --process-label: overrides process.selinuxLabel */
+	const char *user;	   /* uid[:gid] */
+	char **env;		   /* appended */
+	char **caps;		   /* added */
 	gid_t *additional_gids;
 	size_t n_additional_gids;
 	char **args;

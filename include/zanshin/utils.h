@@ -49,12 +49,16 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int read_file(const char *path, char **out, size_t *len, zs_error_t *err);
 int read_all_fd(int fd, const char *what, char **out, size_t *len, zs_error_t *err);
 /* Write data to path through a temp file in the same dir: write, fsync,
- * rename, fsync the directory. */
+ * rename, fsync the directory. The temp file has an unpredictable name
+ * (".BASE.<random>") and is created O_EXCL|O_NOFOLLOW relative to one fd of
+ * the directory: a symlink planted at any name, or at PATH, is never written
+ * through (rename replaces a symlink at PATH, not its target). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err);
 /* Same, atomic by rename but without fsync: for runtime state that lives on
  * tmpfs (/run) and must not survive a reboot anyway. */
 int write_file_replace(const char *path, const void *data, size_t len, mode_t mode, zs_error_t *err);
-/* Plain write of a file (create/truncate). */
+/* Write to an existing file (truncated; never created, no symlink followed
+ * at the last component): kernel interface files such as cgroup.procs. */
 int write_file(const char *path, const void *data, size_t len, zs_error_t *err);
 int write_all(int fd, const void *data, size_t len);
 
