@@ -35,6 +35,8 @@ static const struct command commands[] = {
     {"image", zs_cmd_image, "read, check and flatten CRIU image directories"},
     {"kill", zs_cmd_kill, "kill sends the specified signal (default: SIGTERM) to the container's init process"},
     {"list", zs_cmd_list, "lists containers started by runc with the given root"},
+    {"migrate", zs_cmd_migrate, "move a running container to another node (through the node agent zanshind)"},
+    {"moves", zs_cmd_moves, "list the node agent's moves with their state and metrics"},
     {"pause", zs_cmd_pause, "pause suspends all processes inside the container"},
     {"ps", zs_cmd_ps, "ps displays the processes running inside a container"},
     {"remnant", zs_cmd_remnant, "the per-node remnant store: list, show, verify, gc, merge checkpoint generations"},

@@ -1,0 +1,234 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# zanshind and `zanshin migrate` (issue 13, milestone 1): three nodes on this
+# machine (network namespaces on a bridge, tests/agent/lib.sh), each with
+# its own agent, runtime root, store and certificate.
+#   1. a container (zs-workload, busybox) moved A→B→A→B→A with stop-and-
+#      copy: the first move sends the full image and the Bundle; every
+#      later one only the diff (bytes_pages <= 1.2 x the pages written +
+#      256 KiB) and no Bundle; memory verified, every page, after each;
+#   2. refused peers: a node whose certificate comes from another CA, a
+#      node that presents another node's certificate, TLS clients with no
+#      certificate or a foreign one (the agent logs the refusal);
+#   3. failures: the target's restore fails; the target agent is SIGKILLed
+#      during the move and restarted: the container runs again on the
+#      source, memory verified, nothing runs on the target, stores verify;
+#   4. CLI bad input; `zanshin moves`; SIGTERM stops an agent cleanly.
+. "$(dirname "$0")/../cr/lib.sh"
+. "$(dirname "$0")/lib.sh"
+MIB=128
+CR_MIB=$MIB
+K=512 # pages written between moves
+cr_setup agent-move
+ag_setup
+ag_node A 1
+ag_node B 2
+ag_node C 3
+# X: a node whose certificate is signed by another CA
+"$AG_CERT" ca --out "$CR_T/pki/rogue-ca" >/dev/null && "$AG_CERT" node X --ca "$CR_T/pki/rogue-ca" --out "$CR_T/pki/X" >/dev/null ||
+	ag_die "cannot make the rogue CA"
+ag_ns X 4 || ag_die "cannot create X's namespace"
+mkdir -p "$CR_T/X/state" "$CR_T/X/store" "$CR_T/X/agent"
+AG_CAF[X]=$CR_T/pki/rogue-ca/ca.pem
+
+# B's runtime fails a restore while $CR_T/fail-restore exists (a restore
+# error on the target, injected where the agent runs the runtime)
+cat >"$CR_T/zanshin-B" <<EOS
+#!/bin/sh
+for a in "\$@"; do
+	if [ "\$a" = restore ] && [ -e "$CR_T/fail-restore" ]; then
+		echo "injected restore failure (test)" >&2
+		exit 1
+	fi
+done
+exec "$ZANSHIN" "\$@"
+EOS
+chmod +x "$CR_T/zanshin-B"
+
+ag_start A B C X impostor=C || ag_die "agent A"
+ag_start B A C -- --runtime "$CR_T/zanshin-B" || ag_die "agent B"
+ag_start C A B || ag_die "agent C"
+ag_start X A || ag_die "agent X"
+t_ok "four agents run, each in its own network namespace"
+
+t_run A
+t_wl_verify "start on A" A || { t_done; exit; }
+
+# move FROM TO: migrate with --print-stats into $STATS; the workload follows
+move() {
+	local from=$1 to=$2 src
+	src=$(wl_dir "$from")
+	STATS=$(zm "$from" migrate "$CR_CID" --to "$to" --print-stats 2>"$CR_T/migrate.err")
+	local rc=$?
+	[ $rc -eq 0 ] && wl_follow "$src" "$to"
+	return $rc
+}
+stat_of() { jq -r ".$1" <<<"$STATS"; }
+
+full_pages=$((MIB * 256))
+seq=(A B A B A)
+for ((i = 1; i < ${#seq[@]}; i++)); do
+	from=${seq[i - 1]} to=${seq[i]} h="move $i $from→$to"
+	if [ "$i" -gt 1 ]; then
+		t_wl_write "$h" "$from" $K || break
+	fi
+	t_wl_verify "$h: before" "$from" || break
+	d=$WL_DIGEST
+	if ! move "$from" "$to"; then
+		t_fail "$h: migrate" "$(cat "$CR_T/migrate.err")" "$STATS"
+		break
+	fi
+	t_ok "$h: migrate ($(stat_of downtime_s) s downtime, $(stat_of total_s) s total)"
+	t_diag "$STATS"
+	[ -z "$(cr_status "$from")" ] && t_ok "$h: gone from $from" || t_fail "$h: gone from $from" "$(cr_status "$from")"
+	[ "$(cr_status "$to")" = running ] && t_ok "$h: running on $to" || t_fail "$h: running on $to" "$(cr_status "$to")"
+	t_wl_verify "$h: after" "$to" "$d" || break
+	pages=$(stat_of bytes_pages)
+	if [ "$i" = 1 ]; then
+		t_range "$h: the full image's pages were sent (bytes_pages)" "$pages" $((full_pages * PAGE * 9 / 10)) $((full_pages * PAGE * 11 / 10))
+		t_range "$h: the Bundle was sent (bytes_bundle)" "$(stat_of bytes_bundle)" 100000
+		[ "$(stat_of diff)" = false ] && t_ok "$h: a full image" || t_fail "$h: a full image" "$STATS"
+	else
+		[ "$(stat_of diff)" = true ] && t_ok "$h: a diff" || t_fail "$h: a diff" "$STATS"
+		t_range "$h: only the diff was sent (bytes_pages <= 1.2 x $K pages + 256 KiB)" "$pages" $((K * PAGE)) $((K * PAGE * 12 / 10 + 262144))
+		t_range "$h: no Bundle sent (held by $to)" "$(stat_of bytes_bundle)" 0 0
+		t_range "$h: metadata bytes" "$(stat_of bytes_metadata)" 1 $((2 * 1048576))
+	fi
+done
+here=${seq[$((${#seq[@]} - 1))]}
+[ "$i" -eq ${#seq[@]} ] && t_ok "all $((i - 1)) moves done" || here=$(for n in A B; do [ "$(cr_status $n)" = running ] && echo $n; done | head -n1)
+[ -n "$here" ] || { t_fail "the container runs somewhere" "on no node"; t_done; exit; }
+
+# ---- refused peers ----
+t_wl_verify "before the refused moves" "$here" || { t_done; exit; }
+d=$WL_DIGEST
+if out=$(zm "$here" migrate "$CR_CID" --to X 2>&1); then
+	t_fail "a node with another CA's certificate is refused" "$out"
+else
+	grep -qi "certificate\|handshake" <<<"$out" && t_ok "a node with another CA's certificate is refused: $out" ||
+		t_fail "a node with another CA's certificate is refused" "$out"
+fi
+if [ "$here" = A ]; then
+	if out=$(zm A migrate "$CR_CID" --to impostor 2>&1); then
+		t_fail "a node presenting another node's certificate is refused" "$out"
+	else
+		t_ok "a node presenting another node's certificate is refused: $out"
+	fi
+fi
+[ "$(cr_status "$here")" = running ] && t_ok "still running on $here" || t_fail "still running on $here" "$(cr_status "$here")"
+t_wl_verify "memory after the refused moves" "$here" "$d"
+grep -q "refused a connection.*X\|refused a connection" "$CR_T/X/agent.log" && t_ok "X refused the connection from $here (its CA differs)" ||
+	t_fail "X refused the connection" "$(tail -n 5 "$CR_T/X/agent.log")"
+n0=$(grep -c "refused a connection" "$CR_T/A/agent.log")
+ip netns exec "${AG_NS}C" gnutls-cli --x509cafile "$CR_T/pki/ca/ca.pem" -p $AG_PORT "${AG_IP[A]}" --verify-hostname A \
+	</dev/null >"$CR_T/cli1.log" 2>&1
+ip netns exec "${AG_NS}C" gnutls-cli --x509cafile "$CR_T/pki/ca/ca.pem" --x509certfile "$CR_T/pki/X/X.pem" \
+	--x509keyfile "$CR_T/pki/X/X-key.pem" -p $AG_PORT "${AG_IP[A]}" --verify-hostname A </dev/null >"$CR_T/cli2.log" 2>&1
+sleep 0.5
+n1=$(grep -c "refused a connection" "$CR_T/A/agent.log")
+t_range "A refused a TLS client without a certificate and one with a foreign certificate" $((n1 - n0)) 2 2
+
+# ---- failures: the container must run again on the source ----
+if [ "$here" != A ]; then
+	move "$here" A || { t_fail "back to A" "$(cat "$CR_T/migrate.err")"; t_done; exit; }
+	here=A
+fi
+t_wl_write "failure 1: before" A $K
+t_wl_verify "failure 1: before" A
+d=$WL_DIGEST
+touch "$CR_T/fail-restore"
+if out=$(zm A migrate "$CR_CID" --to B 2>&1); then
+	t_fail "failure 1: a restore that fails on B fails the move" "$out"
+else
+	grep -q "injected restore failure" <<<"$out" && t_ok "failure 1: a restore that fails on B fails the move, naming why" ||
+		t_fail "failure 1: the error names the restore failure" "$out"
+	t_diag "$out"
+fi
+rm -f "$CR_T/fail-restore"
+[ "$(cr_status A)" = running ] && t_ok "failure 1: running again on A" || t_fail "failure 1: running again on A" "$(cr_status A)"
+[ -z "$(cr_status B)" ] && t_ok "failure 1: not on B" || t_fail "failure 1: not on B" "$(cr_status B)"
+t_wl_verify "failure 1: memory on A" A "$d"
+st=$(zm A moves --format json | jq -r 'last | .state')
+[ "$st" = rolled-back ] && t_ok "failure 1: A's journal says rolled-back" || t_fail "failure 1: A's journal" "$st"
+st=$(zm B moves --format json | jq -r 'last | .state')
+[ "$st" = aborted ] && t_ok "failure 1: B's journal says aborted" || t_fail "failure 1: B's journal" "$st"
+t_check "failure 1: B's store verifies" z B remnant verify "$CR_CID"
+
+# failure 2: B's agent SIGKILLed while the image is on its way, restarted
+t_wl_write "failure 2: before" A $K
+t_wl_verify "failure 2: before" A
+d=$WL_DIGEST
+zm A migrate "$CR_CID" --to B >"$CR_T/m2.out" 2>&1 &
+mpid=$!
+killed=
+for ((j = 0; j < 2000; j++)); do
+	if grep -lq '"state": "receiving"' "$CR_T/B/agent"/moves/*.json 2>/dev/null &&
+		grep -l '"state": "receiving"' "$CR_T/B/agent"/moves/*.json | xargs grep -q '"img_dir"'; then
+		ag_kill B KILL
+		killed=1
+		break
+	fi
+	sleep 0.005
+done
+[ -n "$killed" ] && t_ok "failure 2: B's agent SIGKILLed while receiving" || t_fail "failure 2: B's agent SIGKILLed while receiving" "never saw it receive"
+sleep 1
+ag_start B A C -- --runtime "$CR_T/zanshin-B" || t_fail "failure 2: B's agent restarts"
+wait $mpid
+t_diag "migrate said: $(cat "$CR_T/m2.out")"
+for ((j = 0; j < 100; j++)); do [ "$(cr_status A)" = running ] && break; sleep 0.2; done
+[ "$(cr_status A)" = running ] && t_ok "failure 2: running again on A" || t_fail "failure 2: running again on A" "$(cr_status A)"
+[ -z "$(cr_status B)" ] && t_ok "failure 2: not on B" || t_fail "failure 2: not on B" "$(cr_status B)"
+t_wl_verify "failure 2: memory on A" A "$d"
+st=$(zm B moves --format json | jq -r 'last | .state')
+[ "$st" = aborted ] && t_ok "failure 2: B's journal says aborted (recovered at restart)" || t_fail "failure 2: B's journal" "$st"
+t_check "failure 2: B's store verifies" z B remnant verify "$CR_CID"
+if ls -d "$CR_T/B/store/containers/$CR_CID/generations"/.tmp-* >/dev/null 2>&1; then
+	t_fail "failure 2: no half-written generation left on B" "$(ls -a "$CR_T/B/store/containers/$CR_CID/generations")"
+else
+	t_ok "failure 2: no half-written generation left on B"
+fi
+
+# after the failures the container still moves, as a diff
+t_wl_write "after the failures" A $K
+t_wl_verify "after the failures: before" A
+d=$WL_DIGEST
+if move A B; then
+	t_ok "after the failures: A→B ($(stat_of bytes_pages) page bytes, diff $(stat_of diff))"
+	t_wl_verify "after the failures: memory on B" B "$d"
+	here=B
+else
+	t_fail "after the failures: A→B" "$(cat "$CR_T/migrate.err")"
+fi
+
+# ---- CLI bad input ----
+other=A
+[ "$here" = A ] && other=B
+out=$(zm "$here" migrate nosuch --to $other 2>&1) && t_fail "unknown container is an error" "$out" ||
+	{ grep -q 'nosuch.*does not exist' <<<"$out" && t_ok "unknown container: $out" || t_fail "unknown container: clear error" "$out"; }
+out=$(zm "$here" migrate "$CR_CID" --to nowhere 2>&1) && t_fail "unknown node is an error" "$out" ||
+	{ grep -q 'unknown node `nowhere`' <<<"$out" && t_ok "unknown node: $out" || t_fail "unknown node: clear error" "$out"; }
+out=$(zm "$here" migrate "$CR_CID" 2>&1) && t_fail "no --to is an error" "$out" ||
+	{ grep -q -- '--to' <<<"$out" && t_ok "no --to: $out" || t_fail "no --to: clear error" "$out"; }
+out=$("$ZANSHIN" migrate "$CR_CID" --to A --agent-socket "$CR_T/none.sock" 2>&1) && t_fail "no agent is an error" "$out" ||
+	{ grep -q 'cannot reach the node agent' <<<"$out" && t_ok "no agent: $out" || t_fail "no agent: clear error" "$out"; }
+[ "$(cr_status "$here")" = running ] && t_ok "bad input changed nothing: running on $here" || t_fail "still running on $here" "$(cr_status "$here")"
+
+# ---- moves, SIGTERM ----
+n=$(zm A moves --format json | jq 'length')
+t_range "zanshin moves --format json lists A's moves" "$n" 5
+zm A moves | grep -q "^MOVE " && t_ok "zanshin moves prints a table" || t_fail "zanshin moves prints a table" "$(zm A moves 2>&1)"
+perm=$(stat -c %a "$CR_T/A/agent.sock")
+[ "$perm" = 600 ] && t_ok "the local socket is 0600" || t_fail "the local socket is 0600" "$perm"
+pid=${AG_PID[C]}
+kill -TERM "$pid"
+for ((j = 0; j < 100; j++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+wait "$pid"
+rc=$?
+unset "AG_PID[C]"
+[ $rc -eq 0 ] && [ ! -e "$CR_T/C/agent.sock" ] && t_ok "SIGTERM: agent C exits 0 and removes its socket" ||
+	t_fail "SIGTERM: agent C exits 0" "rc $rc; $(tail -n 3 "$CR_T/C/agent.log")"
+for n in A B; do
+	t_check "node $n: remnant verify" z "$n" remnant verify "$CR_CID"
+done
+cr_delete "$here"
+t_done
