@@ -180,7 +180,10 @@ ZS_VERB(migrate)
 	zs_jgen_map_close(q);
 	req = zs_jgen_result(q, &len);
 	if (request(o.socket, o.timeout, req, "result", &res, err) < 0)
-		return -1;
+		return zs_error_wrap(err,
+				     "migrate %s: no answer from the node agent (`zanshin moves` shows what became "
+				     "of the move)",
+				     argv[first]);
 	zs_json_to_bool(zs_json_get(res, "ok"), "result", "ok", 0, &ok, err);
 	mv = zs_json_get(res, "move");
 	if (o.stats && mv) {

@@ -128,6 +128,34 @@ sleep 0.5
 n1=$(grep -c "refused a connection" "$CR_T/A/agent.log")
 t_range "A refused a TLS client without a certificate and one with a foreign certificate" $((n1 - n0)) 2 2
 
+# ---- hostile requests from an authenticated peer (C) ----
+tgt=A
+[ "$here" = A ] && tgt=B
+before=$(tree_sum "$CR_T/$tgt/store")
+hostile() {
+	ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile.py" "${AG_IP[$tgt]}" $AG_PORT "$tgt" \
+		"$CR_T/pki/ca/ca.pem" "$CR_T/pki/C/C.pem" "$CR_T/pki/C/C-key.pem" "$1" "$CR_CID" 2>&1
+}
+for sc in "badjson:message from C" "oversize:bad length" "badid:invalid container id" \
+	"traversal:invalid name, digest or size" "lie:the manifest says" "huge:invalid name, digest or size" \
+	"commit:commit before the image was received"; do
+	name=${sc%%:*} want=${sc#*:}
+	out=$(hostile "$name")
+	sleep 0.2
+	if grep -qF "$want" "$CR_T/$tgt/agent.log"; then
+		t_ok "hostile peer, $name: refused ($want)"
+	else
+		t_fail "hostile peer, $name: refused ($want)" "answer: $out" "$(tail -n 3 "$CR_T/$tgt/agent.log")"
+	fi
+done
+[ ! -e /tmp/zs-hostile ] && t_ok "hostile peer: nothing written outside the store" || t_fail "hostile peer: nothing written outside the store" "/tmp/zs-hostile exists"
+after=$(tree_sum "$CR_T/$tgt/store")
+[ "$before" = "$after" ] && t_ok "hostile peer: $tgt's store unchanged" ||
+	t_fail "hostile peer: $tgt's store unchanged" "$(find "$CR_T/$tgt/store" -newer "$CR_T/$tgt/agent.sock" | head)"
+n=$(zm "$tgt" moves --format json | jq '[.[] | select(.id | startswith("mhostile")) | select(.state != "aborted")] | length')
+t_range "hostile peer: every move it began is aborted in $tgt's journal" "$n" 0 0
+[ -z "$(cr_status "$tgt")" ] && t_ok "hostile peer: no container on $tgt" || t_fail "hostile peer: no container on $tgt" "$(cr_status "$tgt")"
+
 # ---- failures: the container must run again on the source ----
 if [ "$here" != A ]; then
 	move "$here" A || { t_fail "back to A" "$(cat "$CR_T/migrate.err")"; t_done; exit; }
@@ -186,6 +214,44 @@ if ls -d "$CR_T/B/store/containers/$CR_CID/generations"/.tmp-* >/dev/null 2>&1; 
 	t_fail "failure 2: no half-written generation left on B" "$(ls -a "$CR_T/B/store/containers/$CR_CID/generations")"
 else
 	t_ok "failure 2: no half-written generation left on B"
+fi
+
+# failure 3: A's agent SIGKILLed while it sends the full image to C, restarted
+t_wl_write "failure 3: before" A $K
+t_wl_verify "failure 3: before" A
+d=$WL_DIGEST
+zm A migrate "$CR_CID" --to C >"$CR_T/m3.out" 2>&1 &
+mpid=$!
+killed=
+for ((j = 0; j < 4000; j++)); do
+	if grep -lq '"state": "sending"' "$CR_T/A/agent"/moves/*.json 2>/dev/null; then
+		ag_kill A KILL
+		killed=1
+		break
+	fi
+	sleep 0.005
+done
+[ -n "$killed" ] && t_ok "failure 3: A's agent SIGKILLed while sending" || t_fail "failure 3: A's agent SIGKILLed while sending" "never saw it send"
+wait $mpid
+t_diag "migrate said: $(cat "$CR_T/m3.out")"
+[ -z "$(cr_status A)" ] && t_ok "failure 3: the container was checkpointed (gone from A) when the agent died" ||
+	t_diag "failure 3: the container was still on A: $(cr_status A)"
+ag_start A B C X impostor=C || t_fail "failure 3: A's agent restarts"
+[ "$(cr_status A)" = running ] && t_ok "failure 3: running again on A (rolled back at restart)" || t_fail "failure 3: running again on A" "$(cr_status A)" "$(tail -n 5 "$CR_T/A/agent.log")"
+[ -z "$(cr_status C)" ] && t_ok "failure 3: not on C" || t_fail "failure 3: not on C" "$(cr_status C)"
+t_wl_verify "failure 3: memory on A" A "$d"
+st=$(zm A moves --format json | jq -r 'last | .state')
+[ "$st" = rolled-back ] && t_ok "failure 3: A's journal says rolled-back" || t_fail "failure 3: A's journal" "$st"
+for ((j = 0; j < 50; j++)); do
+	st=$(zm C moves --format json | jq -r 'last | .state')
+	[ "$st" = aborted ] && break
+	sleep 0.1
+done
+[ "$st" = aborted ] && t_ok "failure 3: C's journal says aborted" || t_fail "failure 3: C's journal" "$st"
+if ls -d "$CR_T/C/store/containers/$CR_CID/generations"/.tmp-* >/dev/null 2>&1; then
+	t_fail "failure 3: no half-written generation left on C" "$(ls -a "$CR_T/C/store/containers/$CR_CID/generations")"
+else
+	t_ok "failure 3: no half-written generation left on C"
 fi
 
 # after the failures the container still moves, as a diff
