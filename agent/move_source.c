@@ -357,8 +357,10 @@ static int send_image(struct src *s, zs_error_t *err)
 	if (image_manifest(s, g, &names, err) < 0)
 		goto out;
 	zs_jgen_map_close(g);
-	if (zs_frame_send_gen(&s->c, g, err) < 0)
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || zs_frame_expect(&s->c, "ready", &ok, err) < 0)
 		goto out;
+	zs_json_free(ok);
+	ok = NULL;
 	for (i = 0; names && names[i]; i++)
 		if (send_one(s, names[i], err) < 0)
 			goto out;

@@ -263,7 +263,9 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 		goto out;
 	t->m.img_dir = xstrdup(t->tmp);
 	put(t, "receiving");
-	if (link_parent(t, pid, err) < 0)
+	/* the source waits for this before it sends a file: a refusal (no
+	 * space, no parent) reaches it as a clear error, not a broken pipe */
+	if (link_parent(t, pid, err) < 0 || zs_frame_send(t->c, "{\"type\":\"ready\"}", 16, err) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		cleanup_json zs_json *f = NULL;

@@ -16,7 +16,7 @@
 #   4. CLI bad input; `zanshin moves`; SIGTERM stops an agent cleanly.
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/lib.sh"
-MIB=128
+MIB=64
 CR_MIB=$MIB
 K=512 # pages written between moves
 cr_setup agent-move
@@ -24,6 +24,9 @@ ag_setup
 ag_node A 1
 ag_node B 2
 ag_node C 3
+ag_node D 5
+# D's store is a small tmpfs: a full disk on the target
+mount -t tmpfs -o size=96m,mode=0700 tmpfs "$CR_T/D/store" || ag_die "cannot mount D's store"
 # X: a node whose certificate is signed by another CA
 "$AG_CERT" ca --out "$CR_T/pki/rogue-ca" >/dev/null && "$AG_CERT" node X --ca "$CR_T/pki/rogue-ca" --out "$CR_T/pki/X" >/dev/null ||
 	ag_die "cannot make the rogue CA"
@@ -45,11 +48,12 @@ exec "$ZANSHIN" "\$@"
 EOS
 chmod +x "$CR_T/zanshin-B"
 
-ag_start A B C X impostor=C || ag_die "agent A"
+ag_start A B C D X impostor=C || ag_die "agent A"
+ag_start D A || ag_die "agent D"
 ag_start B A C -- --runtime "$CR_T/zanshin-B" || ag_die "agent B"
 ag_start C A B || ag_die "agent C"
 ag_start X A || ag_die "agent X"
-t_ok "four agents run, each in its own network namespace"
+t_ok "five agents run, each in its own network namespace"
 
 t_run A
 t_wl_verify "start on A" A || { t_done; exit; }
@@ -64,6 +68,9 @@ move() {
 	return $rc
 }
 stat_of() { jq -r ".$1" <<<"$STATS"; }
+# the state of the last move NODE started, in NODE's journal or in TARGET's
+last_src_id() { zm "$1" moves --format json | jq -r '[.[] | select(.role == "source")] | last | .id'; }
+move_state() { zm "$1" moves --format json | jq -r --arg id "$2" '.[] | select(.id == $id) | .state'; }
 
 full_pages=$((MIB * 256))
 seq=(A B A B A)
@@ -176,9 +183,10 @@ rm -f "$CR_T/fail-restore"
 [ "$(cr_status A)" = running ] && t_ok "failure 1: running again on A" || t_fail "failure 1: running again on A" "$(cr_status A)"
 [ -z "$(cr_status B)" ] && t_ok "failure 1: not on B" || t_fail "failure 1: not on B" "$(cr_status B)"
 t_wl_verify "failure 1: memory on A" A "$d"
-st=$(zm A moves --format json | jq -r 'last | .state')
+mid=$(last_src_id A)
+st=$(move_state A "$mid")
 [ "$st" = rolled-back ] && t_ok "failure 1: A's journal says rolled-back" || t_fail "failure 1: A's journal" "$st"
-st=$(zm B moves --format json | jq -r 'last | .state')
+st=$(move_state B "$mid")
 [ "$st" = aborted ] && t_ok "failure 1: B's journal says aborted" || t_fail "failure 1: B's journal" "$st"
 t_check "failure 1: B's store verifies" z B remnant verify "$CR_CID"
 
@@ -207,7 +215,8 @@ for ((j = 0; j < 100; j++)); do [ "$(cr_status A)" = running ] && break; sleep 0
 [ "$(cr_status A)" = running ] && t_ok "failure 2: running again on A" || t_fail "failure 2: running again on A" "$(cr_status A)"
 [ -z "$(cr_status B)" ] && t_ok "failure 2: not on B" || t_fail "failure 2: not on B" "$(cr_status B)"
 t_wl_verify "failure 2: memory on A" A "$d"
-st=$(zm B moves --format json | jq -r 'last | .state')
+mid=$(last_src_id A)
+st=$(move_state B "$mid")
 [ "$st" = aborted ] && t_ok "failure 2: B's journal says aborted (recovered at restart)" || t_fail "failure 2: B's journal" "$st"
 t_check "failure 2: B's store verifies" z B remnant verify "$CR_CID"
 if ls -d "$CR_T/B/store/containers/$CR_CID/generations"/.tmp-* >/dev/null 2>&1; then
@@ -236,14 +245,15 @@ wait $mpid
 t_diag "migrate said: $(cat "$CR_T/m3.out")"
 [ -z "$(cr_status A)" ] && t_ok "failure 3: the container was checkpointed (gone from A) when the agent died" ||
 	t_diag "failure 3: the container was still on A: $(cr_status A)"
-ag_start A B C X impostor=C || t_fail "failure 3: A's agent restarts"
+ag_start A B C D X impostor=C || t_fail "failure 3: A's agent restarts"
 [ "$(cr_status A)" = running ] && t_ok "failure 3: running again on A (rolled back at restart)" || t_fail "failure 3: running again on A" "$(cr_status A)" "$(tail -n 5 "$CR_T/A/agent.log")"
 [ -z "$(cr_status C)" ] && t_ok "failure 3: not on C" || t_fail "failure 3: not on C" "$(cr_status C)"
 t_wl_verify "failure 3: memory on A" A "$d"
-st=$(zm A moves --format json | jq -r 'last | .state')
+mid=$(last_src_id A)
+st=$(move_state A "$mid")
 [ "$st" = rolled-back ] && t_ok "failure 3: A's journal says rolled-back" || t_fail "failure 3: A's journal" "$st"
 for ((j = 0; j < 50; j++)); do
-	st=$(zm C moves --format json | jq -r 'last | .state')
+	st=$(move_state C "$mid")
 	[ "$st" = aborted ] && break
 	sleep 0.1
 done
@@ -254,16 +264,68 @@ else
 	t_ok "failure 3: no half-written generation left on C"
 fi
 
-# after the failures the container still moves, as a diff
-t_wl_write "after the failures" A $K
-t_wl_verify "after the failures: before" A
+# failure 4: the target's disk is too small for the image
+t_wl_verify "failure 4: before" A
 d=$WL_DIGEST
-if move A B; then
-	t_ok "after the failures: A→B ($(stat_of bytes_pages) page bytes, diff $(stat_of diff))"
-	t_wl_verify "after the failures: memory on B" B "$d"
-	here=B
+if out=$(zm A migrate "$CR_CID" --to D 2>&1); then
+	t_fail "failure 4: a move to a full disk fails" "$out"
 else
-	t_fail "after the failures: A→B" "$(cat "$CR_T/migrate.err")"
+	grep -q "not enough space" <<<"$out" && t_ok "failure 4: a move to a full disk fails, naming why" ||
+		t_fail "failure 4: the error names the full disk" "$out" "$(tail -n 2 "$CR_T/D/agent.log")"
+fi
+[ "$(cr_status A)" = running ] && t_ok "failure 4: running again on A" || t_fail "failure 4: running again on A" "$(cr_status A)"
+[ -z "$(cr_status D)" ] && t_ok "failure 4: not on D" || t_fail "failure 4: not on D" "$(cr_status D)"
+t_wl_verify "failure 4: memory on A" A "$d"
+n=$(find "$CR_T/D/store" -mindepth 4 -maxdepth 4 2>/dev/null | wc -l)
+t_range "failure 4: nothing written in D's store" "$n" 0 0
+
+# 5: B's agent SIGKILLed while its restore runs, restarted: the move
+# completes (the restore it started finishes; the source asks B)
+t_wl_write "kill while restoring: before" A $K
+t_wl_verify "kill while restoring: before" A
+d=$WL_DIGEST
+src=$(wl_dir A)
+zm A migrate "$CR_CID" --to B >"$CR_T/m5.out" 2>&1 &
+mpid=$!
+killed=
+for ((j = 0; j < 4000; j++)); do
+	# once the restore runs (its pid is in the journal)
+	if grep -l '"state": "restoring"' "$CR_T/B/agent"/moves/*.json 2>/dev/null | xargs -r grep -qE '"restore_pid": ?[1-9]'; then
+		ag_kill B KILL
+		killed=1
+		break
+	fi
+	sleep 0.005
+done
+[ -n "$killed" ] && t_ok "kill while restoring: B's agent SIGKILLed while restoring" || t_fail "kill while restoring: B's agent SIGKILLed while restoring" "never saw it restore"
+sleep 0.5
+ag_start B A C -- --runtime "$CR_T/zanshin-B" || t_fail "kill while restoring: B's agent restarts"
+wait $mpid
+rc=$?
+t_diag "migrate said: $(cat "$CR_T/m5.out")"
+[ $rc -eq 0 ] && t_ok "kill while restoring: the move succeeded" || t_fail "kill while restoring: the move succeeded" "$(cat "$CR_T/m5.out")"
+[ "$(cr_status B)" = running ] && t_ok "kill while restoring: running on B" || t_fail "kill while restoring: running on B" "$(cr_status B)"
+[ -z "$(cr_status A)" ] && t_ok "kill while restoring: not on A" || t_fail "kill while restoring: not on A" "$(cr_status A)"
+wl_follow "$src" B
+t_wl_verify "kill while restoring: memory on B" B "$d"
+mid=$(last_src_id A)
+st=$(move_state A "$mid")
+[ "$st" = done ] && t_ok "kill while restoring: A's journal says done" || t_fail "kill while restoring: A's journal" "$st"
+st=$(move_state B "$mid")
+[ "$st" = running ] && t_ok "kill while restoring: B's journal says running (recovered at restart)" || t_fail "kill while restoring: B's journal" "$st"
+here=B
+
+# after the failures the container still moves, as a diff
+t_wl_write "after the failures" B $K
+t_wl_verify "after the failures: before" B
+d=$WL_DIGEST
+if move B A; then
+	[ "$(stat_of diff)" = true ] && t_ok "after the failures: B→A, a diff ($(stat_of bytes_pages) page bytes)" ||
+		t_fail "after the failures: B→A, a diff" "$STATS"
+	t_wl_verify "after the failures: memory on A" A "$d"
+	here=A
+else
+	t_fail "after the failures: B→A" "$(cat "$CR_T/migrate.err")"
 fi
 
 # ---- CLI bad input ----
