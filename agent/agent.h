@@ -15,7 +15,7 @@
 #define AGENT_MAX_FILES 4096
 #define AGENT_MAX_FILE_SIZE (64ull << 30)
 #define AGENT_MAX_BUNDLE_SIZE (16ull << 30)
-#define AGENT_IO_TIMEOUT_S 60
+#define AGENT_IO_TIMEOUT_S 60 /* default of --io-timeout */
 
 struct agent_peer {
 	char *name, *host, *port;
@@ -24,7 +24,8 @@ struct agent_peer {
 struct agent {
 	char *node, *listen, *cert, *key, *ca;
 	char *root, *remnant_root, *socket, *state_dir, *log, *log_format;
-	char *runtime; /* the zanshin binary */
+	char *runtime;	/* the zanshin binary */
+	int io_timeout; /* seconds of silence before a peer is given up */
 	struct agent_peer peers[AGENT_MAX_PEERS];
 	size_t n_peers;
 	void *tls; /* gnutls_certificate_credentials_t */
@@ -101,6 +102,9 @@ int bundle_digest_files(const char *config, const char *tar, char **digest, zs_e
 int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err);
 void move_target(struct agent *a, struct zs_conn *c);
 void recover(struct agent *a);
+/* Ask again the targets of in-doubt moves (the main loop, now and then). */
+void recover_in_doubt(struct agent *a);
+bool journal_has_state(struct agent *a, const char *state);
 /* source: ask the target what became of move M (1 runs, 0 never will) */
 int source_ask(struct agent *a, struct move *m, int tries, zs_error_t *err);
 /* source: restore the container here from its own checkpoint */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -20,6 +21,8 @@
 
 static volatile sig_atomic_t got_term, got_chld;
 static unsigned n_children;
+static pid_t retry_pid;
+#define RETRY_S 10 /* in-doubt moves are asked about again this often */
 
 static void on_signal(int sig)
 {
@@ -47,6 +50,7 @@ static void usage(FILE *f)
 		"  --socket PATH           local API, root only (default %s)\n"
 		"  --state-dir DIR         journal, held Bundles (default /var/lib/zanshind)\n"
 		"  --runtime PATH          the zanshin binary (default: next to zanshind)\n"
+		"  --io-timeout SECONDS    give up a silent peer after SECONDS (default 60)\n"
 		"  --log FILE              log file (default stderr)\n"
 		"  --log-format text|json  log format (default text)\n"
 		"  --help                  this text\n",
@@ -94,25 +98,33 @@ static int add_peer(struct agent *a, const char *arg, zs_error_t *err)
 	return 0;
 }
 
-enum { O_NODE = 256, O_LISTEN, O_CERT, O_KEY, O_CA, O_PEER, O_ROOT, O_RROOT, O_SOCKET, O_STATE, O_LOG, O_LOGFMT, O_RT };
+enum {
+	O_NODE = 256,
+	O_LISTEN,
+	O_CERT,
+	O_KEY,
+	O_CA,
+	O_PEER,
+	O_ROOT,
+	O_RROOT,
+	O_SOCKET,
+	O_STATE,
+	O_LOG,
+	O_LOGFMT,
+	O_RT,
+	O_IOT
+};
 
 static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 {
-	static const struct option opts[] = {{"node", 1, 0, O_NODE},
-					     {"listen", 1, 0, O_LISTEN},
-					     {"cert", 1, 0, O_CERT},
-					     {"key", 1, 0, O_KEY},
-					     {"ca", 1, 0, O_CA},
-					     {"peer", 1, 0, O_PEER},
-					     {"root", 1, 0, O_ROOT},
-					     {"remnant-root", 1, 0, O_RROOT},
-					     {"socket", 1, 0, O_SOCKET},
-					     {"state-dir", 1, 0, O_STATE},
-					     {"log", 1, 0, O_LOG},
-					     {"log-format", 1, 0, O_LOGFMT},
-					     {"runtime", 1, 0, O_RT},
-					     {"help", 0, 0, 'h'},
-					     {0, 0, 0, 0}};
+	static const struct option opts[] = {{"node", 1, 0, O_NODE},	 {"listen", 1, 0, O_LISTEN},
+					     {"cert", 1, 0, O_CERT},	 {"key", 1, 0, O_KEY},
+					     {"ca", 1, 0, O_CA},	 {"peer", 1, 0, O_PEER},
+					     {"root", 1, 0, O_ROOT},	 {"remnant-root", 1, 0, O_RROOT},
+					     {"socket", 1, 0, O_SOCKET}, {"state-dir", 1, 0, O_STATE},
+					     {"log", 1, 0, O_LOG},	 {"log-format", 1, 0, O_LOGFMT},
+					     {"runtime", 1, 0, O_RT},	 {"io-timeout", 1, 0, O_IOT},
+					     {"help", 0, 0, 'h'},	 {0, 0, 0, 0}};
 	char **slots[] = {[O_NODE - O_NODE] = &a->node,	    [O_LISTEN - O_NODE] = &a->listen,
 			  [O_CERT - O_NODE] = &a->cert,	    [O_KEY - O_NODE] = &a->key,
 			  [O_CA - O_NODE] = &a->ca,	    [O_PEER - O_NODE] = NULL,
@@ -127,6 +139,14 @@ static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 		if (c == 'h') {
 			usage(stdout);
 			exit(0);
+		}
+		if (c == O_IOT) {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || v < 1 || v > 3600)
+				return zs_make_error(err, -EINVAL, "--io-timeout `%s`: seconds from 1 to 3600", optarg);
+			a->io_timeout = (int) v;
+			continue;
 		}
 		if (c == O_PEER) {
 			if (add_peer(a, optarg, err) < 0)
@@ -155,6 +175,8 @@ static void defaults(struct agent *a)
 	char exe[PATH_MAX];
 	ssize_t n;
 
+	if (a->io_timeout == 0)
+		a->io_timeout = AGENT_IO_TIMEOUT_S;
 	if (a->root == NULL)
 		a->root = xstrdup("/run/zanshin");
 	if (a->remnant_root == NULL)
@@ -203,9 +225,14 @@ static void reap(void)
 {
 	int status;
 
-	while (waitpid(-1, &status, WNOHANG) > 0)
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (n_children)
 			n_children--;
+		if (pid == retry_pid)
+			retry_pid = 0;
+	}
 }
 
 /* One child per connection: a move runs to its end (or its rollback) even
@@ -248,8 +275,44 @@ static void serve(struct agent *a, int lfd, int ufd, int cfd, bool local)
 	_exit(0);
 }
 
+/* In-doubt moves (a source that lost its target's answer): asked again in
+ * a child, one at a time. */
+static void retry_in_doubt(struct agent *a, int lfd, int ufd)
+{
+	static time_t last;
+	time_t now = time(NULL);
+	pid_t pid;
+
+	if (retry_pid > 0 || now - last < RETRY_S)
+		return;
+	last = now;
+	if (!journal_has_state(a, "in-doubt"))
+		return;
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid > 0) {
+		retry_pid = pid;
+		n_children++;
+		return;
+	}
+	close(lfd);
+	close(ufd);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	{
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	recover_in_doubt(a);
+	_exit(0);
+}
+
 static int loop(struct agent *a, int lfd, int ufd)
 {
+	const struct timespec tick = {.tv_sec = RETRY_S};
 	sigset_t block, empty;
 	struct sigaction sa = {.sa_handler = on_signal};
 
@@ -264,11 +327,12 @@ static int loop(struct agent *a, int lfd, int ufd)
 	sigaction(SIGCHLD, &sa, NULL);
 	while (!got_term) {
 		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = ufd, .events = POLLIN}};
-		int r = ppoll(p, 2, NULL, &empty);
+		int r = ppoll(p, 2, &tick, &empty);
 		if (got_chld) {
 			got_chld = 0;
 			reap();
 		}
+		retry_in_doubt(a, lfd, ufd);
 		if (r <= 0)
 			continue;
 		for (int i = 0; i < 2; i++) {

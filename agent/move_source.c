@@ -33,7 +33,6 @@
 #include "zanshin/utils.h"
 
 #define CHUNK (1u << 20)
-#define COMMIT_TIMEOUT_S 600
 
 struct src {
 	struct agent *a;
@@ -391,7 +390,8 @@ static int commit(struct src *s, zs_error_t *err)
 	put(s, "commit-sent");
 	if (zs_frame_send(&s->c, "{\"type\":\"commit\"}", 17, err) < 0)
 		return -1;
-	conn_set_timeout(s->c.fd, COMMIT_TIMEOUT_S);
+	/* the target restores meanwhile: a large image takes a while */
+	conn_set_timeout(s->c.fd, 10 * s->a->io_timeout);
 	if (zs_frame_expect(&s->c, "result", &res, err) < 0)
 		return -1;
 	zs_json_to_bool(zs_json_get(res, "ok"), "result", "ok", 0, &ok, err);

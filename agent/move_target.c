@@ -348,7 +348,12 @@ static int serve_move(struct tgt *t, const zs_json *offer, zs_error_t *err)
 		cleanup_json zs_json *h = NULL;
 		const char *type = NULL;
 		int r;
-		if (zs_frame_recv(t->c, &h, &type, err) < 0)
+		/* between messages the source may be checkpointing: a longer
+		 * wait than inside one (a link cut mid-file is seen at once) */
+		conn_set_timeout(t->c->fd, 10 * t->a->io_timeout);
+		r = zs_frame_recv(t->c, &h, &type, err);
+		conn_set_timeout(t->c->fd, t->a->io_timeout);
+		if (r < 0)
 			return -1;
 		if (strcmp(type, "bundle") == 0)
 			r = recv_bundle(t, h, err);

@@ -47,7 +47,7 @@ static void recover_target(struct agent *a, struct move *m)
 	journal_put(a, m, "aborted", &e);
 }
 
-static void recover_source(struct agent *a, struct move *m)
+static void recover_source(struct agent *a, struct move *m, int tries)
 {
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *st = rt_status(a, m->container);
@@ -63,7 +63,7 @@ static void recover_source(struct agent *a, struct move *m)
 	}
 	r = 0;
 	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0) {
-		r = source_ask(a, m, 15, &e);
+		r = source_ask(a, m, tries, &e);
 		if (r < 0) {
 			zs_log("warning", "move %s: %s (retried at the next start)", m->id, zs_error_msg(e));
 			journal_put(a, m, "in-doubt", &e);
@@ -100,8 +100,52 @@ void recover(struct agent *a)
 			if (strcmp(m.role, "target") == 0)
 				recover_target(a, &m);
 			else
-				recover_source(a, &m);
+				recover_source(a, &m, 15);
 			zs_log("info", "move %s: %s", m.id, m.state);
+		}
+		move_free(&m);
+	}
+	zs_free_string_array(ids);
+}
+
+bool journal_has_state(struct agent *a, const char *state)
+{
+	cleanup_error zs_error_t e = NULL;
+	char **ids = NULL;
+	size_t n = 0, i;
+	bool found = false;
+
+	if (journal_list(a, &ids, &n, &e) < 0)
+		return false;
+	for (i = 0; i < n && !found; i++) {
+		struct move m;
+		zs_error_release(&e);
+		if (journal_get(a, ids[i], &m, &e) < 0)
+			continue;
+		found = strcmp(m.state, state) == 0;
+		move_free(&m);
+	}
+	zs_free_string_array(ids);
+	return found;
+}
+
+void recover_in_doubt(struct agent *a)
+{
+	cleanup_error zs_error_t e = NULL;
+	char **ids = NULL;
+	size_t n = 0, i;
+
+	if (journal_list(a, &ids, &n, &e) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		struct move m;
+		zs_error_release(&e);
+		if (journal_get(a, ids[i], &m, &e) < 0)
+			continue;
+		if (strcmp(m.role, "source") == 0 && strcmp(m.state, "in-doubt") == 0) {
+			recover_source(a, &m, 1);
+			if (strcmp(m.state, "in-doubt") != 0)
+				zs_log("info", "move %s: %s", m.id, m.state);
 		}
 		move_free(&m);
 	}

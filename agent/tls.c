@@ -70,7 +70,7 @@ static int new_session(struct agent *a, unsigned flags, int fd, gnutls_session_t
 		return zs_make_error(err, -EINVAL, "gnutls: %s", gnutls_strerror(r));
 	}
 	gnutls_transport_set_int(s, fd);
-	gnutls_handshake_set_timeout(s, AGENT_IO_TIMEOUT_S * 1000);
+	gnutls_handshake_set_timeout(s, (unsigned) a->io_timeout * 1000);
 	*out = s;
 	return 0;
 }
@@ -126,7 +126,7 @@ int tls_accept(struct agent *a, int fd, struct zs_conn *c, zs_error_t *err)
 	c->fd = fd;
 	c->tls = NULL;
 	c->peer = NULL;
-	conn_set_timeout(fd, AGENT_IO_TIMEOUT_S);
+	conn_set_timeout(fd, a->io_timeout);
 	if (new_session(a, GNUTLS_SERVER, fd, &s, err) < 0)
 		return -1;
 	gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
@@ -147,7 +147,7 @@ const struct agent_peer *agent_peer(struct agent *a, const char *name)
 	return NULL;
 }
 
-static int tcp_connect(const struct agent_peer *p, zs_error_t *err)
+static int tcp_connect(struct agent *a, const struct agent_peer *p, zs_error_t *err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
 	int fd = -1, r, e = 0;
@@ -160,7 +160,7 @@ static int tcp_connect(const struct agent_peer *p, zs_error_t *err)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0)
 			continue;
-		conn_set_timeout(fd, AGENT_IO_TIMEOUT_S);
+		conn_set_timeout(fd, a->io_timeout);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		e = errno;
@@ -185,7 +185,7 @@ int tls_connect(struct agent *a, const char *name, struct zs_conn *c, zs_error_t
 	c->peer = NULL;
 	if (p == NULL)
 		return zs_make_error(err, -ENOENT, "unknown node `%s` (not a --peer of node %s)", name, a->node);
-	fd = tcp_connect(p, err);
+	fd = tcp_connect(a, p, err);
 	if (fd < 0)
 		return -1;
 	c->fd = fd;

@@ -86,7 +86,7 @@ ag_start() {
 	nsenter --net="/run/netns/$AG_NS$n" -- "$AG_BIN" --node "$n" --listen "${AG_IP[$n]}:$AG_PORT" \
 		--cert "${AG_CERTF[$n]:-$CR_T/pki/$n/$n.pem}" --key "${AG_KEYF[$n]:-$CR_T/pki/$n/$n-key.pem}" \
 		--ca "${AG_CAF[$n]:-$CR_T/pki/ca/ca.pem}" --root "$CR_T/$n/state" --remnant-root "$CR_T/$n/store" \
-		--state-dir "$CR_T/$n/agent" --socket "$CR_T/$n/agent.sock" "${args[@]}" "$@" \
+		--state-dir "$CR_T/$n/agent" --socket "$CR_T/$n/agent.sock" --io-timeout "${AG_IOT:-60}" "${args[@]}" "$@" \
 		</dev/null >>"$CR_T/$n/agent.log" 2>&1 &
 	AG_PID[$n]=$!
 	for ((i = 0; i < 100; i++)); do

@@ -19,6 +19,7 @@
 MIB=64
 CR_MIB=$MIB
 K=512 # pages written between moves
+AG_IOT=5 # seconds before a silent peer is given up (the link cut below)
 cr_setup agent-move
 ag_setup
 ag_node A 1
@@ -262,6 +263,47 @@ if ls -d "$CR_T/C/store/containers/$CR_CID/generations"/.tmp-* >/dev/null 2>&1; 
 	t_fail "failure 3: no half-written generation left on C" "$(ls -a "$CR_T/C/store/containers/$CR_CID/generations")"
 else
 	t_ok "failure 3: no half-written generation left on C"
+fi
+
+# failure 3b: the link to C is cut while the image is on its way (the link
+# shaped to 100 Mbit/s, so that the transfer lasts a few seconds)
+tc qdisc add dev "zv$$C" root tbf rate 100mbit burst 64kb latency 400ms || t_fail "tbf on C's link"
+t_wl_verify "link cut: before" A
+d=$WL_DIGEST
+zm A migrate "$CR_CID" --to C >"$CR_T/m3b.out" 2>&1 &
+mpid=$!
+cut=
+for ((j = 0; j < 4000; j++)); do
+	if grep -lq '"state": "sending"' "$CR_T/A/agent"/moves/*.json 2>/dev/null; then
+		sleep 0.3
+		ip link set "zv$$C" down
+		cut=1
+		break
+	fi
+	sleep 0.005
+done
+[ -n "$cut" ] && t_ok "link cut: C's link down while A sends" || t_fail "link cut: C's link down while A sends" "never saw it send"
+wait $mpid
+rc=$?
+t_diag "migrate said: $(cat "$CR_T/m3b.out")"
+[ $rc -ne 0 ] && grep -q "runs again on node A" "$CR_T/m3b.out" && t_ok "link cut: the move fails and says the container runs again on A" ||
+	t_fail "link cut: the move fails and says the container runs again on A" "$(cat "$CR_T/m3b.out")"
+ip link set "zv$$C" up
+tc qdisc del dev "zv$$C" root 2>/dev/null
+[ "$(cr_status A)" = running ] && t_ok "link cut: running again on A" || t_fail "link cut: running again on A" "$(cr_status A)"
+[ -z "$(cr_status C)" ] && t_ok "link cut: not on C" || t_fail "link cut: not on C" "$(cr_status C)"
+t_wl_verify "link cut: memory on A" A "$d"
+mid=$(last_src_id A)
+for ((j = 0; j < 150; j++)); do
+	st=$(move_state C "$mid")
+	[ "$st" = aborted ] && break
+	sleep 0.1
+done
+[ "$st" = aborted ] && t_ok "link cut: C's journal says aborted (C gave the silent source up)" || t_fail "link cut: C's journal" "$st"
+if ls -d "$CR_T/C/store/containers/$CR_CID/generations"/.tmp-* >/dev/null 2>&1; then
+	t_fail "link cut: no half-written generation left on C" "$(ls -a "$CR_T/C/store/containers/$CR_CID/generations")"
+else
+	t_ok "link cut: no half-written generation left on C"
 fi
 
 # failure 4: the target's disk is too small for the image
