@@ -47,11 +47,11 @@ void conn_set_timeout(int fd, int seconds);
 struct move {
 	char *id, *container, *peer, *role; /* role: "source" | "target" */
 	char *state, *error, *mode;
-	char *image_id, *parent_image_id, *generation, *bundle_digest;
+	char *image_id, *parent_image_id, *generation, *bundle_digest, *rootfs_digest;
 	char *img_dir;	    /* source: the checkpoint; target: staging */
 	char *restore_from; /* source: what a rollback restores */
 	char *bundle;	    /* the bundle directory the container runs from */
-	bool diff, bundle_sent;
+	bool diff, bundle_sent, rootfs_reused;
 	long long restore_pid;
 	double started, setup_s, downtime_s, total_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
@@ -84,19 +84,25 @@ int rt_restore(struct agent *a, struct move *m, const char *id, const char *img,
 char *rt_status(struct agent *a, const char *id);
 
 /* ---- bundle.c ---- */
-/* The digest of the bundle container ID runs from (recorded, or computed
- * once and recorded).  *TAR is the packed rootfs when it had to be made. */
-int bundle_digest(struct agent *a, const char *id, const char *bundle, const char *rootfs, const char *work,
-		  char **digest, zs_error_t *err);
+/* The digests of the bundle container ID runs from (recorded, or computed
+ * once, packing it into WORK, and recorded). */
+int bundle_ident(struct agent *a, const char *id, const char *bundle, const char *rootfs, const char *work,
+		 char **digest, char **rootfs_digest, zs_error_t *err);
 /* The directory of a bundle with DIGEST held on this node, or NULL. */
 char *bundle_find(struct agent *a, const char *digest);
+/* A rootfs with ROOTFS_DIGEST held on this node, or NULL. */
+char *rootfs_find(struct agent *a, const char *rootfs_digest);
 /* Pack BUNDLE (config.json) and ROOTFS into WORK/config.json, WORK/rootfs.tar. */
 int bundle_pack(const char *bundle, const char *rootfs, const char *work, zs_error_t *err);
-/* WORK/config.json + WORK/rootfs.tar (their digest checked: DIGEST) become
- * STATE_DIR/bundles/DIGEST (atomically). */
-int bundle_unpack(struct agent *a, const char *work, const char *digest, zs_error_t *err);
-int bundle_record(struct agent *a, const char *id, const char *digest, const char *path, zs_error_t *err);
-int bundle_digest_files(const char *config, const char *tar, char **digest, zs_error_t *err);
+/* WORK/config.json + WORK/rootfs.tar, or a held rootfs (REUSE), become
+ * STATE_DIR/bundles/DIGEST once the digests check (atomically). */
+int bundle_unpack(struct agent *a, const char *work, const char *digest, const char *rootfs_digest, bool reuse,
+		  zs_error_t *err);
+int bundle_record(struct agent *a, const char *id, const char *digest, const char *rootfs_digest, const char *path,
+		  const char *rootfs, zs_error_t *err);
+/* *ROOTFS_DIGEST from TAR (unless TAR is NULL: then it is given); *DIGEST
+ * from CONFIG and it. */
+int bundle_digests(const char *config, const char *tar, char **digest, char **rootfs_digest, zs_error_t *err);
 
 /* ---- move_source.c / move_target.c / recover.c ---- */
 int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err);

@@ -71,21 +71,6 @@ bool move_terminal(const char *state)
 	return false;
 }
 
-void move_free(struct move *m)
-{
-	char **s[] = {&m->id,		&m->container,	   &m->peer,
-		      &m->role,		&m->state,	   &m->error,
-		      &m->mode,		&m->image_id,	   &m->parent_image_id,
-		      &m->generation,	&m->bundle_digest, &m->img_dir,
-		      &m->restore_from, &m->bundle};
-	size_t i;
-
-	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
-		free(*s[i]);
-		*s[i] = NULL;
-	}
-}
-
 static char *moves_dir(struct agent *a)
 {
 	return xasprintf("%s/moves", a->state_dir);
@@ -112,10 +97,22 @@ static const struct {
 	{                                                                                                              \
 #k, offsetof(struct move, k)                                                                           \
 	}
-    F(id),	 F(container),	     F(peer),	    F(role),	      F(state),	  F(error),	   F(mode),
-    F(image_id), F(parent_image_id), F(generation), F(bundle_digest), F(img_dir), F(restore_from), F(bundle),
+    F(id),	 F(container),	     F(peer),	    F(role),	      F(state),		F(error),   F(mode),
+    F(image_id), F(parent_image_id), F(generation), F(bundle_digest), F(rootfs_digest), F(img_dir), F(restore_from),
+    F(bundle),
 #undef F
 };
+
+void move_free(struct move *m)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+		char **p = (char **) ((char *) m + str_fields[i].off);
+		free(*p);
+		*p = NULL;
+	}
+}
 
 void move_to_json(const struct move *m, zs_jgen *g)
 {
@@ -133,6 +130,8 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_bool(g, m->diff);
 	zs_jgen_key(g, "bundle_sent");
 	zs_jgen_bool(g, m->bundle_sent);
+	zs_jgen_key(g, "rootfs_reused");
+	zs_jgen_bool(g, m->rootfs_reused);
 	zs_jgen_kv_int(g, "restore_pid", m->restore_pid);
 	/* times in microseconds: the JSON module writes integers */
 	zs_jgen_kv_int(g, "started_us", (long long) (m->started * 1e6));
@@ -211,6 +210,9 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		ret = zs_json_to_bool(zs_json_get(j, "diff"), path, "diff", 0, &m->diff, err);
 	if (ret == 0)
 		ret = zs_json_to_bool(zs_json_get(j, "bundle_sent"), path, "bundle_sent", 0, &m->bundle_sent, err);
+	if (ret == 0)
+		ret =
+		    zs_json_to_bool(zs_json_get(j, "rootfs_reused"), path, "rootfs_reused", 0, &m->rootfs_reused, err);
 	if (ret == 0) {
 		int64_t pid = 0;
 		ret = zs_json_to_int64(zs_json_get(j, "restore_pid"), path, "restore_pid", 0, &pid, err);

@@ -40,7 +40,7 @@ struct src {
 	struct zs_conn c;
 	struct zs_status *st;
 	char *work, *img;
-	bool target_bundle;
+	bool target_bundle, target_rootfs;
 	char **target_gens;
 	double t_freeze;
 };
@@ -110,6 +110,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	zs_jgen_kv_string(g, "container", s->m->container);
 	zs_jgen_kv_string(g, "mode", "stop-copy");
 	zs_jgen_kv_string(g, "bundle_digest", s->m->bundle_digest);
+	zs_jgen_kv_string(g, "rootfs_digest", s->m->rootfs_digest);
 	if (s->st->image_id)
 		zs_jgen_kv_string(g, "baseline", s->st->image_id);
 	zs_jgen_map_close(g);
@@ -117,6 +118,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 		return -1;
 	if (zs_json_to_bool(zs_json_get(have, "bundle"), "have", "bundle", ZS_JSON_REQUIRED, &s->target_bundle, err) <
 		0 ||
+	    zs_json_to_bool(zs_json_get(have, "rootfs"), "have", "rootfs", 0, &s->target_rootfs, err) < 0 ||
 	    zs_json_to_string_array(zs_json_get(have, "generations"), "have", "generations", ZS_JSON_REQUIRED,
 				    &s->target_gens, NULL, err) < 0)
 		return zs_error_wrap(err, "node %s", s->m->peer);
@@ -146,35 +148,48 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 	return 0;
 }
 
+/* The Bundle: config.json, and the rootfs tar unless the target holds a
+ * rootfs with the same digest (then it hard-links that one). */
 static int send_bundle(struct src *s, zs_error_t *err)
 {
 	cleanup_free char *cfg = xasprintf("%s/config.json", s->work), *tar = xasprintf("%s/rootfs.tar", s->work);
-	cleanup_free char *digest = NULL;
+	cleanup_free char *digest = NULL, *rdigest = NULL;
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_json zs_json *ok = NULL;
-	struct stat cs, ts;
+	bool reuse = s->target_rootfs;
+	struct stat cs, ts = {0};
 
 	if (access(tar, F_OK) < 0 && bundle_pack(s->st->bundle, s->st->rootfs, s->work, err) < 0)
 		return -1;
-	if (bundle_digest_files(cfg, tar, &digest, err) < 0 || stat(cfg, &cs) < 0 || stat(tar, &ts) < 0)
+	if (bundle_digests(cfg, tar, &digest, &rdigest, err) < 0 || stat(cfg, &cs) < 0 || stat(tar, &ts) < 0)
 		return zs_make_error(err, errno, "bundle of %s", s->m->container);
 	if (strcmp(digest, s->m->bundle_digest) != 0) {
-		/* the bundle changed since its digest was recorded */
+		/* the bundle changed since its digests were recorded: the
+		 * target's rootfs (matched on the old digest) may not be it */
 		free(s->m->bundle_digest);
+		free(s->m->rootfs_digest);
 		s->m->bundle_digest = xstrdup(digest);
-		bundle_record(s->a, s->m->container, digest, s->st->bundle, err);
+		s->m->rootfs_digest = xstrdup(rdigest);
+		reuse = false;
+		bundle_record(s->a, s->m->container, digest, rdigest, s->st->bundle, s->st->rootfs, err);
+		zs_error_release(err);
 	}
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "bundle");
 	zs_jgen_kv_string(g, "digest", digest);
+	zs_jgen_kv_string(g, "rootfs_digest", rdigest);
 	zs_jgen_kv_int(g, "config_size", (long long) cs.st_size);
-	zs_jgen_kv_int(g, "size", (long long) ts.st_size);
+	zs_jgen_kv_int(g, "size", reuse ? 0 : (long long) ts.st_size);
+	zs_jgen_key(g, "reuse_rootfs");
+	zs_jgen_bool(g, reuse);
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, err) < 0 ||
-	    send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0 || zs_frame_expect(&s->c, "ok", &ok, err) < 0)
+	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0) ||
+	    zs_frame_expect(&s->c, "ok", &ok, err) < 0)
 		return zs_error_wrap(err, "sending the bundle of %s to %s", s->m->container, s->m->peer);
-	s->m->bytes_bundle = (uint64_t) cs.st_size + (uint64_t) ts.st_size;
+	s->m->bytes_bundle = (uint64_t) cs.st_size + (reuse ? 0 : (uint64_t) ts.st_size);
 	s->m->bundle_sent = true;
+	s->m->rootfs_reused = reuse;
 	return 0;
 }
 
@@ -505,7 +520,8 @@ static int run_move(struct src *s, zs_error_t *err)
 	struct move *m = s->m;
 	int r;
 
-	if (bundle_digest(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest, err) < 0 ||
+	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
+			 &m->rootfs_digest, err) < 0 ||
 	    tls_connect(s->a, m->peer, &s->c, err) < 0 || negotiate(s, err) < 0 ||
 	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
 		goto failed;

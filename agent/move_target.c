@@ -87,9 +87,11 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	const char *id = zs_json_string_value(zs_json_get(offer, "move"));
 	const char *cid = zs_json_string_value(zs_json_get(offer, "container"));
 	const char *digest = zs_json_string_value(zs_json_get(offer, "bundle_digest"));
+	const char *rdigest = zs_json_string_value(zs_json_get(offer, "rootfs_digest"));
+	cleanup_free char *rheld = NULL;
 
-	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest))
-		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id or bundle digest");
+	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
+		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
 	if (journal_get(t->a, id, &t->m, err) == 0) {
 		move_free(&t->m);
 		return zs_make_error(err, -EEXIST, "move %s is already known on node %s", id, t->a->node);
@@ -117,6 +119,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 		n = 0;
 	}
 	held = bundle_find(t->a, digest);
+	rheld = held ? NULL : rootfs_find(t->a, rdigest);
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "have");
 	zs_jgen_key(g, "generations");
@@ -126,35 +129,61 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	zs_jgen_array_close(g);
 	zs_jgen_key(g, "bundle");
 	zs_jgen_bool(g, held != NULL);
+	zs_jgen_key(g, "rootfs");
+	zs_jgen_bool(g, held != NULL || rheld != NULL);
 	zs_jgen_map_close(g);
 	zs_remnant_gens_free(gens, n);
 	return zs_frame_send_gen(t->c, g, err);
 }
 
+static int check_space(const char *dir, uint64_t need, zs_error_t *err)
+{
+	struct statvfs sv;
+
+	if (statvfs(dir, &sv) < 0)
+		return zs_make_error(err, errno, "statvfs `%s`", dir);
+	if ((uint64_t) sv.f_bavail * sv.f_frsize < need + (64u << 20))
+		return zs_make_error(err, -ENOSPC, "not enough space in `%s` for %llu bytes (%llu free)", dir,
+				     (unsigned long long) need,
+				     (unsigned long long) sv.f_bavail * (unsigned long long) sv.f_frsize);
+	return 0;
+}
+
 static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 {
-	cleanup_free char *dir = xasprintf("%s/bundle", t->work), *cfg = NULL, *tar = NULL, *digest = NULL;
+	cleanup_free char *dir = xasprintf("%s/bundle", t->work), *cfg = NULL, *tar = NULL, *digest = NULL,
+			  *rdigest = NULL;
 	uint64_t csize = 0, size = 0;
+	bool reuse = false;
 
 	if (zs_json_to_string(zs_json_get(h, "digest"), "bundle", "digest", ZS_JSON_REQUIRED, &digest, err) < 0 ||
+	    zs_json_to_string(zs_json_get(h, "rootfs_digest"), "bundle", "rootfs_digest", ZS_JSON_REQUIRED, &rdigest,
+			      err) < 0 ||
 	    zs_json_to_uint64(zs_json_get(h, "config_size"), "bundle", "config_size", ZS_JSON_REQUIRED, &csize, err) <
 		0 ||
-	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0)
+	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
+	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0)
 		return -1;
-	if (!valid_name(digest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE)
+	if (!valid_name(digest) || !valid_name(rdigest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE ||
+	    (reuse && size != 0))
 		return zs_make_error(err, -EINVAL, "bundle: invalid digest or size");
+	if (check_space(t->a->state_dir, csize + size, err) < 0)
+		return -1;
 	rm_rf(dir);
 	if (mkdir_p(dir, 0700, err) < 0)
 		return -1;
 	cfg = xasprintf("%s/config.json", dir);
 	tar = xasprintf("%s/rootfs.tar", dir);
-	if (recv_to_file(t, cfg, csize, NULL, err) < 0 || recv_to_file(t, tar, size, NULL, err) < 0 ||
-	    bundle_unpack(t->a, dir, digest, err) < 0)
+	if (recv_to_file(t, cfg, csize, NULL, err) < 0 || (!reuse && recv_to_file(t, tar, size, NULL, err) < 0) ||
+	    bundle_unpack(t->a, dir, digest, rdigest, reuse, err) < 0)
 		return -1;
 	rm_rf(dir);
 	free(t->m.bundle_digest);
 	t->m.bundle_digest = xstrdup(digest);
+	free(t->m.rootfs_digest);
+	t->m.rootfs_digest = xstrdup(rdigest);
 	t->m.bytes_bundle = csize + size;
+	t->m.rootfs_reused = reuse;
 	return zs_frame_send(t->c, "{\"type\":\"ok\"}", 13, err);
 }
 
@@ -203,19 +232,6 @@ static void mfiles_free(struct mfile *v, size_t n)
 		free(v[i].digest);
 	}
 	free(v);
-}
-
-static int check_space(const char *dir, uint64_t need, zs_error_t *err)
-{
-	struct statvfs sv;
-
-	if (statvfs(dir, &sv) < 0)
-		return zs_make_error(err, errno, "statvfs `%s`", dir);
-	if ((uint64_t) sv.f_bavail * sv.f_frsize < need + (64u << 20))
-		return zs_make_error(err, -ENOSPC, "not enough space in `%s` for %llu bytes (%llu free)", dir,
-				     (unsigned long long) need,
-				     (unsigned long long) sv.f_bavail * (unsigned long long) sv.f_frsize);
-	return 0;
 }
 
 /* The image's parent, when a diff, must be a generation held here: its

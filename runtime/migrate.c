@@ -113,6 +113,13 @@ static char *move_json(const zs_json *m)
 			zs_jgen_kv_string(g, keys[i], str(m, keys[i]));
 	zs_jgen_key(g, "diff");
 	zs_jgen_bool(g, diff);
+	{
+		bool reused = false;
+		zs_json_to_bool(zs_json_get(m, "rootfs_reused"), "move", "rootfs_reused", 0, &reused, &e);
+		zs_error_release(&e);
+		zs_jgen_key(g, "rootfs_reused");
+		zs_jgen_bool(g, reused);
+	}
 	zs_jgen_key(g, "bytes_pages");
 	zs_jgen_uint(g, num(m, "bytes_pages"));
 	zs_jgen_key(g, "bytes_bundle");

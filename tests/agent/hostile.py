@@ -25,7 +25,7 @@ def frame(obj):
 
 def offer(move, container=cid):
     frame({"type": "offer", "move": move, "container": container, "mode": "stop-copy",
-           "bundle_digest": "0" * 64})
+           "bundle_digest": "0" * 64, "rootfs_digest": "1" * 64})
 
 
 BAD = "f" * 64

@@ -21,6 +21,9 @@ CR_MIB=$MIB
 K=512 # pages written between moves
 AG_IOT=5 # seconds before a silent peer is given up (the link cut below)
 cr_setup agent-move
+# the mount points exist, as in any image: running a container then leaves
+# its rootfs as it was (the rootfs digest of two copies stays the same)
+mkdir -p "$CR_T/rootfs/proc" "$CR_T/rootfs/sys" "$CR_T/rootfs/dev"
 ag_setup
 ag_node A 1
 ag_node B 2
@@ -327,12 +330,22 @@ t_wl_write "kill while restoring: before" A $K
 t_wl_verify "kill while restoring: before" A
 d=$WL_DIGEST
 src=$(wl_dir A)
+old_recs=$(ls "$CR_T/B/agent/moves/")
+new_restoring() {
+	local f
+	for f in "$CR_T/B/agent"/moves/*.json; do
+		grep -qxF "$(basename "$f")" <<<"$old_recs" && continue
+		grep -q '"state": "restoring"' "$f" && grep -qE '"restore_pid": ?[1-9]' "$f" && return 0
+	done
+	return 1
+}
+t_diag "B's moves before: $(zm B moves --format json | jq -c '[.[] | [.id, .state]]')"
 zm A migrate "$CR_CID" --to B >"$CR_T/m5.out" 2>&1 &
 mpid=$!
 killed=
 for ((j = 0; j < 4000; j++)); do
-	# once the restore runs (its pid is in the journal)
-	if grep -l '"state": "restoring"' "$CR_T/B/agent"/moves/*.json 2>/dev/null | xargs -r grep -qE '"restore_pid": ?[1-9]'; then
+	# once the restore of this move runs (its pid is in the journal)
+	if new_restoring; then
 		ag_kill B KILL
 		killed=1
 		break
@@ -368,6 +381,47 @@ if move B A; then
 	here=A
 else
 	t_fail "after the failures: B→A" "$(cat "$CR_T/migrate.err")"
+fi
+
+# ---- a second container from the same image reuses the rootfs ----
+# two busybox `sleep` containers on A with identical rootfs copies: the
+# first one's move sends its rootfs, the second one's only its config.json
+sleeper() {
+	local n=$2
+	mkdir -p "$CR_T/A/$n"
+	cp -a "$CR_T/rootfs" "$CR_T/A/$n/rootfs"
+	cr_config 1 "$CR_CG/$n" | jq '.process.args = ["sleep", "100000000"]' >"$CR_T/A/$n/config.json"
+	cr_pipes
+	z A run -d --bundle "$CR_T/A/$n" "$1" <&"$CR_IN" >&"$CR_OUT" 2>&"$CR_OUT"
+}
+s2=$CR_CID-s2 s3=$CR_CID-s3
+if sleeper "$s2" s2 && sleeper "$s3" s3; then
+	t_ok "two sleepers run on A"
+	sst() { z "$1" state "$2" 2>/dev/null | jq -r '.status // empty'; }
+	if STATS=$(zm A migrate "$s2" --to B --print-stats 2>&1); then
+		t_range "sleeper 1 → B: its rootfs is sent" "$(stat_of bytes_bundle)" 1000000
+		[ "$(stat_of rootfs_reused)" = false ] || t_diag "$STATS"
+	else
+		t_fail "sleeper 1 → B" "$STATS"
+	fi
+	if STATS=$(zm A migrate "$s3" --to B --print-stats 2>&1); then
+		t_range "sleeper 2 → B: only its config.json is sent (the rootfs is B's, hard-linked)" "$(stat_of bytes_bundle)" 1 65536
+		t_diag "$STATS"
+	else
+		t_fail "sleeper 2 → B" "$STATS"
+	fi
+	[ "$(sst B "$s2")" = running ] && [ "$(sst B "$s3")" = running ] && t_ok "both sleepers run on B" ||
+		t_fail "both sleepers run on B" "$(sst B "$s2") $(sst B "$s3")"
+	r2=$(z B state "$s2" | jq -r .rootfs) r3=$(z B state "$s3" | jq -r .rootfs)
+	if [ "$r2" != "$r3" ] && [ "$(stat -c %i "$r2/bin/busybox")" = "$(stat -c %i "$r3/bin/busybox")" ]; then
+		t_ok "the second sleeper's rootfs on B is a hard-linked copy of the first one's"
+	else
+		t_fail "the second sleeper's rootfs on B is a hard-linked copy" "$r2 $r3"
+	fi
+	z B delete -f "$s2" >/dev/null 2>&1
+	z B delete -f "$s3" >/dev/null 2>&1
+else
+	t_fail "two sleepers run on A" "$(tail -n 3 "$CR_T/stdout.log")"
 fi
 
 # ---- CLI bad input ----
