@@ -166,6 +166,27 @@ after=$(tree_sum "$CR_T/$tgt/store")
 n=$(zm "$tgt" moves --format json | jq '[.[] | select(.id | startswith("mhostile")) | select(.state != "aborted")] | length')
 t_range "hostile peer: every move it began is aborted in $tgt's journal" "$n" 0 0
 [ -z "$(cr_status "$tgt")" ] && t_ok "hostile peer: no container on $tgt" || t_fail "hostile peer: no container on $tgt" "$(cr_status "$tgt")"
+peer=$(zm "$tgt" moves --format json | jq -r '.[] | select(.id == "mhostile-lie") | .peer')
+[ "$peer" = C ] && t_ok "the peer of a move is the name in its certificate (C)" || t_fail "the peer is the certificate's name" "$peer"
+
+# an expired certificate signed by the cluster CA is refused too
+cat >"$CR_T/pki/expired.tmpl" <<EOT
+cn = "C"
+dns_name = "C"
+tls_www_client
+signing_key
+activation_date = "2020-01-01 00:00:00"
+expiration_date = "2021-01-01 00:00:00"
+EOT
+certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile "$CR_T/pki/expired-key.pem" 2>/dev/null &&
+	certtool --generate-certificate --load-privkey "$CR_T/pki/expired-key.pem" --load-ca-certificate "$CR_T/pki/ca/ca.pem" \
+		--load-ca-privkey "$CR_T/pki/ca/ca-key.pem" --template "$CR_T/pki/expired.tmpl" --outfile "$CR_T/pki/expired.pem" 2>/dev/null
+n0=$(grep -c "refused a connection" "$CR_T/$tgt/agent.log")
+ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile.py" "${AG_IP[$tgt]}" $AG_PORT "$tgt" \
+	"$CR_T/pki/ca/ca.pem" "$CR_T/pki/expired.pem" "$CR_T/pki/expired-key.pem" badjson "$CR_CID" >/dev/null 2>&1
+sleep 0.3
+n1=$(grep -c "refused a connection" "$CR_T/$tgt/agent.log")
+t_range "a peer with an expired certificate is refused" $((n1 - n0)) 1 1
 
 # ---- failures: the container must run again on the source ----
 if [ "$here" != A ]; then
@@ -443,15 +464,39 @@ t_range "zanshin moves --format json lists A's moves" "$n" 5
 zm A moves | grep -q "^MOVE " && t_ok "zanshin moves prints a table" || t_fail "zanshin moves prints a table" "$(zm A moves 2>&1)"
 perm=$(stat -c %a "$CR_T/A/agent.sock")
 [ "$perm" = 600 ] && t_ok "the local socket is 0600" || t_fail "the local socket is 0600" "$perm"
-pid=${AG_PID[C]}
-kill -TERM "$pid"
-for ((j = 0; j < 100; j++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-wait "$pid"
-rc=$?
-unset "AG_PID[C]"
-[ $rc -eq 0 ] && [ ! -e "$CR_T/C/agent.sock" ] && t_ok "SIGTERM: agent C exits 0 and removes its socket" ||
-	t_fail "SIGTERM: agent C exits 0" "rc $rc; $(tail -n 3 "$CR_T/C/agent.log")"
-for n in A B; do
+# SIGTERM while a move is in flight: the move finishes, then the agent exits
+if [ "$here" = A ]; then
+	t_wl_verify "SIGTERM: before" A
+	d=$WL_DIGEST
+	src=$(wl_dir A)
+	zm A migrate "$CR_CID" --to C >"$CR_T/m9.out" 2>&1 &
+	mpid=$!
+	for ((j = 0; j < 4000; j++)); do
+		grep -lqE '"state": "(checkpointing|sending)"' "$CR_T/A/agent"/moves/*.json 2>/dev/null && break
+		sleep 0.005
+	done
+	pid=${AG_PID[A]}
+	kill -TERM "$pid"
+	wait $mpid
+	mrc=$?
+	for ((j = 0; j < 200; j++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	wait "$pid"
+	rc=$?
+	unset "AG_PID[A]"
+	[ $mrc -eq 0 ] && t_ok "SIGTERM: the move in flight finished" || t_fail "SIGTERM: the move in flight finished" "$(cat "$CR_T/m9.out")"
+	[ $rc -eq 0 ] && [ ! -e "$CR_T/A/agent.sock" ] && t_ok "SIGTERM: agent A exits 0 after it, its socket removed" ||
+		t_fail "SIGTERM: agent A exits 0" "rc $rc; $(tail -n 3 "$CR_T/A/agent.log")"
+	if [ "$(cr_status C)" = running ]; then
+		wl_follow "$src" C
+		t_wl_verify "SIGTERM: memory on C" C "$d"
+		here=C
+	else
+		t_fail "SIGTERM: running on C" "$(cr_status C) / A: $(cr_status A)"
+	fi
+else
+	t_skip "SIGTERM while a move is in flight" "the container is not on A (an earlier step failed)"
+fi
+for n in A B C; do
 	t_check "node $n: remnant verify" z "$n" remnant verify "$CR_CID"
 done
 cr_delete "$here"
