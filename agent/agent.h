@@ -53,6 +53,7 @@ struct move {
 	char *bundle;	    /* the bundle directory the container runs from */
 	bool diff, bundle_sent, rootfs_reused;
 	long long restore_pid;
+	long long pid; /* source: the agent process running the move (cancel) */
 	double started, setup_s, downtime_s, total_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
 };
@@ -122,6 +123,8 @@ char *target_status(struct agent *a, const char *id);
 /* ---- local_api.c ---- */
 int local_listen(struct agent *a, zs_error_t *err);
 void local_serve(struct agent *a, int fd);
+/* Ask the process running move M to cancel it (before its commit). */
+int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err);
 
 /* ---- files ---- */
 bool valid_name(const char *s); /* a plain file or id: [A-Za-z0-9._+-]{1,128}, not . or .. */

@@ -133,6 +133,7 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_key(g, "rootfs_reused");
 	zs_jgen_bool(g, m->rootfs_reused);
 	zs_jgen_kv_int(g, "restore_pid", m->restore_pid);
+	zs_jgen_kv_int(g, "pid", m->pid);
 	/* times in microseconds: the JSON module writes integers */
 	zs_jgen_kv_int(g, "started_us", (long long) (m->started * 1e6));
 	zs_jgen_kv_int(g, "setup_us", (long long) (m->setup_s * 1e6));
@@ -217,6 +218,10 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		int64_t pid = 0;
 		ret = zs_json_to_int64(zs_json_get(j, "restore_pid"), path, "restore_pid", 0, &pid, err);
 		m->restore_pid = pid;
+		pid = 0;
+		if (ret == 0)
+			ret = zs_json_to_int64(zs_json_get(j, "pid"), path, "pid", 0, &pid, err);
+		m->pid = pid;
 	}
 	if (ret == 0)
 		ret = zs_json_to_uint64(zs_json_get(j, "bytes_pages"), path, "bytes_pages", 0, &m->bytes_pages, err);

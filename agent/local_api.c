@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -137,6 +138,41 @@ static void do_moves(struct agent *a, struct zs_conn *c)
 	zs_frame_send_gen(c, g, &e);
 }
 
+int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err)
+{
+	int i;
+
+	if (journal_get(a, id ? id : "", m, err) < 0)
+		return -1;
+	if (strcmp(m->role, "source") != 0)
+		return zs_make_error(err, -EINVAL, "move %s was started by node %s: cancel it there", id, m->peer);
+	if (move_terminal(m->state))
+		return zs_make_error(err, -EALREADY, "move %s has already ended (%s)", id, m->state);
+	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0)
+		return zs_make_error(err, -EBUSY, "move %s is committed on node %s: too late to cancel", id, m->peer);
+	if (m->pid <= 1 || kill((pid_t) m->pid, SIGUSR1) < 0)
+		return zs_make_error(err, -ESRCH, "move %s: its process is gone (the agent restarted?)", id);
+	for (i = 0; i < 10 * 60 * a->io_timeout && !move_terminal(m->state); i++) {
+		usleep(100000);
+		move_free(m);
+		if (journal_get(a, id, m, err) < 0)
+			return -1;
+	}
+	if (strcmp(m->state, "done") == 0)
+		return zs_make_error(err, -EALREADY, "move %s completed before it could be cancelled", id);
+	return 0;
+}
+
+static void do_cancel(struct agent *a, struct zs_conn *c, const zs_json *q)
+{
+	cleanup_error zs_error_t err = NULL;
+	struct move m = {0};
+	int ret = move_cancel(a, zs_json_string_value(zs_json_get(q, "move")), &m, &err);
+
+	reply_move(c, &m, ret, err);
+	move_free(&m);
+}
+
 void local_serve(struct agent *a, int fd)
 {
 	struct zs_conn c = {.fd = fd, .peer = xstrdup("local client")};
@@ -161,7 +197,9 @@ void local_serve(struct agent *a, int fd)
 		do_migrate(a, &c, q);
 	else if (strcmp(type, "moves") == 0)
 		do_moves(a, &c);
+	else if (strcmp(type, "cancel") == 0)
+		do_cancel(a, &c, q);
 	else
-		zs_frame_send_error(&c, "unknown request (migrate, moves)", &err);
+		zs_frame_send_error(&c, "unknown request (migrate, moves, cancel)", &err);
 	zs_conn_close(&c);
 }

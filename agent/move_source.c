@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +34,23 @@
 #include "zanshin/utils.h"
 
 #define CHUNK (1u << 20)
+
+/* SIGUSR1 (zanshin move cancel, through the agent): the move stops at
+ * the next step before its commit, and rolls back if it checkpointed. */
+static volatile sig_atomic_t cancel_flag;
+
+static void on_cancel(int sig)
+{
+	(void) sig;
+	cancel_flag = 1;
+}
+
+static int cancelled(const struct move *m, zs_error_t *err)
+{
+	if (!cancel_flag)
+		return 0;
+	return zs_make_error(err, -ECANCELED, "move %s cancelled by request", m->id);
+}
 
 struct src {
 	struct agent *a;
@@ -141,7 +159,7 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 		if (r <= 0)
 			return zs_make_error(err, r < 0 ? errno : -EIO, "read `%s`: %s", path,
 					     r < 0 ? "error" : "shorter than it was");
-		if (zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
+		if (cancelled(s->m, err) < 0 || zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
 			return -1;
 		done += (uint64_t) r;
 	}
@@ -402,6 +420,8 @@ static int commit(struct src *s, zs_error_t *err)
 	bool ok = false;
 	const char *msg;
 
+	if (cancelled(s->m, err) < 0)
+		return 0; /* nothing committed: rolled back */
 	put(s, "commit-sent");
 	if (zs_frame_send(&s->c, "{\"type\":\"commit\"}", 17, err) < 0)
 		return -1;
@@ -526,13 +546,15 @@ static int run_move(struct src *s, zs_error_t *err)
 	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
 		goto failed;
 	m->setup_s = now_s() - m->started;
+	if (cancelled(m, err) < 0)
+		goto failed;
 	if (checkpoint(s, err) < 0) {
 		cleanup_free char *st = rt_status(s->a, m->container);
 		if (st == NULL)
 			return fail_rollback(s, err);
 		goto failed;
 	}
-	if (send_image(s, err) < 0)
+	if (cancelled(m, err) < 0 || send_image(s, err) < 0)
 		return fail_rollback(s, err);
 	r = commit(s, err);
 	if (r < 0) {
@@ -583,6 +605,11 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	m->mode = xstrdup("stop-copy");
 	m->bundle = xstrdup(s.st->bundle);
 	m->started = now_s();
+	m->pid = getpid();
+	{
+		struct sigaction sa = {.sa_handler = on_cancel, .sa_flags = SA_RESTART};
+		sigaction(SIGUSR1, &sa, NULL);
+	}
 	s.work = xasprintf("%s/work/%s", a->state_dir, m->id);
 	s.img = xasprintf("%s/img", s.work);
 	if (mkdir_p(s.work, 0700, err) < 0) {

@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"kill", zs_cmd_kill, "kill sends the specified signal (default: SIGTERM) to the container's init process"},
     {"list", zs_cmd_list, "lists containers started by runc with the given root"},
     {"migrate", zs_cmd_migrate, "move a running container to another node (through the node agent zanshind)"},
+    {"move", zs_cmd_move, "cancel a move of the node agent: move cancel <move-id>"},
     {"moves", zs_cmd_moves, "list the node agent's moves with their state and metrics"},
     {"pause", zs_cmd_pause, "pause suspends all processes inside the container"},
     {"ps", zs_cmd_ps, "ps displays the processes running inside a container"},

@@ -247,3 +247,53 @@ ZS_VERB(moves)
 	}
 	return 0;
 }
+
+static const struct zs_optdef move_opts[] = {
+    {"agent-socket", 0, true, O_SOCKET, "the node agent's socket (default: " ZS_AGENT_SOCKET ")"},
+    {NULL, 0, false, 0, NULL},
+};
+
+ZS_VERB(move)
+{
+	struct mopts o = {.err = err};
+	cleanup_jgen zs_jgen *q = zs_jgen_new(false);
+	cleanup_json zs_json *res = NULL;
+	cleanup_free char *req = NULL;
+	size_t len = 0;
+	bool ok = false;
+	int first, ret;
+
+	(void) g;
+	if (argc < 1 || strcmp(argv[0], "cancel") != 0) {
+		if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+			zs_print_usage("move cancel", "<move-id>",
+				       "cancel a move this node's agent started, before its commit (the container "
+				       "runs again here)",
+				       move_opts);
+			return 0;
+		}
+		return zs_make_error(err, -EINVAL, "usage: zanshin move cancel <move-id> [--agent-socket PATH]");
+	}
+	ret = zs_parse_opts("move cancel", move_opts, argc - 1, argv + 1, on_opt, &o, &first, err);
+	if (ret == ZS_CLI_HELP) {
+		zs_print_usage("move cancel", "<move-id>",
+			       "cancel a move this node's agent started, before its commit (the container runs again "
+			       "here)",
+			       move_opts);
+		return 0;
+	}
+	if (ret < 0 || zs_check_args("move cancel", argc - 1 - first, 1, 1, err) < 0)
+		return -1;
+	zs_jgen_map_open(q);
+	zs_jgen_kv_string(q, "type", "cancel");
+	zs_jgen_kv_string(q, "move", argv[1 + first]);
+	zs_jgen_map_close(q);
+	req = zs_jgen_result(q, &len);
+	if (request(o.socket, 0, req, "result", &res, err) < 0)
+		return -1;
+	zs_json_to_bool(zs_json_get(res, "ok"), "result", "ok", 0, &ok, err);
+	if (!ok)
+		return zs_make_error(err, -EIO, "%s", str(res, "error"));
+	printf("move %s cancelled: %s\n", argv[1 + first], str(zs_json_get(res, "move"), "state"));
+	return 0;
+}

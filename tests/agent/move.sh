@@ -330,6 +330,44 @@ else
 	t_ok "link cut: no half-written generation left on C"
 fi
 
+# cancel: `zanshin move cancel` while the image travels (the link shaped again)
+tc qdisc add dev "zv$$C" root tbf rate 100mbit burst 64kb latency 400ms || t_fail "tbf on C's link"
+t_wl_verify "cancel: before" A
+d=$WL_DIGEST
+old_recs=$(ls "$CR_T/A/agent/moves/")
+zm A migrate "$CR_CID" --to C >"$CR_T/m6.out" 2>&1 &
+mpid=$!
+cid=
+for ((j = 0; j < 4000; j++)); do
+	for f in "$CR_T/A/agent"/moves/*.json; do
+		grep -qxF "$(basename "$f")" <<<"$old_recs" && continue
+		grep -q '"state": "sending"' "$f" && cid=$(basename "$f" .json)
+	done
+	[ -n "$cid" ] && break
+	sleep 0.005
+done
+if [ -n "$cid" ] && out=$(zm A move cancel "$cid" 2>&1); then
+	grep -q "rolled-back" <<<"$out" && t_ok "cancel: $out" || t_fail "cancel: the move is rolled back" "$out"
+else
+	t_fail "cancel: zanshin move cancel while sending" "${cid:-never saw it send}: $out"
+fi
+wait $mpid
+rc=$?
+tc qdisc del dev "zv$$C" root 2>/dev/null
+[ $rc -ne 0 ] && grep -q "cancelled by request" "$CR_T/m6.out" && t_ok "cancel: migrate fails, saying it was cancelled" ||
+	t_fail "cancel: migrate fails, saying it was cancelled" "$(cat "$CR_T/m6.out")"
+[ "$(cr_status A)" = running ] && t_ok "cancel: running again on A" || t_fail "cancel: running again on A" "$(cr_status A)"
+[ -z "$(cr_status C)" ] && t_ok "cancel: not on C" || t_fail "cancel: not on C" "$(cr_status C)"
+t_wl_verify "cancel: memory on A" A "$d"
+for ((j = 0; j < 100; j++)); do
+	st=$(move_state C "$cid")
+	[ "$st" = aborted ] && break
+	sleep 0.1
+done
+[ "$st" = aborted ] && t_ok "cancel: C's journal says aborted" || t_fail "cancel: C's journal" "$st"
+out=$(zm A move cancel "$cid" 2>&1) && t_fail "cancel of an ended move is an error" "$out" ||
+	{ grep -q "already ended" <<<"$out" && t_ok "cancel of an ended move: $out" || t_fail "cancel of an ended move: clear error" "$out"; }
+
 # failure 4: the target's disk is too small for the image
 t_wl_verify "failure 4: before" A
 d=$WL_DIGEST
