@@ -80,6 +80,18 @@ static void put(struct src *s, const char *state)
 		zs_log("error", "%s", zs_error_msg(e));
 }
 
+/* An answer that follows work on the target (its store settled, a Bundle
+ * unpacked, files synced): a longer wait than for bytes in flight. */
+static int expect_answer(struct src *s, const char *type, zs_json **out, zs_error_t *err)
+{
+	int r;
+
+	conn_set_timeout(s->c.fd, 10 * s->a->io_timeout);
+	r = zs_frame_expect(&s->c, type, out, err);
+	conn_set_timeout(s->c.fd, s->a->io_timeout);
+	return r;
+}
+
 static int check_request(struct src *s, const char *id, const char *to, zs_error_t *err)
 {
 	struct agent *a = s->a;
@@ -132,7 +144,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	if (s->st->image_id)
 		zs_jgen_kv_string(g, "baseline", s->st->image_id);
 	zs_jgen_map_close(g);
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || zs_frame_expect(&s->c, "have", &have, err) < 0)
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "have", &have, err) < 0)
 		return -1;
 	if (zs_json_to_bool(zs_json_get(have, "bundle"), "have", "bundle", ZS_JSON_REQUIRED, &s->target_bundle, err) <
 		0 ||
@@ -202,8 +214,7 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	zs_jgen_bool(g, reuse);
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, err) < 0 ||
-	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0) ||
-	    zs_frame_expect(&s->c, "ok", &ok, err) < 0)
+	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0) || expect_answer(s, "ok", &ok, err) < 0)
 		return zs_error_wrap(err, "sending the bundle of %s to %s", s->m->container, s->m->peer);
 	s->m->bytes_bundle = (uint64_t) cs.st_size + (reuse ? 0 : (uint64_t) ts.st_size);
 	s->m->bundle_sent = true;
@@ -389,14 +400,14 @@ static int send_image(struct src *s, zs_error_t *err)
 	if (image_manifest(s, g, &names, err) < 0)
 		goto out;
 	zs_jgen_map_close(g);
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || zs_frame_expect(&s->c, "ready", &ok, err) < 0)
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "ready", &ok, err) < 0)
 		goto out;
 	zs_json_free(ok);
 	ok = NULL;
 	for (i = 0; names && names[i]; i++)
 		if (send_one(s, names[i], err) < 0)
 			goto out;
-	ret = zs_frame_expect(&s->c, "received", &ok, err);
+	ret = expect_answer(s, "received", &ok, err);
 out:
 	zs_free_string_array(names);
 	return ret < 0 ? zs_error_wrap(err, "sending the checkpoint of %s to %s", s->m->container, s->m->peer) : 0;
@@ -518,10 +529,20 @@ int source_rollback(struct agent *a, struct move *m, zs_error_t *err)
 	return journal_put(a, m, "rolled-back", err);
 }
 
+/* A cancel interrupts whatever the move was doing (a write to the peer
+ * may fail with it): the error says it was cancelled. */
+static void cancel_reason(struct src *s, zs_error_t *err)
+{
+	if (!cancel_flag)
+		return;
+	zs_error_release(err);
+	zs_make_error(err, -ECANCELED, "move %s cancelled by request", s->m->id);
+}
+
 static int fail_rollback(struct src *s, zs_error_t *err)
 {
 	cleanup_error zs_error_t e = NULL;
-	cleanup_free char *why = zs_error_text(*err);
+	cleanup_free char *why = (cancel_reason(s, err), zs_error_text(*err));
 
 	free(s->m->error);
 	s->m->error = xstrdup(why);
@@ -575,6 +596,7 @@ static int run_move(struct src *s, zs_error_t *err)
 	put(s, "done");
 	return 0;
 failed:
+	cancel_reason(s, err);
 	free(m->error);
 	m->error = zs_error_text(*err);
 	finish_metrics(s, false);

@@ -27,13 +27,8 @@ static void recover_target(struct agent *a, struct move *m)
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *st = NULL;
 
-	if (strcmp(m->state, "restoring") == 0) {
-		wait_pid_gone(m->restore_pid);
-		st = rt_status(a, m->container);
-		journal_put(a, m, st && strcmp(st, "running") == 0 ? "running" : "aborted", &e);
-		return;
-	}
-	/* receiving, received: the source rolls back (it never got a result) */
+	/* a temporary generation left (killed before or during its commit:
+	 * once committed, it has been renamed and this removes nothing) */
 	if (m->img_dir && strstr(m->img_dir, "/.tmp-")) {
 		struct zs_remnant *r = NULL;
 		if (zs_remnant_open(a->remnant_root, &r, &e) == 0) {
@@ -42,6 +37,13 @@ static void recover_target(struct agent *a, struct move *m)
 		}
 		zs_error_release(&e);
 	}
+	if (strcmp(m->state, "restoring") == 0) {
+		wait_pid_gone(m->restore_pid);
+		st = rt_status(a, m->container);
+		journal_put(a, m, st && strcmp(st, "running") == 0 ? "running" : "aborted", &e);
+		return;
+	}
+	/* receiving, received: the source rolls back (it never got a result) */
 	free(m->error);
 	m->error = xstrdup("the agent was restarted before the restore");
 	journal_put(a, m, "aborted", &e);

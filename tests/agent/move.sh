@@ -219,6 +219,8 @@ t_check "failure 1: B's store verifies" z B remnant verify "$CR_CID"
 t_wl_write "failure 2: before" A $K
 t_wl_verify "failure 2: before" A
 d=$WL_DIGEST
+# (B's link shaped to 100 Mbit/s: the image takes seconds to arrive)
+tc qdisc add dev "zv$$B" root tbf rate 100mbit burst 64kb latency 400ms || t_fail "tbf on B's link"
 zm A migrate "$CR_CID" --to B >"$CR_T/m2.out" 2>&1 &
 mpid=$!
 killed=
@@ -233,8 +235,9 @@ for ((j = 0; j < 2000; j++)); do
 done
 [ -n "$killed" ] && t_ok "failure 2: B's agent SIGKILLed while receiving" || t_fail "failure 2: B's agent SIGKILLed while receiving" "never saw it receive"
 sleep 1
-ag_start B A C -- --runtime "$CR_T/zanshin-B" || t_fail "failure 2: B's agent restarts"
+[ -n "$killed" ] && { ag_start B A C -- --runtime "$CR_T/zanshin-B" || t_fail "failure 2: B's agent restarts"; }
 wait $mpid
+tc qdisc del dev "zv$$B" root 2>/dev/null
 t_diag "migrate said: $(cat "$CR_T/m2.out")"
 for ((j = 0; j < 100; j++)); do [ "$(cr_status A)" = running ] && break; sleep 0.2; done
 [ "$(cr_status A)" = running ] && t_ok "failure 2: running again on A" || t_fail "failure 2: running again on A" "$(cr_status A)"
@@ -270,7 +273,7 @@ wait $mpid
 t_diag "migrate said: $(cat "$CR_T/m3.out")"
 [ -z "$(cr_status A)" ] && t_ok "failure 3: the container was checkpointed (gone from A) when the agent died" ||
 	t_diag "failure 3: the container was still on A: $(cr_status A)"
-ag_start A B C D X impostor=C || t_fail "failure 3: A's agent restarts"
+[ -n "$killed" ] && { ag_start A B C D X impostor=C || t_fail "failure 3: A's agent restarts"; }
 [ "$(cr_status A)" = running ] && t_ok "failure 3: running again on A (rolled back at restart)" || t_fail "failure 3: running again on A" "$(cr_status A)" "$(tail -n 5 "$CR_T/A/agent.log")"
 [ -z "$(cr_status C)" ] && t_ok "failure 3: not on C" || t_fail "failure 3: not on C" "$(cr_status C)"
 t_wl_verify "failure 3: memory on A" A "$d"
