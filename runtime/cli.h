@@ -60,6 +60,9 @@ ZS_VERB(checkpoint);
 ZS_VERB(restore);
 ZS_VERB(image);
 ZS_VERB(remnant);
+ZS_VERB(migrate);
+ZS_VERB(moves);
+ZS_VERB(move);
 
 /* Verbs exit with this when a verb's own --help was printed. */
 #define ZS_EXIT_HELP 0

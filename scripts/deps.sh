@@ -40,7 +40,8 @@ PKGS="build-essential pkg-config git ca-certificates dpkg-dev
  iptables iproute2 busybox-static bats jq gawk python3-yaml python3-pip
  runc crun containerd podman skopeo
  psmisc procps util-linux kmod file e2fsprogs hyperfine go-md2man man-db bash-completion
- stress socat gnuplot-nox conntrack clang libclang-rt-14-dev"
+ stress socat gnuplot-nox conntrack clang libclang-rt-14-dev
+ gnutls-bin"
 
 need_root
 write_src_list

@@ -1,0 +1,132 @@
+/* zanshind — the node agent: declarations shared by the files of agent/.
+ * See docs/agent.md (protocol, journal states) and zanshind(8). */
+#ifndef ZANSHIN_AGENT_H
+#define ZANSHIN_AGENT_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "zanshin/error.h"
+#include "zanshin/frame.h"
+#include "zanshin/json.h"
+
+#define AGENT_MAX_PEERS 64
+/* bounds on what a peer may send */
+#define AGENT_MAX_FILES 4096
+#define AGENT_MAX_FILE_SIZE (64ull << 30)
+#define AGENT_MAX_BUNDLE_SIZE (16ull << 30)
+#define AGENT_IO_TIMEOUT_S 60 /* default of --io-timeout */
+
+struct agent_peer {
+	char *name, *host, *port;
+};
+
+struct agent {
+	char *node, *listen, *cert, *key, *ca;
+	char *root, *remnant_root, *socket, *state_dir, *log, *log_format;
+	char *runtime;	/* the zanshin binary */
+	int io_timeout; /* seconds of silence before a peer is given up */
+	struct agent_peer peers[AGENT_MAX_PEERS];
+	size_t n_peers;
+	void *tls; /* gnutls_certificate_credentials_t */
+};
+
+/* ---- tls.c ---- */
+int tls_init(struct agent *a, zs_error_t *err);
+/* Server side of an accepted socket: handshake, peer certificate checked
+ * against the CA, c->peer = its node name (certificate CN). */
+int tls_accept(struct agent *a, int fd, struct zs_conn *c, zs_error_t *err);
+/* Connect to peer NAME; its certificate must be signed by the CA and name
+ * NAME. */
+int tls_connect(struct agent *a, const char *name, struct zs_conn *c, zs_error_t *err);
+const struct agent_peer *agent_peer(struct agent *a, const char *name);
+/* Socket timeouts for every connection (a dead peer is an error, not a hang). */
+void conn_set_timeout(int fd, int seconds);
+
+/* ---- journal.c: one record per move, STATE_DIR/moves/ID.json ---- */
+struct move {
+	char *id, *container, *peer, *role; /* role: "source" | "target" */
+	char *state, *error, *mode;
+	char *image_id, *parent_image_id, *generation, *bundle_digest, *rootfs_digest;
+	char *img_dir;	    /* source: the checkpoint; target: staging */
+	char *restore_from; /* source: what a rollback restores */
+	char *bundle;	    /* the bundle directory the container runs from */
+	bool diff, bundle_sent, rootfs_reused;
+	long long restore_pid;
+	long long pid; /* source: the agent process running the move (cancel) */
+	double started, setup_s, downtime_s, total_s;
+	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
+};
+void move_free(struct move *m);
+char *move_new_id(void);
+int journal_init(struct agent *a, zs_error_t *err);
+/* Write M (atomically, fsync); STATE is set first when not NULL. */
+int journal_put(struct agent *a, struct move *m, const char *state, zs_error_t *err);
+int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err);
+/* Under the record's lock: when its state is FROM, set it to TO (1),
+ * else leave it (0, *NOW = the state it has). */
+int journal_transition(struct agent *a, const char *id, const char *from, const char *to, char **now, zs_error_t *err);
+/* Ids of every record, oldest first. */
+int journal_list(struct agent *a, char ***ids, size_t *n, zs_error_t *err);
+bool move_terminal(const char *state);
+void move_to_json(const struct move *m, zs_jgen *g);
+double now_s(void);
+
+/* ---- runtime_exec.c: the zanshin runtime binary ---- */
+/* Run `zanshin --root --remnant-root [--log LOG] ARGS...`; stdout and
+ * stderr to LOG's directory/OUT; an error carries the tail of its output. */
+int rt_run(struct agent *a, const char *log_dir, const char *what, char *const args[], zs_error_t *err);
+/* Restore container ID detached from IMG with BUNDLE, its stdio on pipes
+ * held by a small process that logs its output to STATE_DIR/logs/ID.log.
+ * *PID (may be NULL) gets the restore's pid as soon as it runs. */
+int rt_restore(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle, const char *work,
+	       zs_error_t *err);
+/* "running", "paused", ..., or NULL when ID does not exist. */
+char *rt_status(struct agent *a, const char *id);
+
+/* ---- bundle.c ---- */
+/* The digests of the bundle container ID runs from (recorded, or computed
+ * once, packing it into WORK, and recorded). */
+int bundle_ident(struct agent *a, const char *id, const char *bundle, const char *rootfs, const char *work,
+		 char **digest, char **rootfs_digest, zs_error_t *err);
+/* The directory of a bundle with DIGEST held on this node, or NULL. */
+char *bundle_find(struct agent *a, const char *digest);
+/* A rootfs with ROOTFS_DIGEST held on this node, or NULL. */
+char *rootfs_find(struct agent *a, const char *rootfs_digest);
+/* Pack BUNDLE (config.json) and ROOTFS into WORK/config.json, WORK/rootfs.tar. */
+int bundle_pack(const char *bundle, const char *rootfs, const char *work, zs_error_t *err);
+/* WORK/config.json + WORK/rootfs.tar, or a held rootfs (REUSE), become
+ * STATE_DIR/bundles/DIGEST once the digests check (atomically). */
+int bundle_unpack(struct agent *a, const char *work, const char *digest, const char *rootfs_digest, bool reuse,
+		  zs_error_t *err);
+int bundle_record(struct agent *a, const char *id, const char *digest, const char *rootfs_digest, const char *path,
+		  const char *rootfs, zs_error_t *err);
+/* *ROOTFS_DIGEST from TAR (unless TAR is NULL: then it is given); *DIGEST
+ * from CONFIG and it. */
+int bundle_digests(const char *config, const char *tar, char **digest, char **rootfs_digest, zs_error_t *err);
+
+/* ---- move_source.c / move_target.c / recover.c ---- */
+int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err);
+void move_target(struct agent *a, struct zs_conn *c);
+void recover(struct agent *a);
+/* Ask again the targets of in-doubt moves (the main loop, now and then). */
+void recover_in_doubt(struct agent *a);
+bool journal_has_state(struct agent *a, const char *state);
+/* source: ask the target what became of move M (1 runs, 0 never will) */
+int source_ask(struct agent *a, struct move *m, int tries, zs_error_t *err);
+/* source: restore the container here from its own checkpoint */
+int source_rollback(struct agent *a, struct move *m, zs_error_t *err);
+/* target: answer a status query for move ID (aborting it when it has not
+ * reached its restore) */
+char *target_status(struct agent *a, const char *id);
+
+/* ---- local_api.c ---- */
+int local_listen(struct agent *a, zs_error_t *err);
+void local_serve(struct agent *a, int fd);
+/* Ask the process running move M to cancel it (before its commit). */
+int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err);
+
+/* ---- files ---- */
+bool valid_name(const char *s); /* a plain file or id: [A-Za-z0-9._+-]{1,128}, not . or .. */
+
+#endif

@@ -1,0 +1,485 @@
+/* zanshind — the target side of a move.
+ *
+ *   receiving  offer answered (generations held, Bundle held), Bundle and
+ *              image files arriving into a temporary generation of the
+ *              store, each checked against the manifest as it arrives
+ *   received   every file in; waiting for the source's commit
+ *   restoring  committed to the store (the generation appears complete),
+ *              `zanshin restore` with tracking running
+ *   running    restored; aborted: never restored, nothing half-written kept
+ * A status query (from a source whose commit got no answer) aborts a move
+ * still receiving/received, so it can never run afterwards. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "zanshin/config.h"
+#include "zanshin/digest.h"
+#include "zanshin/log.h"
+#include "zanshin/remnant.h"
+#include "zanshin/utils.h"
+
+#define CHUNK (1u << 20)
+#define MAX_CONFIG (1u << 20)
+
+struct tgt {
+	struct agent *a;
+	struct zs_conn *c;
+	struct move m;
+	struct zs_remnant *store;
+	char *work, *tmp; /* tmp: the store's temporary generation */
+	bool received;
+};
+
+static void put(struct tgt *t, const char *state)
+{
+	cleanup_error zs_error_t e = NULL;
+
+	if (journal_put(t->a, &t->m, state, &e) < 0)
+		zs_log("error", "%s", zs_error_msg(e));
+}
+
+static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, zs_error_t *err)
+{
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cleanup_free char *buf = xmalloc(CHUNK);
+	zs_digest *d = want_hex ? zs_digest_new() : NULL;
+	uint64_t done = 0;
+
+	if (fd < 0)
+		return zs_make_error(err, errno, "create `%s`", path);
+	while (done < size) {
+		size_t n = size - done < CHUNK ? (size_t) (size - done) : CHUNK;
+		if (zs_conn_read(t->c, buf, n, err) < 0 || write_all(fd, buf, n) < 0) {
+			zs_digest_free(d);
+			return zs_make_error(err, errno, "receiving `%s`", path);
+		}
+		if (d)
+			zs_digest_update(d, buf, n);
+		done += n;
+	}
+	if (d) {
+		uint8_t dg[ZS_DIGEST_LEN];
+		char hex[2 * ZS_DIGEST_LEN + 1];
+		zs_digest_final(d, dg);
+		zs_digest_hex(dg, hex);
+		if (strcmp(hex, want_hex) != 0)
+			return zs_make_error(err, -EBADMSG, "%s: digest %s, the manifest says %s", path, hex, want_hex);
+	}
+	if (fsync(fd) < 0)
+		return zs_make_error(err, errno, "fsync `%s`", path);
+	return 0;
+}
+
+static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *st = NULL, *held = NULL;
+	struct zs_remnant_gen **gens = NULL;
+	size_t n = 0, i;
+	const char *id = zs_json_string_value(zs_json_get(offer, "move"));
+	const char *cid = zs_json_string_value(zs_json_get(offer, "container"));
+	const char *digest = zs_json_string_value(zs_json_get(offer, "bundle_digest"));
+	const char *rdigest = zs_json_string_value(zs_json_get(offer, "rootfs_digest"));
+	cleanup_free char *rheld = NULL;
+
+	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
+		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
+	if (journal_get(t->a, id, &t->m, err) == 0) {
+		move_free(&t->m);
+		return zs_make_error(err, -EEXIST, "move %s is already known on node %s", id, t->a->node);
+	}
+	zs_error_release(err);
+	st = rt_status(t->a, cid);
+	if (st)
+		return zs_make_error(err, -EEXIST, "container %s already exists on node %s (%s)", cid, t->a->node, st);
+	t->m.id = xstrdup(id);
+	t->m.container = xstrdup(cid);
+	t->m.peer = xstrdup(t->c->peer);
+	t->m.role = xstrdup("target");
+	t->m.mode = xstrdup("stop-copy");
+	t->m.bundle_digest = xstrdup(digest);
+	t->m.started = now_s();
+	t->work = xasprintf("%s/work/%s", t->a->state_dir, id);
+	if (mkdir_p(t->work, 0700, err) < 0)
+		return -1;
+	put(t, "receiving");
+	if (zs_remnant_open(t->a->remnant_root, &t->store, err) < 0)
+		return -1;
+	zs_remnant_settle(t->store);
+	if (zs_remnant_list(t->store, cid, &gens, &n, err) < 0) {
+		zs_error_release(err);
+		n = 0;
+	}
+	held = bundle_find(t->a, digest);
+	rheld = held ? NULL : rootfs_find(t->a, rdigest);
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "have");
+	zs_jgen_key(g, "generations");
+	zs_jgen_array_open(g);
+	for (i = 0; i < n; i++)
+		zs_jgen_string(g, gens[i]->image_id);
+	zs_jgen_array_close(g);
+	zs_jgen_key(g, "bundle");
+	zs_jgen_bool(g, held != NULL);
+	zs_jgen_key(g, "rootfs");
+	zs_jgen_bool(g, held != NULL || rheld != NULL);
+	zs_jgen_map_close(g);
+	zs_remnant_gens_free(gens, n);
+	return zs_frame_send_gen(t->c, g, err);
+}
+
+static int check_space(const char *dir, uint64_t need, zs_error_t *err)
+{
+	struct statvfs sv;
+
+	if (statvfs(dir, &sv) < 0)
+		return zs_make_error(err, errno, "statvfs `%s`", dir);
+	if ((uint64_t) sv.f_bavail * sv.f_frsize < need + (64u << 20))
+		return zs_make_error(err, -ENOSPC, "not enough space in `%s` for %llu bytes (%llu free)", dir,
+				     (unsigned long long) need,
+				     (unsigned long long) sv.f_bavail * (unsigned long long) sv.f_frsize);
+	return 0;
+}
+
+static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
+{
+	cleanup_free char *dir = xasprintf("%s/bundle", t->work), *cfg = NULL, *tar = NULL, *digest = NULL,
+			  *rdigest = NULL;
+	uint64_t csize = 0, size = 0;
+	bool reuse = false;
+
+	if (zs_json_to_string(zs_json_get(h, "digest"), "bundle", "digest", ZS_JSON_REQUIRED, &digest, err) < 0 ||
+	    zs_json_to_string(zs_json_get(h, "rootfs_digest"), "bundle", "rootfs_digest", ZS_JSON_REQUIRED, &rdigest,
+			      err) < 0 ||
+	    zs_json_to_uint64(zs_json_get(h, "config_size"), "bundle", "config_size", ZS_JSON_REQUIRED, &csize, err) <
+		0 ||
+	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
+	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0)
+		return -1;
+	if (!valid_name(digest) || !valid_name(rdigest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE ||
+	    (reuse && size != 0))
+		return zs_make_error(err, -EINVAL, "bundle: invalid digest or size");
+	if (check_space(t->a->state_dir, csize + size, err) < 0)
+		return -1;
+	rm_rf(dir);
+	if (mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	cfg = xasprintf("%s/config.json", dir);
+	tar = xasprintf("%s/rootfs.tar", dir);
+	if (recv_to_file(t, cfg, csize, NULL, err) < 0 || (!reuse && recv_to_file(t, tar, size, NULL, err) < 0) ||
+	    bundle_unpack(t->a, dir, digest, rdigest, reuse, err) < 0)
+		return -1;
+	rm_rf(dir);
+	free(t->m.bundle_digest);
+	t->m.bundle_digest = xstrdup(digest);
+	free(t->m.rootfs_digest);
+	t->m.rootfs_digest = xstrdup(rdigest);
+	t->m.bytes_bundle = csize + size;
+	t->m.rootfs_reused = reuse;
+	return zs_frame_send(t->c, "{\"type\":\"ok\"}", 13, err);
+}
+
+struct mfile {
+	char *name, *digest;
+	uint64_t size;
+};
+
+static int parse_manifest(const zs_json *h, struct mfile **out, size_t *n, uint64_t *total, zs_error_t *err)
+{
+	const zs_json *files = zs_json_get(h, "files");
+	size_t i, k = zs_json_array_len(files);
+	struct mfile *v;
+
+	if (!zs_json_is_array(files) || k == 0 || k > AGENT_MAX_FILES)
+		return zs_make_error(err, -EINVAL, "image: `files` must be an array of 1 to %d files", AGENT_MAX_FILES);
+	v = xzalloc(sizeof(*v) * k);
+	*out = v;
+	*n = k;
+	*total = 0;
+	for (i = 0; i < k; i++) {
+		const zs_json *f = zs_json_array_at(files, i);
+		if (zs_json_to_string(zs_json_get(f, "name"), "image", "files[].name", ZS_JSON_REQUIRED, &v[i].name,
+				      err) < 0 ||
+		    zs_json_to_string(zs_json_get(f, "digest"), "image", "files[].digest", ZS_JSON_REQUIRED,
+				      &v[i].digest, err) < 0 ||
+		    zs_json_to_uint64(zs_json_get(f, "size"), "image", "files[].size", ZS_JSON_REQUIRED, &v[i].size,
+				      err) < 0)
+			return -1;
+		if (!valid_name(v[i].name) || strcmp(v[i].name, "parent") == 0 ||
+		    strcmp(v[i].name, "manifest.json") == 0 || strcmp(v[i].name, "lineage.json") == 0 ||
+		    strlen(v[i].digest) != 64 || v[i].size > AGENT_MAX_FILE_SIZE)
+			return zs_make_error(err, -EINVAL, "image: file `%s`: invalid name, digest or size", v[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(v[j].name, v[i].name) == 0)
+				return zs_make_error(err, -EINVAL, "image: file `%s` listed twice", v[i].name);
+		*total += v[i].size;
+	}
+	return 0;
+}
+
+static void mfiles_free(struct mfile *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].name);
+		free(v[i].digest);
+	}
+	free(v);
+}
+
+/* The image's parent, when a diff, must be a generation held here: its
+ * `parent` link in the temporary generation points at it. */
+static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
+{
+	struct zs_remnant_gen *g = NULL;
+	cleanup_free char *link = NULL, *target = NULL;
+	int r;
+
+	if (parent_id == NULL)
+		return 0;
+	r = zs_remnant_find(t->store, t->m.container, parent_id, &g, err);
+	if (r == 0)
+		return zs_make_error(err, -ENOENT, "image %s: its parent %s is not held by node %s", t->m.image_id,
+				     parent_id, t->a->node);
+	if (r < 0)
+		return -1;
+	link = xasprintf("%s/parent", t->tmp);
+	target = xasprintf("../%s", g->name);
+	zs_remnant_gen_free(g);
+	if (symlink(target, link) < 0)
+		return zs_make_error(err, errno, "symlink `%s`", link);
+	return 0;
+}
+
+static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
+{
+	struct mfile *files = NULL;
+	size_t n = 0, i;
+	uint64_t total = 0;
+	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
+	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
+	int ret = -1;
+
+	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid))) {
+		zs_make_error(err, -EINVAL, "image: a second image, or an invalid image id");
+		goto out;
+	}
+	t->m.image_id = xstrdup(iid);
+	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
+	t->m.diff = pid != NULL;
+	if (parse_manifest(h, &files, &n, &total, err) < 0 || check_space(t->a->remnant_root, total, err) < 0 ||
+	    zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err) < 0)
+		goto out;
+	t->m.img_dir = xstrdup(t->tmp);
+	put(t, "receiving");
+	/* the source waits for this before it sends a file: a refusal (no
+	 * space, no parent) reaches it as a clear error, not a broken pipe */
+	if (link_parent(t, pid, err) < 0 || zs_frame_send(t->c, "{\"type\":\"ready\"}", 16, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		cleanup_json zs_json *f = NULL;
+		cleanup_free char *path = NULL;
+		const char *name;
+		uint64_t size = 0;
+		if (zs_frame_expect(t->c, "file", &f, err) < 0)
+			goto out;
+		name = zs_json_string_value(zs_json_get(f, "name"));
+		if (name == NULL || strcmp(name, files[i].name) != 0 ||
+		    zs_json_to_uint64(zs_json_get(f, "size"), "file", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
+		    size != files[i].size) {
+			zs_make_error(err, -EBADMSG, "file `%s`: not the next file of the manifest (%s, %llu bytes)",
+				      name ? name : "", files[i].name, (unsigned long long) files[i].size);
+			goto out;
+		}
+		path = xasprintf("%s/%s", t->tmp, name);
+		if (recv_to_file(t, path, size, files[i].digest, err) < 0)
+			goto out;
+		if (str_has_prefix(name, "pages-"))
+			t->m.bytes_pages += size;
+	}
+	t->received = true;
+	put(t, "received");
+	ret = zs_frame_send(t->c, "{\"type\":\"received\"}", 19, err);
+out:
+	mfiles_free(files, n);
+	return ret;
+}
+
+static int commit_restore(struct tgt *t, zs_error_t *err)
+{
+	struct zs_remnant_gen *g = NULL;
+	cleanup_free char *bundle = NULL, *now = NULL, *work = xasprintf("%s/restore", t->work);
+	int r;
+
+	if (!t->received)
+		return zs_make_error(err, -EPROTO, "commit before the image was received");
+	bundle = bundle_find(t->a, t->m.bundle_digest);
+	if (bundle == NULL)
+		return zs_make_error(err, -ENOENT, "bundle %s of %s is not held by node %s", t->m.bundle_digest,
+				     t->m.container, t->a->node);
+	r = journal_transition(t->a, t->m.id, "received", "restoring", &now, err);
+	if (r <= 0)
+		return r < 0 ? -1 : zs_make_error(err, -ECANCELED, "move %s was %s meanwhile", t->m.id, now);
+	free(t->m.state);
+	t->m.state = xstrdup("restoring");
+	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
+		return zs_error_wrap(err, "committing image %s to the store of node %s", t->m.image_id, t->a->node);
+	free(t->tmp);
+	t->tmp = NULL;
+	t->m.generation = xstrdup(g->name);
+	t->m.bundle = xstrdup(bundle);
+	put(t, NULL);
+	r = rt_restore(t->a, &t->m, t->m.container, g->path, bundle, work, err);
+	zs_remnant_gen_free(g);
+	return r;
+}
+
+static void send_result(struct tgt *t, bool ok, const char *msg)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_error zs_error_t e = NULL;
+
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "result");
+	zs_jgen_key(g, "ok");
+	zs_jgen_bool(g, ok);
+	if (msg)
+		zs_jgen_kv_string(g, "error", msg);
+	zs_jgen_map_close(g);
+	zs_frame_send_gen(t->c, g, &e);
+}
+
+static int serve_move(struct tgt *t, const zs_json *offer, zs_error_t *err)
+{
+	if (answer_offer(t, offer, err) < 0)
+		return -1;
+	for (;;) {
+		cleanup_json zs_json *h = NULL;
+		const char *type = NULL;
+		int r;
+		/* between messages the source may be checkpointing: a longer
+		 * wait than inside one (a link cut mid-file is seen at once) */
+		conn_set_timeout(t->c->fd, 10 * t->a->io_timeout);
+		r = zs_frame_recv(t->c, &h, &type, err);
+		conn_set_timeout(t->c->fd, t->a->io_timeout);
+		if (r < 0)
+			return -1;
+		if (strcmp(type, "bundle") == 0)
+			r = recv_bundle(t, h, err);
+		else if (strcmp(type, "image") == 0)
+			r = recv_image(t, h, err);
+		else if (strcmp(type, "commit") == 0)
+			return commit_restore(t, err) < 0 ? -2 : 0;
+		else
+			r = zs_make_error(err, -EPROTO, "unexpected message `%s`", type);
+		if (r < 0)
+			return -1;
+	}
+}
+
+static void tgt_abort(struct tgt *t, const char *why)
+{
+	cleanup_error zs_error_t e = NULL;
+	cleanup_free char *now = NULL;
+
+	if (t->tmp)
+		zs_remnant_gen_abort(t->store, t->tmp);
+	free(t->tmp);
+	t->tmp = NULL;
+	if (t->m.id == NULL || t->m.state == NULL)
+		return;
+	free(t->m.error);
+	t->m.error = xstrdup(why);
+	if (strcmp(t->m.state, "restoring") == 0) {
+		cleanup_free char *st = rt_status(t->a, t->m.container);
+		put(t, st && strcmp(st, "running") == 0 ? "running" : "aborted");
+		return;
+	}
+	if (journal_transition(t->a, t->m.id, t->m.state, "aborted", &now, &e) < 0)
+		zs_log("error", "%s", zs_error_msg(e));
+}
+
+char *target_status(struct agent *a, const char *id)
+{
+	cleanup_error zs_error_t e = NULL;
+	struct move m;
+	char *now = NULL, *ret;
+	int r;
+
+	if (!valid_name(id) || journal_get(a, id, &m, &e) < 0)
+		return xstrdup("unknown");
+	if (strcmp(m.state, "receiving") == 0 || strcmp(m.state, "received") == 0) {
+		r = journal_transition(a, id, m.state, "aborted", &now, &e);
+		move_free(&m);
+		if (r > 0)
+			return xstrdup("aborted");
+		return now ? now : xstrdup("unknown");
+	}
+	ret = xstrdup(m.state);
+	move_free(&m);
+	return ret;
+}
+
+static void answer_status(struct agent *a, struct zs_conn *c, const zs_json *q)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_error zs_error_t e = NULL;
+	cleanup_free char *st = target_status(a, zs_json_string_value(zs_json_get(q, "move")));
+
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "status");
+	zs_jgen_kv_string(g, "state", st);
+	zs_jgen_map_close(g);
+	zs_frame_send_gen(c, g, &e);
+}
+
+void move_target(struct agent *a, struct zs_conn *c)
+{
+	struct tgt t = {.a = a, .c = c};
+	cleanup_error zs_error_t err = NULL;
+	cleanup_json zs_json *first = NULL;
+	const char *type = NULL;
+	int r;
+
+	if (zs_frame_recv(c, &first, &type, &err) < 0) {
+		zs_log("warning", "connection from %s: %s", c->peer, zs_error_msg(err));
+		return;
+	}
+	if (strcmp(type, "status") == 0) {
+		answer_status(a, c, first);
+		return;
+	}
+	if (strcmp(type, "offer") != 0) {
+		zs_frame_send_error(c, "expected an offer or a status query", &err);
+		return;
+	}
+	r = serve_move(&t, first, &err);
+	if (r == 0) {
+		put(&t, "running");
+		send_result(&t, true, NULL);
+		zs_log("info", "move %s: %s from %s runs on %s", t.m.id, t.m.container, c->peer, a->node);
+	} else {
+		cleanup_free char *why = zs_error_text(err);
+		zs_log("warning", "move %s of %s from %s: %s", t.m.id ? t.m.id : "?",
+		       t.m.container ? t.m.container : "?", c->peer, why);
+		tgt_abort(&t, why);
+		if (r == -2)
+			send_result(&t, false, why);
+		else {
+			cleanup_error zs_error_t e = NULL;
+			zs_frame_send_error(c, why, &e);
+		}
+	}
+	if (t.work && r == 0)
+		rm_rf(t.work);
+	zs_remnant_close(t.store);
+	free(t.work);
+	move_free(&t.m);
+}

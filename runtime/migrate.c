@@ -1,0 +1,299 @@
+/* zanshin migrate / zanshin moves — ask the node agent (zanshind) over its
+ * local socket to move a container to another node, list its moves. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "cli.h"
+#include "zanshin/frame.h"
+#include "zanshin/utils.h"
+
+enum { O_TO = 1, O_SOCKET, O_STATS, O_MODE, O_TIMEOUT, O_FORMAT };
+
+static const struct zs_optdef migrate_opts[] = {
+    {"to", 0, true, O_TO, "the node to move the container to (a --peer of the agent)"},
+    {"agent-socket", 0, true, O_SOCKET, "the node agent's socket (default: " ZS_AGENT_SOCKET ")"},
+    {"print-stats", 0, false, O_STATS, "print the move's metrics as one JSON object"},
+    {"mode", 0, true, O_MODE, "stop-copy (the only mode of this version)"},
+    {"timeout", 0, true, O_TIMEOUT, "give up waiting for the agent after SECONDS (default: wait)"},
+    {NULL, 0, false, 0, NULL},
+};
+
+static const struct zs_optdef moves_opts[] = {
+    {"agent-socket", 0, true, O_SOCKET, "the node agent's socket (default: " ZS_AGENT_SOCKET ")"},
+    {"format", 'f', true, O_FORMAT, "table (default) or json"},
+    {NULL, 0, false, 0, NULL},
+};
+
+struct mopts {
+	const char *to, *socket, *mode, *format;
+	bool stats;
+	long timeout;
+	zs_error_t *err;
+};
+
+static int on_opt(int id, const char *v, void *data)
+{
+	struct mopts *o = data;
+	char *end;
+
+	switch (id) {
+	case O_TO:
+		o->to = v;
+		break;
+	case O_SOCKET:
+		o->socket = v;
+		break;
+	case O_STATS:
+		o->stats = zs_opt_bool(v);
+		break;
+	case O_MODE:
+		o->mode = v;
+		break;
+	case O_FORMAT:
+		o->format = v;
+		break;
+	case O_TIMEOUT:
+		errno = 0;
+		o->timeout = strtol(v, &end, 10);
+		if (errno || *end || o->timeout <= 0)
+			return zs_make_error(o->err, -EINVAL, "--timeout: `%s` is not a number of seconds", v);
+		break;
+	}
+	return 0;
+}
+
+static double secs(const zs_json *m, const char *k)
+{
+	int64_t v = 0;
+	zs_error_t e = NULL;
+
+	zs_json_to_int64(zs_json_get(m, k), "move", k, 0, &v, &e);
+	zs_error_release(&e);
+	return (double) v / 1e6;
+}
+
+static unsigned long long num(const zs_json *m, const char *k)
+{
+	uint64_t v = 0;
+	zs_error_t e = NULL;
+
+	zs_json_to_uint64(zs_json_get(m, k), "move", k, 0, &v, &e);
+	zs_error_release(&e);
+	return v;
+}
+
+static const char *str(const zs_json *m, const char *k)
+{
+	const char *s = zs_json_string_value(zs_json_get(m, k));
+	return s ? s : "";
+}
+
+/* One move as JSON, times in seconds.  Strings come from the agent's
+ * journal, which holds only validated ids and names, and error text,
+ * written through the generator. */
+static char *move_json(const zs_json *m)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *head = NULL;
+	const char *keys[] = {"id",	  "container",	     "role", "peer", "state", "mode",
+			      "image_id", "parent_image_id", "error"};
+	size_t len = 0;
+	bool diff = false;
+	zs_error_t e = NULL;
+
+	zs_json_to_bool(zs_json_get(m, "diff"), "move", "diff", 0, &diff, &e);
+	zs_error_release(&e);
+	zs_jgen_map_open(g);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (zs_json_get(m, keys[i]))
+			zs_jgen_kv_string(g, keys[i], str(m, keys[i]));
+	zs_jgen_key(g, "diff");
+	zs_jgen_bool(g, diff);
+	{
+		bool reused = false;
+		zs_json_to_bool(zs_json_get(m, "rootfs_reused"), "move", "rootfs_reused", 0, &reused, &e);
+		zs_error_release(&e);
+		zs_jgen_key(g, "rootfs_reused");
+		zs_jgen_bool(g, reused);
+	}
+	zs_jgen_key(g, "bytes_pages");
+	zs_jgen_uint(g, num(m, "bytes_pages"));
+	zs_jgen_key(g, "bytes_bundle");
+	zs_jgen_uint(g, num(m, "bytes_bundle"));
+	zs_jgen_key(g, "bytes_metadata");
+	zs_jgen_uint(g, num(m, "bytes_metadata"));
+	zs_jgen_map_close(g);
+	head = zs_jgen_result(g, &len);
+	/* the generator writes integers only: the seconds are added here */
+	if (len < 2)
+		return xstrdup("{}");
+	head[len - 1] = '\0';
+	return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f}", head, secs(m, "setup_us"),
+			 secs(m, "downtime_us"), secs(m, "total_us"));
+}
+
+static int request(const char *socket, long timeout, const char *json, const char *want, zs_json **out, zs_error_t *err)
+{
+	struct zs_conn c;
+	int ret;
+
+	if (zs_agent_connect(socket, &c, err) < 0)
+		return -1;
+	if (timeout > 0) {
+		struct timeval tv = {.tv_sec = timeout};
+		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	ret = zs_frame_send(&c, json, strlen(json), err);
+	if (ret == 0)
+		ret = zs_frame_expect(&c, want, out, err);
+	zs_conn_close(&c);
+	return ret;
+}
+
+ZS_VERB(migrate)
+{
+	(void) g;
+	struct mopts o = {.err = err};
+	cleanup_jgen zs_jgen *q = zs_jgen_new(false);
+	cleanup_json zs_json *res = NULL;
+	cleanup_free char *req = NULL, *stats = NULL;
+	const zs_json *mv;
+	size_t len = 0;
+	bool ok = false;
+	int first, ret;
+
+	ret = zs_parse_opts("migrate", migrate_opts, argc, argv, on_opt, &o, &first, err);
+	if (ret == ZS_CLI_HELP) {
+		zs_print_usage("migrate", "<container-id> --to <node>",
+			       "move a running container to another node (through the node agent zanshind)",
+			       migrate_opts);
+		return 0;
+	}
+	if (ret < 0 || zs_check_args("migrate", argc - first, 1, 1, err) < 0)
+		return -1;
+	if (o.to == NULL || *o.to == '\0')
+		return zs_make_error(err, -EINVAL, "migrate: --to <node> is required");
+	if (o.mode && strcmp(o.mode, "stop-copy") != 0)
+		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: only stop-copy is implemented in this version",
+				     o.mode);
+	zs_jgen_map_open(q);
+	zs_jgen_kv_string(q, "type", "migrate");
+	zs_jgen_kv_string(q, "container", argv[first]);
+	zs_jgen_kv_string(q, "to", o.to);
+	zs_jgen_map_close(q);
+	req = zs_jgen_result(q, &len);
+	if (request(o.socket, o.timeout, req, "result", &res, err) < 0)
+		return zs_error_wrap(err,
+				     "migrate %s: no answer from the node agent (`zanshin moves` shows what became "
+				     "of the move)",
+				     argv[first]);
+	zs_json_to_bool(zs_json_get(res, "ok"), "result", "ok", 0, &ok, err);
+	mv = zs_json_get(res, "move");
+	if (o.stats && mv) {
+		stats = move_json(mv);
+		printf("%s\n", stats);
+		fflush(stdout);
+	}
+	if (!ok)
+		return zs_make_error(err, -EIO, "%s", str(res, "error"));
+	if (!o.stats)
+		printf("%s moved to %s (move %s, %s)\n", argv[first], o.to, str(mv, "id"),
+		       *str(mv, "parent_image_id") ? "diff" : "full image");
+	return 0;
+}
+
+ZS_VERB(moves)
+{
+	struct mopts o = {.err = err, .format = "table"};
+	cleanup_json zs_json *res = NULL;
+	const zs_json *list;
+	int first, ret;
+	size_t i;
+
+	ret = zs_parse_opts("moves", moves_opts, argc, argv, on_opt, &o, &first, err);
+	if (ret == ZS_CLI_HELP) {
+		zs_print_usage("moves", "", "list the moves of the node agent zanshind, with their state and metrics",
+			       moves_opts);
+		return 0;
+	}
+	if (ret < 0 || zs_check_args("moves", argc - first, 0, 0, err) < 0)
+		return -1;
+	if (strcmp(o.format, "json") != 0 && strcmp(o.format, "table") != 0)
+		return zs_make_error(err, -EINVAL, "--format must be table or json");
+	if (request(o.socket, 0, "{\"type\":\"moves\"}", "moves", &res, err) < 0)
+		return -1;
+	list = zs_json_get(res, "moves");
+	if (strcmp(o.format, "json") == 0) {
+		printf("[");
+		for (i = 0; i < zs_json_array_len(list); i++) {
+			cleanup_free char *s = move_json(zs_json_array_at(list, i));
+			printf("%s%s", i ? "," : "", s);
+		}
+		printf("]\n");
+		return 0;
+	}
+	printf("%-28s %-16s %-6s %-10s %-12s %-5s %12s %10s %10s\n", "MOVE", "CONTAINER", "ROLE", "PEER", "STATE",
+	       "DIFF", "PAGES", "BUNDLE", "DOWNTIME");
+	for (i = 0; i < zs_json_array_len(list); i++) {
+		const zs_json *m = zs_json_array_at(list, i);
+		bool diff = *str(m, "parent_image_id") != '\0';
+		printf("%-28s %-16s %-6s %-10s %-12s %-5s %12llu %10llu %9.3fs\n", str(m, "id"), str(m, "container"),
+		       str(m, "role"), str(m, "peer"), str(m, "state"), diff ? "yes" : "no", num(m, "bytes_pages"),
+		       num(m, "bytes_bundle"), secs(m, "downtime_us"));
+	}
+	return 0;
+}
+
+static const struct zs_optdef move_opts[] = {
+    {"agent-socket", 0, true, O_SOCKET, "the node agent's socket (default: " ZS_AGENT_SOCKET ")"},
+    {NULL, 0, false, 0, NULL},
+};
+
+ZS_VERB(move)
+{
+	struct mopts o = {.err = err};
+	cleanup_jgen zs_jgen *q = zs_jgen_new(false);
+	cleanup_json zs_json *res = NULL;
+	cleanup_free char *req = NULL;
+	size_t len = 0;
+	bool ok = false;
+	int first, ret;
+
+	(void) g;
+	if (argc < 1 || strcmp(argv[0], "cancel") != 0) {
+		if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+			zs_print_usage("move cancel", "<move-id>",
+				       "cancel a move this node's agent started, before its commit (the container "
+				       "runs again here)",
+				       move_opts);
+			return 0;
+		}
+		return zs_make_error(err, -EINVAL, "usage: zanshin move cancel <move-id> [--agent-socket PATH]");
+	}
+	ret = zs_parse_opts("move cancel", move_opts, argc - 1, argv + 1, on_opt, &o, &first, err);
+	if (ret == ZS_CLI_HELP) {
+		zs_print_usage("move cancel", "<move-id>",
+			       "cancel a move this node's agent started, before its commit (the container runs again "
+			       "here)",
+			       move_opts);
+		return 0;
+	}
+	if (ret < 0 || zs_check_args("move cancel", argc - 1 - first, 1, 1, err) < 0)
+		return -1;
+	zs_jgen_map_open(q);
+	zs_jgen_kv_string(q, "type", "cancel");
+	zs_jgen_kv_string(q, "move", argv[1 + first]);
+	zs_jgen_map_close(q);
+	req = zs_jgen_result(q, &len);
+	if (request(o.socket, 0, req, "result", &res, err) < 0)
+		return -1;
+	zs_json_to_bool(zs_json_get(res, "ok"), "result", "ok", 0, &ok, err);
+	if (!ok)
+		return zs_make_error(err, -EIO, "%s", str(res, "error"));
+	printf("move %s cancelled: %s\n", argv[1 + first], str(zs_json_get(res, "move"), "state"));
+	return 0;
+}
