@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 #include "zanshin/error.h"
 #include "zanshin/remnant.h"
@@ -73,5 +74,22 @@ int zs_rem_verify_dir_deferred(const char *dir, bool (*defer)(const char *name),
  * The record is taken at zs_rem_known_add() (a stat of DIR/NAME). */
 void zs_rem_known_add(const char *dir, const char *name, const unsigned char digest[32], uint64_t size, bool on_disk);
 void zs_rem_known_clear(void);
+
+/* lib/remnant_copy.c */
+/* CRIU's logs and statistics (dump.log, restore.log, any *.log,
+ * stats-dump, stats-restore): rewritten in place by CRIU's next run, not
+ * needed to restore; never part of a generation or its manifest (older
+ * manifests that list them are tolerated). */
+bool zs_rem_criu_log_file(const char *name);
+/* DFD/NAME opened once (O_RDONLY | O_NOFOLLOW | O_NONBLOCK), *ST from the
+ * opened fd; a regular file or an error (a symlink, a FIFO, a device...).
+ * Returns the fd. */
+int zs_rem_open_regular(int dfd, const char *name, const char *path, struct stat *st, zs_error_t *err);
+/* IN's data into OUT: FICLONE, else copy_file_range, else read/write. */
+int zs_rem_copy_fd(int in, int out, const char *path, zs_error_t *err);
+/* SFD/NAME (zs_rem_open_regular) copied into a new DFD/NAME of MODE;
+ * *ST (may be NULL): the source as opened. */
+int zs_rem_copy_file_at(int sfd, const char *name, const char *path, int dfd, mode_t mode, struct stat *st,
+			zs_error_t *err);
 
 #endif

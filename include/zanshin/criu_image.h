@@ -78,4 +78,9 @@ int zs_image_flatten_hashed(const char *leaf, const char *out, struct zs_flatten
  * fsync'ed: OUT appears only complete, even if the process is killed. */
 int zs_image_flatten_to(const char *leaf, const char *out, struct zs_flatten_stats *st, zs_error_t *err);
 
+/* CRIU's logs and statistics in an image directory (dump.log, restore.log,
+ * any *.log, stats-dump, stats-restore): CRIU rewrites them in place on its
+ * next run there; not needed to restore, not part of an image. */
+bool zs_image_log_file(const char *name);
+
 #endif
