@@ -280,7 +280,8 @@ static void plan_auto_diff(struct ckpt *k)
 	if ((o->parent_path && *o->parent_path) || !k->st->tracking || !k->st->image_id)
 		return;
 	if (k->store == NULL) {
-		zs_ckpt_report_fallback(&k->rep, "the remnant store is not used, so the baseline (image %s) cannot be found",
+		zs_ckpt_report_fallback(&k->rep,
+					"the remnant store is not used, so the baseline (image %s) cannot be found",
 					k->st->image_id);
 		return;
 	}

@@ -24,9 +24,21 @@
 
 /* dump_stats_entry (images/stats.proto), field number -> name */
 static const char *const dump_fields[] = {
-    NULL,	     "freezing_time",	"frozen_time",	  "memdump_time",	   "memwrite_time",
-    "pages_scanned", "pages_skipped_parent", "pages_written", "irmap_resolve",	   "pages_lazy",
-    "page_pipes",    "page_pipe_bufs",	"shpages_scanned", "shpages_skipped_parent", "shpages_written",
+    NULL,
+    "freezing_time",
+    "frozen_time",
+    "memdump_time",
+    "memwrite_time",
+    "pages_scanned",
+    "pages_skipped_parent",
+    "pages_written",
+    "irmap_resolve",
+    "pages_lazy",
+    "page_pipes",
+    "page_pipe_bufs",
+    "shpages_scanned",
+    "shpages_skipped_parent",
+    "shpages_written",
 };
 #define N_DUMP_FIELDS (sizeof(dump_fields) / sizeof(dump_fields[0]))
 
@@ -34,7 +46,7 @@ static void parse_dump(struct zs_ckpt_report *r, const uint8_t *p, const uint8_t
 {
 	struct zs_pb_field f;
 
-	while (p < end && zs_pb_next(&p, end, &f) == 0) {
+	while (zs_pb_next(&p, end, &f) > 0) {
 		if (f.wire != ZS_PB_VARINT || f.num == 0 || f.num >= N_DUMP_FIELDS)
 			continue;
 		r->criu[f.num] = f.v;
@@ -62,7 +74,7 @@ static void parse_stats(struct zs_ckpt_report *r, const uint8_t *b, size_t len)
 	if (n > (size_t) (end - p))
 		return;
 	e = p + n;
-	while (p < e && zs_pb_next(&p, e, &f) == 0)
+	while (zs_pb_next(&p, e, &f) > 0)
 		if (f.num == 1 && f.wire == ZS_PB_LEN)
 			parse_dump(r, f.data, f.data + f.len);
 	r->have_criu = true;

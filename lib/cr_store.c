@@ -88,8 +88,7 @@ static bool is_mount_root(const char *dir)
 
 /* Move the entries of FROM for which KEEP is true (or, KEEP NULL, all but
  * SKIP) into TO. */
-static int move_entries(const char *from, const char *to, bool (*keep)(const char *), const char *skip,
-			zs_error_t *err)
+static int move_entries(const char *from, const char *to, bool (*keep)(const char *), const char *skip, zs_error_t *err)
 {
 	cleanup_dir DIR *d = opendir(from);
 	struct dirent *de;
@@ -228,8 +227,8 @@ int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, con
 	cause = zs_cr_error_text(*err);
 	e = zs_error_errno(*err);
 	zs_error_release(err);
-	return zs_make_error(err, e ? -e : -EIO, "writing the checkpoint to --image-path `%s` failed: %s; %s", image_dir,
-			     cause, hint);
+	return zs_make_error(err, e ? -e : -EIO, "writing the checkpoint to --image-path `%s` failed: %s; %s",
+			     image_dir, cause, hint);
 }
 
 int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *image_dir, zs_error_t *err)

@@ -111,8 +111,7 @@ static int copy_dir(int sfd, int dfd, const char *name, const char *path, const 
  * from the kept Bundle must not write through into the live rootfs), same
  * owner, mode, times and xattrs.  Opened once: what is copied is what was
  * checked. */
-static int copy_regular(int sfd, int dfd, const char *name, const char *path, const struct stat *lst,
-			zs_error_t *err)
+static int copy_regular(int sfd, int dfd, const char *name, const char *path, const struct stat *lst, zs_error_t *err)
 {
 	cleanup_close int in = -1, out = -1;
 	struct stat st;

@@ -372,8 +372,8 @@ static int check_link(int dfd, const char *dir, const zs_json *e, zs_error_t *er
 		return zs_make_error(err, -EINVAL, "%s/manifest.json: links[]: needs a name and a target", dir);
 	/* the only symlink a generation has is the `parent` the store wrote */
 	if (strcmp(name, "parent") != 0)
-		return zs_make_error(err, -EBADMSG, "%s/%s: a symlink in the manifest where an image file belongs",
-				     dir, name);
+		return zs_make_error(err, -EBADMSG, "%s/%s: a symlink in the manifest where an image file belongs", dir,
+				     name);
 	n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
 	if (n < 0)
 		return zs_make_error(err, errno == ENOENT ? -ENOENT : errno,
