@@ -285,6 +285,7 @@ static void plan_auto_diff(struct ckpt *k)
 					k->st->image_id);
 		return;
 	}
+	zs_remnant_settle(k->store); /* the restore may still be keeping the baseline */
 	if (!zs_cr_store_baseline(k->store, o->c.id, k->st->image_id, &k->base)) {
 		zs_ckpt_report_fallback(&k->rep, "the baseline (image %s) is not in the remnant store %s",
 					k->st->image_id, zs_remnant_root(k->store));
@@ -507,9 +508,11 @@ static int plan(struct ckpt *k, zs_error_t *err)
 		cleanup_error zs_error_t e = NULL;
 		if (zs_cr_store_open(&o->c, &k->store, &e) < 0)
 			zs_warn("remnant store not used: %s", zs_error_msg(e));
-		/* what the store still copies in the background (a restore
-		 * from this very directory) finishes before CRIU writes here */
-		zs_remnant_settle(k->store);
+		/* what the store still copies from this very directory (a
+		 * restore from it) finishes before CRIU writes here */
+		int dl = zs_cr_image_dir_lock(k->image_dir, true);
+		if (dl >= 0)
+			close(dl);
 		plan_auto_diff(k);
 		plan_explicit_parent(k);
 	}

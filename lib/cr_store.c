@@ -404,6 +404,25 @@ void zs_cr_store_gc(struct zs_remnant *r)
 	zs_remnant_gc_items_free(items, n);
 }
 
+/* The image directory the store copies from in the background is locked
+ * shared (taken before the fork, so that no command can come in between)
+ * until the copy is done; a checkpoint about to write into that directory
+ * takes it exclusively first: it waits for the copy of this directory
+ * only, not for every keeping job of the store. */
+int zs_cr_image_dir_lock(const char *dir, bool exclusive)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 /* Store work that can wait (keeping what was just written or restored,
  * the Bundle, retention) runs in a detached, nice'd process, so that
  * checkpoint and restore return as soon as the container's part is done
@@ -453,7 +472,7 @@ void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
 {
 	cleanup_error zs_error_t e = NULL;
 	const char *sync = getenv("ZANSHIN_STORE_SYNC");
-	int lock, devnull;
+	int lock, dirlock, devnull;
 	pid_t pid;
 
 	if (r == NULL)
@@ -467,14 +486,19 @@ void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
 		zs_warn("remnant store: %s", zs_error_msg(e));
 		return;
 	}
+	dirlock = k->image_dir ? zs_cr_image_dir_lock(k->image_dir, false) : -1;
 	pid = fork();
 	if (pid < 0) {
 		close(lock);
+		if (dirlock >= 0)
+			close(dirlock);
 		keep_job(r, k);
 		return;
 	}
 	if (pid > 0) {
-		close(lock); /* the child's copy keeps the lock */
+		close(lock); /* the child's copies keep the locks */
+		if (dirlock >= 0)
+			close(dirlock);
 		waitpid(pid, NULL, 0);
 		return;
 	}
@@ -489,8 +513,8 @@ void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
 		dup2(devnull, 1);
 		dup2(devnull, 2);
 	}
-	if (dup2(lock, 3) == 3)
-		syscall(SYS_close_range, 4, ~0U, 0);
+	if (dup2(lock, 3) == 3 && (dirlock < 0 || dup2(dirlock, 4) == 4))
+		syscall(SYS_close_range, dirlock < 0 ? 4 : 5, ~0U, 0);
 	setpriority(PRIO_PROCESS, 0, 10);
 	/* one core for hashing: the other stays with the containers */
 	zs_digest_set_max_threads(1);

@@ -76,6 +76,9 @@ struct zs_cr_keep {
 	bool gc;
 };
 void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k);
+/* DIR opened and flock()ed (shared: the store copies from it; exclusive:
+ * wait for that copy before writing into DIR); the fd, -1 on failure. */
+int zs_cr_image_dir_lock(const char *dir, bool exclusive);
 /* Does DIR's `parent` chain lead, id by id, to a full image? */
 bool zs_cr_chain_complete(const char *dir);
 /* Retention (max_age, max_bytes) after a checkpoint. */
