@@ -217,10 +217,12 @@ char *zs_cr_error_text(zs_error_t e)
 int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *image_dir, zs_error_t *err)
 {
 	cleanup_free char *hint = NULL, *cause = NULL;
+	/* a symlinked --image-path: its target is replaced, the link stays */
+	cleanup_free char *real = realpath(image_dir, NULL);
+	const char *dir = real ? real : image_dir;
 	int ret, e;
 
-	ret = is_mount_root(image_dir) ? export_in_place(r, g, NULL, image_dir, err)
-				       : export_swap(r, g, NULL, image_dir, err);
+	ret = is_mount_root(dir) ? export_in_place(r, g, NULL, dir, err) : export_swap(r, g, NULL, dir, err);
 	if (ret == 0)
 		return 0;
 	hint = zs_cr_store_export_hint(r, g);
@@ -233,8 +235,9 @@ int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, con
 
 int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *image_dir, zs_error_t *err)
 {
-	int ret = is_mount_root(image_dir) ? export_in_place(r, NULL, leaf, image_dir, err)
-					   : export_swap(r, NULL, leaf, image_dir, err);
+	cleanup_free char *real = realpath(image_dir, NULL);
+	const char *dir = real ? real : image_dir;
+	int ret = is_mount_root(dir) ? export_in_place(r, NULL, leaf, dir, err) : export_swap(r, NULL, leaf, dir, err);
 
 	return ret < 0 ? zs_error_wrap(err, "writing `%s` to --image-path `%s`", leaf, image_dir) : 0;
 }
