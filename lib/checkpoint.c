@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "criu_internal.h"
@@ -145,6 +146,9 @@ struct ckpt {
 	char *tmp;		     /* auto diff: the generation being written */
 	char *parent;		     /* auto diff: ../NAME; or the store's copy of --parent-path */
 	bool relink;		     /* parent is the store's copy: `parent` -> --parent-path after */
+	bool dumped;		     /* CRIU's dump succeeded: the processes are gone unless left running */
+	struct timespec t0;
+	struct zs_ckpt_report rep;
 };
 
 /* The directory CRIU writes: --image-path, or for an automatic diff a new
@@ -216,6 +220,7 @@ static void ckpt_free(struct ckpt *k)
 	free(k->parent);
 	zs_remnant_gen_free(k->base);
 	zs_remnant_close(k->store);
+	zs_ckpt_report_free(&k->rep);
 }
 
 static int load(struct ckpt *k, zs_error_t *err)
@@ -242,24 +247,76 @@ static bool store_applies(const struct zs_checkpoint_opts *o)
 	return !o->pre_dump && !o->c.lazy_pages && !(o->page_server && *o->page_server);
 }
 
-/* A tracked container whose baseline this node holds: dump a diff into a
- * new generation of the store, --image-path gets a flattened copy. */
+/* A tracked container whose baseline this node holds (and whose chain
+ * checks out: every file there with its manifest's size): dump a diff into
+ * a new generation of the store, --image-path gets a flattened copy.  A
+ * tracked container that cannot get a diff is checkpointed in full, and a
+ * warning says why. */
 static void plan_auto_diff(struct ckpt *k)
 {
 	const struct zs_checkpoint_opts *o = k->o;
 	cleanup_error zs_error_t e = NULL;
 
-	if (k->store == NULL || (o->parent_path && *o->parent_path) || !k->st->tracking || !k->st->image_id)
+	if ((o->parent_path && *o->parent_path) || !k->st->tracking || !k->st->image_id)
 		return;
+	if (k->store == NULL) {
+		zs_ckpt_report_fallback(&k->rep,
+					"the remnant store is not used, so the baseline (image %s) cannot be found",
+					k->st->image_id);
+		return;
+	}
 	zs_remnant_settle(k->store); /* the restore may still be keeping the baseline */
-	if (!zs_cr_store_baseline(k->store, o->c.id, k->st->image_id, &k->base))
+	if (!zs_cr_store_baseline(k->store, o->c.id, k->st->image_id, &k->base)) {
+		zs_ckpt_report_fallback(&k->rep, "the baseline (image %s) is not in the remnant store %s",
+					k->st->image_id, zs_remnant_root(k->store));
 		return;
+	}
+	if (zs_remnant_check(k->store, k->base, &e) < 0) {
+		zs_ckpt_report_fallback(&k->rep, "the baseline generation %s does not check out: %s", k->base->name,
+					zs_error_msg(e));
+		zs_remnant_gen_free(k->base);
+		k->base = NULL;
+		return;
+	}
 	if (zs_remnant_gen_begin(k->store, o->c.id, &k->tmp, &e) < 0) {
-		zs_warn("remnant store: %s (full checkpoint instead of a diff)", zs_error_msg(e));
+		zs_ckpt_report_fallback(&k->rep, "remnant store: %s", zs_error_msg(e));
 		return;
 	}
 	k->parent = xasprintf("../%s", k->base->name);
 	zs_debug("checkpoint: diff against generation %s (image %s)", k->base->name, k->st->image_id);
+}
+
+/* Drop the automatic diff planned (or tried): a full checkpoint instead. */
+static void drop_auto_diff(struct ckpt *k)
+{
+	zs_remnant_gen_abort(k->store, k->tmp);
+	free(k->tmp);
+	k->tmp = NULL;
+	free(k->parent);
+	k->parent = NULL;
+}
+
+/* Before the container is stopped: the directories written exist and are
+ * writable, their filesystems have room for the container's memory (the
+ * store's, when a diff goes there: else a full checkpoint). */
+static int precheck(struct ckpt *k, zs_error_t *err)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+	cleanup_error zs_error_t e = NULL;
+	uint64_t need;
+
+	if (zs_ckpt_check_dir(k->image_dir, "--image-path", err) < 0)
+		return -1;
+	if (o->c.work_path && *o->c.work_path && zs_ckpt_check_dir(k->work_dir, "--work-path", err) < 0)
+		return -1;
+	if (!store_applies(o))
+		return 0;
+	need = zs_ckpt_memory_estimate(k->st->pid);
+	if (k->tmp && zs_ckpt_check_space(k->tmp, "remnant store", need, &e) < 0) {
+		zs_ckpt_report_fallback(&k->rep, "%s", zs_error_msg(e));
+		drop_auto_diff(k);
+	}
+	return zs_ckpt_check_space(k->image_dir, "--image-path", need, err);
 }
 
 /* --parent-path names an image whose own parents are not all here (it was
@@ -321,19 +378,38 @@ static int run_dump(struct ckpt *k, zs_error_t *err)
 	return 0;
 }
 
-/* After an automatic diff: commit the generation, export it flattened. */
+/* After an automatic diff: commit the generation, export it flattened
+ * into --image-path (with CRIU's stats of this dump, which Podman reads
+ * there).  A failure names where the newest state is. */
 static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 {
 	struct zs_remnant_gen *g = NULL;
 	int ret;
 
 	ret = zs_remnant_gen_commit(k->store, k->o->c.id, k->tmp, &g, err);
-	if (ret < 0)
-		return zs_error_wrap(err, "remnant store: the diff stays in `%s`", k->tmp);
+	if (ret < 0) {
+		/* the diff stays where CRIU wrote it: its `parent` leads to the
+		 * baseline, so it can still be flattened from there */
+		cleanup_free char *cause = zs_cr_error_text(*err);
+		zs_error_release(err);
+		ret = zs_cr_store_export_dir(k->store, k->tmp, k->image_dir, err);
+		if (ret < 0)
+			return zs_error_wrap(err, "remnant store: %s; the newest state is the diff in `%s`", cause,
+					     k->tmp);
+		zs_warn("remnant store: the diff was not kept (%s); `%s` holds the checkpoint", cause, k->image_dir);
+		return 0;
+	}
 	free(k->tmp);
 	k->tmp = NULL;
+	k->rep.generation = xstrdup(g->name);
 	ret = zs_cr_store_export(k->store, g, k->image_dir, err);
 	zs_remnant_gen_free(g);
+	if (ret == 0 && k->rep.stats_raw) {
+		cleanup_free char *path = xasprintf("%s/stats-dump", k->image_dir);
+		cleanup_error zs_error_t e = NULL;
+		if (write_file_atomic(path, k->rep.stats_raw, k->rep.stats_len, 0600, &e) < 0)
+			zs_debug("checkpoint: %s", zs_error_msg(e));
+	}
 	return ret;
 }
 
@@ -347,11 +423,43 @@ static void pin_baseline(struct ckpt *k)
 		zs_warn("remnant store: %s", zs_error_msg(e));
 }
 
+/* What the image just written is (CRIU's stats, pages, ids). */
+static void describe_dump(struct ckpt *k)
+{
+	cleanup_error zs_error_t e = NULL;
+	struct zs_image_info info = {0};
+
+	zs_ckpt_report_read_stats(&k->rep, dump_dir(k));
+	if (zs_image_info(dump_dir(k), &info, &e) < 0) {
+		zs_image_info_free(&info);
+		return;
+	}
+	k->rep.pages = info.pages;
+	k->rep.bytes = info.bytes;
+	k->rep.image_id = steal_pointer(&info.image_id);
+	k->rep.parent_image_id = steal_pointer(&info.parent_image_id);
+	k->rep.diff = k->rep.parent_image_id != NULL;
+	if (k->tmp && k->base)
+		k->rep.base = xstrdup(k->base->name);
+	zs_image_info_free(&info);
+}
+
+static void report(struct ckpt *k)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	k->rep.duration_s = (t1.tv_sec - k->t0.tv_sec) + (t1.tv_nsec - k->t0.tv_nsec) / 1e9;
+	zs_ckpt_report_log(&k->rep);
+	if (k->o->stats_out)
+		*k->o->stats_out = zs_ckpt_report_json(&k->rep);
+}
+
 /* A tracked dump that leaves the container running (--leave-running,
  * --pre-dump) moves CRIU's tracking baseline to the image just written:
  * the state follows at once, whatever happens afterwards (an export to a
  * full disk), or every later diff would name a stale parent. */
-static void update_baseline(struct ckpt *k, const char *dir)
+static void update_baseline(struct ckpt *k, const char *dir, const char *generation)
 {
 	cleanup_error zs_error_t e = NULL;
 	struct zs_image_info info = {0};
@@ -364,7 +472,7 @@ static void update_baseline(struct ckpt *k, const char *dir)
 	k->st->image_id = steal_pointer(&info.image_id);
 	k->st->tracking = true;
 	free(k->st->generation);
-	k->st->generation = NULL;
+	k->st->generation = generation ? xstrdup(generation) : NULL;
 	zs_image_info_free(&info);
 	if (zs_status_write(k->o->c.root, k->st, k->st->annotations, k->cg, &e) < 0)
 		zs_warn("state of %s not updated: %s", k->o->c.id, zs_error_msg(e));
@@ -378,13 +486,93 @@ static bool tracked_dump(const struct ckpt *k)
 	return (o->parent_path && *o->parent_path) || k->parent || o->track_mem || o->pre_dump || k->st->tracking;
 }
 
+/* Plan the dump: the store (an automatic diff, an explicit parent kept
+ * there) and every check that can be made before the container stops. */
+static int plan(struct ckpt *k, zs_error_t *err)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+
+	/* the image directory exists before anything resolves --parent-path in it */
+	if (zs_ckpt_check_dir(k->image_dir, "--image-path", err) < 0)
+		return -1;
+	if (store_applies(o)) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_cr_store_open(&o->c, &k->store, &e) < 0)
+			zs_warn("remnant store not used: %s", zs_error_msg(e));
+		/* what the store still copies from this very directory (a
+		 * restore from it) finishes before CRIU writes here */
+		int dl = zs_cr_image_dir_lock(k->image_dir, true);
+		if (dl >= 0)
+			close(dl);
+		plan_auto_diff(k);
+		plan_explicit_parent(k);
+	}
+	return o->pre_dump ? 0 : precheck(k, err);
+}
+
+static int dump(struct ckpt *k, zs_error_t *err)
+{
+	int ret;
+
+	status_fd = k->o->status_fd;
+	ret = run_dump(k, err);
+	if (ret < 0 && k->tmp) {
+		/* the tasks were resumed: take a full checkpoint instead */
+		zs_ckpt_report_fallback(&k->rep, "the diff dump failed: %s", zs_error_msg(*err));
+		zs_error_release(err);
+		drop_auto_diff(k);
+		close(k->image_fd);
+		k->image_fd = -1;
+		if (k->work_fd >= 0)
+			close(k->work_fd);
+		k->work_fd = -1;
+		ret = run_dump(k, err);
+	}
+	if (status_fd >= 0) {
+		close(status_fd);
+		status_fd = -1;
+	}
+	return ret;
+}
+
+/* After CRIU's dump: the image where it belongs, the state, the store. */
+static int after_dump(struct ckpt *k, zs_error_t *err)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+	struct zs_cr_keep keep = {0};
+	bool tracked = (o->leave_running || o->pre_dump) && tracked_dump(k);
+	int ret = 0;
+
+	describe_dump(k);
+	if (tracked)
+		update_baseline(k, dump_dir(k), NULL);
+	if (k->relink)
+		ret = relink_parent(k, err);
+	if (ret == 0 && k->tmp) {
+		ret = finish_auto_diff(k, err);
+		if (ret == 0 && tracked && k->rep.generation)
+			update_baseline(k, k->image_dir, k->rep.generation);
+	} else if (ret == 0 && store_applies(o))
+		keep.image_dir = k->image_dir;
+	if (ret == 0 && store_applies(o)) {
+		keep.id = o->c.id;
+		keep.bundle = k->st->bundle;
+		keep.rootfs = k->st->rootfs;
+		keep.state_root = o->leave_running ? o->c.root : NULL;
+		keep.gc = true;
+		zs_cr_store_later(k->store, &keep);
+	}
+	return ret;
+}
+
 int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 {
 	struct ckpt k = {.o = o, .image_fd = -1, .work_fd = -1};
-	struct zs_cr_keep keep = {0};
 	cleanup_close int lock = -1;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &k.t0);
+	k.rep.id = o->c.id;
 	lock = zs_status_lock(o->c.root, o->c.id, err);
 	if (lock < 0)
 		return lock;
@@ -393,64 +581,25 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 		goto out;
 	k.image_dir = zs_cr_image_path(&o->c);
 	k.work_dir = zs_cr_work_path(&o->c);
-	/* the image directory exists before anything resolves --parent-path in it */
-	if (mkdir(k.image_dir, 0700) < 0 && errno != EEXIST) {
-		ret = zs_make_error(err, errno, "--image-path: mkdir `%s`", k.image_dir);
+	ret = plan(&k, err);
+	if (ret == 0)
+		ret = dump(&k, err);
+	if (ret < 0)
 		goto out;
-	}
-	if (store_applies(o)) {
-		cleanup_error zs_error_t e = NULL;
-		if (zs_cr_store_open(&o->c, &k.store, &e) < 0)
-			zs_warn("remnant store not used: %s", zs_error_msg(e));
-		plan_auto_diff(&k);
-		plan_explicit_parent(&k);
-	}
-	status_fd = o->status_fd;
-	ret = run_dump(&k, err);
-	if (ret < 0 && k.tmp) {
-		/* the tasks were resumed: take a full checkpoint instead */
-		zs_warn("diff checkpoint failed (%s): taking a full one", zs_error_msg(*err));
-		zs_error_release(err);
-		zs_remnant_gen_abort(k.store, k.tmp);
-		free(k.tmp);
-		k.tmp = NULL;
-		free(k.parent);
-		k.parent = NULL;
-		close(k.image_fd);
-		k.image_fd = -1;
-		if (k.work_fd >= 0)
-			close(k.work_fd);
-		k.work_fd = -1;
-		ret = run_dump(&k, err);
-	}
-	if (status_fd >= 0) {
-		close(status_fd);
-		status_fd = -1;
-	}
-	if (ret == 0 && (o->leave_running || o->pre_dump) && tracked_dump(&k))
-		update_baseline(&k, dump_dir(&k));
-	if (ret == 0 && k.relink)
-		ret = relink_parent(&k, err);
-	if (ret == 0 && k.tmp)
-		ret = finish_auto_diff(&k, err);
-	else if (ret == 0 && store_applies(o))
-		keep.image_dir = k.image_dir;
-	if (ret == 0 && store_applies(o)) {
-		keep.id = o->c.id;
-		keep.bundle = k.st->bundle;
-		keep.rootfs = k.st->rootfs;
-		keep.gc = true;
-		zs_cr_store_later(k.store, &keep);
-	}
-	if (ret == 0 && !o->leave_running && !o->pre_dump) {
+	k.dumped = true;
+	ret = after_dump(&k, err);
+	if (ret == 0 && !o->pre_dump)
+		report(&k);
+	if (!o->leave_running && !o->pre_dump) {
 		close(lock);
 		lock = -1;
-		/* the processes are gone: remove the container as runc does (a
-		 * failure is logged, the checkpoint stands) */
-		if (zs_container_delete(o->c.root, o->c.id, true, err) < 0) {
-			zs_warn("checkpoint done, but removing container %s failed: %s", o->c.id, zs_error_msg(*err));
-			zs_error_release(err);
-		}
+		/* the processes are gone: remove the container as runc does,
+		 * also when keeping the image failed afterwards (the error
+		 * says where the newest state is); a failure to remove is
+		 * logged, the checkpoint stands */
+		cleanup_error zs_error_t e = NULL;
+		if (zs_container_delete(o->c.root, o->c.id, true, &e) < 0)
+			zs_warn("checkpoint done, but removing container %s failed: %s", o->c.id, zs_error_msg(e));
 	}
 out:
 	ckpt_free(&k);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "zanshin/cgroup.h"
+#include "zanshin/checkpoint.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/container_internal.h"
@@ -60,6 +61,35 @@ const char *zs_container_status(const struct zs_status *st)
 	return access(fifo, F_OK) == 0 ? "created" : "running";
 }
 
+/* The config's annotations, plus what zanshin knows of the container's
+ * memory tracking (runc's schema has no field for it): org.zanshin.tracking
+ * (the backend, or "off"), .image-id (the tracking baseline) and
+ * .generation (its name in the remnant store), when it was restored. */
+static void state_annotations(zs_jgen *g, const struct zs_status *st)
+{
+	size_t i, n = zs_json_object_len(st->annotations);
+
+	if (n == 0 && st->image_id == NULL)
+		return;
+	zs_jgen_key(g, "annotations");
+	zs_jgen_map_open(g);
+	for (i = 0; i < n; i++) {
+		const char *k = zs_json_object_key(st->annotations, i);
+		if (st->image_id && str_has_prefix(k, "org.zanshin."))
+			continue;
+		zs_jgen_key(g, k);
+		zs_jgen_value(g, zs_json_object_value(st->annotations, i));
+	}
+	if (st->image_id) {
+		cleanup_free char *backend = st->tracking ? zs_track_backend(st->pid) : NULL;
+		zs_jgen_kv_string(g, "org.zanshin.tracking", backend ? backend : st->tracking ? "lost" : "off");
+		zs_jgen_kv_string(g, "org.zanshin.image-id", st->image_id);
+		if (st->generation)
+			zs_jgen_kv_string(g, "org.zanshin.generation", st->generation);
+	}
+	zs_jgen_map_close(g);
+}
+
 void zs_container_state_fields(zs_jgen *g, const struct zs_status *st, const char *status, bool with_annotations)
 {
 	bool stopped = strcmp(status, "stopped") == 0;
@@ -71,10 +101,8 @@ void zs_container_state_fields(zs_jgen *g, const struct zs_status *st, const cha
 	zs_jgen_kv_string(g, "bundle", st->bundle);
 	zs_jgen_kv_string(g, "rootfs", st->rootfs);
 	zs_jgen_kv_string(g, "created", st->created);
-	if (with_annotations && zs_json_object_len(st->annotations)) {
-		zs_jgen_key(g, "annotations");
-		zs_jgen_value(g, st->annotations);
-	}
+	if (with_annotations)
+		state_annotations(g, st);
 	zs_jgen_kv_string(g, "owner", st->owner ? st->owner : "");
 }
 

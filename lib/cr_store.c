@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,9 @@
 #include "zanshin/criu_image.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
+#include "zanshin/cgroup.h"
+#include "zanshin/container.h"
+#include "zanshin/status.h"
 #include "zanshin/utils.h"
 
 int zs_cr_store_open(const struct zs_cr_opts *o, struct zs_remnant **r, zs_error_t *err)
@@ -47,51 +52,194 @@ int zs_cr_store_baseline(struct zs_remnant *r, const char *id, const char *image
 	return ret > 0;
 }
 
-/* Move every entry of FROM into DIR (same filesystem), then remove FROM
- * and fsync DIR: how a flattened copy lands in a directory the caller
- * (containerd, Podman) may have created already. */
-static int move_entries(const char *from, const char *dir, zs_error_t *err)
+/* ---- the flattened copy into --image-path --------------------------------
+ * IMAGE_DIR ends up holding exactly the new image (plus CRIU's logs of this
+ * run), never a mix with a previous checkpoint's files:
+ *  - usually the image is flattened into a sibling directory on the same
+ *    filesystem, CRIU's logs move into it, and renameat2(RENAME_EXCHANGE)
+ *    swaps it with IMAGE_DIR in one step; the old contents are removed
+ *    afterwards.  Any failure before the swap leaves IMAGE_DIR untouched.
+ *  - IMAGE_DIR a mount point (it cannot be renamed): flattened into
+ *    IMAGE_DIR/.zanshin-new-*, then the old entries are removed and the
+ *    new ones moved up.  A failure while flattening leaves IMAGE_DIR as it
+ *    was; one while moving leaves a partial directory — the store's
+ *    generation, named in the error, is complete either way. */
+
+static int fsync_dir(const char *dir, zs_error_t *err)
+{
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return zs_make_error(err, errno, "fsync `%s`", dir);
+	return 0;
+}
+
+static bool is_mount_root(const char *dir)
+{
+	cleanup_free char *parent = xasprintf("%s/..", dir);
+	struct statx sx;
+	struct stat a, b;
+
+	if (statx(AT_FDCWD, dir, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+	return stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+/* Move the entries of FROM for which KEEP is true (or, KEEP NULL, all but
+ * SKIP) into TO. */
+static int move_entries(const char *from, const char *to, bool (*keep)(const char *), const char *skip, zs_error_t *err)
 {
 	cleanup_dir DIR *d = opendir(from);
-	cleanup_close int dfd = -1;
 	struct dirent *de;
 
 	if (d == NULL)
 		return zs_make_error(err, errno, "open `%s`", from);
 	while ((de = readdir(d))) {
 		cleanup_free char *a = NULL, *b = NULL;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (skip && strcmp(de->d_name, skip) == 0) || (keep && !keep(de->d_name)))
 			continue;
 		a = xasprintf("%s/%s", from, de->d_name);
-		b = xasprintf("%s/%s", dir, de->d_name);
+		b = xasprintf("%s/%s", to, de->d_name);
 		if (rename(a, b) < 0)
 			return zs_make_error(err, errno, "move `%s` to `%s`", a, b);
 	}
-	rmdir(from);
-	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
 	return 0;
+}
+
+/* Remove every entry of DIR but SKIP and CRIU's logs. */
+static int clear_dir(const char *dir, const char *skip, zs_error_t *err)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return zs_make_error(err, errno, "open `%s`", dir);
+	while ((de = readdir(d))) {
+		cleanup_free char *p = NULL;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || strcmp(de->d_name, skip) == 0 ||
+		    zs_image_log_file(de->d_name))
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if (rm_rf(p) < 0)
+			return zs_make_error(err, errno, "remove `%s`", p);
+	}
+	return 0;
+}
+
+static char *sibling(const char *dir, const char *what)
+{
+	cleanup_free char *copy = xstrdup(dir);
+	char *slash;
+
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash == NULL)
+		return xasprintf(".%s.zanshin-%s-%d", copy, what, (int) getpid());
+	*slash = '\0';
+	return xasprintf("%s/.%s.zanshin-%s-%d", *copy ? copy : "", slash + 1, what, (int) getpid());
+}
+
+/* G verified and flattened into OUT, or (G NULL) LEAF flattened. */
+static int flatten_into(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *leaf, const char *out,
+			zs_error_t *err)
+{
+	struct zs_flatten_stats st;
+
+	if (g)
+		return zs_remnant_export(r, g, out, err);
+	return zs_image_flatten(leaf, out, &st, err);
+}
+
+static int export_swap(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *leaf, const char *image_dir,
+		       zs_error_t *err)
+{
+	cleanup_free char *tmp = sibling(image_dir, "new");
+	cleanup_free char *pdir = xstrdup(tmp);
+
+	*strrchr(pdir, '/') = '\0';
+	rm_rf(tmp);
+	if (flatten_into(r, g, leaf, tmp, err) < 0 || move_entries(image_dir, tmp, zs_image_log_file, NULL, err) < 0 ||
+	    fsync_dir(tmp, err) < 0)
+		goto fail;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, image_dir, RENAME_EXCHANGE) < 0) {
+		zs_make_error(err, errno, "swap `%s` with `%s`", tmp, image_dir);
+		/* the logs go back where the user looks for them */
+		move_entries(tmp, image_dir, zs_image_log_file, NULL, NULL);
+		goto fail;
+	}
+	rm_rf(tmp); /* the previous contents */
+	return fsync_dir(*pdir ? pdir : "/", err);
+fail:
+	rm_rf(tmp);
+	return -1;
+}
+
+static int export_in_place(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *leaf,
+			   const char *image_dir, zs_error_t *err)
+{
+	cleanup_free char *name = xasprintf(".zanshin-new-%d", (int) getpid());
+	cleanup_free char *tmp = xasprintf("%s/%s", image_dir, name);
+
+	rm_rf(tmp);
+	if (flatten_into(r, g, leaf, tmp, err) < 0) {
+		rm_rf(tmp);
+		return -1;
+	}
+	if (clear_dir(image_dir, name, err) < 0 || move_entries(tmp, image_dir, NULL, NULL, err) < 0)
+		return -1;
+	rmdir(tmp);
+	return fsync_dir(image_dir, err);
+}
+
+char *zs_cr_store_export_hint(struct zs_remnant *r, const struct zs_remnant_gen *g)
+{
+	bool dflt = strcmp(zs_remnant_root(r), ZS_REMNANT_DEFAULT_ROOT) == 0;
+	cleanup_free char *root = dflt ? xstrdup("") : xasprintf("--remnant-root %s ", zs_remnant_root(r));
+
+	return xasprintf("the newest state is complete in the remnant store as generation %s of container %s "
+			 "(%s); write it out with `zanshin %sremnant export %s %s NEW-DIR` and restore from NEW-DIR",
+			 g->name, g->container, g->path, root, g->container, g->name);
+}
+
+/* ERR's text with its errno spelled out (as main would print it). */
+char *zs_cr_error_text(zs_error_t e)
+{
+	if (e == NULL)
+		return xstrdup("");
+	if (e->status && !e->quiet)
+		return xasprintf("%s: %s", e->msg, strerror(e->status));
+	return xstrdup(e->msg);
 }
 
 int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *image_dir, zs_error_t *err)
 {
-	cleanup_free char *tmp = xasprintf("%s.zanshin-%d", image_dir, (int) getpid());
-	int ret;
+	cleanup_free char *hint = NULL, *cause = NULL;
+	/* a symlinked --image-path: its target is replaced, the link stays */
+	cleanup_free char *real = realpath(image_dir, NULL);
+	const char *dir = real ? real : image_dir;
+	int ret, e;
 
-	rm_rf(tmp);
-	ret = zs_remnant_export(r, g, tmp, err);
+	ret = is_mount_root(dir) ? export_in_place(r, g, NULL, dir, err) : export_swap(r, g, NULL, dir, err);
 	if (ret == 0)
-		ret = move_entries(tmp, image_dir, err);
-	if (ret < 0) {
-		rm_rf(tmp);
-		return zs_error_wrap(
-		    err,
-		    "the checkpoint is generation %s of container %s in the remnant store, but writing "
-		    "it to --image-path failed (zanshin remnant export can retry)",
-		    g->name, g->container);
-	}
-	return 0;
+		return 0;
+	hint = zs_cr_store_export_hint(r, g);
+	cause = zs_cr_error_text(*err);
+	e = zs_error_errno(*err);
+	zs_error_release(err);
+	return zs_make_error(err, e ? -e : -EIO, "writing the checkpoint to --image-path `%s` failed: %s; %s",
+			     image_dir, cause, hint);
+}
+
+int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *image_dir, zs_error_t *err)
+{
+	cleanup_free char *real = realpath(image_dir, NULL);
+	const char *dir = real ? real : image_dir;
+	int ret = is_mount_root(dir) ? export_in_place(r, NULL, leaf, dir, err) : export_swap(r, NULL, leaf, dir, err);
+
+	return ret < 0 ? zs_error_wrap(err, "writing `%s` to --image-path `%s`", leaf, image_dir) : 0;
 }
 
 /* Keep IMAGE_DIR (just written or restored from) as a generation; a store
@@ -259,6 +407,25 @@ void zs_cr_store_gc(struct zs_remnant *r)
 	zs_remnant_gc_items_free(items, n);
 }
 
+/* The image directory the store copies from in the background is locked
+ * shared (taken before the fork, so that no command can come in between)
+ * until the copy is done; a checkpoint about to write into that directory
+ * takes it exclusively first: it waits for the copy of this directory
+ * only, not for every keeping job of the store. */
+int zs_cr_image_dir_lock(const char *dir, bool exclusive)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 /* Store work that can wait (keeping what was just written or restored,
  * the Bundle, retention) runs in a detached, nice'd process, so that
  * checkpoint and restore return as soon as the container's part is done
@@ -266,10 +433,38 @@ void zs_cr_store_gc(struct zs_remnant *r)
  * shared lock on ROOT/.keeping: a checkpoint that wants its baseline from
  * the store, and the `remnant` verbs, wait for it (zs_remnant_settle).
  * ZANSHIN_STORE_SYNC=1 does the work inline. */
+/* The container (still there, still restored from IMAGE_ID, its state not
+ * locked by a command that is writing it) records GEN as its generation. */
+static void record_generation(const char *root, const char *id, const char *gen)
+{
+	cleanup_free char *dir = zs_status_dir(root, id);
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_error zs_error_t e = NULL;
+	struct zs_status *st = NULL;
+	struct zs_cgroup *cg = NULL;
+
+	/* never wait: a checkpoint holding the lock waits for us */
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return;
+	if (zs_container_load(root, id, &st, &cg, &e) < 0)
+		return;
+	if (st->generation == NULL) {
+		st->generation = xstrdup(gen);
+		if (zs_status_write(root, st, st->annotations, cg, &e) < 0)
+			zs_debug("state of %s: %s", id, zs_error_msg(e));
+	}
+	zs_status_free(st);
+	zs_cgroup_free(cg);
+}
+
 static void keep_job(struct zs_remnant *r, const struct zs_cr_keep *k)
 {
+	cleanup_free char *gen = NULL;
+
 	if (k->image_dir)
-		zs_cr_store_keep(r, k->id, k->image_dir, NULL);
+		zs_cr_store_keep(r, k->id, k->image_dir, &gen);
+	if (gen && k->state_root)
+		record_generation(k->state_root, k->id, gen);
 	if (k->bundle)
 		zs_cr_store_bundle(r, k->id, k->bundle, k->rootfs);
 	if (k->gc)
@@ -280,7 +475,7 @@ void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
 {
 	cleanup_error zs_error_t e = NULL;
 	const char *sync = getenv("ZANSHIN_STORE_SYNC");
-	int lock, devnull;
+	int lock, dirlock, devnull;
 	pid_t pid;
 
 	if (r == NULL)
@@ -294,14 +489,19 @@ void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
 		zs_warn("remnant store: %s", zs_error_msg(e));
 		return;
 	}
+	dirlock = k->image_dir ? zs_cr_image_dir_lock(k->image_dir, false) : -1;
 	pid = fork();
 	if (pid < 0) {
 		close(lock);
+		if (dirlock >= 0)
+			close(dirlock);
 		keep_job(r, k);
 		return;
 	}
 	if (pid > 0) {
-		close(lock); /* the child's copy keeps the lock */
+		close(lock); /* the child's copies keep the locks */
+		if (dirlock >= 0)
+			close(dirlock);
 		waitpid(pid, NULL, 0);
 		return;
 	}
@@ -316,8 +516,8 @@ void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k)
 		dup2(devnull, 1);
 		dup2(devnull, 2);
 	}
-	if (dup2(lock, 3) == 3)
-		syscall(SYS_close_range, 4, ~0U, 0);
+	if (dup2(lock, 3) == 3 && (dirlock < 0 || dup2(dirlock, 4) == 4))
+		syscall(SYS_close_range, dirlock < 0 ? 4 : 5, ~0U, 0);
 	setpriority(PRIO_PROCESS, 0, 10);
 	/* one core for hashing: the other stays with the containers */
 	zs_digest_set_max_threads(1);

@@ -344,6 +344,16 @@ void zs_inventory_free(struct zs_inventory *inv)
 	memset(inv, 0, sizeof(*inv));
 }
 
+bool zs_image_log_file(const char *name)
+{
+	size_t l = strlen(name);
+
+	if (l > 4 && strcmp(name + l - 4, ".log") == 0)
+		return true;
+	return strcmp(name, "stats-dump") == 0 || strcmp(name, "stats-restore") == 0 ||
+	       strcmp(name, "stats-restore.img") == 0 || strcmp(name, "stats-dump.img") == 0;
+}
+
 bool zs_img_is_pagemap(const char *name)
 {
 	size_t n = strlen(name);

@@ -771,14 +771,16 @@ static int copy_file(struct chain *c, const char *name, int odfd, const char *ou
 	struct stat sb;
 	int ret;
 
-	if (fstatat(l->dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+	/* opened once, checked as opened: what is copied is what was checked */
+	in = openat(l->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (in < 0 && errno == ELOOP)
+		return zs_make_error(err, -EINVAL, "%s/%s: not a regular file (an image holds only files and `parent`)",
+				     l->dir, name);
+	if (in < 0 || fstat(in, &sb) < 0)
 		return zs_make_error(err, errno, "%s/%s", l->dir, name);
 	if (!S_ISREG(sb.st_mode))
 		return zs_make_error(err, -EINVAL, "%s/%s: not a regular file (an image holds only files and `parent`)",
 				     l->dir, name);
-	in = zs_img_open(l->dfd, l->dir, name, &sb, err);
-	if (in < 0)
-		return -1;
 	f.out_fd = create_out(odfd, out, name, sb.st_mode, err);
 	if (f.out_fd < 0)
 		return -1;
@@ -821,7 +823,7 @@ static int flatten_files(struct chain *c, int odfd, const char *out, struct zs_f
 	 * pagemaps) and what is rewritten. */
 	for (i = 0; i < n && ret == 0; i++) {
 		if (strcmp(names[i], "parent") == 0 || strcmp(names[i], "inventory.img") == 0 ||
-		    faccessat(odfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		    zs_image_log_file(names[i]) || faccessat(odfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
 		ret = copy_file(c, names[i], odfd, out, st, err);
 	}

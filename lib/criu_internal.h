@@ -59,8 +59,17 @@ struct zs_remnant_gen;
 int zs_cr_store_open(const struct zs_cr_opts *o, struct zs_remnant **r, zs_error_t *err);
 /* 1 and *G when the store holds IMAGE_ID for container ID, else 0. */
 int zs_cr_store_baseline(struct zs_remnant *r, const char *id, const char *image_id, struct zs_remnant_gen **g);
-/* Flattened copy of G into IMAGE_DIR (which may exist). */
+/* Flattened copy of G into IMAGE_DIR (which may exist): its contents are
+ * replaced as a whole (CRIU's logs kept); on failure the error names G and
+ * how to export it. */
 int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *image_dir, zs_error_t *err);
+/* The same from the image directory LEAF (a diff whose `parent` chain
+ * leads to the store), not verified against a manifest. */
+int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *image_dir, zs_error_t *err);
+/* "the newest state is ... generation G ...: zanshin remnant export ..." */
+char *zs_cr_store_export_hint(struct zs_remnant *r, const struct zs_remnant_gen *g);
+/* ERR's text with its errno spelled out. */
+char *zs_cr_error_text(zs_error_t e);
 /* Keep IMAGE_DIR as a generation (warning on failure); *GEN_NAME if kept. */
 void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name);
 /* Keep the bundle unless one is stored already. */
@@ -73,11 +82,46 @@ int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_
  * process (ZANSHIN_STORE_SYNC=1: inline); NULL fields are skipped. */
 struct zs_cr_keep {
 	const char *id, *image_dir, *bundle, *rootfs;
+	const char *state_root; /* set: record the generation kept in ID's state.json */
 	bool gc;
 };
 void zs_cr_store_later(struct zs_remnant *r, const struct zs_cr_keep *k);
+/* DIR opened and flock()ed (shared: the store copies from it; exclusive:
+ * wait for that copy before writing into DIR); the fd, -1 on failure. */
+int zs_cr_image_dir_lock(const char *dir, bool exclusive);
 /* Does DIR's `parent` chain lead, id by id, to a full image? */
 bool zs_cr_chain_complete(const char *dir);
 /* Retention (max_age, max_bytes) after a checkpoint. */
 void zs_cr_store_gc(struct zs_remnant *r);
+/* ---- lib/checkpoint_report.c: what a checkpoint says it did ---- */
+#include <stdint.h>
+struct zs_ckpt_report {
+	const char *id;
+	bool diff;
+	char *fallback; /* why a diff was wanted but a full one taken */
+	uint64_t bytes, pages;
+	double duration_s;
+	char *generation, *base, *image_id, *parent_image_id;
+	bool have_criu;
+	uint64_t criu[15]; /* dump_stats_entry by field number */
+	bool criu_set[15];
+	char *stats_raw; /* stats-dump as read */
+	size_t stats_len;
+};
+/* DIR/stats-dump (CRIU's dump statistics) into R. */
+void zs_ckpt_report_read_stats(struct zs_ckpt_report *r, const char *dir);
+/* Record (and always warn) why the checkpoint is full instead of a diff. */
+void zs_ckpt_report_fallback(struct zs_ckpt_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *zs_ckpt_report_json(const struct zs_ckpt_report *r);
+void zs_ckpt_report_log(const struct zs_ckpt_report *r);
+void zs_ckpt_report_free(struct zs_ckpt_report *r);
+
+/* ---- lib/checkpoint_precheck.c: checked before the container is stopped ---- */
+/* Bytes of memory a full image of the process tree of INIT holds (about). */
+uint64_t zs_ckpt_memory_estimate(pid_t init);
+/* DIR created with its parents (0700), a writable directory; WHAT names it. */
+int zs_ckpt_check_dir(const char *dir, const char *what, zs_error_t *err);
+/* DIR's filesystem has NEED bytes free (-ENOSPC naming both if not). */
+int zs_ckpt_check_space(const char *dir, const char *what, uint64_t need, zs_error_t *err);
+
 #endif

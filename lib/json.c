@@ -322,6 +322,13 @@ void zs_jgen_uint(zs_jgen *g, unsigned long long n)
 	yajl_gen_number(g->g, buf, len);
 }
 
+void zs_jgen_double(zs_jgen *g, double v, int decimals)
+{
+	char buf[64];
+	int len = snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	yajl_gen_number(g->g, buf, len);
+}
+
 void zs_jgen_bool(zs_jgen *g, bool b)
 {
 	yajl_gen_bool(g->g, b);

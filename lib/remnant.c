@@ -689,7 +689,12 @@ int zs_rem_retire(struct zs_remnant *r, const char *id, const char *name, zs_err
 	return 0;
 }
 
-int zs_remnant_verify(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_error_t *err)
+static bool defer_all(const char *name)
+{
+	return true;
+}
+
+static int verify_chain(struct zs_remnant *r, const struct zs_remnant_gen *g, bool hash, zs_error_t *err)
 {
 	struct zs_remnant_gen **gens = NULL, *cur;
 	size_t n;
@@ -702,8 +707,8 @@ int zs_remnant_verify(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_e
 	if (cur == NULL)
 		ret = zs_make_error(err, -ENOENT, "generation `%s` of `%s` is not in the store", g->name, g->container);
 	while (ret == 0 && cur) {
-		ret = zs_rem_verify_dir(cur->path, err);
-		if (ret == 0)
+		ret = hash ? zs_rem_verify_dir(cur->path, err) : zs_rem_verify_dir_defer(cur->path, defer_all, err);
+		if (ret == 0 && hash)
 			ret = zs_image_check(cur->path, err);
 		if (ret == 0 && cur->parent && by_name(gens, n, cur->parent) == NULL)
 			ret = zs_make_error(err, -ENOENT, "%s: parent generation `%s` is missing", cur->path,
@@ -714,6 +719,16 @@ int zs_remnant_verify(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_e
 	}
 	zs_rem_gens_free(gens, n);
 	return ret;
+}
+
+int zs_remnant_verify(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_error_t *err)
+{
+	return verify_chain(r, g, true, err);
+}
+
+int zs_remnant_check(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_error_t *err)
+{
+	return verify_chain(r, g, false, err);
 }
 
 int zs_remnant_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *out_dir, zs_error_t *err)

@@ -1,8 +1,9 @@
 /* zanshin — files into the remnant store: a container's bundle (config.json
- * and a hard-link copy of its rootfs) and image directories written
+ * and a copy of its rootfs) and image directories written
  * elsewhere (zs_remnant_import).  Trees are walked with *at() calls on
  * directory fds opened O_NOFOLLOW: a symlink is copied as a symlink, never
- * followed out of the tree. */
+ * followed out of the tree.  File data is copied into inodes of the
+ * store's own (lib/remnant_copy.c), never hard-linked. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +28,7 @@ static int open_dir_at(int dfd, const char *name)
 	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* ---- rootfs size and hard-link tree ---- */
+/* ---- rootfs size and copy ---- */
 
 struct walk {
 	dev_t dev;
@@ -106,6 +107,35 @@ static int copy_dir(int sfd, int dfd, const char *name, const char *path, const 
 	return 0;
 }
 
+/* A file of the rootfs: its own inode in the store (a container restored
+ * from the kept Bundle must not write through into the live rootfs), same
+ * owner, mode, times and xattrs.  Opened once: what is copied is what was
+ * checked. */
+static int copy_regular(int sfd, int dfd, const char *name, const char *path, const struct stat *lst, zs_error_t *err)
+{
+	cleanup_close int in = -1, out = -1;
+	struct stat st;
+	struct timespec ts[2];
+
+	in = zs_rem_open_regular(sfd, name, path, &st, err);
+	if (in < 0)
+		return -1;
+	if (st.st_ino != lst->st_ino || st.st_dev != lst->st_dev)
+		return zs_make_error(err, -EAGAIN, "%s: changed while the rootfs was kept", path);
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return zs_make_error(err, errno, "create `%s` (copy)", path);
+	if (zs_rem_copy_fd(in, out, path, err) < 0)
+		return -1;
+	copy_xattrs(in, out);
+	if (fchown(out, st.st_uid, st.st_gid) < 0 || fchmod(out, st.st_mode & 07777) < 0)
+		return zs_make_error(err, errno, "chown/chmod `%s` (copy)", path);
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	futimens(out, ts);
+	return 0;
+}
+
 static int copy_entry(int sfd, int dfd, const char *name, const char *path, dev_t dev, zs_error_t *err)
 {
 	char target[PATH_MAX];
@@ -118,9 +148,7 @@ static int copy_entry(int sfd, int dfd, const char *name, const char *path, dev_
 	case S_IFDIR:
 		return copy_dir(sfd, dfd, name, path, &st, dev, err);
 	case S_IFREG:
-		if (linkat(sfd, name, dfd, name, 0) < 0)
-			return zs_make_error(err, errno, "link `%s`", path);
-		return 0;
+		return copy_regular(sfd, dfd, name, path, &st, err);
 	case S_IFLNK:
 		n = readlinkat(sfd, name, target, sizeof(target) - 1);
 		if (n < 0)
@@ -456,48 +484,32 @@ int zs_remnant_bundle(struct zs_remnant *r, const char *id, char **path, zs_erro
 
 /* ---- import of an image directory ---- */
 
-static int copy_file(int sfd, int dfd, const char *name, const char *path, zs_error_t *err)
-{
-	cleanup_close int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	cleanup_close int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	cleanup_free char *buf = xmalloc(1 << 20);
-	ssize_t n;
-
-	if (in < 0 || out < 0)
-		return zs_make_error(err, errno, "copy `%s`", path);
-	while ((n = read(in, buf, 1 << 20)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write_all(out, buf, n) < 0)
-			return zs_make_error(err, errno, "copy `%s`", path);
-	}
-	return 0;
-}
-
+/* Every file of SRC copied into TMP: each opened once without following
+ * symlinks, checked a regular file as opened, its data copied from that fd
+ * (lib/remnant_copy.c).  `parent` is the store's own link to PARENT. */
 static int import_entries(const char *src, const char *tmp, const char *parent, zs_error_t *err)
 {
 	cleanup_close int sfd = open_dir_at(AT_FDCWD, src), dfd = open_dir_at(AT_FDCWD, tmp);
 	cleanup_free char *link = parent ? xasprintf("../%s", parent) : NULL;
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	struct stat st;
 	int fd;
 
 	if (sfd < 0 || dfd < 0 || (fd = dup(sfd)) < 0)
 		return zs_make_error(err, errno, "open `%s`", sfd < 0 ? src : tmp);
 	d = fdopendir(fd);
-	while (d && (de = readdir(d))) {
+	if (d == NULL) {
+		close(fd);
+		return zs_make_error(err, errno, "open `%s`", src);
+	}
+	while ((de = readdir(d))) {
 		cleanup_free char *p = xasprintf("%s/%s", src, de->d_name);
 		const char *n = de->d_name;
 		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strcmp(n, "parent") == 0 ||
 		    strcmp(n, "manifest.json") == 0 || strcmp(n, "lineage.json") == 0 || zs_rem_ignored_file(n))
 			continue;
-		if (fstatat(sfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return zs_make_error(err, errno, "stat `%s`", p);
-		if (!S_ISREG(st.st_mode))
-			return zs_make_error(err, -EINVAL, "%s: not a regular file in an image directory", p);
-		if (linkat(sfd, n, dfd, n, 0) < 0 && copy_file(sfd, dfd, n, p, err) < 0)
-			return -1;
+		if (zs_rem_copy_file_at(sfd, n, p, dfd, 0600, NULL, err) < 0)
+			return zs_error_wrap(err, "%s: not kept", src);
 	}
 	if (link && symlinkat(link, dfd, "parent") < 0)
 		return zs_make_error(err, errno, "symlink `%s/parent`", tmp);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <time.h>
 #include "zanshin/error.h"
 #include "zanshin/remnant.h"
@@ -92,6 +93,23 @@ void zs_rem_mark_chain(struct zs_remnant_gen **gens, size_t n, size_t i, bool *m
 /* *MARKS (n entries, free()): the generations of ID that a live pin needs
  * (each pin's baseline and its chain); stale pins are removed. */
 int zs_rem_pinned_marks(struct zs_remnant *r, const char *id, struct zs_remnant_gen **gens, size_t n, bool **marks,
+			zs_error_t *err);
+
+/* lib/remnant_copy.c */
+/* CRIU's logs and statistics (dump.log, restore.log, any *.log,
+ * stats-dump, stats-restore): rewritten in place by CRIU's next run, not
+ * needed to restore; never part of a generation or its manifest (older
+ * manifests that list them are tolerated). */
+bool zs_rem_criu_log_file(const char *name);
+/* DFD/NAME opened once (O_RDONLY | O_NOFOLLOW | O_NONBLOCK), *ST from the
+ * opened fd; a regular file or an error (a symlink, a FIFO, a device...).
+ * Returns the fd. */
+int zs_rem_open_regular(int dfd, const char *name, const char *path, struct stat *st, zs_error_t *err);
+/* IN's data into OUT: FICLONE, else copy_file_range, else read/write. */
+int zs_rem_copy_fd(int in, int out, const char *path, zs_error_t *err);
+/* SFD/NAME (zs_rem_open_regular) copied into a new DFD/NAME of MODE;
+ * *ST (may be NULL): the source as opened. */
+int zs_rem_copy_file_at(int sfd, const char *name, const char *path, int dfd, mode_t mode, struct stat *st,
 			zs_error_t *err);
 
 #endif

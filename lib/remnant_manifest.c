@@ -26,8 +26,9 @@
 
 bool zs_rem_ignored_file(const char *name)
 {
-	/* CRIU writes its restore statistics into the image directory. */
-	return strcmp(name, "stats-restore.img") == 0;
+	/* CRIU writes its statistics (and, with the image directory as its
+	 * work directory, its logs) into the image directory */
+	return zs_rem_criu_log_file(name);
 }
 
 /* ---- known digests (zs_rem_known_add) ---- */
@@ -194,6 +195,8 @@ static int manifest_entry(zs_jgen *files, zs_jgen *links, int dfd, const char *d
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return zs_make_error(err, errno, "stat `%s/%s`", dir, name);
+	if (S_ISLNK(st.st_mode) && strcmp(name, "parent") != 0)
+		return zs_make_error(err, -EINVAL, "%s/%s: a symlink where an image file belongs", dir, name);
 	if (S_ISLNK(st.st_mode)) {
 		n = readlinkat(dfd, name, target, sizeof(target) - 1);
 		if (n < 0)
@@ -234,8 +237,15 @@ int zs_rem_write_manifest(const char *dir, const char *image_id, zs_error_t *err
 		return -1;
 	zs_jgen_array_open(files);
 	zs_jgen_array_open(links);
-	for (i = 0; i < n && ret == 0; i++)
+	for (i = 0; i < n && ret == 0; i++) {
+		/* CRIU's logs and stats are not part of a generation */
+		if (zs_rem_criu_log_file(names[i])) {
+			if (unlinkat(dfd, names[i], 0) < 0 && errno != ENOENT)
+				ret = zs_make_error(err, errno, "remove `%s/%s`", dir, names[i]);
+			continue;
+		}
 		ret = manifest_entry(files, links, dfd, dir, names[i], err);
+	}
 	zs_free_string_array(names);
 	if (ret < 0)
 		return ret;
@@ -329,6 +339,10 @@ static int check_file(int dfd, const char *dir, int v, const zs_json *e, bool (*
 		return zs_error_wrap(err, "%s", dir);
 	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return zs_make_error(err, -EINVAL, "%s/manifest.json: bad file name `%s`", dir, name);
+	/* an older manifest listing CRIU's logs or stats, which CRIU rewrote
+	 * in place: not needed to restore, not checked */
+	if (zs_rem_criu_log_file(name))
+		return 0;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return zs_make_error(err, errno == ENOENT ? -ENOENT : errno, "%s/%s: listed in the manifest but %s",
 				     dir, name, errno == ENOENT ? "missing" : "not readable");
@@ -356,6 +370,10 @@ static int check_link(int dfd, const char *dir, const zs_json *e, zs_error_t *er
 
 	if (name == NULL || target == NULL || strchr(name, '/'))
 		return zs_make_error(err, -EINVAL, "%s/manifest.json: links[]: needs a name and a target", dir);
+	/* the only symlink a generation has is the `parent` the store wrote */
+	if (strcmp(name, "parent") != 0)
+		return zs_make_error(err, -EBADMSG, "%s/%s: a symlink in the manifest where an image file belongs", dir,
+				     name);
 	n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
 	if (n < 0)
 		return zs_make_error(err, errno == ENOENT ? -ENOENT : errno,

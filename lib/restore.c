@@ -81,23 +81,45 @@ static char *cg_procs_path(const char *ctrl, const char *path)
  * was forked by CRIU inside the container's cgroup: it is ours, not the
  * container's (ps, memory accounting, delete), so it leaves with us.  Its
  * pid is in the tracking state file of the restored init. */
-static pid_t keeper_of(pid_t pid)
+/* The tracking state file CRIU keeps for PID (criu-patches 0011). */
+static char *track_state(pid_t pid)
 {
 	char ns[64], *lb;
 	ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
-	cleanup_free char *path = NULL, *buf = NULL, *line = NULL;
+	cleanup_free char *path = NULL;
 	cleanup_error zs_error_t e = NULL;
+	char *buf = NULL;
 	size_t len;
 
 	if (n <= 0)
-		return -1;
+		return NULL;
 	ns[n] = '\0';
 	lb = strchr(ns, '[');
 	if (lb == NULL)
-		return -1;
+		return NULL;
 	path = xasprintf("/run/criu/track/%lu-%d-%llu", strtoul(lb + 1, NULL, 10), (int) pid,
 			 zs_proc_start_time(pid, NULL));
 	if (read_file(path, &buf, &len, &e) < 0)
+		return NULL;
+	return buf;
+}
+
+char *zs_track_backend(pid_t pid)
+{
+	cleanup_free char *buf = track_state(pid);
+	char name[64];
+	const char *b = buf ? strstr(buf, "\nbackend ") : NULL;
+
+	if (b == NULL || sscanf(b + 9, "%63s", name) != 1)
+		return NULL;
+	return xstrdup(name);
+}
+
+static pid_t keeper_of(pid_t pid)
+{
+	cleanup_free char *buf = track_state(pid), *line = NULL;
+
+	if (buf == NULL)
 		return -1;
 	line = strstr(buf, "\nkeeper ") ? xstrdup(strstr(buf, "\nkeeper ") + 8) : NULL;
 	return line ? (pid_t) strtol(line, NULL, 10) : -1;
@@ -631,19 +653,22 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	}
 	if (r->pid <= 0)
 		r->pid = ret;
-	/* what was restored stays on this node as a remnant (the baseline of
-	 * the next checkpoint's diff) */
-	{
-		struct zs_cr_keep keep = {.id = o->c.id, .bundle = r->bundle, .rootfs = r->rootfs};
-		if (r->generation == NULL && r->image_id)
-			keep.image_dir = r->image_dir;
-		zs_cr_store_later(r->store, &keep);
-	}
 	ret = save_state(r, err);
 	if (ret == 0)
 		pin_baseline(r);
 	if (ret == 0)
 		ret = zs_write_pid_file(o->pid_file, r->pid, err);
+	/* what was restored stays on this node as a remnant (the baseline of
+	 * the next checkpoint's diff); its generation goes into state.json
+	 * once kept */
+	if (ret == 0) {
+		struct zs_cr_keep keep = {.id = o->c.id, .bundle = r->bundle, .rootfs = r->rootfs};
+		if (r->generation == NULL && r->image_id) {
+			keep.image_dir = r->image_dir;
+			keep.state_root = o->c.root;
+		}
+		zs_cr_store_later(r->store, &keep);
+	}
 	return ret;
 }
 

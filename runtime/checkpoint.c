@@ -1,6 +1,7 @@
 /* zanshin checkpoint — runc 1.1's options, plus diffs against the image
  * the container was restored from (--track-mem, --parent-path). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ enum {
 	O_EMPTY_NS,
 	O_DEDUP,
 	O_TRACK,
+	O_PRINT_STATS,
 };
 
 static const struct zs_optdef opts[] = {
@@ -48,6 +50,8 @@ static const struct zs_optdef opts[] = {
     {"track-mem", 0, false, O_TRACK,
      "use memory tracking: with --parent-path the image is a diff against it (zanshin; a tracked container's "
      "checkpoint is a diff in the remnant store anyway)"},
+    {"print-stats", 0, false, O_PRINT_STATS,
+     "print one JSON object on stdout: diff or full, why it fell back, size, time, generation, CRIU's statistics"},
     {NULL, 0, false, 0, NULL},
 };
 
@@ -67,6 +71,7 @@ static int parse_fd(const char *v, int *fd, zs_error_t *err)
 struct parsed {
 	struct zs_checkpoint_opts o;
 	zs_error_t *err;
+	bool print_stats;
 };
 
 static int on_opt(int id, const char *v, void *data)
@@ -122,6 +127,9 @@ static int on_opt(int id, const char *v, void *data)
 	case O_TRACK:
 		o->track_mem = zs_opt_bool(v);
 		break;
+	case O_PRINT_STATS:
+		p->print_stats = zs_opt_bool(v);
+		break;
 	}
 	return 0;
 }
@@ -129,6 +137,7 @@ static int on_opt(int id, const char *v, void *data)
 ZS_VERB(checkpoint)
 {
 	struct parsed p = {.o = {.status_fd = -1}, .err = err};
+	char *stats = NULL;
 	int first, ret;
 
 	ret = zs_parse_opts("checkpoint", opts, argc, argv, on_opt, &p, &first, err);
@@ -147,5 +156,13 @@ ZS_VERB(checkpoint)
 	p.o.c.criu = g->criu;
 	p.o.c.remnant_root = g->remnant_root;
 	p.o.c.id = argv[first];
-	return zs_container_checkpoint(&p.o, err);
+	if (p.print_stats)
+		p.o.stats_out = &stats;
+	ret = zs_container_checkpoint(&p.o, err);
+	if (stats) {
+		printf("%s\n", stats);
+		fflush(stdout);
+		free(stats);
+	}
+	return ret;
 }

@@ -25,6 +25,7 @@ struct zs_checkpoint_opts {
 	const char *page_server; /* ADDRESS:PORT */
 	int status_fd;		 /* -1 = none */
 	bool leave_running, pre_dump, track_mem;
+	char **stats_out; /* non-NULL: gets the --print-stats JSON object (caller frees) */
 };
 
 struct zs_restore_opts {
@@ -45,5 +46,10 @@ int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_e
  * installed with zanshin (bin/criu next to us in a build tree,
  * ../libexec/zanshin/criu when installed).  Caller frees. */
 int zs_criu_binary(const char *criu, char **out, zs_error_t *err);
+
+/* The memory tracking backend CRIU runs for the restored PID ("wp-async",
+ * "soft-dirty"), NULL when it tracks nothing for it.  Caller frees. */
+#include <sys/types.h>
+char *zs_track_backend(pid_t pid);
 
 #endif

@@ -173,4 +173,9 @@ struct zs_config;
  * 0, or an error naming the image file, the field and the config field. */
 int zs_image_check_config(int at, const char *dir, const struct zs_config *cfg, const char *file, zs_error_t *err);
 
+/* CRIU's logs and statistics in an image directory (dump.log, restore.log,
+ * any *.log, stats-dump, stats-restore): CRIU rewrites them in place on its
+ * next run there; not needed to restore, not part of an image. */
+bool zs_image_log_file(const char *name);
+
 #endif

@@ -69,6 +69,8 @@ void zs_jgen_key(zs_jgen *g, const char *k);
 void zs_jgen_string(zs_jgen *g, const char *s); /* NULL -> "" */
 void zs_jgen_int(zs_jgen *g, long long n);
 void zs_jgen_uint(zs_jgen *g, unsigned long long n);
+/* A finite number with DECIMALS digits after the point. */
+void zs_jgen_double(zs_jgen *g, double v, int decimals);
 void zs_jgen_bool(zs_jgen *g, bool b);
 void zs_jgen_null(zs_jgen *g);
 /* Write a parsed value (any kind) into the generator. */

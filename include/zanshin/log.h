@@ -13,6 +13,7 @@ int zs_log_init(const char *path, enum zs_log_format format, bool debug, zs_erro
 void zs_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define zs_debug(...) zs_log("debug", __VA_ARGS__)
 #define zs_warn(...) zs_log("warning", __VA_ARGS__)
+#define zs_info(...) zs_log("info", __VA_ARGS__)
 /* Log an error line; returns whether the log goes to stderr already. */
 bool zs_log_error(const char *msg);
 bool zs_log_debug_enabled(void);

@@ -56,8 +56,10 @@ int zs_remnant_gen_commit(struct zs_remnant *r, const char *id, const char *tmp_
 			  zs_error_t *err);
 void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir);
 
-/* Keep a copy of an image directory written elsewhere (hard links when on
- * the same filesystem, a copy otherwise) as a generation of ID, unless one
+/* Keep a copy of an image directory written elsewhere as a generation of
+ * ID (each file opened once, never through a symlink, a regular file, its
+ * data copied: FICLONE, copy_file_range or read/write; CRIU's logs and
+ * stats left out), unless one
  * with the same image id is already stored (then *GEN is that one).  A diff
  * is kept only if its parent generation is in the store (else -ENOENT). */
 int zs_remnant_import(struct zs_remnant *r, const char *id, const char *src_dir, struct zs_remnant_gen **gen,
@@ -72,12 +74,16 @@ int zs_remnant_find(struct zs_remnant *r, const char *id, const char *image_id, 
 /* Check every file of a generation and of its ancestors against their
  * manifests.  0 or an error naming the first file that differs. */
 int zs_remnant_verify(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_error_t *err);
+/* The same without hashing: every file of G and of its ancestors present
+ * with its manifest's size, nothing extra, records readable (what a
+ * checkpoint checks of its baseline before the container is stopped). */
+int zs_remnant_check(struct zs_remnant *r, const struct zs_remnant_gen *g, zs_error_t *err);
 
 /* Flatten generation G (and its chain) into OUT_DIR (must not exist):
  * a full image restorable on its own. */
 int zs_remnant_export(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *out_dir, zs_error_t *err);
 
-/* Bundle: keep BUNDLE_DIR/config.json and ROOTFS (hard-link copy when on
+/* Bundle: keep BUNDLE_DIR/config.json and ROOTFS (a copy, own inodes, when on
  * the same filesystem and ROOTFS is not a mount point, else recorded as
  * not kept).  *PATH gets the stored bundle directory (config.json whose
  * root.path points at the kept rootfs) or 0 when none is stored. */
