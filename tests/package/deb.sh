@@ -70,6 +70,12 @@ cleanup() {
 	for c in "${PODMAN_IDS[@]}" "$CTR_ID"; do rm -rf "/var/lib/zanshin/containers/$c"; done
 	[ "$VARLIB_BEFORE" = 0 ] && { rmdir /var/lib/zanshin/containers /var/lib/zanshin 2>/dev/null; rm -f /var/lib/zanshin/.keeping; rmdir /var/lib/zanshin 2>/dev/null; }
 	rm -rf "/run/containerd/runc/$NS"
+	# whatever of the test's containers the engines did not stop (a restore
+	# that ctr lost track of) lives in the namespace's cgroups: kill it
+	for c in /sys/fs/cgroup/*/"$NS"; do
+		[ -d "$c" ] && find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null
+	done
+	sleep 0.2
 	for c in /sys/fs/cgroup/*/"$NS"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done
 	rm -rf "$R"
 	return 0
