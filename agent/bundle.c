@@ -11,7 +11,9 @@
  * directory when it first computes them (STATE_DIR/bundles/by-id/ID.json),
  * so a container that comes back finds its Bundle without sending it
  * again.  A rootfs held for one container is reused for another whose
- * rootfs has the same digest: hard links (cp -al), not sent. */
+ * rootfs has the same digest: copied locally (cp -a --reflink=auto: its own
+ * inodes, so one container writing a file in place never changes another
+ * container's rootfs), not sent. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -302,9 +304,9 @@ static char *config_rootfs(const zs_json *cfg, size_t *len)
 	return zs_jgen_result(g, len);
 }
 
-static int link_copy(const char *from, const char *to, zs_error_t *err)
+static int local_copy(const char *from, const char *to, zs_error_t *err)
 {
-	char *argv[] = {"cp", "-a", "-l", "--", NULL, NULL, NULL};
+	char *argv[] = {"cp", "-a", "--reflink=auto", "--", NULL, NULL, NULL};
 	cleanup_free char *src = xasprintf("%s/.", from);
 	int status = 0;
 	pid_t pid;
@@ -327,12 +329,12 @@ static int link_copy(const char *from, const char *to, zs_error_t *err)
 		if (errno != EINTR)
 			return zs_make_error(err, errno, "wait for cp");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return zs_make_error(err, -EIO, "hard-link copy of `%s` to `%s` failed", from, to);
+		return zs_make_error(err, -EIO, "copy of `%s` to `%s` failed", from, to);
 	return 0;
 }
 
 /* WORK/config.json + WORK/rootfs.tar (or, REUSE, a rootfs held here with
- * ROOTFS_DIGEST, hard-linked) become STATE_DIR/bundles/DIGEST, atomically
+ * ROOTFS_DIGEST, copied) become STATE_DIR/bundles/DIGEST, atomically
  * (a temporary directory renamed), once both digests check. */
 int bundle_unpack(struct agent *a, const char *work, const char *digest, const char *rootfs_digest, bool reuse,
 		  zs_error_t *err)
@@ -373,7 +375,7 @@ int bundle_unpack(struct agent *a, const char *work, const char *digest, const c
 	chmod(tmp, 0700);
 	argv[4] = rootfs;
 	text = config_rootfs(j, &len);
-	ret = reuse ? link_copy(held, rootfs, err) : run_tar(argv, err);
+	ret = reuse ? local_copy(held, rootfs, err) : run_tar(argv, err);
 	if (ret == 0)
 		ret = write_file_atomic(out, text, len, 0600, err);
 	if (ret == 0)

@@ -179,7 +179,7 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 }
 
 /* The Bundle: config.json, and the rootfs tar unless the target holds a
- * rootfs with the same digest (then it hard-links that one). */
+ * rootfs with the same digest (then it copies that one locally). */
 static int send_bundle(struct src *s, zs_error_t *err)
 {
 	cleanup_free char *cfg = xasprintf("%s/config.json", s->work), *tar = xasprintf("%s/rootfs.tar", s->work);
