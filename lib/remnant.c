@@ -194,7 +194,7 @@ static int cmp_gen(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static struct zs_remnant_gen *by_name(struct zs_remnant_gen **gens, size_t n, const char *name)
+struct zs_remnant_gen *zs_rem_by_name(struct zs_remnant_gen **gens, size_t n, const char *name)
 {
 	size_t i;
 
@@ -211,7 +211,7 @@ static void chain_lengths(struct zs_remnant_gen **gens, size_t n)
 	for (i = 0; i < n; i++) {
 		struct zs_remnant_gen *p = gens[i];
 		unsigned len = 1;
-		while (p->parent && len <= ZS_IMAGE_CHAIN_LIMIT && (p = by_name(gens, n, p->parent)))
+		while (p->parent && len <= ZS_IMAGE_CHAIN_LIMIT && (p = zs_rem_by_name(gens, n, p->parent)))
 			len++;
 		gens[i]->chain_len = len;
 	}
@@ -703,19 +703,19 @@ static int verify_chain(struct zs_remnant *r, const struct zs_remnant_gen *g, bo
 
 	if (zs_rem_list(r, g->container, &gens, &n, err) < 0)
 		return -1;
-	cur = by_name(gens, n, g->name);
+	cur = zs_rem_by_name(gens, n, g->name);
 	if (cur == NULL)
 		ret = zs_make_error(err, -ENOENT, "generation `%s` of `%s` is not in the store", g->name, g->container);
 	while (ret == 0 && cur) {
 		ret = hash ? zs_rem_verify_dir(cur->path, err) : zs_rem_verify_dir_defer(cur->path, defer_all, err);
 		if (ret == 0 && hash)
 			ret = zs_image_check(cur->path, err);
-		if (ret == 0 && cur->parent && by_name(gens, n, cur->parent) == NULL)
+		if (ret == 0 && cur->parent && zs_rem_by_name(gens, n, cur->parent) == NULL)
 			ret = zs_make_error(err, -ENOENT, "%s: parent generation `%s` is missing", cur->path,
 					    cur->parent);
 		if (ret == 0 && ++depth > ZS_IMAGE_CHAIN_LIMIT)
 			ret = zs_make_error(err, -ELOOP, "%s: chain longer than %d", g->path, ZS_IMAGE_CHAIN_LIMIT);
-		cur = cur->parent ? by_name(gens, n, cur->parent) : NULL;
+		cur = cur->parent ? zs_rem_by_name(gens, n, cur->parent) : NULL;
 	}
 	zs_rem_gens_free(gens, n);
 	return ret;

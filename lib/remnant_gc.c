@@ -15,16 +15,6 @@
 #include "zanshin/log.h"
 #include "zanshin/utils.h"
 
-static struct zs_remnant_gen *by_name(struct zs_remnant_gen **gens, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; name && i < n; i++)
-		if (strcmp(gens[i]->name, name) == 0)
-			return gens[i];
-	return NULL;
-}
-
 /* A merge checks as much as a verify of the chain and of the result would,
  * in one SHA-256 pass over the image (issue 4: >= 1 GB/s on 2 cores, where
  * SHA-256 runs at ~1.35 GB/s per core):
@@ -83,7 +73,7 @@ static int merge_digest(void *arg, const struct zs_flatten_digest *d, zs_error_t
 static int chain_of(struct zs_remnant *r, const struct zs_remnant_gen *g, struct zs_remnant_gen **gens, size_t n,
 		    struct merge_ctx *m, zs_error_t *err)
 {
-	struct zs_remnant_gen *cur = by_name(gens, n, g->name);
+	struct zs_remnant_gen *cur = zs_rem_by_name(gens, n, g->name);
 
 	if (cur == NULL)
 		return zs_make_error(err, -ENOENT, "generation `%s` of `%s` is not in the store", g->name,
@@ -93,10 +83,10 @@ static int chain_of(struct zs_remnant *r, const struct zs_remnant_gen *g, struct
 		if (m->n >= ZS_IMAGE_CHAIN_LIMIT)
 			return zs_make_error(err, -ELOOP, "%s: chain longer than %d", g->path, ZS_IMAGE_CHAIN_LIMIT);
 		m->chain[m->n++] = cur;
-		if (cur->parent && by_name(gens, n, cur->parent) == NULL)
+		if (cur->parent && zs_rem_by_name(gens, n, cur->parent) == NULL)
 			return zs_make_error(err, -ENOENT, "%s: parent generation `%s` is missing", cur->path,
 					     cur->parent);
-		cur = cur->parent ? by_name(gens, n, cur->parent) : NULL;
+		cur = cur->parent ? zs_rem_by_name(gens, n, cur->parent) : NULL;
 	}
 	return 0;
 }
@@ -159,7 +149,7 @@ static void retire_chain(struct zs_remnant *r, const char *id, const struct zs_r
 		return;
 	}
 	in_chain = xzalloc(n + 1);
-	for (c = by_name(gens, n, g->name); c; c = by_name(gens, n, c->parent))
+	for (c = zs_rem_by_name(gens, n, g->name); c; c = zs_rem_by_name(gens, n, c->parent))
 		for (i = 0; i < n; i++)
 			if (gens[i] == c)
 				in_chain[i] = true;
@@ -167,13 +157,13 @@ static void retire_chain(struct zs_remnant *r, const char *id, const struct zs_r
 		if (in_chain[i] || strcmp(gens[i]->name, keep_name) == 0)
 			continue;
 		/* a kept generation needs every ancestor */
-		for (p = by_name(gens, n, gens[i]->parent); p; p = by_name(gens, n, p->parent))
+		for (p = zs_rem_by_name(gens, n, gens[i]->parent); p; p = zs_rem_by_name(gens, n, p->parent))
 			for (j = 0; j < n; j++)
 				if (gens[j] == p)
 					needed[j] = true;
 	}
 	/* leaf first: no diff is ever left without its parent */
-	for (c = by_name(gens, n, g->name); c; c = by_name(gens, n, c->parent))
+	for (c = zs_rem_by_name(gens, n, g->name); c; c = zs_rem_by_name(gens, n, c->parent))
 		for (i = 0; i < n; i++)
 			if (gens[i] == c && !needed[i] && zs_rem_retire(r, id, c->name, &err) < 0)
 				zs_error_release(&err);
@@ -188,7 +178,7 @@ static char *chain_names(const struct zs_remnant_gen *g, struct zs_remnant_gen *
 	const struct zs_remnant_gen *c = g;
 	unsigned depth = 0;
 
-	while (c->parent && (c = by_name(gens, n, c->parent)) && ++depth < ZS_IMAGE_CHAIN_LIMIT) {
+	while (c->parent && (c = zs_rem_by_name(gens, n, c->parent)) && ++depth < ZS_IMAGE_CHAIN_LIMIT) {
 		t = xasprintf("%s,%s", s, c->name);
 		free(s);
 		s = t;
@@ -351,7 +341,7 @@ static bool removable(struct gc_ctx *c, size_t k, size_t i)
 		}
 	if (i == newest || c->gone[k][i] || c->pinned[k][i])
 		return false;
-	for (p = by_name(g, n, g[newest]->parent); p; p = by_name(g, n, p->parent))
+	for (p = zs_rem_by_name(g, n, g[newest]->parent); p; p = zs_rem_by_name(g, n, p->parent))
 		if (p == g[i])
 			return false;
 	for (j = 0; j < n; j++)

@@ -84,6 +84,9 @@ void zs_rem_known_clear(void);
 int zs_rem_pick(struct zs_remnant_gen **gens, size_t n, const char *id, const char *which, size_t *out,
 		zs_error_t *err);
 
+/* The generation named NAME in GENS, or NULL (NAME NULL: NULL). */
+struct zs_remnant_gen *zs_rem_by_name(struct zs_remnant_gen **gens, size_t n, const char *name);
+
 /* lib/remnant_pin.c */
 /* Index in GENS of the generation a checkpoint takes as baseline IMAGE_ID
  * (the full one, else the newest diff: zs_remnant_find's choice), or -1. */

@@ -159,16 +159,6 @@ int zs_remnant_pinned(struct zs_remnant *r, const char *id, char ***image_ids, s
 
 /* ---- which generations the pins keep ---- */
 
-static struct zs_remnant_gen *by_name(struct zs_remnant_gen **gens, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; name && i < n; i++)
-		if (strcmp(gens[i]->name, name) == 0)
-			return gens[i];
-	return NULL;
-}
-
 /* The generation a checkpoint would take as the baseline IMAGE_ID (as
  * zs_remnant_find: the full one, else the newest diff); -1 when none. */
 ssize_t zs_rem_baseline_index(struct zs_remnant_gen **gens, size_t n, const char *image_id)
@@ -195,7 +185,7 @@ void zs_rem_mark_chain(struct zs_remnant_gen **gens, size_t n, size_t i, bool *m
 		for (j = 0; j < n; j++)
 			if (gens[j] == p)
 				mark[j] = true;
-		p = by_name(gens, n, p->parent);
+		p = zs_rem_by_name(gens, n, p->parent);
 	}
 }
 
