@@ -140,24 +140,6 @@ wl_host_pid() {
 	return 1
 }
 
-wl_do() {
-	local d pid i seq
-	d=$(wl_dir "$1")
-	seq=$(($(cat "$CR_T/.seq" 2>/dev/null || echo 0) + 1))
-	echo "$seq" >"$CR_T/.seq"
-	echo "$seq $2 ${3:-}" >"$d/cmd.new" && mv -f "$d/cmd.new" "$d/cmd"
-	pid=$(wl_host_pid "$1") || { echo "workload not found on node $1"; return 1; }
-	kill -USR1 "$pid" || { echo "cannot signal workload $pid"; return 1; }
-	for ((i = 0; i < 3000; i++)); do
-		[ "$(cat "$d/ack" 2>/dev/null)" = "$seq" ] && break
-		kill -0 "$pid" 2>/dev/null || { echo "workload $pid died during '$2'"; return 1; }
-		sleep 0.02
-	done
-	[ "$(cat "$d/ack" 2>/dev/null)" = "$seq" ] || { echo "no answer to '$2'"; return 1; }
-	head -n1 "$d/result"
-	head -n1 "$d/result" | grep -qE "^$seq (OK|PASS) "
-}
-
 # wl_follow FROM_DIR TO_NODE: the workload's command directory travels
 # with the container (a test artefact: it lives in the rootfs, which the
 # target received once, as tests/cr/hops.sh copies it).

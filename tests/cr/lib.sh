@@ -207,9 +207,13 @@ wl_host_pid() {
 	return 1
 }
 
+# wl_dir NODE: the workload's command directory (tests/agent/lib.sh has its own).
+wl_dir() { echo "$CR_T/$1/bundle/rootfs/wl"; }
+
 # wl_do NODE OP [ARG]: one workload command; prints the first result line; 0 on OK/PASS.
 wl_do() {
-	local d=$CR_T/$1/bundle/rootfs/wl pid i seq
+	local d pid i seq
+	d=$(wl_dir "$1")
 	seq=$(($(cat "$CR_T/.seq" 2>/dev/null || echo 0) + 1))
 	echo "$seq" >"$CR_T/.seq"
 	echo "$seq $2 ${3:-}" >"$d/cmd.new" && mv -f "$d/cmd.new" "$d/cmd"
