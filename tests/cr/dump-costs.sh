@@ -75,14 +75,16 @@ fi
 # covered by a tmpfs in CRIU's own mount namespace: CRIU must notice that
 # the path no longer leads to the mount and mount the hierarchy itself.
 # The freezer, through which CRIU freezes the container, stays visible.
-u2=$(awk '$4 == "/" && / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
-mem=$(awk '$4 == "/" && / - cgroup / && $0 ~ /[ ,]memory(,|$)/ {print $5; exit}' /proc/self/mountinfo)
+# every such mount is covered (another CRIU's cgroup yard left mounted on
+# the host by a killed run is one too)
+u2=$(awk '$4 == "/" && / - cgroup2 / {print $5}' /proc/self/mountinfo | tr '\n' ' ')
+mem=$(awk '$4 == "/" && / - cgroup / && $0 ~ /[ ,]memory(,|$)/ {print $5}' /proc/self/mountinfo | tr '\n' ' ')
 if [ -z "$u2" ] || ! awk '/ - cgroup / && $0 ~ /[ ,]freezer(,|$)/ {f = 1} END {exit !f}' /proc/self/mountinfo; then
 	t_skip "cgroup.img the same when CRIU mounts the hierarchies itself" "needs a cgroup v1 freezer beside a cgroup2 mount (hybrid host)"
 else
 	cat >"$CR_T/criu-hidden-cg" <<EOF
 #!/bin/sh
-exec unshare -m --propagation private sh -c 'for m in "\$ZS_HIDE_1" "\$ZS_HIDE_2"; do [ -n "\$m" ] && { mount -t tmpfs zs-hide "\$m" || exit 1; }; done; exec "\$0" "\$@"' "$CR_TOP/build/bin/criu" "\$@"
+exec unshare -m --propagation private sh -c 'for m in \$ZS_HIDE_1 \$ZS_HIDE_2; do [ -n "\$m" ] && { mount -t tmpfs zs-hide "\$m" || exit 1; }; done; exec "\$0" "\$@"' "$CR_TOP/build/bin/criu" "\$@"
 EOF
 	chmod +x "$CR_T/criu-hidden-cg"
 	if OUT=$(ZS_HIDE_1=$u2 ZS_HIDE_2=$mem z A --criu "$CR_T/criu-hidden-cg" checkpoint --image-path "$I/c1h" \
