@@ -393,9 +393,15 @@ static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 		cleanup_free char *cause = zs_cr_error_text(*err);
 		zs_error_release(err);
 		ret = zs_cr_store_export_dir(k->store, k->tmp, k->image_dir, err);
-		if (ret < 0)
-			return zs_error_wrap(err, "remnant store: %s; the newest state is the diff in `%s`", cause,
-					     k->tmp);
+		if (ret < 0) {
+			/* the error names the diff: it must outlive ckpt_free,
+			 * which removes an uncommitted generation */
+			cleanup_free char *kept = steal_pointer(&k->tmp);
+			return zs_error_wrap(err,
+					     "remnant store: %s; the newest state is the diff in `%s` (write it out "
+					     "with `zanshin image flatten %s NEW-DIR` before `remnant gc` collects it)",
+					     cause, kept, kept);
+		}
 		zs_warn("remnant store: the diff was not kept (%s); `%s` holds the checkpoint", cause, k->image_dir);
 		return 0;
 	}

@@ -19,6 +19,8 @@
 #     is removed.
 #  6. zanshin.json remnant.root: verbs without --remnant-root use it;
 #     --remnant-root and $ZANSHIN_REMNANT_ROOT still win.
+#  7. a diff whose commit and export both fail: the uncommitted diff the
+#     error names as the newest state is kept, flattens and restores.
 . "$(dirname "$0")/lib.sh"
 CR_MIB=64
 K=256
@@ -172,4 +174,44 @@ N=$(z A remnant list --format json | jq '[.[] | select(.container == "cfgtest")]
 echo '{"remnant": {"root": "relative/dir"}}' >"$CFG"
 OUT=$("$ZANSHIN" remnant list 2>&1) && t_fail "remnant.root must be absolute" "rc 0: $OUT" ||
 	t_has "remnant.root must be absolute" "$OUT" "remnant.root" "absolute"
+# ---- 7: a checkpoint whose diff cannot be committed nor written out ----
+# The generations directory made immutable once the diff is being dumped
+# (the commit's rename fails) and --image-path's parent immutable (the
+# export's sibling cannot be created): the container is gone, the error
+# names the uncommitted diff as the newest state, so it must still be there
+# and restore every page (it was removed on the way out).
+echo '{}' >"$CFG"
+cr_delete A
+t_run A
+t_ckpt "7: G7" A "$I/g7" || { t_done; exit; }
+cr_gone A
+t_rest "7: G7" A "$I/g7" --track-mem || { t_done; exit; }
+t_wl_write "7" A 64
+t_wl_verify "7: before" A || { t_done; exit; }
+D=$WL_DIGEST
+GD=$S/containers/$ID/generations
+mkdir -p "$I/ro/ck"
+if chattr +i "$I/ro" 2>/dev/null; then
+	(for _ in $(seq 3000); do
+		compgen -G "$GD/.tmp-dump-*" >/dev/null && { chattr +i "$GD"; exit; }
+		sleep 0.005
+	done) &
+	RP=$!
+	cr_checkpoint A "$I/ro/ck"
+	RC=$?
+	wait "$RP"
+	chattr -i "$GD" "$I/ro"
+	T=$(grep -o "$GD/\.tmp-dump-[A-Za-z0-9]*" <<<"$CR_ERR" | head -n1)
+	if [ $RC -ne 0 ] && [ -n "$T" ] && [ -s "$T/inventory.img" ]; then
+		t_ok "7: the failed checkpoint's error names the diff, and it is there"
+	else
+		t_fail "7: the failed checkpoint's error names the diff, and it is there" "rc $RC: $CR_ERR; $(ls -A "$T" 2>&1)"
+	fi
+	OUT=$("$ZANSHIN" image flatten "$T" "$I/saved7" 2>&1) && t_ok "7: the named diff flattens" ||
+		t_fail "7: the named diff flattens" "$OUT"
+	cr_gone A
+	t_rest "7: saved" A "$I/saved7" && t_wl_verify "7: the named diff restores the newest state" A "$D"
+else
+	t_skip "7: the named diff survives" "chattr +i unsupported on $I"
+fi
 t_done
