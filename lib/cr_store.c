@@ -285,7 +285,7 @@ static void keep_ancestors(struct zs_remnant *r, const char *id, const char *ima
 	}
 }
 
-void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name)
+void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name, char **image_id)
 {
 	cleanup_error zs_error_t e = NULL;
 	struct zs_remnant_gen *g = NULL;
@@ -306,6 +306,8 @@ void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_di
 	zs_debug("remnant store: %s kept as generation %s", image_dir, g->name);
 	if (gen_name)
 		*gen_name = xstrdup(g->name);
+	if (image_id)
+		*image_id = xstrdup(g->image_id);
 	zs_remnant_gen_free(g);
 }
 
@@ -435,7 +437,7 @@ int zs_cr_image_dir_lock(const char *dir, bool exclusive)
  * ZANSHIN_STORE_SYNC=1 does the work inline. */
 /* The container (still there, still restored from IMAGE_ID, its state not
  * locked by a command that is writing it) records GEN as its generation. */
-static void record_generation(const char *root, const char *id, const char *gen)
+static void record_generation(const char *root, const char *id, const char *gen, const char *image_id)
 {
 	cleanup_free char *dir = zs_status_dir(root, id);
 	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -448,7 +450,9 @@ static void record_generation(const char *root, const char *id, const char *gen)
 		return;
 	if (zs_container_load(root, id, &st, &cg, &e) < 0)
 		return;
-	if (st->generation == NULL) {
+	/* a --pre-dump or --leave-running checkpoint may have moved the
+	 * baseline since: GEN is no longer what the container tracks from */
+	if (st->generation == NULL && st->image_id && strcmp(st->image_id, image_id) == 0) {
 		st->generation = xstrdup(gen);
 		if (zs_status_write(root, st, st->annotations, cg, &e) < 0)
 			zs_debug("state of %s: %s", id, zs_error_msg(e));
@@ -459,12 +463,12 @@ static void record_generation(const char *root, const char *id, const char *gen)
 
 static void keep_job(struct zs_remnant *r, const struct zs_cr_keep *k)
 {
-	cleanup_free char *gen = NULL;
+	cleanup_free char *gen = NULL, *image_id = NULL;
 
 	if (k->image_dir)
-		zs_cr_store_keep(r, k->id, k->image_dir, &gen);
+		zs_cr_store_keep(r, k->id, k->image_dir, &gen, &image_id);
 	if (gen && k->state_root)
-		record_generation(k->state_root, k->id, gen);
+		record_generation(k->state_root, k->id, gen, image_id);
 	if (k->bundle)
 		zs_cr_store_bundle(r, k->id, k->bundle, k->rootfs);
 	if (k->gc)

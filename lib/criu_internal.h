@@ -71,7 +71,7 @@ char *zs_cr_store_export_hint(struct zs_remnant *r, const struct zs_remnant_gen 
 /* ERR's text with its errno spelled out. */
 char *zs_cr_error_text(zs_error_t e);
 /* Keep IMAGE_DIR as a generation (warning on failure); *GEN_NAME if kept. */
-void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name);
+void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_dir, char **gen_name, char **image_id);
 /* Keep the bundle unless one is stored already. */
 void zs_cr_store_bundle(struct zs_remnant *r, const char *id, const char *bundle, const char *rootfs);
 /* A diff whose parent is not at its `parent` link: the parent from the

@@ -21,6 +21,8 @@
 #     --remnant-root and $ZANSHIN_REMNANT_ROOT still win.
 #  7. a diff whose commit and export both fail: the uncommitted diff the
 #     error names as the newest state is kept, flattens and restores.
+#  8. a restore's background keeping that ends after a --pre-dump moved the
+#     baseline records no generation of another image in state.json.
 . "$(dirname "$0")/lib.sh"
 CR_MIB=64
 K=256
@@ -213,5 +215,35 @@ if chattr +i "$I/ro" 2>/dev/null; then
 	t_rest "7: saved" A "$I/saved7" && t_wl_verify "7: the named diff restores the newest state" A "$D"
 else
 	t_skip "7: the named diff survives" "chattr +i unsupported on $I"
+fi
+# ---- 8: the restore's background keeping ends after a --pre-dump moved
+# the baseline: state must not name the restored image's generation as the
+# container's (its image id is the pre-dump's). The store's lock held while
+# the pre-dump runs makes the keeping finish last every time.
+cr_delete A
+t_run A
+t_ckpt "8: C8" A "$I/c8" || { t_done; exit; }
+cr_gone A
+z A remnant rm "$ID" --force >/dev/null 2>&1
+mkdir -p "$S/containers/$ID"
+LOCKF=$S/containers/$ID/.lock
+flock -x -o "$LOCKF" sleep 100 &
+LP=$!
+for _ in $(seq 100); do flock -n "$LOCKF" true || break; sleep 0.05; done
+ZANSHIN_STORE_SYNC=0 t_rest "8: restore, kept in the background" A "$I/c8" --no-track-mem
+cr_checkpoint A "$I/pre8" --pre-dump || t_fail "8: pre-dump" "$CR_ERR"
+kill "$(pgrep -P "$LP")" "$LP" 2>/dev/null
+wait "$LP" 2>/dev/null
+z A remnant list "$ID" >/dev/null 2>&1 # waits for the keeping
+[ -n "$(gen_of "$(img_field "$I/c8" image_id)")" ] && t_ok "8: the restored image was kept" ||
+	t_fail "8: the restored image was kept" "store: $(gens)"
+ST=$(jq -c '{image_id, generation}' "$CR_T/A/state/$ID/state.json")
+PRE=$(img_field "$I/pre8" image_id)
+GEN=$(jq -r '.generation // empty' <<<"$ST")
+GID=$(z A remnant list "$ID" --format json | jq -r --arg g "$GEN" '.[] | select(.name == $g) | .image_id')
+if [ "$(jq -r .image_id <<<"$ST")" = "$PRE" ] && { [ -z "$GEN" ] || [ "$GID" = "$PRE" ]; }; then
+	t_ok "8: state's generation is not the restored image's once a pre-dump moved the baseline ($ST)"
+else
+	t_fail "8: state's generation matches its image id" "state $ST; pre-dump $PRE; $GEN is image $GID"
 fi
 t_done
