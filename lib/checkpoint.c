@@ -436,12 +436,11 @@ static void describe_dump(struct ckpt *k)
 	struct zs_image_info info = {0};
 
 	/* CRIU writes stats-dump where it logs: the work directory (the image
-	 * directory for an automatic diff, whose images go to the store) */
-	zs_ckpt_report_read_stats(&k->rep, dump_dir(k));
-	if (!k->rep.have_criu && k->work_dir)
+	 * directory without --work-path, also for an automatic diff, whose
+	 * images go to the store); never another directory's, where a
+	 * stats-dump may be a previous checkpoint's */
+	if (k->work_dir)
 		zs_ckpt_report_read_stats(&k->rep, k->work_dir);
-	if (!k->rep.have_criu && k->tmp)
-		zs_ckpt_report_read_stats(&k->rep, k->image_dir);
 	if (zs_image_info(dump_dir(k), &info, &e) < 0) {
 		zs_image_info_free(&info);
 		return;

@@ -21,6 +21,8 @@
 #     inodes after the dump fails naming the generation, and `zanshin
 #     remnant export` of it then restores the newest memory.
 #  E. --leave-running: state.json's generation is the new generation.
+#  F. --print-stats with --work-path: this dump's CRIU statistics, not a
+#     stats-dump left in --image-path.
 . "$(dirname "$0")/lib.sh"
 MIB=64
 CR_MIB=$MIB
@@ -300,9 +302,31 @@ flow_e() {
 	cr_delete $n
 }
 
+# ---- F: --print-stats reports this dump's CRIU statistics (the work
+# directory's), not a stats-dump a previous checkpoint left in --image-path ----
+flow_f() {
+	local n=g d w ft
+	cr_node $n
+	d=$CR_T/$n/img/ck
+	w=$CR_T/$n/work
+	mkdir -p "$d" "$w"
+	# a valid stats-dump whose frozen_time is 4242424242
+	printf '\x40\x59\x10\x55\x06\x33\x09\x57\x08\x00\x00\x00\x0a\x06\x10\xb2\x83\xf9\xe6\x0f' >"$d/stats-dump"
+	t_run $n
+	if CR_OUT_TXT=$(z $n checkpoint --image-path "$d" --work-path "$w" --print-stats "$CR_CID" 2>/dev/null </dev/null) &&
+		ft=$(jq -r .criu_statistics.frozen_time <<<"$CR_OUT_TXT") && [ -s "$w/stats-dump" ] &&
+		[[ $ft =~ ^[0-9]+$ ]] && [ "$ft" != 4242424242 ]; then
+		t_ok "F: --print-stats with --work-path: this dump's statistics (frozen $ft us)"
+	else
+		t_fail "F: --print-stats with --work-path: this dump's statistics" "$CR_OUT_TXT"
+	fi
+	cr_delete $n
+}
+
 flow_a
 flow_b
 flow_c
 flow_d
 flow_e
+flow_f
 t_done
