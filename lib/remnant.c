@@ -531,6 +531,15 @@ static struct zs_remnant_gen *link_target(const char *tmp, const char *link, str
 	return NULL;
 }
 
+/* Does LINK (relative to TMP) name nothing at all? */
+static bool link_dangles(const char *tmp, const char *link)
+{
+	cleanup_free char *p = link[0] == '/' ? xstrdup(link) : xasprintf("%s/%s", tmp, link);
+	struct stat st;
+
+	return stat(p, &st) < 0 && errno == ENOENT;
+}
+
 static int set_parent(const char *tmp, struct zs_image_info *info, struct zs_remnant_gen **gens, size_t n,
 		      struct zs_remnant_gen *g, zs_error_t *err)
 {
@@ -547,6 +556,13 @@ static int set_parent(const char *tmp, struct zs_image_info *info, struct zs_rem
 		return zs_make_error(err, -EINVAL, "%s: a diff (parent image id %s) without a `parent` link", tmp,
 				     info->parent_image_id);
 	p = link_target(tmp, info->parent_link, gens, n, info->parent_image_id);
+	if (p == NULL && link_dangles(tmp, info->parent_link)) {
+		/* the generation named was retired meanwhile (a merge while
+		 * this diff was dumped against it): the one with the same
+		 * image id, the same memory, is the parent */
+		ssize_t b = zs_rem_baseline_index(gens, n, info->parent_image_id);
+		p = b >= 0 ? gens[b] : NULL;
+	}
 	if (p == NULL) {
 		for (i = 0; i < n; i++)
 			if (strcmp(gens[i]->image_id, info->parent_image_id) == 0)

@@ -23,6 +23,8 @@
 #     error names as the newest state is kept, flattens and restores.
 #  8. a restore's background keeping that ends after a --pre-dump moved the
 #     baseline records no generation of another image in state.json.
+#  9. a `remnant merge` while a diff is dumped against the generation it
+#     retires: the diff commits on the merged generation and restores.
 . "$(dirname "$0")/lib.sh"
 CR_MIB=64
 K=256
@@ -246,4 +248,33 @@ if [ "$(jq -r .image_id <<<"$ST")" = "$PRE" ] && { [ -z "$GEN" ] || [ "$GID" = "
 else
 	t_fail "8: state's generation matches its image id" "state $ST; pre-dump $PRE; $GEN is image $GID"
 fi
+# ---- 9: `remnant merge` while a diff against a diff baseline is dumped:
+# the merge retires the baseline generation the diff's `parent` names; the
+# commit takes the merged one (same image id, same memory) and the image
+# restores every page (the checkpoint failed, the container gone, before).
+cr_delete A
+t_run A
+t_ckpt "9: G1" A "$I/n1" || { t_done; exit; }
+cr_gone A
+t_rest "9: G1" A "$I/n1" --track-mem || { t_done; exit; }
+t_wl_write "9: w1" A 64
+t_ckpt "9: G2" A "$I/n2" || { t_done; exit; }
+cr_gone A
+t_rest "9: G2" A "$I/n2" --track-mem || { t_done; exit; }
+t_wl_write "9: w2" A 64
+t_wl_verify "9: before" A || { t_done; exit; }
+D=$WL_DIGEST
+GD=$S/containers/$ID/generations
+(for _ in $(seq 3000); do
+	compgen -G "$GD/.tmp-dump-*" >/dev/null && break
+	sleep 0.002
+done
+z A remnant merge "$ID" >/dev/null 2>&1) &
+RP=$!
+cr_checkpoint A "$I/n3"
+RC=$?
+wait "$RP"
+[ $RC -eq 0 ] && t_ok "9: checkpoint with a merge running" || t_fail "9: checkpoint with a merge running" "$CR_ERR"
+cr_gone A
+t_rest "9: n3" A "$I/n3" && t_wl_verify "9: the diff committed across the merge restores" A "$D"
 t_done
