@@ -254,7 +254,9 @@ static int check_inventory(int dfd, const char *dir, bool parent, char **id, cha
 /* Nothing in an image directory that CRIU would open may be other than a
  * regular file: a FIFO blocks it, a device or a symlink reads what it
  * points to.  `parent` is the one symlink (to the parent image);
- * directories are left alone (CRIU opens none by name). */
+ * directories are left alone (CRIU opens none by name), and so is the
+ * socket the lazy-pages daemon listens on (`lazy-pages.socket`: a restore
+ * with --lazy-pages connects to it; a socket cannot be opened as a file). */
 static int check_entry_types(int dfd, const char *dir, zs_error_t *err)
 {
 	char **names = NULL;
@@ -270,6 +272,8 @@ static int check_entry_types(int dfd, const char *dir, zs_error_t *err)
 		else if (S_ISLNK(st.st_mode) && strcmp(names[i], "parent") != 0)
 			ret = zs_make_error(err, -EINVAL, "%s/%s: is a symlink (only `parent` may be one)", dir,
 					    names[i]);
+		else if (S_ISSOCK(st.st_mode) && strcmp(names[i], "lazy-pages.socket") == 0)
+			continue; /* `criu lazy-pages -D DIR` listens there; restore connects */
 		else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
 			ret = zs_make_error(err, -EINVAL, "%s/%s: not a regular file (a FIFO, socket or device)", dir,
 					    names[i]);

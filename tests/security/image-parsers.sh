@@ -119,4 +119,17 @@ t_fast "diff over a corrupt parent: image check" 10 "d2/parent/core-1.img: bad m
 cp -a "$I/d1" "$I/d3"
 ln -sfn ../d1 "$I/d3/parent"
 t_fast "diff over a parent of another lineage: image check" 10 "d3/parent: image id [0-9a-f]+ is not the parent_image_id" "$ZANSHIN" image check "$I/d3"
+
+# The lazy-pages daemon's socket (`criu lazy-pages -D DIR`, runc's
+# checkpoint.bats) belongs in an image directory; another socket does not.
+cp -a "$I/base" "$I/lazy"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$I/lazy/lazy-pages.socket"
+if out=$("$ZANSHIN" image check "$I/lazy" 2>&1); then
+	t_ok "lazy-pages.socket in an image directory: image check ok"
+else
+	t_fail "lazy-pages.socket in an image directory: image check" "$out"
+fi
+cp -a "$I/base" "$I/sock"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$I/sock/other.sock"
+t_fast "another socket in an image directory: image check" 10 "other.sock: not a regular file" "$ZANSHIN" image check "$I/sock"
 t_done
