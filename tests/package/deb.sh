@@ -61,6 +61,8 @@ cleanup() {
 		for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" >/dev/null 2>&1; done
 		for c in $(pgrep -f "containerd-shim-runc-v2 .*$R/sock" 2>/dev/null); do kill -9 "$c" 2>/dev/null; done
 		kill "$CTD_PID" 2>/dev/null
+		# $! is the subshell that runs `u`; containerd may be its child
+		pkill -f "containerd --config $R/config.toml" 2>/dev/null
 		wait "$CTD_PID" 2>/dev/null
 	fi
 	[ "$INSTALLED" = 1 ] && apt-get purge -y -q zanshin >/dev/null 2>&1
