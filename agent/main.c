@@ -235,6 +235,21 @@ static void reap(void)
 	}
 }
 
+/* A worker child: without the listening sockets, the daemon's signal
+ * handling or its signal mask. */
+static void child_setup(int lfd, int ufd)
+{
+	sigset_t none;
+
+	close(lfd);
+	close(ufd);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* One child per connection: a move runs to its end (or its rollback) even
  * when the agent is asked to stop; SIGTERM only stops new work. */
 static void serve(struct agent *a, int lfd, int ufd, int cfd, bool local)
@@ -251,16 +266,7 @@ static void serve(struct agent *a, int lfd, int ufd, int cfd, bool local)
 		close(cfd);
 		return;
 	}
-	close(lfd);
-	close(ufd);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGCHLD, SIG_DFL);
-	{
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
+	child_setup(lfd, ufd);
 	if (local) {
 		local_serve(a, cfd);
 	} else {
@@ -296,16 +302,7 @@ static void retry_in_doubt(struct agent *a, int lfd, int ufd)
 		n_children++;
 		return;
 	}
-	close(lfd);
-	close(ufd);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGCHLD, SIG_DFL);
-	{
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
+	child_setup(lfd, ufd);
 	recover_in_doubt(a);
 	_exit(0);
 }
