@@ -26,6 +26,7 @@ struct agent {
 	char *root, *remnant_root, *socket, *state_dir, *log, *log_format;
 	char *runtime;	/* the zanshin binary */
 	int io_timeout; /* seconds of silence before a peer is given up */
+	bool insecure;	/* --insecure-loopback: plaintext (insecure.c) */
 	struct agent_peer peers[AGENT_MAX_PEERS];
 	size_t n_peers;
 	void *tls; /* gnutls_certificate_credentials_t */
@@ -42,6 +43,14 @@ int tls_connect(struct agent *a, const char *name, struct zs_conn *c, zs_error_t
 const struct agent_peer *agent_peer(struct agent *a, const char *name);
 /* Socket timeouts for every connection (a dead peer is an error, not a hang). */
 void conn_set_timeout(int fd, int seconds);
+/* A TCP connection to peer P (its fd), with timeouts. */
+int agent_tcp_connect(struct agent *a, const struct agent_peer *p, zs_error_t *err);
+
+/* ---- insecure.c: --insecure-loopback (plaintext, for benchmarks) ---- */
+/* Refused unless no other machine can reach this agent. */
+int insecure_check(struct agent *a, zs_error_t *err);
+int insecure_accept(struct agent *a, int fd, struct zs_conn *c, zs_error_t *err);
+int insecure_connect(struct agent *a, const struct agent_peer *p, struct zs_conn *c, zs_error_t *err);
 
 /* ---- journal.c: one record per move, STATE_DIR/moves/ID.json ---- */
 struct move {
@@ -55,6 +64,9 @@ struct move {
 	long long restore_pid;
 	long long pid; /* source: the agent process running the move (cancel) */
 	double started, setup_s, downtime_s, total_s;
+	/* stop-copy phases (source): the checkpoint; checkpoint end → the
+	 * target has every file, verified; the target's store commit */
+	double checkpoint_s, transfer_s, commit_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
 };
 void move_free(struct move *m);

@@ -139,6 +139,9 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_kv_int(g, "setup_us", (long long) (m->setup_s * 1e6));
 	zs_jgen_kv_int(g, "downtime_us", (long long) (m->downtime_s * 1e6));
 	zs_jgen_kv_int(g, "total_us", (long long) (m->total_s * 1e6));
+	zs_jgen_kv_int(g, "checkpoint_us", (long long) (m->checkpoint_s * 1e6));
+	zs_jgen_kv_int(g, "transfer_us", (long long) (m->transfer_s * 1e6));
+	zs_jgen_kv_int(g, "commit_us", (long long) (m->commit_s * 1e6));
 	zs_jgen_key(g, "bytes_pages");
 	zs_jgen_uint(g, m->bytes_pages);
 	zs_jgen_key(g, "bytes_bundle");
@@ -234,6 +237,9 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 	m->setup_s = us_field(j, "setup_us");
 	m->downtime_s = us_field(j, "downtime_us");
 	m->total_s = us_field(j, "total_us");
+	m->checkpoint_s = us_field(j, "checkpoint_us");
+	m->transfer_s = us_field(j, "transfer_us");
+	m->commit_s = us_field(j, "commit_us");
 	if (ret == 0 && (m->id == NULL || m->state == NULL || m->role == NULL || m->container == NULL))
 		ret = zs_make_error(err, -EINVAL, "%s: id, state, role or container missing", path);
 	if (ret < 0)

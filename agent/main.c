@@ -51,6 +51,8 @@ static void usage(FILE *f)
 		"  --state-dir DIR         journal, held Bundles (default /var/lib/zanshind)\n"
 		"  --runtime PATH          the zanshin binary (default: next to zanshind)\n"
 		"  --io-timeout SECONDS    give up a silent peer after SECONDS (default 60)\n"
+		"  --insecure-loopback     plaintext, unauthenticated, between agents that no other\n"
+		"                          machine can reach (benchmarks only; refused otherwise)\n"
 		"  --log FILE              log file (default stderr)\n"
 		"  --log-format text|json  log format (default text)\n"
 		"  --help                  this text\n",
@@ -112,19 +114,29 @@ enum {
 	O_LOG,
 	O_LOGFMT,
 	O_RT,
-	O_IOT
+	O_IOT,
+	O_INSECURE
 };
 
 static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 {
-	static const struct option opts[] = {{"node", 1, 0, O_NODE},	 {"listen", 1, 0, O_LISTEN},
-					     {"cert", 1, 0, O_CERT},	 {"key", 1, 0, O_KEY},
-					     {"ca", 1, 0, O_CA},	 {"peer", 1, 0, O_PEER},
-					     {"root", 1, 0, O_ROOT},	 {"remnant-root", 1, 0, O_RROOT},
-					     {"socket", 1, 0, O_SOCKET}, {"state-dir", 1, 0, O_STATE},
-					     {"log", 1, 0, O_LOG},	 {"log-format", 1, 0, O_LOGFMT},
-					     {"runtime", 1, 0, O_RT},	 {"io-timeout", 1, 0, O_IOT},
-					     {"help", 0, 0, 'h'},	 {0, 0, 0, 0}};
+	static const struct option opts[] = {{"node", 1, 0, O_NODE},
+					     {"listen", 1, 0, O_LISTEN},
+					     {"cert", 1, 0, O_CERT},
+					     {"key", 1, 0, O_KEY},
+					     {"ca", 1, 0, O_CA},
+					     {"peer", 1, 0, O_PEER},
+					     {"root", 1, 0, O_ROOT},
+					     {"remnant-root", 1, 0, O_RROOT},
+					     {"socket", 1, 0, O_SOCKET},
+					     {"state-dir", 1, 0, O_STATE},
+					     {"log", 1, 0, O_LOG},
+					     {"log-format", 1, 0, O_LOGFMT},
+					     {"runtime", 1, 0, O_RT},
+					     {"io-timeout", 1, 0, O_IOT},
+					     {"insecure-loopback", 0, 0, O_INSECURE},
+					     {"help", 0, 0, 'h'},
+					     {0, 0, 0, 0}};
 	char **slots[] = {[O_NODE - O_NODE] = &a->node,	    [O_LISTEN - O_NODE] = &a->listen,
 			  [O_CERT - O_NODE] = &a->cert,	    [O_KEY - O_NODE] = &a->key,
 			  [O_CA - O_NODE] = &a->ca,	    [O_PEER - O_NODE] = NULL,
@@ -146,6 +158,10 @@ static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 			if (*optarg == '\0' || *end || v < 1 || v > 3600)
 				return zs_make_error(err, -EINVAL, "--io-timeout `%s`: seconds from 1 to 3600", optarg);
 			a->io_timeout = (int) v;
+			continue;
+		}
+		if (c == O_INSECURE) {
+			a->insecure = true;
 			continue;
 		}
 		if (c == O_PEER) {

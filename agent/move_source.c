@@ -441,6 +441,12 @@ static int commit(struct src *s, zs_error_t *err)
 	if (zs_frame_expect(&s->c, "result", &res, err) < 0)
 		return -1;
 	zs_json_to_bool(zs_json_get(res, "ok"), "result", "ok", 0, &ok, err);
+	{
+		uint64_t us = 0; /* the target's store commit, when it says */
+		if (zs_json_to_uint64(zs_json_get(res, "commit_us"), "result", "commit_us", 0, &us, err) < 0)
+			zs_error_release(err);
+		s->m->commit_s = (double) us / 1e6;
+	}
 	if (ok)
 		return 1;
 	msg = zs_json_string_value(zs_json_get(res, "error"));
@@ -575,8 +581,10 @@ static int run_move(struct src *s, zs_error_t *err)
 			return fail_rollback(s, err);
 		goto failed;
 	}
+	m->checkpoint_s = now_s() - s->t_freeze;
 	if (cancelled(m, err) < 0 || send_image(s, err) < 0)
 		return fail_rollback(s, err);
+	m->transfer_s = now_s() - s->t_freeze - m->checkpoint_s;
 	r = commit(s, err);
 	if (r < 0) {
 		zs_log("warning", "move %s: %s; asking node %s", m->id, zs_error_msg(*err), m->peer);

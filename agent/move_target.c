@@ -46,7 +46,11 @@ static void put(struct tgt *t, const char *state)
 		zs_log("error", "%s", zs_error_msg(e));
 }
 
-static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, zs_error_t *err)
+/* PATH gets SIZE bytes from the peer.  With WANT_HEX (an image file) they
+ * must have that digest (*DG_OUT gets it) and the file is not synced here:
+ * the store's commit fsyncs every file of the generation. */
+static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, uint8_t *dg_out,
+			zs_error_t *err)
 {
 	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	cleanup_free char *buf = xmalloc(CHUNK);
@@ -72,6 +76,10 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 		zs_digest_hex(dg, hex);
 		if (strcmp(hex, want_hex) != 0)
 			return zs_make_error(err, -EBADMSG, "%s: digest %s, the manifest says %s", path, hex, want_hex);
+		/* an image file: the store's commit fsyncs it (and takes
+		 * this digest of the bytes written: recv_image) */
+		memcpy(dg_out, dg, ZS_DIGEST_LEN);
+		return 0;
 	}
 	if (fsync(fd) < 0)
 		return zs_make_error(err, errno, "fsync `%s`", path);
@@ -174,7 +182,8 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 		return -1;
 	cfg = xasprintf("%s/config.json", dir);
 	tar = xasprintf("%s/rootfs.tar", dir);
-	if (recv_to_file(t, cfg, csize, NULL, err) < 0 || (!reuse && recv_to_file(t, tar, size, NULL, err) < 0) ||
+	if (recv_to_file(t, cfg, csize, NULL, NULL, err) < 0 ||
+	    (!reuse && recv_to_file(t, tar, size, NULL, NULL, err) < 0) ||
 	    bundle_unpack(t->a, dir, digest, rdigest, reuse, err) < 0)
 		return -1;
 	rm_rf(dir);
@@ -288,6 +297,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 		cleanup_free char *path = NULL;
 		const char *name;
 		uint64_t size = 0;
+		uint8_t dg[ZS_DIGEST_LEN];
 		if (zs_frame_expect(t->c, "file", &f, err) < 0)
 			goto out;
 		name = zs_json_string_value(zs_json_get(f, "name"));
@@ -299,8 +309,10 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		}
 		path = xasprintf("%s/%s", t->tmp, name);
-		if (recv_to_file(t, path, size, files[i].digest, err) < 0)
+		if (recv_to_file(t, path, size, files[i].digest, dg, err) < 0)
 			goto out;
+		/* the commit's manifest takes this digest, not a second read */
+		zs_remnant_gen_known(t->tmp, name, dg, size);
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
 	}
@@ -316,6 +328,7 @@ static int commit_restore(struct tgt *t, zs_error_t *err)
 {
 	struct zs_remnant_gen *g = NULL;
 	cleanup_free char *bundle = NULL, *now = NULL, *work = xasprintf("%s/restore", t->work);
+	double t0;
 	int r;
 
 	if (!t->received)
@@ -329,8 +342,10 @@ static int commit_restore(struct tgt *t, zs_error_t *err)
 		return r < 0 ? -1 : zs_make_error(err, -ECANCELED, "move %s was %s meanwhile", t->m.id, now);
 	free(t->m.state);
 	t->m.state = xstrdup("restoring");
+	t0 = now_s();
 	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
 		return zs_error_wrap(err, "committing image %s to the store of node %s", t->m.image_id, t->a->node);
+	t->m.commit_s = now_s() - t0;
 	free(t->tmp);
 	t->tmp = NULL;
 	t->m.generation = xstrdup(g->name);
@@ -350,6 +365,7 @@ static void send_result(struct tgt *t, bool ok, const char *msg)
 	zs_jgen_kv_string(g, "type", "result");
 	zs_jgen_key(g, "ok");
 	zs_jgen_bool(g, ok);
+	zs_jgen_kv_int(g, "commit_us", (long long) (t->m.commit_s * 1e6));
 	if (msg)
 		zs_jgen_kv_string(g, "error", msg);
 	zs_jgen_map_close(g);

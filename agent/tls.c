@@ -23,6 +23,8 @@ int tls_init(struct agent *a, zs_error_t *err)
 	gnutls_certificate_credentials_t cred;
 	int r;
 
+	if (a->insecure)
+		return insecure_check(a, err);
 	if (a->cert == NULL || a->key == NULL || a->ca == NULL)
 		return zs_make_error(err, -EINVAL, "--cert, --key and --ca are required (mutual TLS between nodes)");
 	r = gnutls_global_init();
@@ -123,6 +125,8 @@ int tls_accept(struct agent *a, int fd, struct zs_conn *c, zs_error_t *err)
 {
 	gnutls_session_t s;
 
+	if (a->insecure)
+		return insecure_accept(a, fd, c, err);
 	c->fd = fd;
 	c->tls = NULL;
 	c->peer = NULL;
@@ -147,7 +151,7 @@ const struct agent_peer *agent_peer(struct agent *a, const char *name)
 	return NULL;
 }
 
-static int tcp_connect(struct agent *a, const struct agent_peer *p, zs_error_t *err)
+int agent_tcp_connect(struct agent *a, const struct agent_peer *p, zs_error_t *err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
 	int fd = -1, r, e = 0;
@@ -185,7 +189,9 @@ int tls_connect(struct agent *a, const char *name, struct zs_conn *c, zs_error_t
 	c->peer = NULL;
 	if (p == NULL)
 		return zs_make_error(err, -ENOENT, "unknown node `%s` (not a --peer of node %s)", name, a->node);
-	fd = tcp_connect(a, p, err);
+	if (a->insecure)
+		return insecure_connect(a, p, c, err);
+	fd = agent_tcp_connect(a, p, err);
 	if (fd < 0)
 		return -1;
 	c->fd = fd;

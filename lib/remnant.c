@@ -470,6 +470,11 @@ int zs_remnant_gen_begin(struct zs_remnant *r, const char *id, char **tmp_dir, z
 	return 0;
 }
 
+void zs_remnant_gen_known(const char *tmp_dir, const char *name, const uint8_t digest[32], uint64_t size)
+{
+	zs_rem_known_add(tmp_dir, name, digest, size, false);
+}
+
 /* TMP must be a .tmp-* directly in ID's generations/. */
 static int check_tmp(struct zs_remnant *r, const char *id, const char *tmp, zs_error_t *err)
 {

@@ -55,6 +55,12 @@ int zs_remnant_gen_begin(struct zs_remnant *r, const char *id, char **tmp_dir, z
 int zs_remnant_gen_commit(struct zs_remnant *r, const char *id, const char *tmp_dir, struct zs_remnant_gen **gen,
 			  zs_error_t *err);
 void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir);
+/* The caller wrote TMP_DIR/NAME itself (SIZE bytes) and hashed exactly
+ * those bytes (sha256-4k, DIGEST): the next commit of TMP_DIR in this
+ * process records that digest instead of reading the file again, as long
+ * as the file is still the one written (same inode, size, mtime, ctime).
+ * The commit still fsyncs it. */
+void zs_remnant_gen_known(const char *tmp_dir, const char *name, const uint8_t digest[32], uint64_t size);
 
 /* Keep a copy of an image directory written elsewhere as a generation of
  * ID (each file opened once, never through a symlink, a regular file, its
