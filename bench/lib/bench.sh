@@ -52,7 +52,7 @@ bench_begin() {
 	local title=$2
 	BENCH_W=$(mktemp -d "${BENCH_TMP:-/dev/shm}/zs-bench-$1.XXXXXX") || bench_die "mktemp failed"
 	local cmd="" v
-	for v in BENCH_QUICK RUNS MIB SIZES HOPS WRITES LINKS WARM SEPARATE; do
+	for v in BENCH_QUICK RUNS MIB SIZES HOPS WRITES LINKS WARM SEPARATE MOVES BASE_MOVES WRITE TP_MIB TP_RUNS; do
 		[ -n "${!v:-}" ] && cmd+="$v=${!v} "
 	done
 	cmd+="bench/$(basename "$0")"
