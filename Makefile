@@ -17,7 +17,7 @@ BUILD := $(TOP)/build
 CC ?= gcc
 export TOP BUILD
 
-.PHONY: all deps criu criu-stock check demo bench bench-quick install lint clean test man deb
+.PHONY: all deps criu criu-stock check demo bench bench-quick bench-cluster install lint clean test man deb
 all: criu
 
 deps:
@@ -61,6 +61,11 @@ bench: deps
 bench-quick: deps
 	@$(MAKE) --no-print-directory all criu-stock
 	@BENCH_QUICK=1 bench/run-all.sh
+
+# moves between two agents vs runc + stock CRIU (bench/cluster-move.sh)
+bench-cluster: deps
+	@$(MAKE) --no-print-directory all criu-stock
+	@bench/run-all.sh cluster-move
 
 install: all man
 	install -d $(DESTDIR)$(PREFIX)/libexec/zanshin $(DESTDIR)$(PREFIX)/lib/zanshin $(DESTDIR)$(PREFIX)/include/zanshin/criu

@@ -75,7 +75,7 @@ cleanup() {
 	for n in A B; do
 		for r in zanshin runc; do rt "$r" "$BENCH_W/$n/state-$r" delete -f "$CID" >/dev/null 2>&1; done
 		rt_node "$n" delete -f "$CID" >/dev/null 2>&1
-		for r in $(seq 1 "$TP_RUNS"); do rt_node "$n" delete -f "$CID-tp$r" >/dev/null 2>&1; done
+		for r in $(seq 1 $((TP_RUNS + 1))); do rt_node "$n" delete -f "$CID-tp$r" >/dev/null 2>&1; done
 	done
 	ip netns del "${NSN[A]}" 2>/dev/null
 	ip netns del "${NSN[B]}" 2>/dev/null
@@ -91,6 +91,9 @@ for n in A B; do
 	ip -n "${NSN[$n]}" addr add "${IP[$n]}/24" dev "${DEV[$n]}" && ip -n "${NSN[$n]}" link set "${DEV[$n]}" up &&
 		ip -n "${NSN[$n]}" link set lo up || bench_die "network setup of node $n failed"
 done
+# the agents run as a copy named zs-bench-agent: the profile below tells
+# them from other agents on this machine by that name
+mkdir -p "$BENCH_W/bin" && cp "$AGENT" "$BENCH_W/bin/zs-bench-agent" || bench_die "cannot copy $AGENT"
 "$CERT" ca --out "$BENCH_W/pki/ca" >/dev/null || bench_die "cannot make the CA"
 for n in A B; do
 	"$CERT" node "$n" --ca "$BENCH_W/pki/ca" --out "$BENCH_W/pki/$n" >/dev/null || bench_die "cannot make $n's certificate"
@@ -175,7 +178,7 @@ agents_start() {
 	local n i
 	for n in A B; do
 		mkdir -p "$BENCH_W/$n/agent" "$BENCH_W/$n/zstate" "$BENCH_W/$n/zstore"
-		inns_bg "$n" "$AGENT" --node "$n" --listen "${IP[$n]}:$APORT" --cert "$BENCH_W/pki/$n/$n.pem" \
+		inns_bg "$n" "$BENCH_W/bin/zs-bench-agent" --runtime "$ZANSHIN" --node "$n" --listen "${IP[$n]}:$APORT" --cert "$BENCH_W/pki/$n/$n.pem" \
 			--key "$BENCH_W/pki/$n/$n-key.pem" --ca "$BENCH_W/pki/ca/ca.pem" --root "$BENCH_W/$n/zstate" \
 			--remnant-root "$BENCH_W/$n/zstore" --state-dir "$BENCH_W/$n/agent" --socket "$BENCH_W/$n/agent.sock" \
 			--peer "$(other "$n")=$(peer_addr "$n" $APORT)" "$@" </dev/null >>"$BENCH_W/$n/agent.log" 2>&1
@@ -198,11 +201,12 @@ agents_stop() {
 	AGENT_PID=()
 }
 node_reset() { # remove what a scenario left on both nodes
-	local n
+	local n r
 	for n in A B; do
 		rt_node "$n" delete -f "$CID" >/dev/null 2>&1
+		for r in $(seq 1 $((TP_RUNS + 1))); do rt_node "$n" delete -f "$CID-tp$r" >/dev/null 2>&1; done
 		"$ZANSHIN" --remnant-root "$BENCH_W/$n/zstore" remnant list >/dev/null 2>&1
-		rm -rf "${BENCH_W:?}/$n/agent" "$BENCH_W/$n/zstate" "$BENCH_W/$n/zstore" "$BENCH_W/$n/agent.log"
+		rm -rf "${BENCH_W:?}/$n/agent" "$BENCH_W/$n/zstate" "$BENCH_W/$n/zstore" "$BENCH_W/$n/agent.log" "$BENCH_W/$n"/bundle-*
 	done
 }
 
@@ -307,6 +311,8 @@ zanshin_scenario() {
 		bench_sample "$grp" "$ZCFG" "checkpoint (s)" "$(us checkpoint_us)" 1 "$mv"
 		bench_sample "$grp" "$ZCFG" "transfer + verify (s)" "$(us transfer_us)" 1 "$mv"
 		bench_sample "$grp" "$ZCFG" "store commit on the target (s)" "$(us commit_us)" 1 "$mv"
+		bench_sample "$grp" "$ZCFG" "restore on the target (rest of the downtime) (s)" \
+			"$(jq -r '(.downtime_us - .checkpoint_us - .transfer_us - .commit_us) / 1e6' <<<"$MJ")" 1 "$mv"
 		bench_sample "$grp" "$ZCFG" "bytes on the wire" "$MV_WIRE" 1 "$mv"
 		bench_sample "$grp" "$ZCFG" "bytes sent (pages)" "$pbytes" 1 "$mv"
 		bench_sample "$grp" "$ZCFG" "bytes sent (metadata)" "$(jq -r .bytes_metadata <<<"$MV")" 1 "$mv"
@@ -396,21 +402,25 @@ baseline_scenario() {
 }
 
 # ---- unshaped: full images, TLS and plaintext -----------------------------
-# One fresh container per run, moved A→B once (a full image; from the
-# second run on the Bundle is held). Rate = image bytes (pages and
+# One fresh container on fresh nodes per run, moved A→B once (a full
+# image and the Bundle). Rate = image bytes (pages and
 # metadata) ÷ (transfer + verify + the target's store commit).
 throughput_scenario() {
 	local transport=$1 run cid g="unshaped, $TP_MIB MiB full image" cfg extra=() rate
 	cfg="zanshin, TLS"
 	[ "$transport" = plain ] && cfg="zanshin, plaintext (--insecure-loopback)" extra=(--insecure-loopback)
-	node_reset
-	agents_start "${extra[@]}"
-	for ((run = 1; run <= TP_RUNS; run++)); do
+	local runs=$TP_RUNS
+	# profiling slows what it watches: one more run, profiled, not recorded
+	[ "$PROFILE" = 1 ] && [ "$transport" = tls ] && command -v perf >/dev/null && runs=$((TP_RUNS + 1))
+	for ((run = 1; run <= runs; run++)); do
+		# fresh nodes each run: the stores do not pile up full images
+		node_reset
+		agents_start "${extra[@]}"
 		cid=$CID-tp$run
 		z_run A "$cid" "$TP_MIB"
 		settle
 		warm_memory "$TP_MIB"
-		if [ "$PROFILE" = 1 ] && [ "$transport" = tls ] && [ "$run" = "$TP_RUNS" ] && command -v perf >/dev/null; then
+		if [ "$run" -gt "$TP_RUNS" ]; then
 			perf record -F 499 -a -g -o "$BENCH_W/perf.data" 2>/dev/null >/dev/null &
 			PERF_PID=$!
 			sleep 0.5
@@ -423,6 +433,12 @@ throughput_scenario() {
 			profile_note
 		fi
 		z_wl_do B "$cid" verify >/dev/null || bench_die "memory wrong after the unshaped move"
+		if [ "$run" -gt "$TP_RUNS" ]; then
+			bench_log "profiled run: $(jq -c '{downtime_us, checkpoint_us, transfer_us, commit_us}' <<<"$MJ")"
+			rt_node B delete -f "$cid" >/dev/null 2>&1
+			agents_stop
+			continue
+		fi
 		rate=$(awk -v t="$(us transfer_us)" -v c="$(us commit_us)" -v b="$(jq -r '.bytes_pages + .bytes_metadata' <<<"$MV")" 'BEGIN {printf "%.6f", (t + c) / (b / 1e9)}')
 		bench_sample "$g" "$cfg" "transfer + verify + commit (s per GB)" "$rate" "$run"
 		bench_sample "$g" "$cfg" "transfer + verify (s)" "$(us transfer_us)" "$run"
@@ -431,18 +447,20 @@ throughput_scenario() {
 		bench_sample "$g" "$cfg" "downtime (s)" "$(jq -r .downtime_s <<<"$MV")" "$run"
 		bench_log "$cfg unshaped run $run: $rate s per GB, $(jq -c '{setup_us, downtime_us, checkpoint_us, transfer_us, commit_us, total_us, bytes_pages}' <<<"$MJ")"
 		rt_node B delete -f "$cid" >/dev/null 2>&1
+		agents_stop
 	done
-	agents_stop
 }
 
 # profile_note: where the CPU went during the profiled unshaped move (the
 # agents' processes: source and target side), as a note.
 profile_note() {
 	local top
-	top=$(perf report -i "$BENCH_W/perf.data" --comms zanshind --no-children --sort dso,sym --stdio 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -n 14 |
-		awk '{p=$1; $1=""; sub(/^ +/, ""); gsub(/\[\.\] |\[k\] /, ""); printf "%s%s %s", (NR > 1 ? "; " : ""), p, $0}')
-	[ -n "$top" ] && bench_note "profile of the agents (source and target side: the image read, TLS, hashing, the write; not the runtime and CRIU they run) during one unshaped TLS move ($TP_MIB MiB; \`perf record -a -g\`, then \`perf report --comms zanshind\`: share of the agents' samples by object and symbol): $top"
+	local rep=(perf report -i "$BENCH_W/perf.data" --comms zs-bench-agent --no-children --percentage relative --stdio)
+	top="by object: $("${rep[@]}" --sort dso 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 6 |
+		awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'); by symbol: $("${rep[@]}" --sort dso,sym 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -n 12 |
+		awk '{p=$1; $1=""; sub(/^ +/, ""); gsub(/\[\.\] |\[k\] /, ""); printf "%s%s %s", (NR > 1 ? "; " : ""), p, $0}')"
+	[ -n "$top" ] && bench_note "profile of the agents (source and target side: the image read, TLS, hashing, the write; not the runtime and CRIU they run) during one unshaped TLS move ($TP_MIB MiB; \`perf record -a -g\`, then \`perf report --comms zs-bench-agent --percentage relative\`: shares of the agents' own samples): $top"
 }
 
 bench_note "nodes: two network namespaces joined by a veth pair, each with its own zanshind (mutual TLS 1.3, certificates from scripts/zanshin-cert.sh), runtime root, remnant store and state directory under $BENCH_W (tmpfs); links shaped with tbf on both ends; 100mbit-20ms adds 10 ms per direction in a user-space relay (bench/lib/delay-relay.py: this kernel has no sch_netem) that both the agents and the baseline's stream go through"
@@ -453,6 +471,19 @@ bench_note "bytes on the wire: both directions of the veth (TCP/IP headers, ACKs
 bench_note "sizes (MiB): $SIZES; links: $LINKS; moves: $MOVES (baseline $BASE_MOVES); written between moves: $WRITE% of the pages; unshaped: $TP_MIB MiB, $TP_RUNS runs per transport"
 
 FAILED=0
+shape none
+for tr in tls plain; do
+	if ! (throughput_scenario "$tr") 2>"$BENCH_W/scen.err"; then
+		cat "$BENCH_W/scen.err" >&2
+		bench_note "**FAILED**: unshaped throughput, $tr: $(grep 'bench cluster-move:' "$BENCH_W/scen.err" | tail -n1 | cut -c1-400)"
+		FAILED=1
+		agents_stop
+	else
+		cat "$BENCH_W/scen.err" >&2
+	fi
+done
+bench_goal_abs "unshaped, TLS + verification + commit ≥ 0.8 GB/s (shown as s per GB ≤ 1.25)" "unshaped, $TP_MIB MiB full image" "transfer + verify + commit (s per GB)" "zanshin, TLS" 1.25
+bench_plot "cluster-move-unshaped.svg" bars "transfer + verify + commit (s per GB)" "unshaped full image: seconds per GB (lower is faster)" "^unshaped"
 for mib in $SIZES; do
 	for link in $LINKS; do
 		shape "$link"
@@ -485,18 +516,5 @@ done
 bench_note "the downtime goal compares zanshin's downtime (checkpoint start → running on the target) with the baseline's restore alone; the × anchor column of the downtime rows compares it with the baseline's whole downtime (checkpoint + transfer + restore)"
 bench_plot "cluster-move-downtime.svg" bars "downtime (s)" "downtime per move (median, p10–p90)" "repeat moves"
 
-shape none
-for tr in tls plain; do
-	if ! (throughput_scenario "$tr") 2>"$BENCH_W/scen.err"; then
-		cat "$BENCH_W/scen.err" >&2
-		bench_note "**FAILED**: unshaped throughput, $tr: $(grep 'bench cluster-move:' "$BENCH_W/scen.err" | tail -n1 | cut -c1-400)"
-		FAILED=1
-		agents_stop
-	else
-		cat "$BENCH_W/scen.err" >&2
-	fi
-done
-bench_goal_abs "unshaped, TLS + verification + commit ≥ 0.8 GB/s (shown as s per GB ≤ 1.25)" "unshaped, $TP_MIB MiB full image" "transfer + verify + commit (s per GB)" "zanshin, TLS" 1.25
-bench_plot "cluster-move-unshaped.svg" bars "transfer + verify + commit (s per GB)" "unshaped full image: seconds per GB (lower is faster)" "^unshaped"
 bench_end
 exit "$FAILED"
