@@ -155,7 +155,8 @@ static int negotiate(struct src *s, zs_error_t *err)
 	return 0;
 }
 
-static int send_file_data(struct src *s, const char *path, uint64_t size, zs_error_t *err)
+/* SIZE bytes of PATH to the peer; with D, hashed as they go. */
+static int send_file_data(struct src *s, const char *path, uint64_t size, zs_digest *d, zs_error_t *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *buf = xmalloc(CHUNK);
@@ -173,6 +174,8 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 					     r < 0 ? "error" : "shorter than it was");
 		if (cancelled(s->m, err) < 0 || zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
 			return -1;
+		if (d)
+			zs_digest_update(d, buf, (size_t) r);
 		done += (uint64_t) r;
 	}
 	return 0;
@@ -213,8 +216,9 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	zs_jgen_key(g, "reuse_rootfs");
 	zs_jgen_bool(g, reuse);
 	zs_jgen_map_close(g);
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, err) < 0 ||
-	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0) || expect_answer(s, "ok", &ok, err) < 0)
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, NULL, err) < 0 ||
+	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, NULL, err) < 0) ||
+	    expect_answer(s, "ok", &ok, err) < 0)
 		return zs_error_wrap(err, "sending the bundle of %s to %s", s->m->container, s->m->peer);
 	s->m->bytes_bundle = (uint64_t) cs.st_size + (reuse ? 0 : (uint64_t) ts.st_size);
 	s->m->bundle_sent = true;
@@ -311,10 +315,11 @@ static bool sent_file(const char *name)
 	       strcmp(name, "lineage.json") != 0 && !(l > 4 && strcmp(name + l - 4, ".log") == 0);
 }
 
-/* The image's files (regular, not logs, not the parent link) with sizes
- * and sha256-4k digests: the manifest the target checks every file
- * against as it arrives. */
-static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *err)
+/* The image's files (regular, not logs, not the parent link) with their
+ * sizes: the manifest.  Their sha256-4k digests follow each file's bytes
+ * ("digests": "after"): hashed while sent, not in a pass of their own
+ * before the first byte leaves (the container is stopped meanwhile). */
+static int image_manifest(struct src *s, zs_jgen *g, char ***names, uint64_t **sizes, zs_error_t *err)
 {
 	cleanup_dir DIR *d = opendir(s->img);
 	struct dirent *de;
@@ -322,28 +327,22 @@ static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *
 
 	if (d == NULL)
 		return zs_make_error(err, errno, "open `%s`", s->img);
+	zs_jgen_kv_string(g, "digests", "after");
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
 	while ((de = readdir(d))) {
 		cleanup_free char *p = xasprintf("%s/%s", s->img, de->d_name);
-		cleanup_close int fd = -1;
-		uint8_t dg[ZS_DIGEST_LEN];
-		char hex[2 * ZS_DIGEST_LEN + 1];
-		uint64_t size = 0;
 		struct stat st;
 		if (!sent_file(de->d_name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
-			return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
-		zs_digest_hex(dg, hex);
 		zs_jgen_map_open(g);
 		zs_jgen_kv_string(g, "name", de->d_name);
 		zs_jgen_key(g, "size");
-		zs_jgen_uint(g, size);
-		zs_jgen_kv_string(g, "digest", hex);
+		zs_jgen_uint(g, (uint64_t) st.st_size);
 		zs_jgen_map_close(g);
 		*names = xrealloc(*names, sizeof(char *) * (n + 2));
+		*sizes = xrealloc(*sizes, sizeof(uint64_t) * (n + 1));
+		(*sizes)[n] = (uint64_t) st.st_size;
 		(*names)[n++] = xstrdup(de->d_name);
 		(*names)[n] = NULL;
 	}
@@ -351,23 +350,46 @@ static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *
 	return 0;
 }
 
-static int send_one(struct src *s, const char *name, zs_error_t *err)
+/* {"type": "digest", "name", "digest"} after a file's bytes */
+static int send_digest(struct src *s, const char *name, zs_digest *d, zs_error_t *err)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	uint8_t dg[ZS_DIGEST_LEN];
+	char hex[2 * ZS_DIGEST_LEN + 1];
+
+	zs_digest_final(d, dg);
+	zs_digest_hex(dg, hex);
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "digest");
+	zs_jgen_kv_string(g, "name", name);
+	zs_jgen_kv_string(g, "digest", hex);
+	zs_jgen_map_close(g);
+	return zs_frame_send_gen(&s->c, g, err);
+}
+
+static int send_one(struct src *s, const char *name, uint64_t size, zs_error_t *err)
 {
 	cleanup_free char *p = xasprintf("%s/%s", s->img, name);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
-	struct stat st;
+	zs_digest *d = zs_digest_new();
 
-	if (stat(p, &st) < 0)
-		return zs_make_error(err, errno, "stat `%s`", p);
+	if (d == NULL)
+		return zs_make_error(err, -ENOSYS, "SHA-256 is not available");
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "file");
 	zs_jgen_kv_string(g, "name", name);
-	zs_jgen_kv_int(g, "size", (long long) st.st_size);
+	zs_jgen_kv_int(g, "size", (long long) size);
 	zs_jgen_map_close(g);
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
+	/* the size announced in the manifest: a file that changed since is
+	 * an error (read shorter) or sent as it was listed */
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, p, size, d, err) < 0) {
+		zs_digest_free(d);
+		return -1;
+	}
+	if (send_digest(s, name, d, err) < 0)
 		return -1;
 	if (is_pages(name))
-		s->m->bytes_pages += (uint64_t) st.st_size;
+		s->m->bytes_pages += size;
 	return 0;
 }
 
@@ -377,6 +399,7 @@ static int send_image(struct src *s, zs_error_t *err)
 	cleanup_json zs_json *ok = NULL;
 	struct zs_image_info info = {0};
 	char **names = NULL;
+	cleanup_free uint64_t *sizes = NULL;
 	int ret = -1;
 	size_t i;
 
@@ -397,7 +420,7 @@ static int send_image(struct src *s, zs_error_t *err)
 	if (info.parent_image_id)
 		zs_jgen_kv_string(g, "parent_image_id", info.parent_image_id);
 	zs_image_info_free(&info);
-	if (image_manifest(s, g, &names, err) < 0)
+	if (image_manifest(s, g, &names, &sizes, err) < 0)
 		goto out;
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "ready", &ok, err) < 0)
@@ -405,7 +428,7 @@ static int send_image(struct src *s, zs_error_t *err)
 	zs_json_free(ok);
 	ok = NULL;
 	for (i = 0; names && names[i]; i++)
-		if (send_one(s, names[i], err) < 0)
+		if (send_one(s, names[i], sizes[i], err) < 0)
 			goto out;
 	ret = expect_answer(s, "received", &ok, err);
 out:

@@ -46,15 +46,16 @@ static void put(struct tgt *t, const char *state)
 		zs_log("error", "%s", zs_error_msg(e));
 }
 
-/* PATH gets SIZE bytes from the peer.  With WANT_HEX (an image file) they
- * must have that digest (*DG_OUT gets it) and the file is not synced here:
- * the store's commit fsyncs every file of the generation. */
+/* PATH gets SIZE bytes from the peer.  With DG_OUT (an image file) they
+ * are hashed (*DG_OUT), must have the digest WANT_HEX when given (else the
+ * caller checks the one that follows them) and the file is not synced
+ * here: the store's commit fsyncs every file of the generation. */
 static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, uint8_t *dg_out,
 			zs_error_t *err)
 {
 	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	cleanup_free char *buf = xmalloc(CHUNK);
-	zs_digest *d = want_hex ? zs_digest_new() : NULL;
+	zs_digest *d = dg_out ? zs_digest_new() : NULL;
 	uint64_t done = 0;
 
 	if (fd < 0)
@@ -74,7 +75,7 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 		char hex[2 * ZS_DIGEST_LEN + 1];
 		zs_digest_final(d, dg);
 		zs_digest_hex(dg, hex);
-		if (strcmp(hex, want_hex) != 0)
+		if (want_hex && strcmp(hex, want_hex) != 0)
 			return zs_make_error(err, -EBADMSG, "%s: digest %s, the manifest says %s", path, hex, want_hex);
 		/* an image file: the store's commit fsyncs it (and takes
 		 * this digest of the bytes written: recv_image) */
@@ -201,12 +202,18 @@ struct mfile {
 	uint64_t size;
 };
 
+/* Each file's digest is in the manifest, or, with "digests": "after",
+ * in a `digest` frame right after its bytes (then not in the manifest). */
 static int parse_manifest(const zs_json *h, struct mfile **out, size_t *n, uint64_t *total, zs_error_t *err)
 {
 	const zs_json *files = zs_json_get(h, "files");
+	const char *when = zs_json_string_value(zs_json_get(h, "digests"));
+	bool after = when && strcmp(when, "after") == 0;
 	size_t i, k = zs_json_array_len(files);
 	struct mfile *v;
 
+	if (when && !after)
+		return zs_make_error(err, -EINVAL, "image: `digests` must be \"after\" when given");
 	if (!zs_json_is_array(files) || k == 0 || k > AGENT_MAX_FILES)
 		return zs_make_error(err, -EINVAL, "image: `files` must be an array of 1 to %d files", AGENT_MAX_FILES);
 	v = xzalloc(sizeof(*v) * k);
@@ -217,14 +224,14 @@ static int parse_manifest(const zs_json *h, struct mfile **out, size_t *n, uint6
 		const zs_json *f = zs_json_array_at(files, i);
 		if (zs_json_to_string(zs_json_get(f, "name"), "image", "files[].name", ZS_JSON_REQUIRED, &v[i].name,
 				      err) < 0 ||
-		    zs_json_to_string(zs_json_get(f, "digest"), "image", "files[].digest", ZS_JSON_REQUIRED,
+		    zs_json_to_string(zs_json_get(f, "digest"), "image", "files[].digest", after ? 0 : ZS_JSON_REQUIRED,
 				      &v[i].digest, err) < 0 ||
 		    zs_json_to_uint64(zs_json_get(f, "size"), "image", "files[].size", ZS_JSON_REQUIRED, &v[i].size,
 				      err) < 0)
 			return -1;
 		if (!valid_name(v[i].name) || strcmp(v[i].name, "parent") == 0 ||
 		    strcmp(v[i].name, "manifest.json") == 0 || strcmp(v[i].name, "lineage.json") == 0 ||
-		    strlen(v[i].digest) != 64 || v[i].size > AGENT_MAX_FILE_SIZE)
+		    (after ? v[i].digest != NULL : strlen(v[i].digest) != 64) || v[i].size > AGENT_MAX_FILE_SIZE)
 			return zs_make_error(err, -EINVAL, "image: file `%s`: invalid name, digest or size", v[i].name);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(v[j].name, v[i].name) == 0)
@@ -264,6 +271,26 @@ static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
 	zs_remnant_gen_free(g);
 	if (symlink(target, link) < 0)
 		return zs_make_error(err, errno, "symlink `%s`", link);
+	return 0;
+}
+
+/* The `digest` frame after file NAME: it must be of NAME and be DG, the
+ * digest of the bytes received. */
+static int check_digest_after(struct tgt *t, const char *name, const uint8_t dg[ZS_DIGEST_LEN], zs_error_t *err)
+{
+	cleanup_json zs_json *f = NULL;
+	char hex[2 * ZS_DIGEST_LEN + 1];
+	const char *n, *want;
+
+	if (zs_frame_expect(t->c, "digest", &f, err) < 0)
+		return -1;
+	n = zs_json_string_value(zs_json_get(f, "name"));
+	want = zs_json_string_value(zs_json_get(f, "digest"));
+	zs_digest_hex(dg, hex);
+	if (n == NULL || strcmp(n, name) != 0 || want == NULL)
+		return zs_make_error(err, -EBADMSG, "file `%s`: a digest for `%s` follows it", name, n ? n : "");
+	if (strcmp(hex, want) != 0)
+		return zs_make_error(err, -EBADMSG, "file `%s`: digest %s, the source says %s", name, hex, want);
 	return 0;
 }
 
@@ -309,7 +336,8 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		}
 		path = xasprintf("%s/%s", t->tmp, name);
-		if (recv_to_file(t, path, size, files[i].digest, dg, err) < 0)
+		if (recv_to_file(t, path, size, files[i].digest, dg, err) < 0 ||
+		    (files[i].digest == NULL && check_digest_after(t, name, dg, err) < 0))
 			goto out;
 		/* the commit's manifest takes this digest, not a second read */
 		zs_remnant_gen_known(t->tmp, name, dg, size);

@@ -10,7 +10,8 @@
 #      verified after each move, the second move a diff;
 #   3. the two transports do not mix: a TLS agent refuses a plaintext peer,
 #      a plaintext agent refuses a TLS client; a plaintext peer that does
-#      not say hello first is refused.
+#      not say hello first is refused; a file whose digest (sent after its
+#      bytes, "digests": "after") is not theirs is refused, nothing kept.
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/lib.sh"
 MIB=32
@@ -119,6 +120,30 @@ sleep 0.3
 [[ $ans != *'"state"'* ]] && grep -q "refused a connection.*hello" "$CR_T/B/agent.log" &&
 	t_ok "a plaintext peer that does not say hello first is refused ($ans)" ||
 	t_fail "a plaintext peer without hello is refused" "$ans" "$(tail -n 2 "$CR_T/B/agent.log")"
+# a file whose digest, sent after its bytes, is not theirs: refused,
+# nothing stored (the protocol is easy to speak in plaintext)
+liar='import socket, struct, sys, json
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+def send(o, data=b""):
+    b = json.dumps(o).encode(); s.sendall(struct.pack(">I", len(b)) + b + data)
+def recv():
+    h = s.recv(4, socket.MSG_WAITALL); n = struct.unpack(">I", h)[0]
+    return json.loads(s.recv(n, socket.MSG_WAITALL))
+send({"type": "hello", "node": "A"})
+send({"type": "offer", "move": "m-liar", "container": "liar", "mode": "stop-copy", "bundle_digest": "b" * 64, "rootfs_digest": "r" * 64})
+print(recv()["type"])
+send({"type": "image", "image_id": "1" * 32, "digests": "after", "files": [{"name": "pages-1.img", "size": 8192}]})
+print(recv()["type"])
+send({"type": "file", "name": "pages-1.img", "size": 8192}, b"x" * 8192)
+send({"type": "digest", "name": "pages-1.img", "digest": "0" * 64})
+print(json.dumps(recv()))'
+ans=$(ip netns exec "${AG_NS}T" /usr/bin/python3 -c "$liar" "${AG_IP[B]}" $AG_PORT 2>&1)
+left=$(find "$CR_T/B/store" -path '*liar*' -name 'pages-1.img' 2>/dev/null)
+if [[ $ans == *'"type": "error"'*'the source says'* ]] && [ -z "$left" ]; then
+	t_ok "a digest after the file that is not the bytes' is refused, nothing kept ($(tail -n1 <<<"$ans" | cut -c1-160))"
+else
+	t_fail "a lying digest after the file is refused" "$ans" "left: $left"
+fi
 ip netns exec "${AG_NS}T" gnutls-cli --x509cafile "$CR_T/pki/ca/ca.pem" --x509certfile "$CR_T/pki/T/T.pem" \
 	--x509keyfile "$CR_T/pki/T/T-key.pem" -p $AG_PORT "${AG_IP[B]}" --verify-hostname B </dev/null >"$CR_T/cli.log" 2>&1
 grep -qi "handshake.*fail\|error" "$CR_T/cli.log" && t_ok "a plaintext agent refuses a TLS client" ||
