@@ -455,12 +455,8 @@ throughput_scenario() {
 # agents' processes: source and target side), as a note.
 profile_note() {
 	local top
-	local rep=(perf report -i "$BENCH_W/perf.data" --comms zs-bench-agent --no-children --percentage relative --stdio)
-	top="by object: $("${rep[@]}" --sort dso 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 6 |
-		awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'); by symbol: $("${rep[@]}" --sort dso,sym 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -n 12 |
-		awk '{p=$1; $1=""; sub(/^ +/, ""); gsub(/\[\.\] |\[k\] /, ""); printf "%s%s %s", (NR > 1 ? "; " : ""), p, $0}')"
-	[ -n "$top" ] && bench_note "profile of the agents (source and target side: the image read, TLS, hashing, the write; not the runtime and CRIU they run) during one unshaped TLS move ($TP_MIB MiB; \`perf record -a -g\`, then \`perf report --comms zs-bench-agent --percentage relative\`: shares of the agents' own samples): $top"
+	top=$(perf script -i "$BENCH_W/perf.data" --comms zs-bench-agent 2>/dev/null | awk -f "$BENCH_TOP/bench/lib/agent-profile.awk")
+	[ -n "$top" ] && bench_note "profile of the agents (source and target side; not the runtime and CRIU they run) during one more unshaped TLS move ($TP_MIB MiB, not among the samples; \`perf record -a -g -F 499\`, the agents' samples by what their stacks show, bench/lib/agent-profile.awk): $top"
 }
 
 bench_note "nodes: two network namespaces joined by a veth pair, each with its own zanshind (mutual TLS 1.3, certificates from scripts/zanshin-cert.sh), runtime root, remnant store and state directory under $BENCH_W (tmpfs); links shaped with tbf on both ends; 100mbit-20ms adds 10 ms per direction in a user-space relay (bench/lib/delay-relay.py: this kernel has no sch_netem) that both the agents and the baseline's stream go through"
