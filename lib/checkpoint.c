@@ -29,10 +29,19 @@
 #include "zanshin/utils.h"
 
 static int status_fd = -1;
+/* the temporary generation CRIU dumps into (an automatic diff), marked at
+ * post-dump: see lib/remnant_orphan.c */
+static const char *dump_tmp;
 
 static int dump_notify(char *action, criu_notify_arg_t na)
 {
 	zs_debug("criu notify: %s", action);
+	if (strcmp(action, "post-dump") == 0 && dump_tmp) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_remnant_dump_mark(dump_tmp, &e) < 0)
+			zs_warn("checkpoint: cannot mark the finished dump (kept only if this command completes): %s",
+				zs_error_msg(e));
+	}
 	if (strcmp(action, "status-ready") == 0 && status_fd >= 0) {
 		if (write(status_fd, "", 1) != 1)
 			zs_warn("cannot write \\0 to --status-fd %d", status_fd);
@@ -371,7 +380,9 @@ static int run_dump(struct ckpt *k, zs_error_t *err)
 		return ret;
 	zs_debug("checkpoint: criu %s of pid %d into %s", o->pre_dump ? "pre-dump" : "dump", (int) k->st->pid,
 		 dump_dir(k));
+	dump_tmp = o->pre_dump ? NULL : k->tmp;
 	ret = o->pre_dump ? criu_local_pre_dump(c) : criu_local_dump(c);
+	dump_tmp = NULL;
 	if (ret < 0)
 		return zs_criu_error(err, ret, o->pre_dump ? "pre-dump" : "dump", k->work_dir,
 				     o->pre_dump ? "predump.log" : "dump.log");
@@ -386,6 +397,7 @@ static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 	struct zs_remnant_gen *g = NULL;
 	int ret;
 
+	zs_remnant_dump_unmark(k->tmp);
 	ret = zs_remnant_gen_commit(k->store, k->o->c.id, k->tmp, &g, err);
 	if (ret < 0) {
 		/* the diff stays where CRIU wrote it: its `parent` leads to the
