@@ -14,7 +14,8 @@
 #     generation damaged on purpose is refused by verify (else counted as a
 #     "corrupt generation accepted").
 #
-#   tests/soak/soak.sh [SEED [STEPS]]      (also SEED=, STEPS=, SOAK_MIB=)
+#   tests/soak/soak.sh [SEED [STEPS]]      (also SEED=, STEPS=, SOAK_MIB=,
+#   SOAK_FAULT_PCT= (35), SOAK_FAULTS="kind ..." (all), SOAK_SECONDS=)
 #
 # Every failure prints the seed and the step, and `make soak SEED=S
 # STEPS=N` replays the same sequence (the random choices come from bash's
@@ -323,7 +324,8 @@ op_move() {
 	# a fault, now and then
 	rnd 100
 	if [ "$REPLY" -lt "${SOAK_FAULT_PCT:-35}" ]; then
-		pick kill-runtime-dump kill-criu-dump kill-runtime-post-dump kill-runtime-restore kill-criu-restore flip enospc stale
+		# shellcheck disable=SC2086
+		pick ${SOAK_FAULTS:-kill-runtime-dump kill-criu-dump kill-runtime-post-dump kill-runtime-restore kill-criu-restore flip enospc stale}
 		fault=$REPLY
 	fi
 	if [ "$fault" = stale ] && [ -n "$base" ]; then
@@ -584,6 +586,8 @@ for ((n_steps = 1; n_steps <= STEPS; n_steps++)); do
 	# checkpoint held: the run ends there (the replay line says how to
 	# get back to it)
 	[ "$n_wrong" -eq 0 ] || break
+	# SOAK_SECONDS bounds a long run (it ends with its summary)
+	[ -z "${SOAK_SECONDS:-}" ] || [ $((SECONDS - t0)) -lt "$SOAK_SECONDS" ] || break
 	pick_op
 	op=$REPLY
 	"op_$op"
