@@ -82,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lineage = data[0] & 1;
 	put("manifest.json", lineage ? good_manifest : (const char *) data + 1,
 	    lineage ? strlen(good_manifest) : size - 1);
-	put("lineage.json", lineage ? (const char *) data + 1 : good_lineage, lineage ? size - 1 : strlen(good_lineage));
+	put("lineage.json", lineage ? (const char *) data + 1 : good_lineage,
+	    lineage ? size - 1 : strlen(good_lineage));
 	zs_rem_verify_dir(dir, &err);
 	zs_error_release(&err);
 	zs_rem_read_lineage(dir, g, &err);
