@@ -103,7 +103,7 @@ static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 	if (id == NULL) {
 		ret = zs_make_error(&err, -EINVAL, "migrate: no container id");
 	} else {
-		ret = move_source(a, id, to, &m, &err);
+		ret = move_source(a, id, to, zs_json_string_value(zs_json_get(q, "mode")), &m, &err);
 	}
 	reply_move(c, &m, ret, err);
 	zs_conn_close(c);
