@@ -338,6 +338,14 @@ static int src_ckpt_exit(struct src_pc *s, zs_error_t *err)
 	s->ckpt_done = true;
 	close(s->pump.pidfd[0]);
 	s->pump.pidfd[0] = -1;
+	if (s->ckpt_rc != 0 && s->pages_done) {
+		/* the target has it all and runs it; whatever CRIU did with
+		 * the container here afterwards, it must not run here */
+		zs_log("warning", "move %s: the page server of %s exited %d after the last page", s->m->id,
+		       s->m->container, s->ckpt_rc);
+		kill_container(s->a, s->m->container, s->p->init, s->p->work);
+		return 1;
+	}
 	if (s->ckpt_rc != 0)
 		return zs_make_error(err, -EIO, "the page server of %s on node %s failed (exit %d)", s->m->container,
 				     s->a->node, s->ckpt_rc);
@@ -353,6 +361,11 @@ static int src_loop(struct src_pc *s, double t_freeze, zs_error_t *err)
 		const char *type = NULL;
 		int which = 0, r;
 		r = pump_step(&s->pump, s->ran ? io : 10 * io, &h, &type, &which, err);
+		if (r < 0 && s->pages_done && !s->ckpt_done) {
+			/* the target has every page and hung up: CRIU ends */
+			zs_error_release(err);
+			r = PUMP_PID;
+		}
 		if (r < 0)
 			return -1;
 		if (r == PUMP_IDLE)

@@ -27,33 +27,38 @@ mkdir -p "$CR_T/rootfs/proc" "$CR_T/rootfs/sys" "$CR_T/rootfs/dev"
 ag_setup
 ag_node A 1
 ag_node B 2
-# B's runtime fails a restore while $CR_T/fail-restore exists.  And it
-# restores into B's own cgroup: all nodes share this machine's cgroup
-# tree, and during a post-copy move the container exists on A (frozen,
-# serving its pages) and on B at once; restored into the cgroup of A's
-# config, B's copy would be killed when A's checkpoint removes its
+# A node's runtime restores into the node's own cgroup: all nodes share
+# this machine's cgroup tree, and during a post-copy move the container
+# exists on the source (frozen, serving its pages) and on the target at
+# once; restored into the cgroup its config names (the source's), the
+# target's copy would be killed when the source's checkpoint removes its
 # container (a test artefact: real nodes have cgroup trees of their own).
-cat >"$CR_T/zanshin-B" <<EOS
+# And B's runtime fails a restore while $CR_T/fail-restore exists.
+mkwrap() {
+	cat >"$CR_T/zanshin-$1" <<EOS
 #!/bin/bash
 args=("\$@")
 for ((i = 0; i < \${#args[@]}; i++)); do
 	[ "\${args[i]}" = restore ] || continue
-	if [ -e "$CR_T/fail-restore" ]; then
+	if [ "$1" = B ] && [ -e "$CR_T/fail-restore" ]; then
 		echo "injected restore failure (test)" >&2
 		exit 1
 	fi
 	for ((j = i; j < \${#args[@]} - 1; j++)); do
 		[ "\${args[j]}" = --bundle ] || continue
-		b=\${args[j + 1]} nb=$CR_T/B/cg-bundle/\$\$
+		b=\${args[j + 1]} nb=$CR_T/$1/cg-bundle/\$\$
 		mkdir -p "\$nb" &&
-			jq --arg cg "$CR_CG/B" --arg r "\$b/rootfs" '.linux.cgroupsPath = \$cg | .root.path = \$r' "\$b/config.json" >"\$nb/config.json" &&
+			jq --arg cg "$CR_CG/$1" --arg b "\$b" '.linux.cgroupsPath = \$cg | .root.path |= (if startswith("/") then . else \$b + "/" + . end)' "\$b/config.json" >"\$nb/config.json" &&
 			args[j + 1]=\$nb
 	done
 done
 exec "$ZANSHIN" "\${args[@]}"
 EOS
-chmod +x "$CR_T/zanshin-B"
-ag_start A B || ag_die "agent A"
+	chmod +x "$CR_T/zanshin-$1"
+}
+mkwrap A
+mkwrap B
+ag_start A B -- --runtime "$CR_T/zanshin-A" || ag_die "agent A"
 ag_start B A -- --runtime "$CR_T/zanshin-B" || ag_die "agent B"
 
 t_run A
@@ -195,7 +200,7 @@ err=$(jr B target error)
 [ "$st" = aborted ] && t_ok "source killed: B's journal says aborted: $err" || t_fail "source killed: B's journal" "$st $err"
 grep -q "post-copy" <<<"$err" && t_ok "source killed: B's error names the post-copy" || t_fail "source killed: B's error" "$err"
 wait_for 20 test -z "$(cr_status B)" && t_ok "source killed: B killed its copy (its memory was incomplete)" || t_fail "source killed: nothing on B" "$(cr_status B)"
-ag_start A B || t_fail "source killed: A's agent restarts"
+ag_start A B -- --runtime "$CR_T/zanshin-A" || t_fail "source killed: A's agent restarts"
 wait_for 30 test "$(jr A source state)" != post-copy
 sst=$(jr A source state)
 serr=$(jr A source error)
