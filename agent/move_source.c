@@ -576,11 +576,14 @@ static int run_postcopy(struct src *s, zs_error_t *err)
 	free(m->error);
 	m->error = zs_error_text(*err);
 	finish_metrics(s, false);
+	zs_error_release(err);
 	if (r == 0 && pc_src_rollback(s->a, m, &p, err) == 0)
 		return zs_make_error(err, -EIO, "%s (container %s runs again on node %s)", m->error, m->container,
 				     s->a->node);
-	if (r < 0)
+	if (r < 0) {
 		put(s, "failed");
+		return zs_make_error(err, -EIO, "%s", m->error);
+	}
 	return -1;
 }
 
