@@ -69,29 +69,39 @@ static int wait_ready(int fd, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char c;
+	int r;
 
-	if (poll(&p, 1, ms) <= 0)
+	while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		; /* a cancel: seen after the dump */
+	if (r <= 0)
 		return -1;
 	return read(fd, &c, 1) == 1 ? 1 : 0;
 }
 
-/* SIGKILL the container ID on this node and remove it: its memory is
- * incomplete (target) or it must not run here any more (source). */
-static void kill_container(struct agent *a, const char *id, pid_t init, const char *work)
+/* Remove the container ID on this node (`zanshin delete -f` kills what
+ * is left of it). */
+static void remove_container(struct agent *a, const char *id, const char *work)
+{
+	cleanup_error zs_error_t e = NULL;
+	char *args[] = {"delete", "-f", (char *) id, NULL};
+
+	if (rt_run(a, work, "delete-postcopy", args, &e) < 0)
+		zs_log("warning", "%s", zs_error_msg(e));
+}
+
+/* SIGKILL the running container ID on this node at once, then remove
+ * it: its memory is incomplete, or it must not run here any more. */
+static void kill_container(struct agent *a, const char *id, const char *work)
 {
 	cleanup_error zs_error_t e = NULL;
 	struct zs_status *st = NULL;
-	char *args[] = {"delete", "-f", (char *) id, NULL};
 
-	if (init <= 0 && zs_status_load(a->root, id, &st, &e) == 0) {
-		init = st->pid;
+	if (zs_status_load(a->root, id, &st, &e) == 0) {
+		if (strcmp(zs_container_status(st), "running") == 0 || strcmp(zs_container_status(st), "paused") == 0)
+			kill(st->pid, SIGKILL);
 		zs_status_free(st);
 	}
-	zs_error_release(&e);
-	if (init > 0)
-		kill(init, SIGKILL);
-	if (rt_run(a, work, "delete-postcopy", args, &e) < 0)
-		zs_log("warning", "%s", zs_error_msg(e));
+	remove_container(a, id, work);
 }
 
 /* ---- the pump: page server bytes <-> `ps` frames ---- */
@@ -343,7 +353,7 @@ static int src_ckpt_exit(struct src_pc *s, zs_error_t *err)
 		 * the container here afterwards, it must not run here */
 		zs_log("warning", "move %s: the page server of %s exited %d after the last page", s->m->id,
 		       s->m->container, s->ckpt_rc);
-		kill_container(s->a, s->m->container, s->p->init, s->p->work);
+		kill_container(s->a, s->m->container, s->p->work);
 		return 1;
 	}
 	if (s->ckpt_rc != 0)
@@ -415,12 +425,15 @@ int pc_src_commit(struct agent *a, struct move *m, struct zs_conn *c, struct pc_
 		}
 	}
 	/* it ran (or may run) there: it must not run here again; killed
-	 * before CRIU can resume it when its socket closes */
-	kill_container(a, m->container, p->init, p->work);
+	 * before CRIU can resume it when its socket closes (then removed,
+	 * once the checkpoint released the container's lock) */
+	if (p->init > 0)
+		kill(p->init, SIGKILL);
 	pump_free(&s.pump);
 	if (p->ckpt > 0)
 		wait_exit(p->ckpt);
 	p->ckpt = -1;
+	remove_container(a, m->container, p->work);
 	return zs_error_wrap(err,
 			     "post-copy of %s to %s broke after %s restored it: the pages it lacked are gone, the "
 			     "container is lost (killed on both nodes; post-copy cannot go back once the target runs)",
@@ -559,17 +572,16 @@ static int tgt_lazy_exit(struct tgt_pc *t, zs_error_t *err)
 
 static int tgt_loop(struct tgt_pc *t, zs_error_t *err)
 {
-	int ms = 10 * t->a->io_timeout * 1000;
-
 	for (;;) {
 		cleanup_json zs_json *h = NULL;
 		const char *type = NULL;
-		int which = 0, r = pump_step(&t->pump, ms, &h, &type, &which, err);
+		/* once it runs, pages flow all the time (faults, background) */
+		int secs = (t->restored ? 1 : 10) * t->a->io_timeout;
+		int which = 0, r = pump_step(&t->pump, secs * 1000, &h, &type, &which, err);
 		if (r < 0)
 			return -1;
 		if (r == PUMP_IDLE)
-			return zs_make_error(err, -ETIMEDOUT, "no page from node %s for %d s", t->m->peer,
-					     10 * t->a->io_timeout);
+			return zs_make_error(err, -ETIMEDOUT, "no page from node %s for %d s", t->m->peer, secs);
 		if (r == PUMP_FRAME) {
 			const char *msg = zs_json_string_value(zs_json_get(h, "error"));
 			return zs_make_error(err, -EIO, "node %s: %s", t->m->peer,
@@ -609,7 +621,7 @@ static int tgt_broken(struct tgt_pc *t, zs_error_t *err)
 	}
 	if (!t->restored && t->lazy_done)
 		return -2; /* nothing ran */
-	kill_container(t->a, t->m->container, 0, t->work);
+	kill_container(t->a, t->m->container, t->work);
 	stop_lazy(t);
 	if (!t->restored)
 		return -2;
@@ -715,7 +727,7 @@ void pc_recover_target(struct agent *a, struct move *m)
 
 	if (strcmp(m->state, "restoring") == 0 || strcmp(m->state, "post-copy") == 0) {
 		wait_gone(m->restore_pid);
-		kill_container(a, m->container, 0, work);
+		kill_container(a, m->container, work);
 		if (m->helper_pid > 0)
 			kill((pid_t) m->helper_pid, SIGKILL);
 		set_error(m, xasprintf("the agent died during the post-copy move (%s): the pages still on node %s "

@@ -15,7 +15,10 @@
 #   5. A's agent SIGKILLed while B runs the container and pages are still
 #      on their way: the container never runs with wrong memory anywhere
 #      (B kills its copy), both journals record what happened with an
-#      error, the restarted agent finishes its record.
+#      error, the restarted agent finishes its record;
+#   6. the link cut while B runs it and pages travel: the container is
+#      lost (post-copy cannot go back), killed on both nodes, journals say
+#      so.
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/lib.sh"
 MIB=64
@@ -216,6 +219,31 @@ if runs_on A; then
 	t_wl_verify "source killed: memory on A (resumed where it was frozen)" A "$d"
 else
 	t_ok "source killed: the container is lost (post-copy cannot go back once the target runs)"
+fi
+
+# ---- 6. the link cut while B runs it and pages are on their way ----
+if runs_on A; then
+	shape B 40mbit || t_fail "tbf on B's link"
+	zm A migrate "$CR_CID" --to B --mode post-copy >"$CR_T/m6.out" 2>&1 &
+	mpid=$!
+	if wait_for 60 src_state_is post-copy; then
+		ip link set "zv$$B" down
+		t_ok "link cut: B's link down while B runs the container and its pages travel"
+	else
+		t_fail "link cut: B ran it" "$(jr A source state)" "$(cat "$CR_T/m6.out")"
+	fi
+	wait $mpid
+	rc=$?
+	out=$(cat "$CR_T/m6.out")
+	[ $rc -ne 0 ] && grep -q "lost" <<<"$out" && t_ok "link cut: migrate fails and says the container is lost: $out" ||
+		t_fail "link cut: migrate fails, container lost" "$out"
+	wait_for 30 test "$(jr B target state)" = aborted
+	ip link set "zv$$B" up
+	unshape B
+	[ "$(jr A source state)" = failed ] && t_ok "link cut: A's journal says failed: $(jr A source error)" || t_fail "link cut: A's journal" "$(jr A source state)"
+	[ "$(jr B target state)" = aborted ] && t_ok "link cut: B's journal says aborted: $(jr B target error)" || t_fail "link cut: B's journal" "$(jr B target state)"
+	wait_for 20 test -z "$(cr_status A)$(cr_status B)" && t_ok "link cut: the container runs nowhere (killed on both nodes, never with missing pages)" ||
+		t_fail "link cut: runs nowhere" "A: $(cr_status A) B: $(cr_status B)"
 fi
 
 for n in A B; do
