@@ -18,7 +18,10 @@
 #      error, the restarted agent finishes its record;
 #   6. the link cut while B runs it and pages travel: the container is
 #      lost (post-copy cannot go back), killed on both nodes, journals say
-#      so.
+#      so;
+#   7. B's agent SIGKILLed then: its daemon keeps the container waiting
+#      for its pages (never a missing page read), A kills its copy, the
+#      restarted B kills the container and the daemon.
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/lib.sh"
 MIB=64
@@ -244,6 +247,35 @@ if runs_on A; then
 	[ "$(jr B target state)" = aborted ] && t_ok "link cut: B's journal says aborted: $(jr B target error)" || t_fail "link cut: B's journal" "$(jr B target state)"
 	wait_for 20 test -z "$(cr_status A)$(cr_status B)" && t_ok "link cut: the container runs nowhere (killed on both nodes, never with missing pages)" ||
 		t_fail "link cut: runs nowhere" "A: $(cr_status A) B: $(cr_status B)"
+fi
+
+# ---- 7. B's agent SIGKILLed while it runs the container and pages travel ----
+wait_for 20 test -z "$(cr_status A)" && t_run A && t_wl_verify "target killed: a new container on A" A
+if runs_on A; then
+	shape B 40mbit || t_fail "tbf on B's link"
+	zm A migrate "$CR_CID" --to B --mode post-copy >"$CR_T/m7.out" 2>&1 &
+	mpid=$!
+	if wait_for 60 src_state_is post-copy; then
+		ag_kill B KILL
+		t_ok "target killed: B's agent SIGKILLed while it runs the container and its pages travel"
+	else
+		t_fail "target killed: B ran it" "$(jr A source state)" "$(cat "$CR_T/m7.out")"
+	fi
+	wait $mpid
+	rc=$?
+	unshape B
+	out=$(cat "$CR_T/m7.out")
+	[ $rc -ne 0 ] && grep -q "lost" <<<"$out" && t_ok "target killed: migrate fails and says the container is lost: $out" ||
+		t_fail "target killed: migrate fails, container lost" "$out"
+	[ -z "$(cr_status A)" ] && t_ok "target killed: A killed its frozen copy (never resumed once B ran it)" || t_fail "target killed: not on A" "$(cr_status A)"
+	ag_start B A -- --runtime "$CR_T/zanshin-B" || t_fail "target killed: B's agent restarts"
+	wait_for 30 test "$(jr B target state)" = aborted
+	[ "$(jr B target state)" = aborted ] && t_ok "target killed: B's restarted agent journals aborted: $(jr B target error)" ||
+		t_fail "target killed: B's journal" "$(jr B target state)"
+	wait_for 20 test -z "$(cr_status B)" && t_ok "target killed: B's restarted agent killed the container waiting for its pages" ||
+		t_fail "target killed: nothing on B" "$(cr_status B)"
+	pgrep -f "lazy-pages.*$CR_T/B/" >/dev/null && t_fail "target killed: no lazy-pages daemon left on B" "$(pgrep -af "lazy-pages.*$CR_T/B/")" ||
+		t_ok "target killed: no lazy-pages daemon left on B"
 fi
 
 for n in A B; do
