@@ -291,8 +291,8 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	t->m.image_id = xstrdup(iid);
 	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
 	t->m.diff = pid != NULL;
-	if (parse_manifest(h, &files, &n, &total, err) < 0 || check_space(t->a->remnant_root, total, err) < 0 ||
-	    image_begin(t, err) < 0)
+	if (parse_manifest(h, &files, &n, &total, err) < 0 ||
+	    check_space(t->lazy ? t->work : t->a->remnant_root, total, err) < 0 || image_begin(t, err) < 0)
 		goto out;
 	t->m.img_dir = xstrdup(t->tmp);
 	put(t, "receiving");
