@@ -263,8 +263,11 @@ int pc_src_dump(struct agent *a, struct move *m, const char *work, const char *i
 	/* ready: everything but the pages dumped, the page server serving */
 	r = wait_ready(st[0], 10 * a->io_timeout * 1000);
 	close(st[0]);
-	if (r == 1)
+	if (r == 1) {
+		zs_log("info", "move %s: lazy dump of %s ready after %.3f s", m->id, m->container,
+		       now_s() - m->started - m->setup_s);
 		return 0;
+	}
 	close(p->ps);
 	p->ps = -1;
 	if (r < 0)
@@ -403,6 +406,7 @@ int pc_src_commit(struct agent *a, struct move *m, struct zs_conn *c, struct pc_
 	pump_init(&s.pump, c, p->ps);
 	p->ps = -1; /* the pump owns it */
 	s.pump.pidfd[0] = pidfd_of(p->ckpt);
+	zs_log("info", "move %s: image sent, commit", m->id);
 	put(a, m, "commit-sent");
 	if (zs_frame_send(c, "{\"type\":\"commit\"}", 17, err) < 0)
 		r = -1;
@@ -497,8 +501,10 @@ static int start_lazy(struct tgt_pc *t, int sk_daemon, int sk_ours, zs_error_t *
 	put(t->a, t->m, NULL);
 	r = wait_ready(st[0], t->a->io_timeout * 1000);
 	close(st[0]);
-	if (r == 1)
+	if (r == 1) {
+		zs_log("info", "move %s: criu lazy-pages ready", t->m->id);
 		return 0;
+	}
 	kill(t->lazy, SIGKILL);
 	wait_exit(t->lazy);
 	t->lazy = -1;
@@ -543,6 +549,7 @@ static int tgt_restored(struct tgt_pc *t, zs_error_t *err)
 		return -1;
 	t->restored = true;
 	t->t_run = now_s();
+	zs_log("info", "move %s: %s restored lazily", t->m->id, t->m->container);
 	put(t->a, t->m, "post-copy");
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "result");
