@@ -126,11 +126,21 @@ runs_on B && t_ok "post-copy: running on B" || t_fail "post-copy: running on B" 
 t_wl_verify "post-copy: memory on B after the last page" B
 [ "$(jr A source state)" = done ] && t_ok "post-copy: A's journal says done" || t_fail "post-copy: A's journal" "$(jr A source state)"
 [ "$(jr B target state)" = running ] && t_ok "post-copy: B's journal says running" || t_fail "post-copy: B's journal" "$(jr B target state)"
+mv=$(zm A moves --format json | jq -c '[.[] | select(.mode == "post-copy")] | last')
+jq -e '.postcopy_faults >= 1 and .postcopy_last_page_s > 0 and .downtime_s > 0' <<<"$mv" >/dev/null &&
+	t_ok "post-copy: zanshin moves shows the faults, the time to the last page and the downtime" || t_fail "post-copy: zanshin moves" "$mv"
+zm B moves | grep -q "post-copy\|running" && t_ok "post-copy: zanshin moves on B lists it" || t_fail "post-copy: moves on B" "$(zm B moves)"
 tr=$(z B state "$CR_CID" | jq -r '.annotations["zanshin.tracking"] // .tracking // empty' 2>/dev/null)
 zm B moves | grep -q post-copy || true
 ls "$CR_T/B/store/" >"$CR_T/bstore" 2>/dev/null
 ! grep -rqs "$(stat_of image_id)" "$CR_T/B/store" && t_ok "post-copy: B's store holds no generation of the lazy image (its pages were never all there)" ||
 	t_fail "post-copy: B's store holds no lazy generation" "$(ls -R "$CR_T/B/store" | head)"
+
+if out=$(zm B migrate "$CR_CID" --to A --mode bogus 2>&1); then
+	t_fail "an unknown --mode is refused" "$out"
+else
+	grep -q "bogus" <<<"$out" && runs_on B && t_ok "an unknown --mode is refused, the container stays: $out" || t_fail "an unknown --mode is refused" "$out"
+fi
 
 # ---- 2. B→A: a full checkpoint (no tracking baseline after a lazy restore) ----
 t_wl_verify "back: before" B || { t_done; exit; }
