@@ -288,6 +288,20 @@ if runs_on A; then
 		t_ok "target killed: no lazy-pages daemon left on B"
 fi
 
+# ---- hostile post-copy requests from an authenticated peer (B, to A) ----
+before=$(find "$CR_T/A/store" -type f | sort | xargs -r sha256sum | sha256sum)
+for sc in "badmode:offer: unknown mode" "psearly:unexpected message \`ps\`" "pscommit:commit before the image was received"; do
+	name=${sc%%:*} want=${sc#*:}
+	out=$(ip netns exec "${AG_NS}B" /usr/bin/python3 "$CR_TOP/tests/agent/hostile.py" "${AG_IP[A]}" $AG_PORT A \
+		"$CR_T/pki/ca/ca.pem" "$CR_T/pki/B/B.pem" "$CR_T/pki/B/B-key.pem" "$name" "$CR_CID" 2>&1)
+	sleep 0.2
+	grep -qF "$want" "$CR_T/A/agent.log" && t_ok "hostile peer, $name: refused ($want)" ||
+		t_fail "hostile peer, $name: refused ($want)" "answer: $out" "$(tail -n 3 "$CR_T/A/agent.log")"
+done
+after=$(find "$CR_T/A/store" -type f | sort | xargs -r sha256sum | sha256sum)
+[ "$before" = "$after" ] && t_ok "hostile peer: A's store unchanged" || t_fail "hostile peer: A's store unchanged"
+pgrep -f "lazy-pages.*$CR_T/A/" >/dev/null && t_fail "hostile peer: no lazy-pages daemon on A" || t_ok "hostile peer: no lazy-pages daemon started on A"
+
 for n in A B; do
 	t_check "store of $n verifies" z "$n" remnant verify "$CR_CID"
 done
