@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,14 +218,24 @@ static void pump_init(struct pump *p, struct zs_conn *c, int sk)
 	p->buf = xmalloc(PS_HEAD + PS_CHUNK);
 }
 
+/* Our end of a page socket, also held by the process serving it (so that
+ * this agent's death does not end the transfer by itself): shut down for
+ * every holder, then closed.  The page server sees the end. */
+static void close_page_socket(int *fd)
+{
+	if (*fd < 0)
+		return;
+	shutdown(*fd, SHUT_RDWR);
+	close(*fd);
+	*fd = -1;
+}
+
 static void pump_free(struct pump *p)
 {
 	for (int i = 0; i < 2; i++)
 		if (p->pidfd[i] >= 0)
 			close(p->pidfd[i]);
-	if (p->sk >= 0)
-		close(p->sk);
-	p->sk = -1;
+	close_page_socket(&p->sk);
 	free(p->buf);
 	p->buf = NULL;
 }
@@ -237,7 +248,7 @@ int pc_src_dump(struct agent *a, struct move *m, const char *work, const char *i
 	char *args[] = {"checkpoint", "--lazy-pages", "--page-server-fd", "3",		"--status-fd",
 			"4",	      "--image-path", (char *) img,	  m->container, NULL};
 	cleanup_free char **argv = rt_argv(a, NULL, args);
-	int sv[2], st[2], keep[2], r;
+	int sv[2], st[2], keep[3], r;
 
 	p->ps = p->ckpt = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -249,7 +260,11 @@ int pc_src_dump(struct agent *a, struct move *m, const char *work, const char *i
 	}
 	keep[0] = sv[1];
 	keep[1] = st[1];
-	p->ckpt = spawn_fds(argv, out, keep, 2, err);
+	/* fd 5: our end, held by the checkpoint too: if this agent dies,
+	 * CRIU keeps the container frozen until the restarted agent has
+	 * made sure the target killed its copy (pc_recover_source) */
+	keep[2] = sv[0];
+	p->ckpt = spawn_fds(argv, out, keep, 3, err);
 	close(sv[1]);
 	close(st[1]);
 	if (p->ckpt < 0) {
@@ -268,8 +283,7 @@ int pc_src_dump(struct agent *a, struct move *m, const char *work, const char *i
 		       now_s() - m->started - m->setup_s);
 		return 0;
 	}
-	close(p->ps);
-	p->ps = -1;
+	close_page_socket(&p->ps);
 	if (r < 0)
 		kill(p->ckpt, SIGKILL);
 	wait_exit(p->ckpt);
@@ -287,9 +301,7 @@ int pc_src_rollback(struct agent *a, struct move *m, struct pc_src *p, zs_error_
 {
 	cleanup_free char *st = NULL;
 
-	if (p->ps >= 0)
-		close(p->ps);
-	p->ps = -1;
+	close_page_socket(&p->ps);
 	if (p->ckpt > 0)
 		wait_exit(p->ckpt);
 	p->ckpt = -1;
@@ -694,24 +706,66 @@ static void set_error(struct move *m, char *msg)
 	m->error = msg;
 }
 
-/* The move process died with its end of the page socket: CRIU saw it
- * close and either finished (the target had every page: it killed the
- * container here) or resumed the container here (the target, which lost
- * its pages' source at the same moment, kills its copy). */
+/* The lazy checkpoint still holds our end of its page socket (its fd 5):
+ * CRIU waits, the container frozen.  Once the target says it does not
+ * run it (aborted: it killed its copy when its pages stopped; unknown),
+ * shut that socket down: CRIU sees the end and resumes the container
+ * here.  0 done, -1 the target did not say (in-doubt: asked again). */
+static int release_frozen(struct agent *a, struct move *m)
+{
+	cleanup_error zs_error_t e = NULL;
+	int pfd, fd, r;
+
+	if (m->helper_pid <= 0 || kill((pid_t) m->helper_pid, 0) < 0)
+		return 0;
+	r = source_ask(a, m, 3, &e);
+	if (r == 1) {
+		wait_gone(m->helper_pid); /* it had every page: CRIU ends */
+		return 0;
+	}
+	if (r < 0) {
+		zs_log("warning", "move %s: %s; %s stays frozen here", m->id, zs_error_msg(e), m->container);
+		return -1;
+	}
+	pfd = pidfd_of((pid_t) m->helper_pid);
+	fd = pfd < 0 ? -1 : (int) syscall(SYS_pidfd_getfd, pfd, 5, 0);
+	if (fd >= 0) {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			shutdown(fd, SHUT_RDWR);
+		close(fd);
+	}
+	if (pfd >= 0)
+		close(pfd);
+	wait_gone(m->helper_pid);
+	return 0;
+}
+
+/* The move process died with its end of the page socket: CRIU either
+ * finished (the target had every page: it killed the container here) or
+ * waits until release_frozen() lets it resume the container here. */
 void pc_recover_source(struct agent *a, struct move *m)
 {
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *st = NULL;
 	const char *was = m->state;
 
-	wait_gone(m->helper_pid);
+	if (release_frozen(a, m) < 0) {
+		if (strcmp(m->state, "in-doubt") != 0) {
+			set_error(m, xasprintf("the agent died during the post-copy move (%s); node %s did not say "
+					       "whether it still runs %s, which stays frozen here",
+					       was, m->peer, m->container));
+			put(a, m, "in-doubt");
+		}
+		return;
+	}
 	st = rt_status(a, m->container);
 	if (st && strcmp(st, "running") == 0) {
 		set_error(m, xasprintf("the agent died during the post-copy move (%s): CRIU resumed %s here when its "
-				       "page socket closed; node %s %s",
+				       "page socket was shut down, once node %s said it did not run it (%s)",
 				       was, m->container, m->peer,
-				       strcmp(was, "post-copy") == 0 ? "killed its copy, whose pages were incomplete"
-								     : "never ran it"));
+				       strcmp(was, "post-copy") == 0 ? "it killed its copy, whose pages were incomplete"
+								     : "it never ran it"));
 		put(a, m, strcmp(was, "negotiating") == 0 || strcmp(was, "bundle") == 0 ? "failed" : "rolled-back");
 		return;
 	}

@@ -216,6 +216,10 @@ err=$(jr B target error)
 [ "$st" = aborted ] && t_ok "source killed: B's journal says aborted: $err" || t_fail "source killed: B's journal" "$st $err"
 grep -q "post-copy" <<<"$err" && t_ok "source killed: B's error names the post-copy" || t_fail "source killed: B's error" "$err"
 wait_for 20 test -z "$(cr_status B)" && t_ok "source killed: B killed its copy (its memory was incomplete)" || t_fail "source killed: nothing on B" "$(cr_status B)"
+wp=$(wl_host_pid A)
+ps=$(awk '/^State:/ {print $2}' "/proc/$wp/status" 2>/dev/null)
+[ "$ps" = t ] && t_ok "source killed: meanwhile the container stays frozen on A (workload $wp in tracing stop): it never runs on both nodes" ||
+	t_fail "source killed: frozen on A until the agent restarts" "workload pid '$wp' state '$ps'"
 ag_start A B -- --runtime "$CR_T/zanshin-A" || t_fail "source killed: A's agent restarts"
 wait_for 30 test "$(jr A source state)" != post-copy
 sst=$(jr A source state)
