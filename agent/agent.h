@@ -54,6 +54,11 @@ struct move {
 	bool diff, bundle_sent, rootfs_reused;
 	long long restore_pid;
 	long long pid; /* source: the agent process running the move (cancel) */
+	/* post-copy (postcopy.c): source: the lazy `zanshin checkpoint`,
+	 * target: `criu lazy-pages`; remote faults, last page after running */
+	long long helper_pid;
+	uint64_t faults;
+	double last_page_s;
 	double started, setup_s, downtime_s, total_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
 };
@@ -81,6 +86,15 @@ int rt_run(struct agent *a, const char *log_dir, const char *what, char *const a
  * *PID (may be NULL) gets the restore's pid as soon as it runs. */
 int rt_restore(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle, const char *work,
 	       zs_error_t *err);
+char **rt_argv(struct agent *a, const char *log, char *const args[]);
+/* Run ARGV (stdout and stderr to OUT), KEEP[i] as its fd 3 + i; its pid. */
+pid_t spawn_fds(char **argv, const char *out, const int *keep, size_t n, zs_error_t *err);
+char *rt_output_tail(const char *path);
+/* rt_restore in two steps (post-copy pumps pages meanwhile): start it
+ * (LAZY: --lazy-pages), then wait for it. */
+int rt_restore_start(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle,
+		     const char *work, bool lazy, pid_t *pid, zs_error_t *err);
+int rt_restore_wait(struct agent *a, pid_t pid, const char *id, const char *work, zs_error_t *err);
 /* "running", "paused", ..., or NULL when ID does not exist. */
 char *rt_status(struct agent *a, const char *id);
 
@@ -106,7 +120,8 @@ int bundle_record(struct agent *a, const char *id, const char *digest, const cha
 int bundle_digests(const char *config, const char *tar, char **digest, char **rootfs_digest, zs_error_t *err);
 
 /* ---- move_source.c / move_target.c / recover.c ---- */
-int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err);
+int move_source(struct agent *a, const char *container, const char *to, const char *mode, struct move *m,
+		zs_error_t *err);
 void move_target(struct agent *a, struct zs_conn *c);
 void recover(struct agent *a);
 /* Ask again the targets of in-doubt moves (the main loop, now and then). */
@@ -119,6 +134,33 @@ int source_rollback(struct agent *a, struct move *m, zs_error_t *err);
 /* target: answer a status query for move ID (aborting it when it has not
  * reached its restore) */
 char *target_status(struct agent *a, const char *id);
+
+/* ---- postcopy.c: --mode post-copy (docs/agent.md "Post-copy") ---- */
+struct pc_src {
+	pid_t ckpt;	  /* the lazy `zanshin checkpoint` serving the pages */
+	int ps;		  /* this agent's end of its page socket */
+	pid_t init;	  /* the container's init */
+	const char *work; /* the move's work directory */
+};
+/* source: dump all but the pages; CRIU then serves them on P->ps */
+int pc_src_dump(struct agent *a, struct move *m, const char *work, const char *img, struct pc_src *p, zs_error_t *err);
+/* source, image sent: commit, relay the pages.  1 done, 0 the target
+ * never ran it (pc_src_rollback), < 0 it ran there and the transfer
+ * broke (the container is killed, lost) */
+int pc_src_commit(struct agent *a, struct move *m, struct zs_conn *c, struct pc_src *p, double t_freeze,
+		  zs_error_t *err);
+/* source: before the target ran it, CRIU resumes it here */
+int pc_src_rollback(struct agent *a, struct move *m, struct pc_src *p, zs_error_t *err);
+/* target, on commit: lazy daemon + lazy restore, relay the pages.  0 all
+ * pages in (result and pages-done sent); -2 it never ran (the caller
+ * answers the commit with an error); -3 it ran and the transfer broke:
+ * killed, journaled `aborted` */
+int pc_tgt_serve(struct agent *a, struct zs_conn *c, struct move *m, const char *img, const char *bundle,
+		 const char *work, zs_error_t *err);
+/* recovery of a post-copy move an agent killed left unfinished */
+void pc_recover_source(struct agent *a, struct move *m);
+void pc_recover_target(struct agent *a, struct move *m);
+bool is_postcopy(const struct move *m);
 
 /* ---- local_api.c ---- */
 int local_listen(struct agent *a, zs_error_t *err);

@@ -134,6 +134,13 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_bool(g, m->rootfs_reused);
 	zs_jgen_kv_int(g, "restore_pid", m->restore_pid);
 	zs_jgen_kv_int(g, "pid", m->pid);
+	if (m->helper_pid)
+		zs_jgen_kv_int(g, "helper_pid", m->helper_pid);
+	if (m->mode && strcmp(m->mode, "post-copy") == 0) {
+		zs_jgen_key(g, "postcopy_faults");
+		zs_jgen_uint(g, m->faults);
+		zs_jgen_kv_int(g, "postcopy_last_page_us", (long long) (m->last_page_s * 1e6));
+	}
 	/* times in microseconds: the JSON module writes integers */
 	zs_jgen_kv_int(g, "started_us", (long long) (m->started * 1e6));
 	zs_jgen_kv_int(g, "setup_us", (long long) (m->setup_s * 1e6));
@@ -222,7 +229,14 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		if (ret == 0)
 			ret = zs_json_to_int64(zs_json_get(j, "pid"), path, "pid", 0, &pid, err);
 		m->pid = pid;
+		pid = 0;
+		if (ret == 0)
+			ret = zs_json_to_int64(zs_json_get(j, "helper_pid"), path, "helper_pid", 0, &pid, err);
+		m->helper_pid = pid;
 	}
+	if (ret == 0)
+		ret = zs_json_to_uint64(zs_json_get(j, "postcopy_faults"), path, "postcopy_faults", 0, &m->faults, err);
+	m->last_page_s = us_field(j, "postcopy_last_page_us");
 	if (ret == 0)
 		ret = zs_json_to_uint64(zs_json_get(j, "bytes_pages"), path, "bytes_pages", 0, &m->bytes_pages, err);
 	if (ret == 0)

@@ -103,7 +103,7 @@ static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 	if (id == NULL) {
 		ret = zs_make_error(&err, -EINVAL, "migrate: no container id");
 	} else {
-		ret = move_source(a, id, to, &m, &err);
+		ret = move_source(a, id, to, zs_json_string_value(zs_json_get(q, "mode")), &m, &err);
 	}
 	reply_move(c, &m, ret, err);
 	zs_conn_close(c);
@@ -148,7 +148,8 @@ int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		return zs_make_error(err, -EINVAL, "move %s was started by node %s: cancel it there", id, m->peer);
 	if (move_terminal(m->state))
 		return zs_make_error(err, -EALREADY, "move %s has already ended (%s)", id, m->state);
-	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0)
+	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0 ||
+	    strcmp(m->state, "post-copy") == 0)
 		return zs_make_error(err, -EBUSY, "move %s is committed on node %s: too late to cancel", id, m->peer);
 	if (m->pid <= 1 || kill((pid_t) m->pid, SIGUSR1) < 0)
 		return zs_make_error(err, -ESRCH, "move %s: its process is gone (the agent restarted?)", id);

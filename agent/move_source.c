@@ -138,7 +138,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	zs_jgen_kv_string(g, "type", "offer");
 	zs_jgen_kv_string(g, "move", s->m->id);
 	zs_jgen_kv_string(g, "container", s->m->container);
-	zs_jgen_kv_string(g, "mode", "stop-copy");
+	zs_jgen_kv_string(g, "mode", s->m->mode);
 	zs_jgen_kv_string(g, "bundle_digest", s->m->bundle_digest);
 	zs_jgen_kv_string(g, "rootfs_digest", s->m->rootfs_digest);
 	if (s->st->image_id)
@@ -556,6 +556,37 @@ static int fail_rollback(struct src *s, zs_error_t *err)
 	return zs_make_error(err, -EIO, "%s (container %s runs again on node %s)", why, s->m->container, s->a->node);
 }
 
+/* --mode post-copy (postcopy.c): a lazy dump, the image without its
+ * pages, then the pages while the container already runs there. */
+static int run_postcopy(struct src *s, zs_error_t *err)
+{
+	struct pc_src p = {.init = s->st->pid, .work = s->work};
+	struct move *m = s->m;
+	int r;
+
+	m->img_dir = xstrdup(s->img);
+	put(s, "checkpointing");
+	s->t_freeze = now_s();
+	if (pc_src_dump(s->a, m, s->work, s->img, &p, err) < 0)
+		return -2;
+	r = cancelled(m, err) < 0 || send_image(s, err) < 0 ? 0 : pc_src_commit(s->a, m, &s->c, &p, s->t_freeze, err);
+	if (r == 1)
+		return 0;
+	cancel_reason(s, err);
+	free(m->error);
+	m->error = zs_error_text(*err);
+	finish_metrics(s, false);
+	zs_error_release(err);
+	if (r == 0 && pc_src_rollback(s->a, m, &p, err) == 0)
+		return zs_make_error(err, -EIO, "%s (container %s runs again on node %s)", m->error, m->container,
+				     s->a->node);
+	if (r < 0) {
+		put(s, "failed");
+		return zs_make_error(err, -EIO, "%s", m->error);
+	}
+	return -1;
+}
+
 static int run_move(struct src *s, zs_error_t *err)
 {
 	struct move *m = s->m;
@@ -569,6 +600,16 @@ static int run_move(struct src *s, zs_error_t *err)
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)
 		goto failed;
+	if (is_postcopy(m)) {
+		r = run_postcopy(s, err);
+		if (r == -2)
+			goto failed;
+		if (r == 0) {
+			finish_metrics(s, false);
+			put(s, "done");
+		}
+		return r;
+	}
 	if (checkpoint(s, err) < 0) {
 		cleanup_free char *st = rt_status(s->a, m->container);
 		if (st == NULL)
@@ -604,13 +645,16 @@ failed:
 	return -1;
 }
 
-int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err)
+int move_source(struct agent *a, const char *container, const char *to, const char *mode, struct move *m,
+		zs_error_t *err)
 {
 	struct src s = {.a = a, .m = m, .c = {.fd = -1}};
 	cleanup_close int lock = -1;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "unknown mode `%s` (stop-copy, post-copy)", mode);
 	if (check_request(&s, container, to, err) < 0) {
 		src_free(&s);
 		return -1;
@@ -624,7 +668,7 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	m->container = xstrdup(container);
 	m->peer = xstrdup(to);
 	m->role = xstrdup("source");
-	m->mode = xstrdup("stop-copy");
+	m->mode = xstrdup(mode ? mode : "stop-copy");
 	m->bundle = xstrdup(s.st->bundle);
 	m->started = now_s();
 	m->pid = getpid();

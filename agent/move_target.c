@@ -36,6 +36,8 @@ struct tgt {
 	struct zs_remnant *store;
 	char *work, *tmp; /* tmp: the store's temporary generation */
 	bool received;
+	bool lazy; /* post-copy: tmp is WORK/img, never committed to the store
+		    * (its pages stay on the source) */
 };
 
 static void put(struct tgt *t, const char *state)
@@ -73,7 +75,8 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 		if (strcmp(hex, want_hex) != 0)
 			return zs_make_error(err, -EBADMSG, "%s: digest %s, the manifest says %s", path, hex, want_hex);
 	}
-	if (fsync(fd) < 0)
+	/* a post-copy image is never committed: a crash aborts its move */
+	if (!(t->lazy && want_hex) && fsync(fd) < 0)
 		return zs_make_error(err, errno, "fsync `%s`", path);
 	return 0;
 }
@@ -88,10 +91,14 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	const char *cid = zs_json_string_value(zs_json_get(offer, "container"));
 	const char *digest = zs_json_string_value(zs_json_get(offer, "bundle_digest"));
 	const char *rdigest = zs_json_string_value(zs_json_get(offer, "rootfs_digest"));
+	const char *mode = zs_json_string_value(zs_json_get(offer, "mode"));
 	cleanup_free char *rheld = NULL;
 
 	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
 		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "offer: unknown mode (stop-copy, post-copy)");
+	t->lazy = mode && strcmp(mode, "post-copy") == 0;
 	if (journal_get(t->a, id, &t->m, err) == 0) {
 		move_free(&t->m);
 		return zs_make_error(err, -EEXIST, "move %s is already known on node %s", id, t->a->node);
@@ -104,7 +111,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	t->m.container = xstrdup(cid);
 	t->m.peer = xstrdup(t->c->peer);
 	t->m.role = xstrdup("target");
-	t->m.mode = xstrdup("stop-copy");
+	t->m.mode = xstrdup(t->lazy ? "post-copy" : "stop-copy");
 	t->m.bundle_digest = xstrdup(digest);
 	t->m.started = now_s();
 	t->work = xasprintf("%s/work/%s", t->a->state_dir, id);
@@ -258,6 +265,17 @@ static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
 	return 0;
 }
 
+/* Where the image's files go: a temporary generation of the store, or
+ * (post-copy) the move's work directory. */
+static int image_begin(struct tgt *t, zs_error_t *err)
+{
+	if (!t->lazy)
+		return zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err);
+	t->tmp = xasprintf("%s/img", t->work);
+	rm_rf(t->tmp);
+	return mkdir_p(t->tmp, 0700, err);
+}
+
 static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 {
 	struct mfile *files = NULL;
@@ -274,8 +292,8 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	t->m.image_id = xstrdup(iid);
 	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
 	t->m.diff = pid != NULL;
-	if (parse_manifest(h, &files, &n, &total, err) < 0 || check_space(t->a->remnant_root, total, err) < 0 ||
-	    zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err) < 0)
+	if (parse_manifest(h, &files, &n, &total, err) < 0 ||
+	    check_space(t->lazy ? t->work : t->a->remnant_root, total, err) < 0 || image_begin(t, err) < 0)
 		goto out;
 	t->m.img_dir = xstrdup(t->tmp);
 	put(t, "receiving");
@@ -341,6 +359,30 @@ static int commit_restore(struct tgt *t, zs_error_t *err)
 	return r;
 }
 
+/* post-copy: restore at once, the pages follow from the source */
+static int commit_postcopy(struct tgt *t, zs_error_t *err)
+{
+	cleanup_free char *bundle = NULL, *now = NULL, *work = xasprintf("%s/restore", t->work);
+	int r;
+
+	if (!t->received)
+		return zs_make_error(err, -EPROTO, "commit before the image was received"), -2;
+	bundle = bundle_find(t->a, t->m.bundle_digest);
+	if (bundle == NULL)
+		return zs_make_error(err, -ENOENT, "bundle %s of %s is not held by node %s", t->m.bundle_digest,
+				     t->m.container, t->a->node),
+		       -2;
+	r = journal_transition(t->a, t->m.id, "received", "restoring", &now, err);
+	if (r <= 0)
+		return (r < 0 ? -1 : zs_make_error(err, -ECANCELED, "move %s was %s meanwhile", t->m.id, now)), -2;
+	free(t->m.state);
+	t->m.state = xstrdup("restoring");
+	t->m.bundle = xstrdup(bundle);
+	if (mkdir_p(work, 0700, err) < 0)
+		return -2;
+	return pc_tgt_serve(t->a, t->c, &t->m, t->tmp, bundle, work, err);
+}
+
 static void send_result(struct tgt *t, bool ok, const char *msg)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -375,6 +417,8 @@ static int serve_move(struct tgt *t, const zs_json *offer, zs_error_t *err)
 			r = recv_bundle(t, h, err);
 		else if (strcmp(type, "image") == 0)
 			r = recv_image(t, h, err);
+		else if (strcmp(type, "commit") == 0 && t->lazy)
+			return commit_postcopy(t, err);
 		else if (strcmp(type, "commit") == 0)
 			return commit_restore(t, err) < 0 ? -2 : 0;
 		else
@@ -389,7 +433,9 @@ static void tgt_abort(struct tgt *t, const char *why)
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *now = NULL;
 
-	if (t->tmp)
+	if (t->tmp && t->lazy)
+		rm_rf(t->tmp);
+	else if (t->tmp)
 		zs_remnant_gen_abort(t->store, t->tmp);
 	free(t->tmp);
 	t->tmp = NULL;
@@ -461,9 +507,13 @@ void move_target(struct agent *a, struct zs_conn *c)
 		return;
 	}
 	r = serve_move(&t, first, &err);
-	if (r == 0) {
+	if (r == -3) {
+		/* post-copy broke after the restore: journaled by postcopy.c */
+		zs_log("warning", "move %s: %s", t.m.id, t.m.error ? t.m.error : "post-copy failed");
+	} else if (r == 0) {
 		put(&t, "running");
-		send_result(&t, true, NULL);
+		if (!t.lazy)
+			send_result(&t, true, NULL);
 		zs_log("info", "move %s: %s from %s runs on %s", t.m.id, t.m.container, c->peer, a->node);
 	} else {
 		cleanup_free char *why = zs_error_text(err);
@@ -477,7 +527,9 @@ void move_target(struct agent *a, struct zs_conn *c)
 			zs_frame_send_error(c, why, &e);
 		}
 	}
-	if (t.work && r == 0)
+	if (t.work && r == 0 && t.lazy)
+		rm_rf(t.tmp); /* the daemon's and the restore's logs stay */
+	else if (t.work && r == 0)
 		rm_rf(t.work);
 	zs_remnant_close(t.store);
 	free(t.work);

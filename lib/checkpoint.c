@@ -105,6 +105,24 @@ static int page_server(criu_opts *c, const char *arg, zs_error_t *err)
 	return 0;
 }
 
+/* --page-server-fd: a lazy dump serves its pages on this connected socket
+ * (whoever gave it carries the bytes), never on a listening port. */
+static int page_server_fd(criu_opts *c, const struct zs_checkpoint_opts *o, zs_error_t *err)
+{
+	struct stat st;
+
+	if (o->page_server_fd < 0)
+		return 0;
+	if (!o->c.lazy_pages || (o->page_server && *o->page_server))
+		return zs_make_error(err, -EINVAL, "--page-server-fd needs --lazy-pages and no --page-server");
+	if (fstat(o->page_server_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return zs_make_error(err, -EBADF, "invalid --page-server-fd argument %d: not a socket",
+				     o->page_server_fd);
+	if (criu_local_set_page_server_fd(c, o->page_server_fd) < 0)
+		return zs_make_error(err, ENOMEM, "libcriu: page server fd");
+	return 0;
+}
+
 static int external_namespaces(criu_opts *c, const struct zs_config *cfg, zs_error_t *err)
 {
 	static const struct {
@@ -197,7 +215,7 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 	criu_local_set_leave_running(c, o->leave_running || o->pre_dump);
 	criu_local_set_notify_cb(c, dump_notify);
 	if (external_namespaces(c, k->cfg, err) < 0 || freezer(c, k->cg, err) < 0 ||
-	    page_server(c, o->page_server, err) < 0)
+	    page_server(c, o->page_server, err) < 0 || page_server_fd(c, o, err) < 0)
 		return -1;
 	if ((o->parent_path && *o->parent_path) || k->parent) {
 		if (criu_local_set_parent_images(c, k->parent ? k->parent : o->parent_path) < 0)

@@ -17,7 +17,8 @@ static const struct zs_optdef migrate_opts[] = {
     {"to", 0, true, O_TO, "the node to move the container to (a --peer of the agent)"},
     {"agent-socket", 0, true, O_SOCKET, "the node agent's socket (default: " ZS_AGENT_SOCKET ")"},
     {"print-stats", 0, false, O_STATS, "print the move's metrics as one JSON object"},
-    {"mode", 0, true, O_MODE, "stop-copy (the only mode of this version)"},
+    {"mode", 0, true, O_MODE,
+     "stop-copy (default) or post-copy (the target runs it at once, its memory follows from this node)"},
     {"timeout", 0, true, O_TIMEOUT, "give up waiting for the agent after SECONDS (default: wait)"},
     {NULL, 0, false, 0, NULL},
 };
@@ -126,12 +127,22 @@ static char *move_json(const zs_json *m)
 	zs_jgen_uint(g, num(m, "bytes_bundle"));
 	zs_jgen_key(g, "bytes_metadata");
 	zs_jgen_uint(g, num(m, "bytes_metadata"));
+	if (zs_json_get(m, "postcopy_faults")) {
+		/* post-copy: faults served from the source, and (below) the
+		 * time from running on the target until the last page came */
+		zs_jgen_key(g, "postcopy_faults");
+		zs_jgen_uint(g, num(m, "postcopy_faults"));
+	}
 	zs_jgen_map_close(g);
 	head = zs_jgen_result(g, &len);
 	/* the generator writes integers only: the seconds are added here */
 	if (len < 2)
 		return xstrdup("{}");
 	head[len - 1] = '\0';
+	if (zs_json_get(m, "postcopy_last_page_us"))
+		return xasprintf(
+		    "%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f,\"postcopy_last_page_s\":%.6f}", head,
+		    secs(m, "setup_us"), secs(m, "downtime_us"), secs(m, "total_us"), secs(m, "postcopy_last_page_us"));
 	return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f}", head, secs(m, "setup_us"),
 			 secs(m, "downtime_us"), secs(m, "total_us"));
 }
@@ -177,13 +188,15 @@ ZS_VERB(migrate)
 		return -1;
 	if (o.to == NULL || *o.to == '\0')
 		return zs_make_error(err, -EINVAL, "migrate: --to <node> is required");
-	if (o.mode && strcmp(o.mode, "stop-copy") != 0)
-		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: only stop-copy is implemented in this version",
-				     o.mode);
+	if (o.mode && strcmp(o.mode, "stop-copy") != 0 && strcmp(o.mode, "post-copy") != 0)
+		return zs_make_error(err, -EOPNOTSUPP,
+				     "--mode %s: stop-copy and post-copy are implemented in this version", o.mode);
 	zs_jgen_map_open(q);
 	zs_jgen_kv_string(q, "type", "migrate");
 	zs_jgen_kv_string(q, "container", argv[first]);
 	zs_jgen_kv_string(q, "to", o.to);
+	if (o.mode)
+		zs_jgen_kv_string(q, "mode", o.mode);
 	zs_jgen_map_close(q);
 	req = zs_jgen_result(q, &len);
 	if (request(o.socket, o.timeout, req, "result", &res, err) < 0)
