@@ -375,6 +375,11 @@ op_move() {
 			fi
 			return
 		fi
+		if [ "$RK_RC" != 0 ]; then
+			fail_step "checkpoint on $loc (the kill came after its end)" "$(head -n 5 "$RK_OUT")"
+			after_failed_checkpoint "failed checkpoint" "$img"
+			return 1
+		fi
 		;;
 	*)
 		if ! cr_checkpoint "$loc" "$img" "${CK_ARGS[@]}"; then
@@ -511,16 +516,25 @@ op_move() {
 	return 0
 }
 
+# a checkpoint that leaves the container running: for a tracked container
+# the image becomes its baseline (the next diff is against it), so the
+# model keeps it as img/in/sN of that node
 op_snapshot() {
-	local img=$CR_T/$loc/img/snap.$n_steps
+	local s=s$n_steps
+	local img=$CR_T/$loc/img/in/$s
 	if cr_checkpoint "$loc" "$img" --leave-running; then
 		[ "$(cr_status "$loc")" = running ] || { fail_step "checkpoint --leave-running: still running" "status $(cr_status "$loc")"; return 1; }
 		verify_running "$loc" "after checkpoint --leave-running" || return 1
+		rm -f "$img"/*.log
+		if [ "$tracked" = 1 ]; then
+			base=$s
+			holds[$loc]+=" $s"
+		fi
 		t_ok "step $n_steps: checkpoint --leave-running on $loc, memory verified"
 	else
 		fail_step "checkpoint --leave-running on $loc" "$CR_ERR"
+		rm -rf "$img"
 	fi
-	rm -rf "$img"
 }
 
 op_store() {
