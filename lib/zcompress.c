@@ -1,0 +1,318 @@
+/* zanshin — chunked zstd of file data on the wire, and the level picker of
+ * `--compress auto` (include/zanshin/zcompress.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "zanshin/utils.h"
+#include "zanshin/zcompress.h"
+
+struct zs_zcodec {
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	uint8_t *out;	/* header + the largest payload */
+	uint8_t * xor ; /* a delta's input, or its decoded XOR */
+	int level;	/* the level cctx is set to */
+};
+
+size_t zs_zchunk_wire_max(void)
+{
+	return ZSTD_compressBound(ZS_ZCHUNK_MAX);
+}
+
+struct zs_zcodec *zs_zcodec_new(void)
+{
+	struct zs_zcodec *z = xzalloc(sizeof(*z));
+
+	z->cctx = ZSTD_createCCtx();
+	z->dctx = ZSTD_createDCtx();
+	if (z->cctx == NULL || z->dctx == NULL)
+		abort(); /* out of memory, as xmalloc */
+	/* a chunk is at most 1 MiB: a frame that asks for a larger window is
+	 * not one of ours */
+	ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax, 21);
+	ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_contentSizeFlag, 1);
+	ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 0);
+	z->out = xmalloc(ZS_ZCHUNK_HDR + zs_zchunk_wire_max());
+	z->xor = xmalloc(ZS_ZCHUNK_MAX);
+	return z;
+}
+
+void zs_zcodec_free(struct zs_zcodec *z)
+{
+	if (z == NULL)
+		return;
+	ZSTD_freeCCtx(z->cctx);
+	ZSTD_freeDCtx(z->dctx);
+	free(z->out);
+	free(z->xor);
+	free(z);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) (v >> 24);
+	p[1] = (uint8_t) (v >> 16);
+	p[2] = (uint8_t) (v >> 8);
+	p[3] = (uint8_t) v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+static void put_header(uint8_t *p, int kind, int level, size_t raw, size_t wire)
+{
+	p[0] = (uint8_t) kind;
+	p[1] = (uint8_t) (int8_t) level;
+	p[2] = p[3] = 0;
+	put32(p + 4, (uint32_t) raw);
+	put32(p + 8, (uint32_t) wire);
+}
+
+static void xor_into(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		x ^= y;
+		memcpy(dst + i, &x, 8);
+	}
+	for (; i < len; i++)
+		dst[i] = a[i] ^ b[i];
+}
+
+static int set_level(struct zs_zcodec *z, int level, zs_error_t *err)
+{
+	size_t r;
+
+	if (z->level == level)
+		return 0;
+	r = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
+	if (ZSTD_isError(r))
+		return zs_make_error(err, -EINVAL, "zstd level %d: %s", level, ZSTD_getErrorName(r));
+	z->level = level;
+	return 0;
+}
+
+int zs_zchunk_encode(struct zs_zcodec *z, const void *raw, size_t len, int level, const void *base, const uint8_t **out,
+		     size_t *out_len, zs_error_t *err)
+{
+	const void *in = raw;
+	size_t r;
+
+	if (len == 0 || len > ZS_ZCHUNK_MAX)
+		return zs_make_error(err, -EINVAL, "chunk of %zu bytes (1 to %u)", len, ZS_ZCHUNK_MAX);
+	*out = z->out;
+	if (level != 0) {
+		if (set_level(z, level, err) < 0)
+			return -1;
+		if (base) {
+			xor_into(z->xor, raw, base, len);
+			in = z->xor ;
+		}
+		r = ZSTD_compress2(z->cctx, z->out + ZS_ZCHUNK_HDR, zs_zchunk_wire_max(), in, len);
+		if (ZSTD_isError(r))
+			return zs_make_error(err, -EIO, "zstd: %s", ZSTD_getErrorName(r));
+		if (r < len) {
+			put_header(z->out, base ? ZS_ZDELTA : ZS_ZZSTD, level, len, r);
+			*out_len = ZS_ZCHUNK_HDR + r;
+			return 0;
+		}
+	}
+	put_header(z->out, ZS_ZRAW, 0, len, len);
+	memcpy(z->out + ZS_ZCHUNK_HDR, raw, len);
+	*out_len = ZS_ZCHUNK_HDR + len;
+	return 0;
+}
+
+int zs_zchunk_parse(const uint8_t hdr[ZS_ZCHUNK_HDR], uint64_t remaining, struct zs_zchunk *h, zs_error_t *err)
+{
+	h->kind = hdr[0];
+	h->level = (int8_t) hdr[1];
+	h->raw_len = get32(hdr + 4);
+	h->wire_len = get32(hdr + 8);
+	if (h->kind < ZS_ZRAW || h->kind > ZS_ZDELTA || hdr[2] || hdr[3])
+		return zs_make_error(err, -EBADMSG, "data chunk: unknown kind %d", h->kind);
+	if (h->raw_len == 0 || h->raw_len > ZS_ZCHUNK_MAX || h->raw_len > remaining)
+		return zs_make_error(err, -EBADMSG, "data chunk: %u bytes where %llu remain (at most %u per chunk)",
+				     h->raw_len, (unsigned long long) remaining, ZS_ZCHUNK_MAX);
+	if (h->wire_len == 0 || h->wire_len > zs_zchunk_wire_max() || (h->kind == ZS_ZRAW && h->wire_len != h->raw_len))
+		return zs_make_error(err, -EBADMSG, "data chunk: bad wire length %u for %u bytes", h->wire_len,
+				     h->raw_len);
+	return 0;
+}
+
+int zs_zchunk_decode(struct zs_zcodec *z, const struct zs_zchunk *h, const void *payload, const void *base, void *out,
+		     zs_error_t *err)
+{
+	unsigned long long csize;
+	size_t r;
+
+	if (h->kind == ZS_ZRAW) {
+		memcpy(out, payload, h->raw_len);
+		return 0;
+	}
+	if (h->kind == ZS_ZDELTA && base == NULL)
+		return zs_make_error(err, -EBADMSG, "data chunk: a delta where no base page is held");
+	csize = ZSTD_getFrameContentSize(payload, h->wire_len);
+	if (csize != h->raw_len)
+		return zs_make_error(err, -EBADMSG, "data chunk: zstd frame of %lld bytes, the header says %u",
+				     (long long) csize, h->raw_len);
+	r = ZSTD_decompressDCtx(z->dctx, h->kind == ZS_ZDELTA ? z->xor : out, h->raw_len, payload, h->wire_len);
+	if (ZSTD_isError(r) || r != h->raw_len)
+		return zs_make_error(err, -EBADMSG, "data chunk: zstd: %s",
+				     ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short frame");
+	if (h->kind == ZS_ZDELTA)
+		xor_into(out, z->xor, base, h->raw_len);
+	return 0;
+}
+
+int zs_zspec_parse(const char *s, struct zs_zspec *spec, zs_error_t *err)
+{
+	char *end;
+	long l;
+
+	memset(spec, 0, sizeof(*spec));
+	if (s == NULL || strcmp(s, "auto") == 0) {
+		spec->is_auto = true;
+		return 0;
+	}
+	if (strcmp(s, "none") == 0)
+		return 0;
+	if (strcmp(s, "zstd") == 0) {
+		spec->level = 3;
+		return 0;
+	}
+	if (strncmp(s, "zstd:", 5) == 0 && s[5]) {
+		errno = 0;
+		l = strtol(s + 5, &end, 10);
+		if (errno == 0 && *end == '\0' && l != 0 && l >= ZSTD_minCLevel() && l <= ZSTD_maxCLevel()) {
+			spec->level = (int) l;
+			return 0;
+		}
+		return zs_make_error(err, -EINVAL, "--compress %s: the zstd level must be %d..-1 or 1..%d", s,
+				     ZSTD_minCLevel(), ZSTD_maxCLevel());
+	}
+	return zs_make_error(err, -EINVAL, "--compress `%s`: expected auto, none, zstd or zstd:LEVEL", s);
+}
+
+/* ---- --compress auto ----
+ * Sending a chunk raw costs RAW / LINK seconds; compressed, RAW / COMP +
+ * RATIO * RAW / LINK (one thread does both).  Compressing pays while
+ * LINK < COMP * (1 - RATIO).  The picker starts at level 1, goes up the
+ * ladder while the link is 4 times slower than that, down when compressing
+ * does not pay, and off below the fastest level; when off, it tries the
+ * fastest level again every PROBE_EVERY chunks.  The link rate counts only
+ * once LINK_SETTLE wire bytes were sent: until the socket's buffer is full,
+ * a write says nothing about the link. */
+static const int ladder[] = {-5, -1, 1, 3, 6};
+#define LADDER_TOP ((int) (sizeof(ladder) / sizeof(ladder[0])) - 1)
+#define LADDER_START 2
+#define SAMPLES_BEFORE_MOVE 4
+#define PROBE_EVERY 32
+#define LINK_WINDOW (4u << 20)
+
+void zs_zauto_init(struct zs_zauto *z, const struct zs_zspec *spec)
+{
+	memset(z, 0, sizeof(*z));
+	z->spec = *spec;
+	z->idx = LADDER_START;
+	z->hi_cap = LADDER_TOP;
+	z->link_settle = 8u << 20;
+}
+
+static void note_level(struct zs_zauto *z, int level)
+{
+	if (level == 0)
+		return;
+	if (z->lo_level == 0 || level < z->lo_level)
+		z->lo_level = level;
+	if (z->hi_level == 0 || level > z->hi_level)
+		z->hi_level = level;
+}
+
+int zs_zauto_level(struct zs_zauto *z)
+{
+	if (!z->spec.is_auto)
+		return z->spec.level;
+	if (z->idx >= 0)
+		return ladder[z->idx];
+	if (++z->since_probe < PROBE_EVERY)
+		return 0;
+	z->since_probe = 0;
+	return ladder[0];
+}
+
+static void move_to(struct zs_zauto *z, int idx)
+{
+	z->idx = idx;
+	z->samples = 0;
+	z->comp_bps = 0;
+	z->ratio = 0;
+	z->since_probe = 0;
+}
+
+static double ewma(double old, double sample)
+{
+	return old == 0 ? sample : 0.7 * old + 0.3 * sample;
+}
+
+static void decide(struct zs_zauto *z)
+{
+	double pays_below = z->comp_bps * (1.0 - z->ratio);
+
+	if (z->link_bps == 0 || z->samples < SAMPLES_BEFORE_MOVE)
+		return;
+	if (z->link_bps >= pays_below) {
+		/* stay below the level that did not pay from now on */
+		z->hi_cap = z->idx - 1;
+		move_to(z, z->idx - 1);
+	} else if (z->link_bps * 4 < pays_below && z->idx < z->hi_cap) {
+		move_to(z, z->idx + 1);
+	}
+}
+
+void zs_zauto_compressed(struct zs_zauto *z, int level, size_t raw, size_t wire, double secs)
+{
+	double bps = secs > 0 ? (double) raw / secs : 1e12;
+	double r = raw ? (double) wire / (double) raw : 1.0;
+
+	note_level(z, level);
+	if (!z->spec.is_auto)
+		return;
+	if (z->idx < 0) {
+		/* a probe while off: back on when it pays now */
+		if (z->link_bps > 0 && z->link_bps < bps * (1.0 - r)) {
+			move_to(z, 0);
+			z->hi_cap = z->hi_cap < 0 ? 0 : z->hi_cap;
+			z->comp_bps = bps;
+			z->ratio = r;
+			z->samples = 1;
+		}
+		return;
+	}
+	z->comp_bps = ewma(z->comp_bps, bps);
+	z->ratio = ewma(z->ratio, r);
+	z->samples++;
+	decide(z);
+}
+
+void zs_zauto_sent(struct zs_zauto *z, size_t wire, double secs)
+{
+	z->sent_total += wire;
+	z->win_bytes += wire;
+	z->win_secs += secs;
+	if (z->win_bytes < LINK_WINDOW)
+		return;
+	if (z->sent_total > z->link_settle && z->win_secs > 0)
+		z->link_bps = ewma(z->link_bps, (double) z->win_bytes / z->win_secs);
+	z->win_bytes = 0;
+	z->win_secs = 0;
+}
