@@ -56,6 +56,10 @@ struct move {
 	long long pid; /* source: the agent process running the move (cancel) */
 	double started, setup_s, downtime_s, total_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
+	/* compression (agent/wire.c): --compress asked, the levels used; file
+	 * data raw and as sent, deltas' raw bytes, every byte both ways */
+	char *compress, *compress_levels;
+	uint64_t bytes_raw, bytes_data, bytes_delta, bytes_wire;
 };
 void move_free(struct move *m);
 char *move_new_id(void);

@@ -100,6 +100,10 @@ static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 	const char *to = zs_json_string_value(zs_json_get(q, "to"));
 	int ret;
 
+	const char *compress = zs_json_string_value(zs_json_get(q, "compress"));
+
+	if (compress)
+		m.compress = xstrdup(compress);
 	if (id == NULL) {
 		ret = zs_make_error(&err, -EINVAL, "migrate: no container id");
 	} else {

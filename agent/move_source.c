@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/criu_image.h"
@@ -61,6 +62,7 @@ struct src {
 	bool target_bundle, target_rootfs;
 	char **target_gens;
 	double t_freeze;
+	struct wire_tx tx;
 };
 
 static void src_free(struct src *s)
@@ -70,6 +72,7 @@ static void src_free(struct src *s)
 	free(s->work);
 	free(s->img);
 	zs_free_string_array(s->target_gens);
+	wire_tx_free(&s->tx);
 }
 
 static void put(struct src *s, const char *state)
@@ -143,6 +146,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	zs_jgen_kv_string(g, "rootfs_digest", s->m->rootfs_digest);
 	if (s->st->image_id)
 		zs_jgen_kv_string(g, "baseline", s->st->image_id);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "have", &have, err) < 0)
 		return -1;
@@ -152,6 +156,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	    zs_json_to_string_array(zs_json_get(have, "generations"), "have", "generations", ZS_JSON_REQUIRED,
 				    &s->target_gens, NULL, err) < 0)
 		return zs_error_wrap(err, "node %s", s->m->peer);
+	s->tx.chunks = wire_have_chunks(have);
 	return 0;
 }
 
@@ -171,7 +176,7 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 		if (r <= 0)
 			return zs_make_error(err, r < 0 ? errno : -EIO, "read `%s`: %s", path,
 					     r < 0 ? "error" : "shorter than it was");
-		if (cancelled(s->m, err) < 0 || zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
+		if (cancelled(s->m, err) < 0 || wire_send(&s->c, &s->tx, buf, (size_t) r, NULL, err) < 0)
 			return -1;
 		done += (uint64_t) r;
 	}
@@ -212,7 +217,9 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	zs_jgen_kv_int(g, "size", reuse ? 0 : (long long) ts.st_size);
 	zs_jgen_key(g, "reuse_rootfs");
 	zs_jgen_bool(g, reuse);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
+	s->tx.meta = false;
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, err) < 0 ||
 	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0) || expect_answer(s, "ok", &ok, err) < 0)
 		return zs_error_wrap(err, "sending the bundle of %s to %s", s->m->container, s->m->peer);
@@ -363,7 +370,9 @@ static int send_one(struct src *s, const char *name, zs_error_t *err)
 	zs_jgen_kv_string(g, "type", "file");
 	zs_jgen_kv_string(g, "name", name);
 	zs_jgen_kv_int(g, "size", (long long) st.st_size);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
+	s->tx.meta = !is_pages(name);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
 		return -1;
 	if (is_pages(name))
@@ -422,6 +431,7 @@ static void finish_metrics(struct src *s, bool done)
 		s->m->downtime_s = t - s->t_freeze;
 	if (s->c.bytes_out >= s->m->bytes_pages + s->m->bytes_bundle)
 		s->m->bytes_metadata = s->c.bytes_out + s->c.bytes_in - s->m->bytes_pages - s->m->bytes_bundle;
+	wire_metrics(&s->tx, &s->c, s->m);
 }
 
 /* 1: the target runs it; 0: it does not and never will; < 0: unknown. */
@@ -610,7 +620,8 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	cleanup_close int lock = -1;
 	int ret;
 
-	memset(m, 0, sizeof(*m));
+	if (wire_request(&s.tx, m, err) < 0)
+		return -1;
 	if (check_request(&s, container, to, err) < 0) {
 		src_free(&s);
 		return -1;

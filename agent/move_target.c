@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
 #include "zanshin/log.h"
@@ -36,6 +37,8 @@ struct tgt {
 	struct zs_remnant *store;
 	char *work, *tmp; /* tmp: the store's temporary generation */
 	bool received;
+	bool chunks; /* the data of the current frame comes in chunks */
+	struct wire_rx rx;
 };
 
 static void put(struct tgt *t, const char *state)
@@ -44,6 +47,21 @@ static void put(struct tgt *t, const char *state)
 
 	if (journal_put(t->a, &t->m, state, &e) < 0)
 		zs_log("error", "%s", zs_error_msg(e));
+}
+
+/* The next piece of a file's data into BUF (at most CHUNK bytes): *N. */
+static int recv_piece(struct tgt *t, char *buf, uint64_t remaining, size_t *n, zs_error_t *err)
+{
+	struct zs_zchunk h;
+
+	if (!t->chunks) {
+		*n = remaining < CHUNK ? (size_t) remaining : CHUNK;
+		return zs_conn_read(t->c, buf, *n, err);
+	}
+	if (wire_recv_header(t->c, &t->rx, remaining, &h, err) < 0)
+		return -1;
+	*n = h.raw_len;
+	return wire_recv_payload(t->c, &t->rx, &h, NULL, buf, err);
 }
 
 static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, zs_error_t *err)
@@ -56,8 +74,12 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 	if (fd < 0)
 		return zs_make_error(err, errno, "create `%s`", path);
 	while (done < size) {
-		size_t n = size - done < CHUNK ? (size_t) (size - done) : CHUNK;
-		if (zs_conn_read(t->c, buf, n, err) < 0 || write_all(fd, buf, n) < 0) {
+		size_t n = 0;
+		if (recv_piece(t, buf, size - done, &n, err) < 0) {
+			zs_digest_free(d);
+			return zs_error_wrap(err, "receiving `%s`", path);
+		}
+		if (write_all(fd, buf, n) < 0) {
 			zs_digest_free(d);
 			return zs_make_error(err, errno, "receiving `%s`", path);
 		}
@@ -131,6 +153,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	zs_jgen_bool(g, held != NULL);
 	zs_jgen_key(g, "rootfs");
 	zs_jgen_bool(g, held != NULL || rheld != NULL);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	zs_remnant_gens_free(gens, n);
 	return zs_frame_send_gen(t->c, g, err);
@@ -162,7 +185,8 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 	    zs_json_to_uint64(zs_json_get(h, "config_size"), "bundle", "config_size", ZS_JSON_REQUIRED, &csize, err) <
 		0 ||
 	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
-	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0)
+	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0 ||
+	    wire_encoding(h, "bundle", &t->chunks, err) < 0)
 		return -1;
 	if (!valid_name(digest) || !valid_name(rdigest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE ||
 	    (reuse && size != 0))
@@ -299,7 +323,8 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		}
 		path = xasprintf("%s/%s", t->tmp, name);
-		if (recv_to_file(t, path, size, files[i].digest, err) < 0)
+		if (wire_encoding(f, "file", &t->chunks, err) < 0 ||
+		    recv_to_file(t, path, size, files[i].digest, err) < 0)
 			goto out;
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
@@ -461,6 +486,9 @@ void move_target(struct agent *a, struct zs_conn *c)
 		return;
 	}
 	r = serve_move(&t, first, &err);
+	t.m.bytes_raw = t.rx.raw;
+	t.m.bytes_data = t.rx.wire;
+	t.m.bytes_wire = c->bytes_in + c->bytes_out;
 	if (r == 0) {
 		put(&t, "running");
 		send_result(&t, true, NULL);
@@ -479,6 +507,7 @@ void move_target(struct agent *a, struct zs_conn *c)
 	}
 	if (t.work && r == 0)
 		rm_rf(t.work);
+	wire_rx_free(&t.rx);
 	zs_remnant_close(t.store);
 	free(t.work);
 	move_free(&t.m);

@@ -2,6 +2,7 @@
  * `--compress auto` (include/zanshin/zcompress.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -13,6 +14,7 @@ struct zs_zcodec {
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
 	uint8_t *out;	/* header + the largest payload */
+	uint8_t *alt;	/* the same, for the other of delta and data */
 	uint8_t * xor ; /* a delta's input, or its decoded XOR */
 	int level;	/* the level cctx is set to */
 };
@@ -37,6 +39,7 @@ struct zs_zcodec *zs_zcodec_new(void)
 	ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 0);
 	z->out = xmalloc(ZS_ZCHUNK_HDR + zs_zchunk_wire_max());
 	z->xor = xmalloc(ZS_ZCHUNK_MAX);
+	z->alt = xmalloc(ZS_ZCHUNK_HDR + zs_zchunk_wire_max());
 	return z;
 }
 
@@ -48,6 +51,7 @@ void zs_zcodec_free(struct zs_zcodec *z)
 	ZSTD_freeDCtx(z->dctx);
 	free(z->out);
 	free(z->xor);
+	free(z->alt);
 	free(z);
 }
 
@@ -101,34 +105,50 @@ static int set_level(struct zs_zcodec *z, int level, zs_error_t *err)
 	return 0;
 }
 
+/* One zstd frame of IN into BUF (after the header): *WIRE its size. */
+static int compress_into(struct zs_zcodec *z, uint8_t *buf, const void *in, size_t len, int level, size_t *wire,
+			 zs_error_t *err)
+{
+	size_t r;
+
+	if (set_level(z, level, err) < 0)
+		return -1;
+	r = ZSTD_compress2(z->cctx, buf + ZS_ZCHUNK_HDR, zs_zchunk_wire_max(), in, len);
+	if (ZSTD_isError(r))
+		return zs_make_error(err, -EIO, "zstd: %s", ZSTD_getErrorName(r));
+	*wire = r;
+	return 0;
+}
+
 int zs_zchunk_encode(struct zs_zcodec *z, const void *raw, size_t len, int level, const void *base, const uint8_t **out,
 		     size_t *out_len, zs_error_t *err)
 {
-	const void *in = raw;
-	size_t r;
+	size_t dw = SIZE_MAX, pw = SIZE_MAX;
 
 	if (len == 0 || len > ZS_ZCHUNK_MAX)
 		return zs_make_error(err, -EINVAL, "chunk of %zu bytes (1 to %u)", len, ZS_ZCHUNK_MAX);
 	*out = z->out;
-	if (level != 0) {
-		if (set_level(z, level, err) < 0)
+	if (level != 0 && base) {
+		xor_into(z->xor, raw, base, len);
+		if (compress_into(z, z->out, z->xor, len, level, &dw, err) < 0)
 			return -1;
-		if (base) {
-			xor_into(z->xor, raw, base, len);
-			in = z->xor ;
-		}
-		r = ZSTD_compress2(z->cctx, z->out + ZS_ZCHUNK_HDR, zs_zchunk_wire_max(), in, len);
-		if (ZSTD_isError(r))
-			return zs_make_error(err, -EIO, "zstd: %s", ZSTD_getErrorName(r));
-		if (r < len) {
-			put_header(z->out, base ? ZS_ZDELTA : ZS_ZZSTD, level, len, r);
-			*out_len = ZS_ZCHUNK_HDR + r;
-			return 0;
-		}
 	}
-	put_header(z->out, ZS_ZRAW, 0, len, len);
-	memcpy(z->out + ZS_ZCHUNK_HDR, raw, len);
-	*out_len = ZS_ZCHUNK_HDR + len;
+	/* a delta not much smaller than the data: the data itself may
+	 * compress better (pages that changed whole) */
+	if (level != 0 && dw > len / 4 && compress_into(z, z->alt, raw, len, level, &pw, err) < 0)
+		return -1;
+	if (dw < len && dw <= pw) {
+		put_header(z->out, ZS_ZDELTA, level, len, dw);
+		*out_len = ZS_ZCHUNK_HDR + dw;
+	} else if (pw < len) {
+		put_header(z->alt, ZS_ZZSTD, level, len, pw);
+		*out = z->alt;
+		*out_len = ZS_ZCHUNK_HDR + pw;
+	} else {
+		put_header(z->out, ZS_ZRAW, 0, len, len);
+		memcpy(z->out + ZS_ZCHUNK_HDR, raw, len);
+		*out_len = ZS_ZCHUNK_HDR + len;
+	}
 	return 0;
 }
 

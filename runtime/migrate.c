@@ -10,8 +10,9 @@
 #include "cli.h"
 #include "zanshin/frame.h"
 #include "zanshin/utils.h"
+#include "zanshin/zcompress.h"
 
-enum { O_TO = 1, O_SOCKET, O_STATS, O_MODE, O_TIMEOUT, O_FORMAT };
+enum { O_TO = 1, O_SOCKET, O_STATS, O_MODE, O_TIMEOUT, O_FORMAT, O_COMPRESS };
 
 static const struct zs_optdef migrate_opts[] = {
     {"to", 0, true, O_TO, "the node to move the container to (a --peer of the agent)"},
@@ -19,6 +20,7 @@ static const struct zs_optdef migrate_opts[] = {
     {"print-stats", 0, false, O_STATS, "print the move's metrics as one JSON object"},
     {"mode", 0, true, O_MODE, "stop-copy (the only mode of this version)"},
     {"timeout", 0, true, O_TIMEOUT, "give up waiting for the agent after SECONDS (default: wait)"},
+    {"compress", 0, true, O_COMPRESS, "auto (default), none, zstd or zstd:LEVEL: file data on the wire"},
     {NULL, 0, false, 0, NULL},
 };
 
@@ -29,7 +31,7 @@ static const struct zs_optdef moves_opts[] = {
 };
 
 struct mopts {
-	const char *to, *socket, *mode, *format;
+	const char *to, *socket, *mode, *format, *compress;
 	bool stats;
 	long timeout;
 	zs_error_t *err;
@@ -56,6 +58,13 @@ static int on_opt(int id, const char *v, void *data)
 	case O_FORMAT:
 		o->format = v;
 		break;
+	case O_COMPRESS: {
+		struct zs_zspec spec;
+		if (zs_zspec_parse(v, &spec, o->err) < 0)
+			return -1;
+		o->compress = v;
+		break;
+	}
 	case O_TIMEOUT:
 		errno = 0;
 		o->timeout = strtol(v, &end, 10);
@@ -99,8 +108,10 @@ static char *move_json(const zs_json *m)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_free char *head = NULL;
-	const char *keys[] = {"id",	  "container",	     "role", "peer", "state", "mode",
-			      "image_id", "parent_image_id", "error"};
+	const char *keys[] = {"id",	  "container",	     "role",  "peer",	  "state",	    "mode",
+			      "image_id", "parent_image_id", "error", "compress", "compress_levels"};
+	const char *nums[] = {"bytes_pages", "bytes_bundle", "bytes_metadata", "bytes_raw",
+			      "bytes_data",  "bytes_delta",  "bytes_wire"};
 	size_t len = 0;
 	bool diff = false;
 	zs_error_t e = NULL;
@@ -120,20 +131,20 @@ static char *move_json(const zs_json *m)
 		zs_jgen_key(g, "rootfs_reused");
 		zs_jgen_bool(g, reused);
 	}
-	zs_jgen_key(g, "bytes_pages");
-	zs_jgen_uint(g, num(m, "bytes_pages"));
-	zs_jgen_key(g, "bytes_bundle");
-	zs_jgen_uint(g, num(m, "bytes_bundle"));
-	zs_jgen_key(g, "bytes_metadata");
-	zs_jgen_uint(g, num(m, "bytes_metadata"));
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		zs_jgen_key(g, nums[i]);
+		zs_jgen_uint(g, num(m, nums[i]));
+	}
 	zs_jgen_map_close(g);
 	head = zs_jgen_result(g, &len);
 	/* the generator writes integers only: the seconds are added here */
 	if (len < 2)
 		return xstrdup("{}");
 	head[len - 1] = '\0';
-	return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f}", head, secs(m, "setup_us"),
-			 secs(m, "downtime_us"), secs(m, "total_us"));
+	/* ratio: file data raw / as it went on the wire */
+	return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f,\"ratio\":%.3f}", head,
+			 secs(m, "setup_us"), secs(m, "downtime_us"), secs(m, "total_us"),
+			 num(m, "bytes_data") ? (double) num(m, "bytes_raw") / (double) num(m, "bytes_data") : 1.0);
 }
 
 static int request(const char *socket, long timeout, const char *json, const char *want, zs_json **out, zs_error_t *err)
@@ -184,6 +195,8 @@ ZS_VERB(migrate)
 	zs_jgen_kv_string(q, "type", "migrate");
 	zs_jgen_kv_string(q, "container", argv[first]);
 	zs_jgen_kv_string(q, "to", o.to);
+	if (o.compress)
+		zs_jgen_kv_string(q, "compress", o.compress);
 	zs_jgen_map_close(q);
 	req = zs_jgen_result(q, &len);
 	if (request(o.socket, o.timeout, req, "result", &res, err) < 0)

@@ -17,6 +17,10 @@
 #include <sys/types.h>
 
 #define WL_PAGE 4096UL
+/* -e WORDS: random 64-bit words per page after its header (default: all);
+ * the rest repeats a short pattern of the page's key (compressible data,
+ * and a rewrite changes only the header and those words). */
+extern unsigned wl_random_words;
 #define WL_MAX_REGIONS 256
 #define WL_MAX_HOLES 64
 #define WL_MAX_PROCS 64

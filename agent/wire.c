@@ -1,0 +1,188 @@
+/* zanshind — file data on the wire: raw, or in chunks (zstd, deltas)
+ * when both agents speak them (include/zanshin/zcompress.h; the sender's
+ * level comes from --compress, auto measured as it goes). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "wire.h"
+#include "zanshin/utils.h"
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void wire_tx_init(struct wire_tx *w, const struct zs_zspec *spec)
+{
+	memset(w, 0, sizeof(*w));
+	w->spec = *spec;
+	zs_zauto_init(&w->au, spec);
+}
+
+void wire_tx_free(struct wire_tx *w)
+{
+	zs_zcodec_free(w->z);
+	w->z = NULL;
+}
+
+bool wire_compresses(const struct wire_tx *w)
+{
+	return w->chunks && (w->spec.is_auto || w->spec.level != 0);
+}
+
+static int send_timed(struct zs_conn *c, struct wire_tx *w, const void *p, size_t n, zs_error_t *err)
+{
+	double t = mono_s();
+
+	if (zs_conn_write(c, p, n, err) < 0)
+		return -1;
+	zs_zauto_sent(&w->au, n, mono_s() - t);
+	w->wire += n;
+	if (w->meta)
+		w->wire_meta += n;
+	return 0;
+}
+
+int wire_send(struct zs_conn *c, struct wire_tx *w, const void *buf, size_t len, const void *base, zs_error_t *err)
+{
+	const uint8_t *out = NULL;
+	size_t out_len = 0;
+	int level;
+	double t;
+
+	w->raw += len;
+	if (!wire_compresses(w))
+		return send_timed(c, w, buf, len, err);
+	if (w->z == NULL)
+		w->z = zs_zcodec_new();
+	level = zs_zauto_level(&w->au);
+	t = mono_s();
+	if (zs_zchunk_encode(w->z, buf, len, level, base, &out, &out_len, err) < 0)
+		return -1;
+	if (level != 0)
+		zs_zauto_compressed(&w->au, level, len, out_len, mono_s() - t);
+	if (out[0] == ZS_ZDELTA)
+		w->delta_raw += len;
+	return send_timed(c, w, out, out_len, err);
+}
+
+void wire_levels(const struct wire_tx *w, char *buf, size_t size)
+{
+	if (!wire_compresses(w) || w->au.lo_level == 0)
+		snprintf(buf, size, "none");
+	else if (w->au.lo_level == w->au.hi_level)
+		snprintf(buf, size, "zstd:%d", w->au.lo_level);
+	else
+		snprintf(buf, size, "zstd:%d..%d", w->au.lo_level, w->au.hi_level);
+}
+
+int wire_encoding(const zs_json *h, const char *what, bool *chunks, zs_error_t *err)
+{
+	const zs_json *e = zs_json_get(h, "encoding");
+	const char *s = zs_json_string_value(e);
+
+	*chunks = false;
+	if (e == NULL)
+		return 0;
+	if (s && strcmp(s, "chunks") == 0) {
+		*chunks = true;
+		return 0;
+	}
+	return zs_make_error(err, -EPROTO, "%s: unknown encoding `%s` (raw or chunks)", what, s ? s : "?");
+}
+
+void wire_rx_free(struct wire_rx *w)
+{
+	zs_zcodec_free(w->z);
+	free(w->payload);
+	w->z = NULL;
+	w->payload = NULL;
+}
+
+int wire_recv_header(struct zs_conn *c, struct wire_rx *w, uint64_t remaining, struct zs_zchunk *h, zs_error_t *err)
+{
+	uint8_t hdr[ZS_ZCHUNK_HDR];
+
+	if (w->z == NULL) {
+		w->z = zs_zcodec_new();
+		w->payload = xmalloc(zs_zchunk_wire_max());
+	}
+	if (zs_conn_read(c, hdr, sizeof(hdr), err) < 0 || zs_zchunk_parse(hdr, remaining, h, err) < 0)
+		return -1;
+	w->wire += ZS_ZCHUNK_HDR + h->wire_len;
+	w->raw += h->raw_len;
+	return 0;
+}
+
+int wire_recv_payload(struct zs_conn *c, struct wire_rx *w, const struct zs_zchunk *h, const void *base, void *out,
+		      zs_error_t *err)
+{
+	if (zs_conn_read(c, w->payload, h->wire_len, err) < 0)
+		return -1;
+	return zs_zchunk_decode(w->z, h, w->payload, base, out, err);
+}
+
+/* ---- the hooks of a move (move_source.c, move_target.c) ---- */
+
+int wire_request(struct wire_tx *w, struct move *m, zs_error_t *err)
+{
+	struct zs_zspec spec;
+
+	if (m->compress == NULL)
+		m->compress = xstrdup("auto");
+	if (zs_zspec_parse(m->compress, &spec, err) < 0)
+		return -1;
+	wire_tx_init(w, &spec);
+	return 0;
+}
+
+void wire_offer(zs_jgen *g)
+{
+	zs_jgen_key(g, "encodings");
+	zs_jgen_array_open(g);
+	zs_jgen_string(g, "chunks");
+	zs_jgen_array_close(g);
+}
+
+bool wire_have_chunks(const zs_json *have)
+{
+	const zs_json *e = zs_json_get(have, "encodings");
+
+	for (size_t i = 0; zs_json_is_array(e) && i < zs_json_array_len(e); i++) {
+		const char *s = zs_json_string_value(zs_json_array_at(e, i));
+		if (s && strcmp(s, "chunks") == 0)
+			return true;
+	}
+	return false;
+}
+
+void wire_frame_encoding(const struct wire_tx *w, zs_jgen *g)
+{
+	if (wire_compresses(w))
+		zs_jgen_kv_string(g, "encoding", "chunks");
+}
+
+void wire_metrics(const struct wire_tx *w, const struct zs_conn *c, struct move *m)
+{
+	char levels[64];
+	uint64_t data = w->wire - w->wire_meta;
+
+	wire_levels(w, levels, sizeof(levels));
+	free(m->compress_levels);
+	m->compress_levels = xstrdup(levels);
+	m->bytes_raw = w->raw;
+	m->bytes_data = w->wire;
+	m->bytes_delta = w->delta_raw;
+	m->bytes_wire = c->bytes_out + c->bytes_in;
+	/* everything but the pages and the Bundle, as it went on the wire */
+	if (m->bytes_wire >= data)
+		m->bytes_metadata = m->bytes_wire - data;
+}
