@@ -156,7 +156,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	    zs_json_to_string_array(zs_json_get(have, "generations"), "have", "generations", ZS_JSON_REQUIRED,
 				    &s->target_gens, NULL, err) < 0)
 		return zs_error_wrap(err, "node %s", s->m->peer);
-	s->tx.chunks = wire_have_chunks(have);
+	wire_have(&s->tx, have);
 	return 0;
 }
 
@@ -176,7 +176,7 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 		if (r <= 0)
 			return zs_make_error(err, r < 0 ? errno : -EIO, "read `%s`: %s", path,
 					     r < 0 ? "error" : "shorter than it was");
-		if (cancelled(s->m, err) < 0 || wire_send(&s->c, &s->tx, buf, (size_t) r, NULL, err) < 0)
+		if (cancelled(s->m, err) < 0 || wire_send_at(&s->c, &s->tx, buf, (size_t) r, done, err) < 0)
 			return -1;
 		done += (uint64_t) r;
 	}
@@ -318,9 +318,38 @@ static bool sent_file(const char *name)
 	       strcmp(name, "lineage.json") != 0 && !(l > 4 && strcmp(name + l - 4, ".log") == 0);
 }
 
+/* One file of the manifest: name, size, sha256-4k digest. */
+static int manifest_entry(struct src *s, zs_jgen *g, const char *name, char ***names, size_t *n, zs_error_t *err)
+{
+	cleanup_free char *p = xasprintf("%s/%s", s->img, name);
+	cleanup_close int fd = -1;
+	uint8_t dg[ZS_DIGEST_LEN];
+	char hex[2 * ZS_DIGEST_LEN + 1];
+	uint64_t size = 0;
+	struct stat st;
+
+	if (!sent_file(name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
+		return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
+	zs_digest_hex(dg, hex);
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "name", name);
+	zs_jgen_key(g, "size");
+	zs_jgen_uint(g, size);
+	zs_jgen_kv_string(g, "digest", hex);
+	zs_jgen_map_close(g);
+	*names = xrealloc(*names, sizeof(char *) * (*n + 2));
+	(*names)[(*n)++] = xstrdup(name);
+	(*names)[*n] = NULL;
+	return 0;
+}
+
 /* The image's files (regular, not logs, not the parent link) with sizes
  * and sha256-4k digests: the manifest the target checks every file
- * against as it arrives. */
+ * against as it arrives.  The pages files come last: a page travelling as
+ * a delta is rebuilt by the target from the pagemap it already has. */
 static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *err)
 {
 	cleanup_dir DIR *d = opendir(s->img);
@@ -331,28 +360,11 @@ static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *
 		return zs_make_error(err, errno, "open `%s`", s->img);
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
-	while ((de = readdir(d))) {
-		cleanup_free char *p = xasprintf("%s/%s", s->img, de->d_name);
-		cleanup_close int fd = -1;
-		uint8_t dg[ZS_DIGEST_LEN];
-		char hex[2 * ZS_DIGEST_LEN + 1];
-		uint64_t size = 0;
-		struct stat st;
-		if (!sent_file(de->d_name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
-			return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
-		zs_digest_hex(dg, hex);
-		zs_jgen_map_open(g);
-		zs_jgen_kv_string(g, "name", de->d_name);
-		zs_jgen_key(g, "size");
-		zs_jgen_uint(g, size);
-		zs_jgen_kv_string(g, "digest", hex);
-		zs_jgen_map_close(g);
-		*names = xrealloc(*names, sizeof(char *) * (n + 2));
-		(*names)[n++] = xstrdup(de->d_name);
-		(*names)[n] = NULL;
+	for (int pages = 0; pages < 2; pages++) {
+		rewinddir(d);
+		while ((de = readdir(d)))
+			if (is_pages(de->d_name) == pages && manifest_entry(s, g, de->d_name, names, &n, err) < 0)
+				return -1;
 	}
 	zs_jgen_array_close(g);
 	return 0;
@@ -373,8 +385,10 @@ static int send_one(struct src *s, const char *name, zs_error_t *err)
 	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
 	s->tx.meta = !is_pages(name);
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || wire_file_begin(&s->tx, s->img, name, s->m->diff, err) < 0 ||
+	    send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
 		return -1;
+	wire_file_end(&s->tx);
 	if (is_pages(name))
 		s->m->bytes_pages += (uint64_t) st.st_size;
 	return 0;

@@ -39,6 +39,7 @@ struct tgt {
 	bool received;
 	bool chunks; /* the data of the current frame comes in chunks */
 	struct wire_rx rx;
+	const char *file; /* the image file being received, NULL for a Bundle */
 };
 
 static void put(struct tgt *t, const char *state)
@@ -49,10 +50,12 @@ static void put(struct tgt *t, const char *state)
 		zs_log("error", "%s", zs_error_msg(e));
 }
 
-/* The next piece of a file's data into BUF (at most CHUNK bytes): *N. */
-static int recv_piece(struct tgt *t, char *buf, uint64_t remaining, size_t *n, zs_error_t *err)
+/* The next piece of a file's data into BUF (at most CHUNK bytes), OFF
+ * bytes into it: *N. */
+static int recv_piece(struct tgt *t, char *buf, uint64_t off, uint64_t remaining, size_t *n, zs_error_t *err)
 {
 	struct zs_zchunk h;
+	const void *base = NULL;
 
 	if (!t->chunks) {
 		*n = remaining < CHUNK ? (size_t) remaining : CHUNK;
@@ -61,7 +64,9 @@ static int recv_piece(struct tgt *t, char *buf, uint64_t remaining, size_t *n, z
 	if (wire_recv_header(t->c, &t->rx, remaining, &h, err) < 0)
 		return -1;
 	*n = h.raw_len;
-	return wire_recv_payload(t->c, &t->rx, &h, NULL, buf, err);
+	if (h.kind == ZS_ZDELTA && wire_rx_base(&t->rx, t->tmp, t->file, off, h.raw_len, &base, err) < 0)
+		return -1;
+	return wire_recv_payload(t->c, &t->rx, &h, base, buf, err);
 }
 
 static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, zs_error_t *err)
@@ -75,7 +80,7 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 		return zs_make_error(err, errno, "create `%s`", path);
 	while (done < size) {
 		size_t n = 0;
-		if (recv_piece(t, buf, size - done, &n, err) < 0) {
+		if (recv_piece(t, buf, done, size - done, &n, err) < 0) {
 			zs_digest_free(d);
 			return zs_error_wrap(err, "receiving `%s`", path);
 		}
@@ -289,7 +294,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	uint64_t total = 0;
 	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
 	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
-	int ret = -1;
+	int ret = -1, r;
 
 	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid))) {
 		zs_make_error(err, -EINVAL, "image: a second image, or an invalid image id");
@@ -323,8 +328,13 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		}
 		path = xasprintf("%s/%s", t->tmp, name);
-		if (wire_encoding(f, "file", &t->chunks, err) < 0 ||
-		    recv_to_file(t, path, size, files[i].digest, err) < 0)
+		t->file = name;
+		r = wire_encoding(f, "file", &t->chunks, err);
+		if (r == 0)
+			r = recv_to_file(t, path, size, files[i].digest, err);
+		t->file = NULL;
+		wire_rx_file_end(&t->rx);
+		if (r < 0)
 			goto out;
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
@@ -488,6 +498,7 @@ void move_target(struct agent *a, struct zs_conn *c)
 	r = serve_move(&t, first, &err);
 	t.m.bytes_raw = t.rx.raw;
 	t.m.bytes_data = t.rx.wire;
+	t.m.bytes_delta = t.rx.delta_raw;
 	t.m.bytes_wire = c->bytes_in + c->bytes_out;
 	if (r == 0) {
 		put(&t, "running");

@@ -10,6 +10,8 @@
 
 #include "agent.h"
 #include "wire.h"
+#include "zanshin/log.h"
+#include "zanshin/page_delta.h"
 #include "zanshin/utils.h"
 
 static double mono_s(void)
@@ -25,12 +27,48 @@ void wire_tx_init(struct wire_tx *w, const struct zs_zspec *spec)
 	memset(w, 0, sizeof(*w));
 	w->spec = *spec;
 	zs_zauto_init(&w->au, spec);
+	w->logged_level = zs_zauto_level_now(&w->au);
 }
 
 void wire_tx_free(struct wire_tx *w)
 {
+	wire_file_end(w);
 	zs_zcodec_free(w->z);
 	w->z = NULL;
+	free(w->base);
+	w->base = NULL;
+}
+
+int wire_file_begin(struct wire_tx *w, const char *dir, const char *name, bool diff, zs_error_t *err)
+{
+	cleanup_error zs_error_t e = NULL;
+
+	wire_file_end(w);
+	if (!diff || !w->delta || !wire_compresses(w))
+		return 0;
+	/* no base (or an unreadable one): the pages travel as data */
+	if (zs_page_base_open(dir, name, &w->pb, &e) <= 0)
+		return 0;
+	if (w->base == NULL)
+		w->base = xmalloc(ZS_ZCHUNK_MAX);
+	return 0;
+}
+
+void wire_file_end(struct wire_tx *w)
+{
+	zs_page_base_close(w->pb);
+	w->pb = NULL;
+}
+
+int wire_send_at(struct zs_conn *c, struct wire_tx *w, const void *buf, size_t len, uint64_t off, zs_error_t *err)
+{
+	size_t with_parent = 0;
+
+	if (w->pb == NULL || len % 4096 || off % 4096)
+		return wire_send(c, w, buf, len, NULL, err);
+	if (zs_page_base_read(w->pb, off, len, w->base, &with_parent, err) < 0)
+		return -1;
+	return wire_send(c, w, buf, len, with_parent ? w->base : NULL, err);
 }
 
 bool wire_compresses(const struct wire_tx *w)
@@ -64,11 +102,20 @@ int wire_send(struct zs_conn *c, struct wire_tx *w, const void *buf, size_t len,
 	if (w->z == NULL)
 		w->z = zs_zcodec_new();
 	level = zs_zauto_level(&w->au);
+	/* a delta of pages that changed little compresses fast, whatever the
+	 * link: it goes compressed even where data would not */
+	if (level == 0 && base)
+		level = 1;
 	t = mono_s();
 	if (zs_zchunk_encode(w->z, buf, len, level, base, &out, &out_len, err) < 0)
 		return -1;
 	if (level != 0)
 		zs_zauto_compressed(&w->au, level, len, out_len, mono_s() - t);
+	if (w->spec.is_auto && zs_zauto_level_now(&w->au) != w->logged_level) {
+		w->logged_level = zs_zauto_level_now(&w->au);
+		zs_log("info", "--compress auto: level %d (link %.1f MB/s, compressing %.1f MB/s to %.2f)",
+		       w->logged_level, w->au.link_bps / 1e6, w->au.comp_bps / 1e6, w->au.ratio);
+	}
 	if (out[0] == ZS_ZDELTA)
 		w->delta_raw += len;
 	return send_timed(c, w, out, out_len, err);
@@ -99,8 +146,43 @@ int wire_encoding(const zs_json *h, const char *what, bool *chunks, zs_error_t *
 	return zs_make_error(err, -EPROTO, "%s: unknown encoding `%s` (raw or chunks)", what, s ? s : "?");
 }
 
+void wire_rx_file_end(struct wire_rx *w)
+{
+	zs_page_base_close(w->pb);
+	w->pb = NULL;
+	w->pb_tried = false;
+}
+
+int wire_rx_base(struct wire_rx *w, const char *dir, const char *file, uint64_t off, size_t len, const void **base,
+		 zs_error_t *err)
+{
+	size_t with_parent = 0;
+
+	if (file == NULL || dir == NULL)
+		return zs_make_error(err, -EBADMSG, "a delta chunk outside the pages of an image");
+	if (!w->pb_tried) {
+		w->pb_tried = true;
+		if (zs_page_base_open(dir, file, &w->pb, err) < 0)
+			return zs_error_wrap(err, "the parent pages of `%s`", file);
+	}
+	if (w->pb == NULL)
+		return zs_make_error(err, -EBADMSG,
+				     "a delta chunk for `%s`, whose parent pages this node does not hold (no parent, "
+				     "or its pagemap did not come first)",
+				     file);
+	if (w->base == NULL)
+		w->base = xmalloc(ZS_ZCHUNK_MAX);
+	if (zs_page_base_read(w->pb, off, len, w->base, &with_parent, err) < 0)
+		return zs_error_wrap(err, "the parent pages of `%s`", file);
+	*base = w->base;
+	return 0;
+}
+
 void wire_rx_free(struct wire_rx *w)
 {
+	wire_rx_file_end(w);
+	free(w->base);
+	w->base = NULL;
 	zs_zcodec_free(w->z);
 	free(w->payload);
 	w->z = NULL;
@@ -119,6 +201,8 @@ int wire_recv_header(struct zs_conn *c, struct wire_rx *w, uint64_t remaining, s
 		return -1;
 	w->wire += ZS_ZCHUNK_HDR + h->wire_len;
 	w->raw += h->raw_len;
+	if (h->kind == ZS_ZDELTA)
+		w->delta_raw += h->raw_len;
 	return 0;
 }
 
@@ -149,19 +233,21 @@ void wire_offer(zs_jgen *g)
 	zs_jgen_key(g, "encodings");
 	zs_jgen_array_open(g);
 	zs_jgen_string(g, "chunks");
+	zs_jgen_string(g, "delta");
 	zs_jgen_array_close(g);
 }
 
-bool wire_have_chunks(const zs_json *have)
+void wire_have(struct wire_tx *w, const zs_json *have)
 {
 	const zs_json *e = zs_json_get(have, "encodings");
 
 	for (size_t i = 0; zs_json_is_array(e) && i < zs_json_array_len(e); i++) {
 		const char *s = zs_json_string_value(zs_json_array_at(e, i));
 		if (s && strcmp(s, "chunks") == 0)
-			return true;
+			w->chunks = true;
+		if (s && strcmp(s, "delta") == 0)
+			w->delta = true;
 	}
-	return false;
 }
 
 void wire_frame_encoding(const struct wire_tx *w, zs_jgen *g)

@@ -76,7 +76,7 @@ static void index_present(struct zs_page_base *b)
 {
 	b->present = xmalloc(sizeof(size_t) * (b->child.n + 1));
 	for (size_t i = 0; i < b->child.n; i++)
-		if ((b->child.e[i].flags & ZS_PE_PRESENT) && !(b->child.e[i].flags & ZS_PE_LAZY))
+		if (b->child.e[i].flags & ZS_PE_PRESENT)
 			b->present[b->n_present++] = i;
 }
 
@@ -189,8 +189,8 @@ static int parent_page(struct zs_page_base *b, uint64_t vaddr, uint8_t *page, zs
 		if (idx < 0)
 			return 0;
 		e = &l->pm.e[idx];
-		if (e->flags & ZS_PE_LAZY)
-			return 0;
+		/* PE_LAZY with PE_PRESENT: in the pages file all the same
+		 * (CRIU marks every private anonymous page lazy-capable) */
 		if (e->flags & ZS_PE_PRESENT) {
 			uint64_t at = e->off + (vaddr - e->vaddr);
 			ssize_t n = pread(l->pages_fd, page, ZS_IMG_PAGE_SIZE, (off_t) at);

@@ -270,6 +270,13 @@ int zs_zauto_level(struct zs_zauto *z)
 	return ladder[0];
 }
 
+int zs_zauto_level_now(const struct zs_zauto *z)
+{
+	if (!z->spec.is_auto)
+		return z->spec.level;
+	return z->idx >= 0 ? ladder[z->idx] : 0;
+}
+
 static void move_to(struct zs_zauto *z, int idx)
 {
 	z->idx = idx;

@@ -79,6 +79,8 @@ struct zs_zauto {
 void zs_zauto_init(struct zs_zauto *z, const struct zs_zspec *spec);
 /* The level of the next chunk (0: raw). */
 int zs_zauto_level(struct zs_zauto *z);
+/* The level it is at (0: off), without counting a chunk. */
+int zs_zauto_level_now(const struct zs_zauto *z);
 /* A chunk of RAW bytes became WIRE bytes in SECS of compressing. */
 void zs_zauto_compressed(struct zs_zauto *z, int level, size_t raw, size_t wire, double secs);
 /* WIRE bytes took SECS to send. */

@@ -1,0 +1,163 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Compression and page deltas on zanshind's wire (issue 13 item 6):
+# three nodes on this machine (tests/agent/lib.sh), the memory workload
+# with compressible pages (zs-workload -e 64: 16 random words per page,
+# the rest a short pattern; a rewrite changes only those words), verified
+# page by page after every move.
+#   1. --compress none: file data as it is (bytes_data = bytes_raw);
+#   2. a diff with --compress zstd: the changed pages travel as deltas
+#      against the parent pages the target holds, fewer bytes on the wire
+#      than the pages written;
+#   3. a full image with --compress zstd:1: bytes on the wire < 1/3 of raw;
+#   4. --compress auto on a diff, and over a 100 Mbit/s link (tbf): it
+#      compresses;
+#   5. chunks from a hostile peer (corrupted frame, a valid frame of other
+#      bytes, lengths that lie, a delta without a parent, an unknown
+#      encoding): refused, nothing committed;
+#   6. --compress bad input.
+. "$(dirname "$0")/../cr/lib.sh"
+. "$(dirname "$0")/lib.sh"
+MIB=64
+CR_MIB=$MIB
+K=1024 # pages written between moves
+cr_setup agent-compress
+mkdir -p "$CR_T/rootfs/proc" "$CR_T/rootfs/sys" "$CR_T/rootfs/dev"
+ag_setup
+ag_node A 1
+ag_node B 2
+ag_node C 3
+ag_node D 4
+# compressible pages: 64 random words of 512 in each, a rewrite changes 1
+jq '.process.args[2] |= sub("zs-workload -d /wl"; "zs-workload -d /wl -e 64")' "$CR_T/A/bundle/config.json" \
+	>"$CR_T/config.json" && mv "$CR_T/config.json" "$CR_T/A/bundle/config.json" || ag_die "cannot edit A's config"
+ag_start A B C D || ag_die "agent A"
+ag_start B A C || ag_die "agent B"
+ag_start C A B || ag_die "agent C"
+ag_start D A || ag_die "agent D"
+t_ok "four agents run"
+
+t_run A
+t_wl_verify "start on A" A || { t_done; exit; }
+
+# move FROM TO ARGS...: migrate with --print-stats into $STATS; the
+# workload follows
+move() {
+	local from=$1 to=$2 src
+	shift 2
+	src=$(wl_dir "$from")
+	STATS=$(zm "$from" migrate "$CR_CID" --to "$to" --print-stats "$@" 2>"$CR_T/migrate.err")
+	local rc=$?
+	[ $rc -eq 0 ] && wl_follow "$src" "$to"
+	return $rc
+}
+stat_of() { jq -r ".$1" <<<"$STATS"; }
+# step NAME FROM TO ARGS...: the move, the container runs on TO with the
+# same memory
+step() {
+	local h=$1 from=$2 to=$3 d
+	shift 3
+	t_wl_verify "$h: before" "$from" || return 1
+	d=$WL_DIGEST
+	if ! move "$from" "$to" "$@"; then
+		t_fail "$h: migrate $*" "$(cat "$CR_T/migrate.err")" "$STATS"
+		return 1
+	fi
+	t_ok "$h: migrate $* ($(stat_of bytes_wire) bytes on the wire, ratio $(stat_of ratio), $(stat_of compress_levels))"
+	t_diag "$STATS"
+	[ "$(cr_status "$to")" = running ] && [ -z "$(cr_status "$from")" ] && t_ok "$h: runs on $to only" ||
+		t_fail "$h: runs on $to only" "$to: $(cr_status "$to"), $from: $(cr_status "$from")"
+	t_wl_verify "$h: after" "$to" "$d"
+}
+full=$((MIB * 1048576))
+written=$((K * PAGE))
+
+# ---- 1. none: the bytes as they are ----
+h="1 A→B --compress none"
+step "$h" A B --compress none || { t_done; exit; }
+[ "$(stat_of compress)" = none ] && [ "$(stat_of compress_levels)" = none ] && t_ok "$h: compress none recorded" ||
+	t_fail "$h: compress none recorded" "$STATS"
+t_range "$h: file data sent raw (bytes_data = bytes_raw)" "$(stat_of bytes_data)" "$(stat_of bytes_raw)" "$(stat_of bytes_raw)"
+t_range "$h: the full image's pages (bytes_pages)" "$(stat_of bytes_pages)" $((full * 9 / 10)) $((full * 11 / 10))
+t_range "$h: bytes on the wire >= the raw bytes" "$(stat_of bytes_wire)" "$(stat_of bytes_raw)"
+
+# ---- 2. a diff, zstd: the changed pages travel as deltas ----
+h="2 B→A --compress zstd"
+t_wl_write "$h" B $K
+step "$h" B A --compress zstd || { t_done; exit; }
+[ "$(stat_of diff)" = true ] && t_ok "$h: a diff" || t_fail "$h: a diff" "$STATS"
+t_range "$h: the diff's pages (bytes_pages >= $K pages)" "$(stat_of bytes_pages)" "$written" $((written * 12 / 10 + 262144))
+t_range "$h: the written pages travelled as deltas (bytes_delta)" "$(stat_of bytes_delta)" "$written"
+t_range "$h: fewer bytes on the wire than the pages written" "$(stat_of bytes_wire)" 1 $((written - 1))
+z A remnant verify "$CR_CID" >/dev/null 2>&1 && t_ok "$h: A's store verifies (the rebuilt pages committed)" ||
+	t_fail "$h: A's store verifies" "$(z A remnant verify "$CR_CID" 2>&1 | tail -n 3)"
+
+# ---- 3. a full image, zstd:1 ----
+h="3 A→C --compress zstd:1"
+step "$h" A C --compress zstd:1 || { t_done; exit; }
+[ "$(stat_of diff)" = false ] && t_ok "$h: a full image (C holds nothing)" || t_fail "$h: a full image" "$STATS"
+[ "$(stat_of compress_levels)" = zstd:1 ] && t_ok "$h: level 1 used" || t_fail "$h: level 1 used" "$STATS"
+raw=$(stat_of bytes_raw)
+t_range "$h: raw file data >= the image's pages" "$raw" $((full * 9 / 10))
+t_range "$h: bytes on the wire < 1/3 of the raw bytes" "$(stat_of bytes_wire)" 1 $((raw / 3))
+
+# ---- 4. auto: a diff, then over a 100 Mbit/s link ----
+h="4 C→A --compress auto (default)"
+t_wl_write "$h" C $K
+step "$h" C A || { t_done; exit; }
+[ "$(stat_of compress)" = auto ] && [ "$(stat_of diff)" = true ] && t_ok "$h: auto, a diff" || t_fail "$h: auto, a diff" "$STATS"
+t_range "$h: bytes on the wire <= 1.2 x the pages written + 256 KiB" "$(stat_of bytes_wire)" 1 $((written * 12 / 10 + 262144))
+
+h="5 A→D auto at 100 Mbit/s"
+tc qdisc add dev "zv$$D" root tbf rate 100mbit burst 64kb latency 50ms || ag_die "cannot shape D's link"
+step "$h" A D || { t_done; exit; }
+tc qdisc del dev "zv$$D" root 2>/dev/null
+[ "$(stat_of diff)" = false ] && [ "$(stat_of compress_levels)" != none ] && t_ok "$h: compressed ($(stat_of compress_levels))" ||
+	t_fail "$h: compressed" "$STATS"
+r=$(jq -r '.ratio * 100 | floor' <<<"$STATS")
+t_range "$h: compression ratio x100 >= 300" "$r" 300
+here=D
+
+# ---- 6. hostile chunks (an authenticated peer, C, to B) ----
+tgt=B
+before=$(tree_sum "$CR_T/$tgt/store")
+mkdir -p "$CR_T/hostile"
+for sc in "corrupt:(zstd|the manifest says)" "other-bytes:the manifest says" "longer:remain" \
+	"size-lie:header says" "delta-nobase:parent pages this node does not hold" "encoding:unknown encoding"; do
+	name=${sc%%:*} want=${sc#*:}
+	out=$(ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile_chunks.py" "${AG_IP[$tgt]}" \
+		$AG_PORT "$tgt" "$CR_T/pki/ca/ca.pem" "$CR_T/pki/C/C.pem" "$CR_T/pki/C/C-key.pem" "$name" \
+		"$CR_CID" "$CR_T/hostile" 2>&1)
+	sleep 0.2
+	# the answer, or the target's log when the connection was reset
+	# before the answer was read (data in flight when the target closed)
+	if grep -qE "$want" <<<"$out" || grep "mhostile-$name" "$CR_T/$tgt/agent.log" | grep -qE "$want"; then
+		t_ok "hostile chunks, $name: refused ($want)"
+	else
+		t_fail "hostile chunks, $name: refused ($want)" "answer: $out" "$(tail -n 3 "$CR_T/$tgt/agent.log")"
+	fi
+done
+after=$(tree_sum "$CR_T/$tgt/store")
+[ "$before" = "$after" ] && t_ok "hostile chunks: $tgt's store unchanged" ||
+	t_fail "hostile chunks: $tgt's store unchanged" "$(find "$CR_T/$tgt/store" -newer "$CR_T/$tgt/agent.sock" | head)"
+left=$(find "$CR_T/$tgt/store" -name '.tmp-*' | head -n 3)
+[ -z "$left" ] && t_ok "hostile chunks: no temporary generation left" || t_fail "hostile chunks: no temporary generation left" "$left"
+n=$(zm "$tgt" moves --format json | jq '[.[] | select(.id | startswith("mhostile")) | select(.state != "aborted")] | length')
+t_range "hostile chunks: every move begun is aborted" "$n" 0 0
+
+# ---- 7. bad input ----
+for bad in lz4 zstd:0 zstd:99 ""; do
+	if out=$(zm "$here" migrate "$CR_CID" --to A --compress "$bad" 2>&1); then
+		t_fail "--compress '$bad' is refused" "$out"
+	else
+		grep -q -- "--compress" <<<"$out" && t_ok "--compress '$bad' is refused: $out" || t_fail "--compress '$bad' is refused" "$out"
+	fi
+done
+[ "$(cr_status "$here")" = running ] && t_ok "still running on $here" || t_fail "still running on $here" "$(cr_status "$here")"
+t_wl_verify "memory at the end" "$here"
+
+for n in A B C D; do
+	t_check "node $n: remnant verify" z "$n" remnant verify "$CR_CID"
+done
+cr_delete "$here"
+t_done
