@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include "agent.h"
@@ -76,13 +78,23 @@ bool wire_compresses(const struct wire_tx *w)
 	return w->chunks && (w->spec.is_auto || w->spec.level != 0);
 }
 
+/* Bytes written to the socket FD that still wait in its send queue. */
+static uint64_t queued(int fd)
+{
+	int q = 0;
+
+	if (ioctl(fd, SIOCOUTQ, &q) < 0 || q < 0)
+		return 0;
+	return (uint64_t) q;
+}
+
 static int send_timed(struct zs_conn *c, struct wire_tx *w, const void *p, size_t n, zs_error_t *err)
 {
 	double t = mono_s();
 
 	if (zs_conn_write(c, p, n, err) < 0)
 		return -1;
-	zs_zauto_sent(&w->au, n, mono_s() - t);
+	zs_zauto_sent(&w->au, n, mono_s() - t, queued(c->fd));
 	w->wire += n;
 	if (w->meta)
 		w->wire_meta += n;
@@ -113,8 +125,8 @@ int wire_send(struct zs_conn *c, struct wire_tx *w, const void *buf, size_t len,
 		zs_zauto_compressed(&w->au, level, len, out_len, mono_s() - t);
 	if (w->spec.is_auto && zs_zauto_level_now(&w->au) != w->logged_level) {
 		w->logged_level = zs_zauto_level_now(&w->au);
-		zs_log("info", "--compress auto: level %d (link %.1f MB/s, compressing %.1f MB/s to %.2f)",
-		       w->logged_level, w->au.link_bps / 1e6, w->au.comp_bps / 1e6, w->au.ratio);
+		zs_log("info", "--compress auto: level %d (the link takes %.1f MB/s)", w->logged_level,
+		       w->au.link_bps / 1e6);
 	}
 	if (out[0] == ZS_ZDELTA)
 		w->delta_raw += len;

@@ -229,15 +229,25 @@ int zs_zspec_parse(const char *s, struct zs_zspec *spec, zs_error_t *err)
  * LINK < COMP * (1 - RATIO).  The picker starts at level 1, goes up the
  * ladder while the link is 4 times slower than that, down when compressing
  * does not pay, and off below the fastest level; when off, it tries the
- * fastest level again every PROBE_EVERY chunks.  The link rate counts only
- * once LINK_SETTLE wire bytes were sent: until the socket's buffer is full,
- * a write says nothing about the link. */
+ * fastest level again every PROBE_EVERY chunks.
+ *
+ * Both rates are measured over windows of bytes, not per chunk (a small
+ * file costs more per byte: the frame's fixed costs).  LINK is the wire
+ * bytes that left the socket's queue per second spent in writes: bytes a
+ * write only queued (the queue grew) do not count, so the buffers filling
+ * up at the start of a move do not look like a fast link; when nothing
+ * waits in the queue (the sender, not the link, is the bottleneck), it is
+ * what a write costs: TLS and the system call. */
 static const int ladder[] = {-5, -1, 1, 3, 6};
 #define LADDER_TOP ((int) (sizeof(ladder) / sizeof(ladder[0])) - 1)
 #define LADDER_START 2
-#define SAMPLES_BEFORE_MOVE 4
+#define SAMPLES_BEFORE_MOVE 2
 #define PROBE_EVERY 32
-#define LINK_WINDOW (4u << 20)
+#define COMP_WINDOW (2u << 20)
+#define PROBE_MIN (256u << 10)
+#define LINK_WINDOW (1u << 20)
+#define LINK_WINDOW_SECS 0.05
+#define LINK_WINDOW_MAX (16u << 20)
 
 void zs_zauto_init(struct zs_zauto *z, const struct zs_zspec *spec)
 {
@@ -245,7 +255,6 @@ void zs_zauto_init(struct zs_zauto *z, const struct zs_zspec *spec)
 	z->spec = *spec;
 	z->idx = LADDER_START;
 	z->hi_cap = LADDER_TOP;
-	z->link_settle = 8u << 20;
 }
 
 static void note_level(struct zs_zauto *z, int level)
@@ -284,6 +293,8 @@ static void move_to(struct zs_zauto *z, int idx)
 	z->comp_bps = 0;
 	z->ratio = 0;
 	z->since_probe = 0;
+	z->c_raw = z->c_wire = 0;
+	z->c_secs = 0;
 }
 
 static double ewma(double old, double sample)
@@ -291,55 +302,79 @@ static double ewma(double old, double sample)
 	return old == 0 ? sample : 0.7 * old + 0.3 * sample;
 }
 
+static bool pays(double link, double comp, double ratio, double margin)
+{
+	return link * margin < comp * (1.0 - ratio);
+}
+
 static void decide(struct zs_zauto *z)
 {
-	double pays_below = z->comp_bps * (1.0 - z->ratio);
-
 	if (z->link_bps == 0 || z->samples < SAMPLES_BEFORE_MOVE)
 		return;
-	if (z->link_bps >= pays_below) {
+	if (!pays(z->link_bps, z->comp_bps, z->ratio, 1)) {
 		/* stay below the level that did not pay from now on */
 		z->hi_cap = z->idx - 1;
 		move_to(z, z->idx - 1);
-	} else if (z->link_bps * 4 < pays_below && z->idx < z->hi_cap) {
+	} else if (pays(z->link_bps, z->comp_bps, z->ratio, 4) && z->idx < z->hi_cap) {
 		move_to(z, z->idx + 1);
 	}
 }
 
-void zs_zauto_compressed(struct zs_zauto *z, int level, size_t raw, size_t wire, double secs)
+/* A probe while off: back on at the fastest level when it pays now. */
+static void probe(struct zs_zauto *z, size_t raw, size_t wire, double secs)
 {
 	double bps = secs > 0 ? (double) raw / secs : 1e12;
-	double r = raw ? (double) wire / (double) raw : 1.0;
+	double r = (double) wire / (double) raw;
 
-	note_level(z, level);
-	if (!z->spec.is_auto)
+	if (raw < PROBE_MIN || z->link_bps == 0 || !pays(z->link_bps, bps, r, 1))
 		return;
-	if (z->idx < 0) {
-		/* a probe while off: back on when it pays now */
-		if (z->link_bps > 0 && z->link_bps < bps * (1.0 - r)) {
-			move_to(z, 0);
-			z->hi_cap = z->hi_cap < 0 ? 0 : z->hi_cap;
-			z->comp_bps = bps;
-			z->ratio = r;
-			z->samples = 1;
-		}
+	move_to(z, 0);
+	if (z->hi_cap < 0)
+		z->hi_cap = 0;
+	z->comp_bps = bps;
+	z->ratio = r;
+	z->samples = 1;
+}
+
+void zs_zauto_compressed(struct zs_zauto *z, int level, size_t raw, size_t wire, double secs)
+{
+	note_level(z, level);
+	if (!z->spec.is_auto || raw == 0)
+		return;
+	if (z->idx < 0 || level != ladder[z->idx]) {
+		probe(z, raw, wire, secs);
 		return;
 	}
-	z->comp_bps = ewma(z->comp_bps, bps);
-	z->ratio = ewma(z->ratio, r);
+	z->c_raw += raw;
+	z->c_wire += wire;
+	z->c_secs += secs;
+	if (z->c_raw < COMP_WINDOW)
+		return;
+	z->comp_bps = ewma(z->comp_bps, z->c_secs > 0 ? (double) z->c_raw / z->c_secs : 1e12);
+	z->ratio = ewma(z->ratio, (double) z->c_wire / (double) z->c_raw);
+	z->c_raw = z->c_wire = 0;
+	z->c_secs = 0;
 	z->samples++;
 	decide(z);
 }
 
-void zs_zauto_sent(struct zs_zauto *z, size_t wire, double secs)
+void zs_zauto_sent(struct zs_zauto *z, size_t wire, double secs, uint64_t queued)
 {
-	z->sent_total += wire;
+	uint64_t delivered;
+
+	if (z->win_bytes == 0)
+		z->win_queued = z->queued;
+	z->queued = queued;
 	z->win_bytes += wire;
 	z->win_secs += secs;
-	if (z->win_bytes < LINK_WINDOW)
+	if (z->win_bytes < LINK_WINDOW || (z->win_secs < LINK_WINDOW_SECS && z->win_bytes < LINK_WINDOW_MAX))
 		return;
-	if (z->sent_total > z->link_settle && z->win_secs > 0)
-		z->link_bps = ewma(z->link_bps, (double) z->win_bytes / z->win_secs);
+	/* what the queue absorbed did not cross the link */
+	delivered = z->win_bytes;
+	if (queued > z->win_queued)
+		delivered = queued - z->win_queued < delivered ? delivered - (queued - z->win_queued) : 0;
+	if (z->win_secs > 0 && delivered > 0)
+		z->link_bps = ewma(z->link_bps, (double) delivered / z->win_secs);
 	z->win_bytes = 0;
 	z->win_secs = 0;
 }

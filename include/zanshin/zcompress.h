@@ -63,18 +63,19 @@ int zs_zspec_parse(const char *s, struct zs_zspec *spec, zs_error_t *err);
 
 struct zs_zauto {
 	struct zs_zspec spec;
-	int idx;	      /* index in the level ladder; -1: off */
-	double comp_bps;      /* raw bytes per second of compressing, at idx */
-	double link_bps;      /* wire bytes per second of sending */
-	double ratio;	      /* wire / raw at idx */
-	unsigned samples;     /* compressed chunks measured at idx */
-	unsigned since_probe; /* chunks sent raw since compression was tried */
-	int hi_cap;	      /* the highest index still allowed */
-	uint64_t sent_total;  /* wire bytes sent */
-	uint64_t win_bytes;   /* the current window of the link rate */
+	int idx;		/* index in the level ladder; -1: off */
+	int hi_cap;		/* the highest index still allowed */
+	double comp_bps;	/* raw bytes per second of compressing, at idx */
+	double ratio;		/* wire / raw at idx */
+	double link_bps;	/* wire bytes per second the link takes */
+	unsigned samples;	/* compression windows measured at idx */
+	unsigned since_probe;	/* chunks sent raw since compression was tried */
+	uint64_t c_raw, c_wire; /* the current compression window */
+	double c_secs;
+	uint64_t win_bytes; /* the current window of the link rate */
 	double win_secs;
-	uint64_t link_settle;	/* wire bytes before the link rate counts */
-	int lo_level, hi_level; /* the levels used (for the metrics) */
+	uint64_t win_queued, queued; /* bytes in the socket's queue */
+	int lo_level, hi_level;	     /* the levels used (for the metrics) */
 };
 void zs_zauto_init(struct zs_zauto *z, const struct zs_zspec *spec);
 /* The level of the next chunk (0: raw). */
@@ -83,7 +84,8 @@ int zs_zauto_level(struct zs_zauto *z);
 int zs_zauto_level_now(const struct zs_zauto *z);
 /* A chunk of RAW bytes became WIRE bytes in SECS of compressing. */
 void zs_zauto_compressed(struct zs_zauto *z, int level, size_t raw, size_t wire, double secs);
-/* WIRE bytes took SECS to send. */
-void zs_zauto_sent(struct zs_zauto *z, size_t wire, double secs);
+/* WIRE bytes took SECS to write; QUEUED bytes wait in the socket's send
+ * queue after it (SIOCOUTQ; 0 when unknown). */
+void zs_zauto_sent(struct zs_zauto *z, size_t wire, double secs, uint64_t queued);
 
 #endif

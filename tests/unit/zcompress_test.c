@@ -189,7 +189,7 @@ static int simulate(double link, double ratio, double (*comp)(int), int chunks, 
 		} else {
 			(*raw_chunks)++;
 		}
-		zs_zauto_sent(&z, (size_t) wire, wire / link);
+		zs_zauto_sent(&z, (size_t) wire, wire / link, 0);
 	}
 	return zs_zauto_level(&z);
 }
@@ -218,8 +218,21 @@ static void test_auto(void)
 	check(level == 0, "auto: a CPU that compresses slower than the link turns compression off");
 	level = simulate(12.5e6, 0.99, comp_fast, 400, &raw);
 	check(level == 0, "auto: incompressible data turns compression off");
-	level = simulate(12.5e6, 0.3, comp_fast, 6, &raw);
-	check(level == 1 && raw == 0, "auto: starts at level 1 and keeps it until the link rate is known");
+	level = simulate(12.5e6, 0.3, comp_fast, 1, &raw);
+	check(level == 1 && raw == 0, "auto: starts at level 1");
+	{
+		/* the socket's buffers fill: writes return at once, the queue
+		 * grows by what was written: not a fast link */
+		struct zs_zspec spec = {.is_auto = true};
+		uint64_t q = 0;
+		zs_zauto_init(&z, &spec);
+		for (int i = 0; i < 64; i++) {
+			zs_zauto_compressed(&z, zs_zauto_level(&z), ZS_ZCHUNK_MAX, ZS_ZCHUNK_MAX / 4, 0.002);
+			q += ZS_ZCHUNK_MAX / 4;
+			zs_zauto_sent(&z, ZS_ZCHUNK_MAX / 4, 1e-5, q);
+		}
+		check(zs_zauto_level(&z) >= 1, "auto: bytes that only filled the socket's queue are not a fast link");
+	}
 	zs_zauto_init(&z, &fixed);
 	check(zs_zauto_level(&z) == 7, "a fixed level is kept");
 }
