@@ -177,6 +177,8 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_key(g, "bytes_metadata");
 	zs_jgen_uint(g, m->bytes_metadata);
 	journal_put_wire(m, g);
+	zs_jgen_key(g, "warm");
+	zs_jgen_bool(g, m->warm);
 	zs_jgen_map_close(g);
 }
 
@@ -264,6 +266,8 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 					err);
 	if (ret == 0)
 		ret = journal_get_wire(j, path, m, err);
+	if (ret == 0)
+		ret = zs_json_to_bool(zs_json_get(j, "warm"), path, "warm", 0, &m->warm, err);
 	m->started = us_field(j, "started_us");
 	m->setup_s = us_field(j, "setup_us");
 	m->downtime_s = us_field(j, "downtime_us");

@@ -67,7 +67,7 @@ struct src {
 
 static void src_free(struct src *s)
 {
-	zs_conn_close(&s->c);
+	peer_conn_put(&s->c, s->m->peer, s->m->state && strcmp(s->m->state, "done") == 0);
 	zs_status_free(s->st);
 	free(s->work);
 	free(s->img);
@@ -587,7 +587,7 @@ static int run_move(struct src *s, zs_error_t *err)
 
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
-	    tls_connect(s->a, m->peer, &s->c, err) < 0 || negotiate(s, err) < 0 ||
+	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || negotiate(s, err) < 0 ||
 	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
 		goto failed;
 	m->setup_s = now_s() - m->started;
@@ -634,6 +634,7 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	cleanup_close int lock = -1;
 	int ret;
 
+	cancel_flag = 0; /* a process may run several moves (a warm connection) */
 	if (wire_request(&s.tx, m, err) < 0)
 		return -1;
 	if (check_request(&s, container, to, err) < 0) {

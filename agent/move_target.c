@@ -475,31 +475,37 @@ static void answer_status(struct agent *a, struct zs_conn *c, const zs_json *q)
 	zs_frame_send_gen(c, g, &e);
 }
 
-void move_target(struct agent *a, struct zs_conn *c)
+/* One request on the connection: 1 when it ended cleanly (the connection
+ * may carry the next one), else 0.  IDLE: it follows a move (a close is
+ * the peer letting go of a warm connection, not an error). */
+static int serve_one(struct agent *a, struct zs_conn *c, bool idle)
 {
 	struct tgt t = {.a = a, .c = c};
 	cleanup_error zs_error_t err = NULL;
 	cleanup_json zs_json *first = NULL;
 	const char *type = NULL;
 	int r;
+	uint64_t bytes0 = c->bytes_in + c->bytes_out;
 
 	if (zs_frame_recv(c, &first, &type, &err) < 0) {
-		zs_log("warning", "connection from %s: %s", c->peer, zs_error_msg(err));
-		return;
+		zs_log(idle ? "debug" : "warning", "connection from %s: %s", c->peer, zs_error_msg(err));
+		return 0;
 	}
 	if (strcmp(type, "status") == 0) {
 		answer_status(a, c, first);
-		return;
+		return 1;
 	}
+	if (strcmp(type, "ping") == 0)
+		return zs_frame_send(c, "{\"type\":\"pong\"}", 15, &err) == 0;
 	if (strcmp(type, "offer") != 0) {
-		zs_frame_send_error(c, "expected an offer or a status query", &err);
-		return;
+		zs_frame_send_error(c, "expected an offer, a ping or a status query", &err);
+		return 0;
 	}
 	r = serve_move(&t, first, &err);
 	t.m.bytes_raw = t.rx.raw;
 	t.m.bytes_data = t.rx.wire;
 	t.m.bytes_delta = t.rx.delta_raw;
-	t.m.bytes_wire = c->bytes_in + c->bytes_out;
+	t.m.bytes_wire = c->bytes_in + c->bytes_out - bytes0;
 	if (r == 0) {
 		put(&t, "running");
 		send_result(&t, true, NULL);
@@ -522,4 +528,14 @@ void move_target(struct agent *a, struct zs_conn *c)
 	zs_remnant_close(t.store);
 	free(t.work);
 	move_free(&t.m);
+	return r == 0;
+}
+
+void move_target(struct agent *a, struct zs_conn *c)
+{
+	/* after a move, the source may keep the connection for its next
+	 * one (agent/peer_pool.c): wait a little longer than it keeps it */
+	for (bool idle = false; serve_one(a, c, idle) == 1; idle = true)
+		if (peer_wait_next(a, c, AGENT_PEER_IDLE_S + 10) <= 0)
+			break;
 }

@@ -131,6 +131,13 @@ static char *move_json(const zs_json *m)
 		zs_jgen_key(g, "rootfs_reused");
 		zs_jgen_bool(g, reused);
 	}
+	{
+		bool warm = false;
+		zs_json_to_bool(zs_json_get(m, "warm"), "move", "warm", 0, &warm, &e);
+		zs_error_release(&e);
+		zs_jgen_key(g, "warm");
+		zs_jgen_bool(g, warm);
+	}
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		zs_jgen_key(g, nums[i]);
 		zs_jgen_uint(g, num(m, nums[i]));

@@ -116,6 +116,27 @@ tc qdisc del dev "zv$$D" root 2>/dev/null
 	t_fail "$h: compressed" "$STATS"
 r=$(jq -r '.ratio * 100 | floor' <<<"$STATS")
 t_range "$h: compression ratio x100 >= 300" "$r" 300
+[ "$(stat_of warm)" = false ] && t_ok "$h: a new connection (A had none to D)" || t_fail "$h: a new connection" "$STATS"
+
+# ---- warm connections (item 6): A keeps its connection to D ----
+h="6 D→A"
+t_wl_write "$h" D 64
+step "$h" D A || { t_done; exit; }
+h="7 A→D again within ${AG_IDLE:-30} s"
+t_wl_write "$h" A 64
+step "$h" A D || { t_done; exit; }
+[ "$(stat_of warm)" = true ] && t_ok "$h: on the warm connection A kept to D (no handshake)" ||
+	t_fail "$h: on the warm connection" "$STATS" "$(grep -i warm "$CR_T/A/agent.log" | tail -n 3)"
+[ "$(stat_of diff)" = true ] && t_ok "$h: a diff" || t_fail "$h: a diff" "$STATS"
+# the other end goes away (D's agent and its children killed, restarted,
+# the container on A meanwhile): the next move reconnects
+step "8a D→A" D A || { t_done; exit; }
+ag_kill D
+ag_start D A || ag_die "agent D restarted"
+h="8 A→D after D's agent restarted"
+step "$h" A D || { t_done; exit; }
+[ "$(stat_of warm)" = false ] && t_ok "$h: a new connection (the warm one was gone)" ||
+	t_fail "$h: a new connection" "$STATS"
 here=D
 
 # ---- 6. hostile chunks (an authenticated peer, C, to B) ----
