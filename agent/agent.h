@@ -63,6 +63,7 @@ struct move {
 	char *compress, *compress_levels;
 	bool warm; /* source: on a warm connection (agent/peer_pool.c) */
 	uint64_t bytes_raw, bytes_data, bytes_delta, bytes_wire;
+	uint64_t generations_sent; /* source: generations the target lacked (move_gens.c) */
 };
 void move_free(struct move *m);
 char *move_new_id(void);

@@ -126,6 +126,7 @@ static const struct {
     {"bytes_data", offsetof(struct move, bytes_data)},
     {"bytes_delta", offsetof(struct move, bytes_delta)},
     {"bytes_wire", offsetof(struct move, bytes_wire)},
+    {"generations_sent", offsetof(struct move, generations_sent)},
 };
 
 static void journal_put_wire(const struct move *m, zs_jgen *g)

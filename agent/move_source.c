@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "move_gens.h"
 #include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
@@ -63,6 +64,7 @@ struct src {
 	char **target_gens;
 	double t_freeze;
 	struct wire_tx tx;
+	struct gens_plan plan; /* generations the target lacks, sent first */
 };
 
 static void src_free(struct src *s)
@@ -73,6 +75,7 @@ static void src_free(struct src *s)
 	free(s->img);
 	zs_free_string_array(s->target_gens);
 	wire_tx_free(&s->tx);
+	gens_plan_free(&s->plan);
 }
 
 static void put(struct src *s, const char *state)
@@ -157,6 +160,8 @@ static int negotiate(struct src *s, zs_error_t *err)
 				    &s->target_gens, NULL, err) < 0)
 		return zs_error_wrap(err, "node %s", s->m->peer);
 	wire_have(&s->tx, have);
+	if (s->st->tracking)
+		gens_plan(s->a, s->m->container, s->st->image_id, s->target_gens, &s->plan);
 	return 0;
 }
 
@@ -271,7 +276,7 @@ static char *diff_base(struct src *s)
 	struct zs_remnant_gen *g = NULL;
 	char *path = NULL;
 
-	if (!s->st->tracking || s->st->image_id == NULL || !target_holds(s, s->st->image_id))
+	if (!s->st->tracking || s->st->image_id == NULL || (!target_holds(s, s->st->image_id) && s->plan.n == 0))
 		return NULL;
 	if (zs_remnant_open(s->a->remnant_root, &r, &e) < 0)
 		return NULL;
@@ -436,6 +441,19 @@ out:
 	return ret < 0 ? zs_error_wrap(err, "sending the checkpoint of %s to %s", s->m->container, s->m->peer) : 0;
 }
 
+static int expect_cb(void *s, const char *type, zs_json **out, zs_error_t *err)
+{
+	return expect_answer(s, type, out, err);
+}
+
+/* The generations the target lacks, before the checkpoint (move_gens.c). */
+static int send_gens(struct src *s, zs_error_t *err)
+{
+	struct gens_ctx x = {.s = s, .c = &s->c, .tx = &s->tx, .m = s->m, .cancelled = cancelled, .expect = expect_cb};
+
+	return gens_send(&x, &s->plan, err);
+}
+
 static void finish_metrics(struct src *s, bool done)
 {
 	double t = now_s();
@@ -588,7 +606,8 @@ static int run_move(struct src *s, zs_error_t *err)
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
 	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || negotiate(s, err) < 0 ||
-	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
+	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) ||
+	    (s->plan.n && send_gens(s, err) < 0))
 		goto failed;
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "move_gens.h"
 #include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
@@ -40,6 +41,7 @@ struct tgt {
 	bool chunks; /* the data of the current frame comes in chunks */
 	struct wire_rx rx;
 	const char *file; /* the image file being received, NULL for a Bundle */
+	unsigned stored;  /* generations committed ahead of the image (move_gens.c) */
 };
 
 static void put(struct tgt *t, const char *state)
@@ -287,6 +289,25 @@ static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
 	return 0;
 }
 
+/* A generation the source sent ahead of its image (move_gens.c): every
+ * file in and checked, committed to the store now. */
+static int store_gen(struct tgt *t, zs_error_t *err)
+{
+	struct zs_remnant_gen *g = NULL;
+
+	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
+		return zs_error_wrap(err, "committing generation %s to the store of node %s", t->m.image_id,
+				     t->a->node);
+	zs_log("info", "move %s: generation %s of %s stored as %s", t->m.id, t->m.image_id, t->m.container, g->name);
+	zs_remnant_gen_free(g);
+	free(t->tmp);
+	t->tmp = NULL;
+	free(t->m.img_dir);
+	t->m.img_dir = NULL;
+	t->stored++;
+	return zs_frame_send(t->c, "{\"type\":\"received\"}", 19, err);
+}
+
 static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 {
 	struct mfile *files = NULL;
@@ -294,12 +315,20 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	uint64_t total = 0;
 	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
 	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
+	bool store = false;
 	int ret = -1, r;
 
-	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid))) {
-		zs_make_error(err, -EINVAL, "image: a second image, or an invalid image id");
+	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid)) ||
+	    zs_json_to_bool(zs_json_get(h, "store"), "image", "store", 0, &store, err) < 0 ||
+	    (store && (pid == NULL || t->stored >= AGENT_MAX_GENS))) {
+		zs_error_release(err);
+		zs_make_error(err, -EINVAL,
+			      "image: a second image, an invalid image id, or a generation to store that is not a "
+			      "diff (or one too many)");
 		goto out;
 	}
+	free(t->m.image_id);
+	free(t->m.parent_image_id);
 	t->m.image_id = xstrdup(iid);
 	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
 	t->m.diff = pid != NULL;
@@ -338,6 +367,10 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
+	}
+	if (store) {
+		ret = store_gen(t, err);
+		goto out;
 	}
 	t->received = true;
 	put(t, "received");

@@ -111,7 +111,7 @@ static char *move_json(const zs_json *m)
 	const char *keys[] = {"id",	  "container",	     "role",  "peer",	  "state",	    "mode",
 			      "image_id", "parent_image_id", "error", "compress", "compress_levels"};
 	const char *nums[] = {"bytes_pages", "bytes_bundle", "bytes_metadata", "bytes_raw",
-			      "bytes_data",  "bytes_delta",  "bytes_wire"};
+			      "bytes_data",  "bytes_delta",  "bytes_wire",     "generations_sent"};
 	size_t len = 0;
 	bool diff = false;
 	zs_error_t e = NULL;

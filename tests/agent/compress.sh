@@ -108,6 +108,23 @@ step "$h" C A || { t_done; exit; }
 [ "$(stat_of compress)" = auto ] && [ "$(stat_of diff)" = true ] && t_ok "$h: auto, a diff" || t_fail "$h: auto, a diff" "$STATS"
 t_range "$h: bytes on the wire <= 1.2 x the pages written + 256 KiB" "$(stat_of bytes_wire)" 1 $((written * 12 / 10 + 262144))
 
+# ---- the generations the target lacks (item 5) ----
+# B holds G1 (step 1) and G2 (its own checkpoint, step 2); A's store holds
+# G3 (step 3, a diff against G2) and G4 (step 4, a diff against G3), the
+# container's baseline: A sends G3 and G4, then a diff against G4
+h="4b A→B (B lacks two generations)"
+t_wl_write "$h" A $K
+step "$h" A B || { t_done; exit; }
+[ "$(stat_of diff)" = true ] && t_ok "$h: a diff, not a full image" || t_fail "$h: a diff" "$STATS"
+t_range "$h: the 2 generations B lacked were sent (generations_sent)" "$(stat_of generations_sent)" 2 2
+t_range "$h: pages sent < 1/4 of the full image" "$(stat_of bytes_pages)" 1 $((full / 4))
+z B remnant verify "$CR_CID" >/dev/null 2>&1 && t_ok "$h: B's store verifies" ||
+	t_fail "$h: B's store verifies" "$(z B remnant verify "$CR_CID" 2>&1 | tail -n 3)"
+h="4c B→A"
+t_wl_write "$h" B $K
+step "$h" B A || { t_done; exit; }
+[ "$(stat_of diff)" = true ] && [ "$(stat_of generations_sent)" = 0 ] && t_ok "$h: a diff" || t_fail "$h: a diff" "$STATS"
+
 h="5 A→D auto at 100 Mbit/s"
 tc qdisc add dev "zv$$D" root tbf rate 100mbit burst 64kb latency 50ms || ag_die "cannot shape D's link"
 step "$h" A D || { t_done; exit; }
