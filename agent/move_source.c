@@ -606,8 +606,7 @@ static int run_move(struct src *s, zs_error_t *err)
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
 	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || negotiate(s, err) < 0 ||
-	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) ||
-	    (s->plan.n && send_gens(s, err) < 0))
+	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) || (s->plan.n && send_gens(s, err) < 0))
 		goto failed;
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)
