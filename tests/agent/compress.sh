@@ -175,6 +175,28 @@ for sc in "corrupt:(zstd|the manifest says)" "other-bytes:the manifest says" "lo
 		t_fail "hostile chunks, $name: refused ($want)" "answer: $out" "$(tail -n 3 "$CR_T/$tgt/agent.log")"
 	fi
 done
+# deltas against a generation B really holds (a full one): a right delta
+# is rebuilt and received, a corrupted one refused; neither is committed
+gen=$(for g in "$CR_T/$tgt/store/containers/$CR_CID/generations"/*/; do
+	[ -e "$g/parent" ] || [ ! -f "$g/pages-1.img" ] || { echo "${g%/}"; break; }
+done)
+if [ -n "$gen" ]; then
+	gid=$(img_field "$gen" image_id)
+	for sc in "delta-good:\"received\"" "delta-corrupt:the manifest says"; do
+		name=${sc%%:*} want=${sc#*:}
+		out=$(ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile_chunks.py" "${AG_IP[$tgt]}" \
+			$AG_PORT "$tgt" "$CR_T/pki/ca/ca.pem" "$CR_T/pki/C/C.pem" "$CR_T/pki/C/C-key.pem" "$name" \
+			"$CR_CID" "$CR_T/hostile" "$gen" "$gid" 2>&1)
+		sleep 0.2
+		if grep -qF "$want" <<<"$out" || grep "mhostile-$name" "$CR_T/$tgt/agent.log" | grep -qF "$want"; then
+			t_ok "hostile chunks, $name against $(basename "$gen"): $want"
+		else
+			t_fail "hostile chunks, $name: $want" "answer: $out" "$(tail -n 3 "$CR_T/$tgt/agent.log")"
+		fi
+	done
+else
+	t_fail "hostile chunks: a full generation of $CR_CID on $tgt" "$(ls "$CR_T/$tgt/store/containers/$CR_CID/generations")"
+fi
 after=$(tree_sum "$CR_T/$tgt/store")
 [ "$before" = "$after" ] && t_ok "hostile chunks: $tgt's store unchanged" ||
 	t_fail "hostile chunks: $tgt's store unchanged" "$(find "$CR_T/$tgt/store" -newer "$CR_T/$tgt/agent.sock" | head)"

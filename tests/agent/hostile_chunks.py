@@ -5,6 +5,12 @@
 # corrupted. Prints every frame the agent answers with, one JSON per line,
 # then "EOF".
 # Usage: hostile_chunks.py HOST PORT NAME CA CERT KEY SCENARIO CONTAINER TMPDIR
+#        [GEN_DIR GEN_IMAGE_ID]
+# The delta-* scenarios offer a diff against GEN_DIR (a full generation of
+# CONTAINER the target holds, image id GEN_IMAGE_ID): its pagemap-1.img
+# and a pages-1.img whose pages travel as deltas against the target's own
+# pages; delta-good sends a right delta, delta-corrupt a wrong one. Neither
+# commits.
 import hashlib
 import json
 import os
@@ -15,6 +21,7 @@ import subprocess
 import sys
 
 host, port, name, ca, cert, key, scenario, cid, tmp = sys.argv[1:10]
+gen_dir, gen_id = (sys.argv[10], sys.argv[11]) if len(sys.argv) > 11 else (None, None)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.load_verify_locations(ca)
@@ -53,10 +60,36 @@ data = (b"zanshin " * 1024)  # 8192 bytes, compressible
 move = "mhostile-" + scenario
 frame({"type": "offer", "move": move, "container": cid, "mode": "stop-copy",
        "bundle_digest": "0" * 64, "rootfs_digest": "1" * 64, "encodings": ["chunks", "delta"]})
-frame({"type": "image", "image_id": "0123456789abcdef0123456789abcdef",
-       "files": [{"name": "pages-1.img", "size": len(data), "digest": sha256_4k(data)}]})
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+if scenario.startswith("delta-") and scenario != "delta-nobase":
+    pagemap = read(os.path.join(gen_dir, "pagemap-1.img"))
+    pages = read(os.path.join(gen_dir, "pages-1.img"))
+    frame({"type": "image", "image_id": "0123456789abcdef0123456789abcdef", "parent_image_id": gen_id,
+           "files": [{"name": "pagemap-1.img", "size": len(pagemap), "digest": sha256_4k(pagemap)},
+                     {"name": "pages-1.img", "size": len(pages), "digest": sha256_4k(pages)}]})
+    frame({"type": "file", "name": "pagemap-1.img", "size": len(pagemap)})
+    s.sendall(pagemap)
+    frame({"type": "file", "name": "pages-1.img", "size": len(pages), "encoding": "chunks"})
+    # the same pages as the parent's: a right delta is all zeros; a wrong
+    # one flips a byte in every page
+    xor = bytearray(len(pages))
+    if scenario == "delta-corrupt":
+        for i in range(100, len(xor), 4096):
+            xor[i] = 0x5A
+    s.sendall(chunk(DELTA, len(pages), zstd(bytes(xor))))
+else:
+    frame({"type": "image", "image_id": "0123456789abcdef0123456789abcdef",
+           "files": [{"name": "pages-1.img", "size": len(data), "digest": sha256_4k(data)}]})
 hdr = {"type": "file", "name": "pages-1.img", "size": len(data), "encoding": "chunks"}
-if scenario == "corrupt":
+if scenario in ("delta-good", "delta-corrupt"):
+    pass  # sent above; no commit: the target aborts when the peer leaves
+elif scenario == "corrupt":
     # a zstd frame with bytes flipped in its middle
     z = bytearray(zstd(data))
     for i in range(len(z) // 2, len(z) - 4):
