@@ -161,7 +161,8 @@ tgt=B
 before=$(tree_sum "$CR_T/$tgt/store")
 mkdir -p "$CR_T/hostile"
 for sc in "corrupt:(zstd|the manifest says)" "other-bytes:the manifest says" "longer:remain" \
-	"size-lie:header says" "delta-nobase:parent pages this node does not hold" "encoding:unknown encoding"; do
+	"size-lie:header says" "delta-nobase:parent pages this node does not hold" "encoding:unknown encoding" \
+	"store-full:a generation to store that is not a diff"; do
 	name=${sc%%:*} want=${sc#*:}
 	out=$(ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile_chunks.py" "${AG_IP[$tgt]}" \
 		$AG_PORT "$tgt" "$CR_T/pki/ca/ca.pem" "$CR_T/pki/C/C.pem" "$CR_T/pki/C/C-key.pem" "$name" \

@@ -83,11 +83,15 @@ if scenario.startswith("delta-") and scenario != "delta-nobase":
         for i in range(100, len(xor), 4096):
             xor[i] = 0x5A
     s.sendall(chunk(DELTA, len(pages), zstd(bytes(xor))))
+elif scenario == "store-full":
+    # a generation to store ahead of an image must be a diff
+    frame({"type": "image", "image_id": "0123456789abcdef0123456789abcdef", "store": True,
+           "files": [{"name": "pages-1.img", "size": len(data), "digest": sha256_4k(data)}]})
 else:
     frame({"type": "image", "image_id": "0123456789abcdef0123456789abcdef",
            "files": [{"name": "pages-1.img", "size": len(data), "digest": sha256_4k(data)}]})
 hdr = {"type": "file", "name": "pages-1.img", "size": len(data), "encoding": "chunks"}
-if scenario in ("delta-good", "delta-corrupt"):
+if scenario in ("delta-good", "delta-corrupt", "store-full"):
     pass  # sent above; no commit: the target aborts when the peer leaves
 elif scenario == "corrupt":
     # a zstd frame with bytes flipped in its middle
