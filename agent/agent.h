@@ -63,7 +63,8 @@ struct move {
 	char *compress, *compress_levels;
 	bool warm; /* source: on a warm connection (agent/peer_pool.c) */
 	uint64_t bytes_raw, bytes_data, bytes_delta, bytes_wire;
-	uint64_t generations_sent; /* source: generations the target lacked (move_gens.c) */
+	uint64_t generations_sent;  /* source: generations the target lacked (move_gens.c) */
+	uint64_t pages_from_target; /* source: pages of a rebased diff the target held (move_rebase.c) */
 };
 void move_free(struct move *m);
 char *move_new_id(void);

@@ -127,6 +127,7 @@ static const struct {
     {"bytes_delta", offsetof(struct move, bytes_delta)},
     {"bytes_wire", offsetof(struct move, bytes_wire)},
     {"generations_sent", offsetof(struct move, generations_sent)},
+    {"pages_from_target", offsetof(struct move, pages_from_target)},
 };
 
 static void journal_put_wire(const struct move *m, zs_jgen *g)

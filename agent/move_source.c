@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "move_gens.h"
+#include "move_rebase.h"
 #include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
@@ -65,6 +66,7 @@ struct src {
 	double t_freeze;
 	struct wire_tx tx;
 	struct gens_plan plan; /* generations the target lacks, sent first */
+	struct rebase_map rb;  /* digests of a generation the target holds */
 };
 
 static void src_free(struct src *s)
@@ -76,6 +78,7 @@ static void src_free(struct src *s)
 	zs_free_string_array(s->target_gens);
 	wire_tx_free(&s->tx);
 	gens_plan_free(&s->plan);
+	rebase_map_free(&s->rb);
 }
 
 static void put(struct src *s, const char *state)
@@ -454,6 +457,37 @@ static int send_gens(struct src *s, zs_error_t *err)
 	return gens_send(&x, &s->plan, err);
 }
 
+/* The target holds a generation of the container, but neither its
+ * baseline nor a chain to it: the digests of that generation's pages
+ * (move_rebase.c), during setup. */
+static int rebase_setup(struct src *s, zs_error_t *err)
+{
+	size_t n = 0;
+
+	while (s->target_gens && s->target_gens[n])
+		n++;
+	if (n == 0 || !s->tx.rebase || s->plan.n || target_holds(s, s->st->image_id))
+		return 0;
+	return rebase_prepare(s->a, &s->c, s->target_gens[n - 1], &s->rb, err);
+}
+
+/* The checkpoint as a diff against that generation, when much smaller. */
+static void rebase_image(struct src *s)
+{
+	cleanup_error zs_error_t e = NULL;
+	char *img;
+
+	if (s->rb.image_id == NULL)
+		return;
+	img = rebase_apply(s->img, s->work, &s->rb, &s->m->pages_from_target, &e);
+	if (e)
+		zs_log("warning", "move %s: a diff against %s: %s", s->m->id, s->rb.image_id, zs_error_msg(e));
+	if (img) {
+		free(s->img);
+		s->img = img;
+	}
+}
+
 static void finish_metrics(struct src *s, bool done)
 {
 	double t = now_s();
@@ -606,7 +640,8 @@ static int run_move(struct src *s, zs_error_t *err)
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
 	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || negotiate(s, err) < 0 ||
-	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) || (s->plan.n && send_gens(s, err) < 0))
+	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) ||
+	    (s->plan.n && send_gens(s, err) < 0) || rebase_setup(s, err) < 0)
 		goto failed;
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)
@@ -617,6 +652,7 @@ static int run_move(struct src *s, zs_error_t *err)
 			return fail_rollback(s, err);
 		goto failed;
 	}
+	rebase_image(s);
 	if (cancelled(m, err) < 0 || send_image(s, err) < 0)
 		return fail_rollback(s, err);
 	r = commit(s, err);

@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "move_gens.h"
+#include "move_rebase.h"
 #include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
@@ -443,6 +444,8 @@ static int serve_move(struct tgt *t, const zs_json *offer, zs_error_t *err)
 			r = recv_bundle(t, h, err);
 		else if (strcmp(type, "image") == 0)
 			r = recv_image(t, h, err);
+		else if (strcmp(type, "digests") == 0)
+			r = rebase_answer(t->a, t->c, t->store, t->m.container, h, err);
 		else if (strcmp(type, "commit") == 0)
 			return commit_restore(t, err) < 0 ? -2 : 0;
 		else

@@ -246,6 +246,7 @@ void wire_offer(zs_jgen *g)
 	zs_jgen_array_open(g);
 	zs_jgen_string(g, "chunks");
 	zs_jgen_string(g, "delta");
+	zs_jgen_string(g, "rebase");
 	zs_jgen_array_close(g);
 }
 
@@ -259,6 +260,8 @@ void wire_have(struct wire_tx *w, const zs_json *have)
 			w->chunks = true;
 		if (s && strcmp(s, "delta") == 0)
 			w->delta = true;
+		if (s && strcmp(s, "rebase") == 0)
+			w->rebase = true;
 	}
 }
 

@@ -21,6 +21,7 @@ struct wire_tx {
 	struct zs_zcodec *z;
 	bool chunks;		 /* the target takes chunks */
 	bool delta;		 /* and deltas against the parent's pages */
+	bool rebase;		 /* and `digests` (agent/move_rebase.c) */
 	struct zs_page_base *pb; /* the current pages file's base */
 	uint8_t *base;
 	uint64_t raw, wire; /* file data: raw bytes, and what went on the wire */

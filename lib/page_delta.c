@@ -25,6 +25,7 @@ struct zs_page_base {
 	struct zs_pagemap child; /* DIR's pagemap */
 	size_t *present;	 /* indexes of its PE_PRESENT entries, by offset */
 	size_t n_present;
+	bool self;				/* lv[0] is DIR itself (zs_page_base_open_self) */
 	struct pd_level lv[ZS_IMAGE_MAX_CHAIN]; /* DIR/parent, DIR/parent/parent... */
 	unsigned n;
 };
@@ -91,11 +92,11 @@ static int level_open(struct zs_page_base *b, int child_dfd, const char *dir, un
 		return !b->lv[i].absent;
 	if (i >= ZS_IMAGE_MAX_CHAIN)
 		return 0;
-	fd = openat(from, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(from, i == 0 && b->self ? "." : "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	l = &b->lv[b->n++];
 	l->dfd = fd;
 	l->pages_fd = -1;
-	l->dir = i == 0 ? xasprintf("%s/parent", dir) : xasprintf("%s/parent", b->lv[i - 1].dir);
+	l->dir = i == 0 ? xasprintf(b->self ? "%s" : "%s/parent", dir) : xasprintf("%s/parent", b->lv[i - 1].dir);
 	if (fd < 0) {
 		l->absent = true;
 		if (errno == ENOENT)
@@ -225,4 +226,66 @@ int zs_page_base_read(struct zs_page_base *b, uint64_t off, size_t len, uint8_t 
 		*with_parent += (size_t) r;
 	}
 	return 0;
+}
+
+int zs_page_base_open_self(const char *dir, const char *pagemap, struct zs_page_base **out, zs_error_t *err)
+{
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct zs_page_base *b;
+	int r;
+
+	*out = NULL;
+	if (dfd < 0)
+		return zs_make_error(err, errno, "open `%s`", dir);
+	b = xzalloc(sizeof(*b));
+	b->self = true;
+	b->pm_name = xstrdup(pagemap);
+	r = level_open(b, dfd, dir, 0, err);
+	if (r <= 0) {
+		zs_page_base_close(b);
+		return r < 0 ? -1 : zs_make_error(err, -ENOENT, "open `%s`", dir);
+	}
+	*out = b;
+	return 0;
+}
+
+int zs_page_base_page(struct zs_page_base *b, uint64_t vaddr, uint8_t *page, zs_error_t *err)
+{
+	return parent_page(b, vaddr, page, err);
+}
+
+int zs_page_each(const char *dir, zs_page_each_cb cb, void *arg, zs_error_t *err)
+{
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free uint8_t *page = xmalloc(ZS_IMG_PAGE_SIZE);
+	char **names = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	if (dfd < 0)
+		return zs_make_error(err, errno, "open `%s`", dir);
+	if (zs_img_list(dfd, dir, zs_img_is_pagemap, &names, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct zs_page_base *b = NULL;
+		struct zs_pagemap pm;
+		if (zs_pagemap_read(dfd, dir, names[i], &pm, err) < 0) {
+			ret = -1;
+			break;
+		}
+		ret = zs_page_base_open_self(dir, names[i], &b, err);
+		for (size_t k = 0; ret == 0 && k < pm.n; k++)
+			for (uint64_t p = 0; ret == 0 && p < pm.e[k].nr_pages; p++) {
+				uint64_t va = pm.e[k].vaddr + p * ZS_IMG_PAGE_SIZE;
+				int r = parent_page(b, va, page, err);
+				if (r < 0)
+					ret = -1;
+				else if (r > 0)
+					ret = cb(arg, names[i], va, page, err);
+			}
+		zs_page_base_close(b);
+		zs_pagemap_free(&pm);
+	}
+	zs_img_list_free(names, n);
+	return ret;
 }

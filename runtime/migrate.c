@@ -110,8 +110,8 @@ static char *move_json(const zs_json *m)
 	cleanup_free char *head = NULL;
 	const char *keys[] = {"id",	  "container",	     "role",  "peer",	  "state",	    "mode",
 			      "image_id", "parent_image_id", "error", "compress", "compress_levels"};
-	const char *nums[] = {"bytes_pages", "bytes_bundle", "bytes_metadata", "bytes_raw",
-			      "bytes_data",  "bytes_delta",  "bytes_wire",     "generations_sent"};
+	const char *nums[] = {"bytes_pages", "bytes_bundle", "bytes_metadata",	 "bytes_raw",	     "bytes_data",
+			      "bytes_delta", "bytes_wire",   "generations_sent", "pages_from_target"};
 	size_t len = 0;
 	bool diff = false;
 	zs_error_t e = NULL;

@@ -31,4 +31,16 @@ int zs_page_base_read(struct zs_page_base *b, uint64_t off, size_t len, uint8_t 
 		      zs_error_t *err);
 void zs_page_base_close(struct zs_page_base *b);
 
+/* The pages of the image DIR itself through its chain, for its pagemap
+ * PAGEMAP (pagemap-*.img): zs_page_base_page() gives the page at a
+ * virtual address (1), or says there is none (0). */
+int zs_page_base_open_self(const char *dir, const char *pagemap, struct zs_page_base **out, zs_error_t *err);
+int zs_page_base_page(struct zs_page_base *b, uint64_t vaddr, uint8_t *page, zs_error_t *err);
+
+/* Every page the image DIR restores (through its chain), pagemap by
+ * pagemap (sorted names), by address: CB(ARG, PAGEMAP, VADDR, PAGE); a
+ * return < 0 stops (with *ERR set). */
+typedef int (*zs_page_each_cb)(void *arg, const char *pagemap, uint64_t vaddr, const uint8_t *page, zs_error_t *err);
+int zs_page_each(const char *dir, zs_page_each_cb cb, void *arg, zs_error_t *err);
+
 #endif

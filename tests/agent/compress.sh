@@ -34,7 +34,7 @@ jq '.process.args[2] |= sub("zs-workload -d /wl"; "zs-workload -d /wl -e 64")' "
 ag_start A B C D || ag_die "agent A"
 ag_start B A C || ag_die "agent B"
 ag_start C A B || ag_die "agent C"
-ag_start D A || ag_die "agent D"
+ag_start D A B || ag_die "agent D"
 t_ok "four agents run"
 
 t_run A
@@ -149,7 +149,7 @@ step "$h" A D || { t_done; exit; }
 # the container on A meanwhile): the next move reconnects
 step "8a D→A" D A || { t_done; exit; }
 ag_kill D
-ag_start D A || ag_die "agent D restarted"
+ag_start D A B || ag_die "agent D restarted"
 h="8 A→D after D's agent restarted"
 step "$h" A D || { t_done; exit; }
 [ "$(stat_of warm)" = false ] && t_ok "$h: a new connection (the warm one was gone)" ||
@@ -205,6 +205,20 @@ left=$(find "$CR_T/$tgt/store" -name '.tmp-*' | head -n 3)
 [ -z "$left" ] && t_ok "hostile chunks: no temporary generation left" || t_fail "hostile chunks: no temporary generation left" "$left"
 n=$(zm "$tgt" moves --format json | jq '[.[] | select(.id | startswith("mhostile")) | select(.state != "aborted")] | length')
 t_range "hostile chunks: every move begun is aborted" "$n" 0 0
+
+# ---- a diff flattened against what the target holds (item 5) ----
+# B holds generations of the container from steps 1-4c; D's chain (from
+# the full image of step 5 on) does not lead to any of them: D asks B for
+# the digests of its newest one and sends a diff against it
+h="9 D→B (B holds an older generation, not the chain)"
+t_wl_write "$h" D 256
+step "$h" D B || { t_done; exit; }
+[ "$(stat_of diff)" = true ] && t_ok "$h: a diff, not a full image" || t_fail "$h: a diff" "$STATS"
+t_range "$h: pages B held were not sent (pages_from_target)" "$(stat_of pages_from_target)" $((MIB * 256 / 2))
+t_range "$h: pages sent < 1/4 of the full image" "$(stat_of bytes_pages)" 1 $((full / 4))
+z B remnant verify "$CR_CID" >/dev/null 2>&1 && t_ok "$h: B's store verifies" ||
+	t_fail "$h: B's store verifies" "$(z B remnant verify "$CR_CID" 2>&1 | tail -n 3)"
+here=B
 
 # ---- 7. bad input ----
 for bad in lz4 zstd:0 zstd:99 ""; do
