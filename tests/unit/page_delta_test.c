@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "../../lib/criu_image_internal.h"
+#include "zanshin/criu_image.h"
+#include "zanshin/image_rebase.h"
 #include "zanshin/page_delta.h"
 #include "zanshin/utils.h"
 #include "zanshin/zcompress.h"
@@ -97,6 +99,65 @@ static void mkimg(const char *dir, const char *parent)
 	free(link);
 }
 
+static void put_inventory(const char *dir, const char *image_id)
+{
+	struct zs_buf b = {0}, m = {0};
+
+	zs_buf_put_u32(&b, ZS_INVENTORY_MAGIC);
+	zs_pb_put_uint_field(&m, 1, 2);
+	zs_pb_put_bytes_field(&m, 15, image_id, strlen(image_id));
+	put_msg(&b, &m);
+	put(dir, "inventory.img", b.p, b.len);
+	zs_buf_free(&b);
+	zs_buf_free(&m);
+}
+
+/* the new parent holds the pages filled with 'A' and 'Q' */
+static int same_aq(void *arg, const char *pagemap, uint64_t vaddr, const uint8_t *page)
+{
+	(void) arg;
+	(void) vaddr;
+	return strcmp(pagemap, "pagemap-7.img") == 0 && (page[0] == 'A' || page[0] == 'Q');
+}
+
+static void test_rebase(const char *g2)
+{
+	char *out = xasprintf("%s/rebased", tmp), *pages = xasprintf("%s/pages-5.img", out);
+	struct zs_rebase_stats st;
+	struct zs_image_info info = {0};
+	zs_error_t err = NULL;
+	struct stat sb;
+
+	put_inventory("g2", "2222222222222222");
+	check(zs_image_rebase(g2, out, "9999999999999999", same_aq, NULL, &st, &err) == 0,
+	      "rebase: a chain written as a diff against another image");
+	/* g2 restores 0x10000 A, 0x11000 Q (parent), 0x12000 C, 0x13000 D,
+	 * 0x20000 E... from its own pages: v w x y z; the new parent holds A, Q */
+	check(st.parent_pages == 0 && st.pages == 7, "rebase: g2's own pages differ from the new parent's");
+	check(zs_image_info(out, &info, &err) == 0 && info.image_id && strcmp(info.image_id, "2222222222222222") == 0 &&
+		  info.parent_image_id && strcmp(info.parent_image_id, "9999999999999999") == 0,
+	      "rebase: the image keeps its id and names the new parent");
+	check(info.pages == 7 && stat(pages, &sb) == 0 && sb.st_size == 7 * PG, "rebase: its pages file holds 7 pages");
+	zs_image_info_free(&info);
+	free(out);
+	free(pages);
+	/* g1 restores A Q C D E F: A and Q are the new parent's */
+	out = xasprintf("%s/rebased1", tmp);
+	put_inventory("g1", "1111111111111111");
+	{
+		char *g1 = xasprintf("%s/g1", tmp);
+		check(zs_image_rebase(g1, out, "9999999999999999", same_aq, NULL, &st, &err) == 0 &&
+			  st.parent_pages == 2 && st.pages == 4,
+		      "rebase: pages the new parent holds become PE_PARENT, the others travel");
+		check(zs_image_info(out, &info, &err) == 0 && info.parent_pages == 2 && info.pages == 4,
+		      "rebase: its pagemap says so");
+		zs_image_info_free(&info);
+		free(g1);
+	}
+	free(out);
+	zs_error_release(&err);
+}
+
 static bool page_is(const uint8_t *p, uint8_t v)
 {
 	for (size_t i = 0; i < PG; i++)
@@ -174,6 +235,7 @@ int main(void)
 	zs_page_base_close(b);
 	b = NULL;
 
+	test_rebase(g2);
 	check(zs_page_base_open(g2, "pages-9.img", &b, &err) == 0 && b == NULL, "no pagemap names pages-9: no base");
 	{
 		char *g0 = xasprintf("%s/g0", tmp);
