@@ -88,6 +88,28 @@ static int dig_page(void *arg, const char *pagemap, uint64_t vaddr, const uint8_
 	return 0;
 }
 
+bool peer_knows(struct agent *a, const char *peer, const char *container)
+{
+	cleanup_error zs_error_t e = NULL;
+	char **ids = NULL;
+	size_t n = 0;
+	bool known = false;
+
+	if (peer == NULL || journal_list(a, &ids, &n, &e) < 0)
+		return false;
+	for (size_t i = 0; i < n && !known; i++) {
+		struct move m;
+		cleanup_error zs_error_t ge = NULL;
+		if (journal_get(a, ids[i], &m, &ge) < 0)
+			continue;
+		known = m.peer && strcmp(m.peer, peer) == 0 && strcmp(m.container, container) == 0 &&
+			(strcmp(m.state, "done") == 0 || strcmp(m.state, "running") == 0);
+		move_free(&m);
+	}
+	zs_free_string_array(ids);
+	return known;
+}
+
 int rebase_answer(struct agent *a, struct zs_conn *c, struct zs_remnant *store, const char *container, const zs_json *h,
 		  zs_error_t *err)
 {
@@ -96,6 +118,11 @@ int rebase_answer(struct agent *a, struct zs_conn *c, struct zs_remnant *store, 
 	struct zs_remnant_gen *gen = NULL;
 	struct dig d = {0};
 	int ret = -1;
+
+	/* any node of the cluster may be the container's holder now (it may
+	 * never have moved it to or from this node): digests, not pages, are
+	 * given to any authenticated peer that names the container
+	 * (docs/agent.md, "Exposure") */
 
 	if (id == NULL || !valid_name(id) || zs_remnant_find(store, container, id, &gen, err) <= 0)
 		return zs_make_error(err, -ENOENT, "digests: node %s holds no generation %s of %s", a->node,

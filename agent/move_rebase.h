@@ -21,6 +21,11 @@ struct rebase_map {
 };
 void rebase_map_free(struct rebase_map *m);
 
+/* Whether this node moved CONTAINER to or from PEER before (its journal):
+ * only such a peer rebuilds pages from deltas against this node's (a
+ * legitimate source holds the delta's parent generation, which one of the
+ * two nodes made and sent to the other). */
+bool peer_knows(struct agent *a, const char *peer, const char *container);
 /* Target: answer `digests` {image_id} for CONTAINER. */
 int rebase_answer(struct agent *a, struct zs_conn *c, struct zs_remnant *store, const char *container, const zs_json *h,
 		  zs_error_t *err);

@@ -468,7 +468,14 @@ static int rebase_setup(struct src *s, zs_error_t *err)
 		n++;
 	if (n == 0 || !s->tx.rebase || s->plan.n || target_holds(s, s->st->image_id))
 		return 0;
-	return rebase_prepare(s->a, &s->c, s->target_gens[n - 1], &s->rb, err);
+	if (rebase_prepare(s->a, &s->c, s->target_gens[n - 1], &s->rb, err) < 0) {
+		/* a full image then; a broken connection fails the next step */
+		zs_log("warning", "move %s: digests of %s on %s: %s", s->m->id, s->target_gens[n - 1], s->m->peer,
+		       zs_error_msg(*err));
+		zs_error_release(err);
+		rebase_map_free(&s->rb);
+	}
+	return 0;
 }
 
 /* The checkpoint as a diff against that generation, when much smaller. */

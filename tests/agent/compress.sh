@@ -161,7 +161,7 @@ tgt=B
 before=$(tree_sum "$CR_T/$tgt/store")
 mkdir -p "$CR_T/hostile"
 for sc in "corrupt:(zstd|the manifest says)" "other-bytes:the manifest says" "longer:remain" \
-	"size-lie:header says" "delta-nobase:parent pages this node does not hold" "encoding:unknown encoding" \
+	"size-lie:header says" "delta-nobase:which never moved container" "encoding:unknown encoding" \
 	"store-full:a generation to store that is not a diff"; do
 	name=${sc%%:*} want=${sc#*:}
 	out=$(ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile_chunks.py" "${AG_IP[$tgt]}" \
@@ -183,11 +183,20 @@ gen=$(for g in "$CR_T/$tgt/store/containers/$CR_CID/generations"/*/; do
 done)
 if [ -n "$gen" ]; then
 	gid=$(img_field "$gen" image_id)
-	for sc in "delta-good:\"received\"" "delta-corrupt:the manifest says"; do
+	# as A, which moved the container to and from B (C never did: deltas
+	# against B's pages are refused to C, above)
+	out=$(ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile_chunks.py" "${AG_IP[$tgt]}" \
+		$AG_PORT "$tgt" "$CR_T/pki/ca/ca.pem" "$CR_T/pki/C/C.pem" "$CR_T/pki/C/C-key.pem" digests \
+		"$CR_CID" "$CR_T/hostile" "$gen" "$gid" 2>/dev/null | tr -d '\0')
+	# any node may hold the container now: digests are given (docs/agent.md)
+	grep -q '"pagemaps"' <<<"$out" && t_ok "the digests of $tgt's pages are given to C (not their contents)" ||
+		t_fail "the digests of $tgt's pages are given to C" "$out"
+	for sc in "digests:\"pagemaps\"" "delta-nobase:parent pages this node does not hold" "delta-good:\"received\"" \
+		"delta-corrupt:the manifest says"; do
 		name=${sc%%:*} want=${sc#*:}
 		out=$(ip netns exec "${AG_NS}C" /usr/bin/python3 "$CR_TOP/tests/agent/hostile_chunks.py" "${AG_IP[$tgt]}" \
-			$AG_PORT "$tgt" "$CR_T/pki/ca/ca.pem" "$CR_T/pki/C/C.pem" "$CR_T/pki/C/C-key.pem" "$name" \
-			"$CR_CID" "$CR_T/hostile" "$gen" "$gid" 2>&1)
+			$AG_PORT "$tgt" "$CR_T/pki/ca/ca.pem" "$CR_T/pki/A/A.pem" "$CR_T/pki/A/A-key.pem" "$name" \
+			"$CR_CID" "$CR_T/hostile" "$gen" "$gid" 2>&1 | tr -d '\0')
 		sleep 0.2
 		if grep -qF "$want" <<<"$out" || grep "mhostile-$name" "$CR_T/$tgt/agent.log" | grep -qF "$want"; then
 			t_ok "hostile chunks, $name against $(basename "$gen"): $want"

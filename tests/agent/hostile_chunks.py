@@ -57,7 +57,7 @@ def chunk(kind, raw_len, payload):
 
 RAW, ZSTD, DELTA = 1, 2, 3
 data = (b"zanshin " * 1024)  # 8192 bytes, compressible
-move = "mhostile-" + scenario
+move = "mhostile-" + scenario + "-" + os.path.basename(cert).split(".")[0]
 frame({"type": "offer", "move": move, "container": cid, "mode": "stop-copy",
        "bundle_digest": "0" * 64, "rootfs_digest": "1" * 64, "encodings": ["chunks", "delta"]})
 
@@ -67,7 +67,9 @@ def read(path):
         return f.read()
 
 
-if scenario.startswith("delta-") and scenario != "delta-nobase":
+if scenario == "digests":
+    frame({"type": "digests", "image_id": gen_id})
+elif scenario.startswith("delta-") and scenario != "delta-nobase":
     pagemap = read(os.path.join(gen_dir, "pagemap-1.img"))
     pages = read(os.path.join(gen_dir, "pages-1.img"))
     frame({"type": "image", "image_id": "0123456789abcdef0123456789abcdef", "parent_image_id": gen_id,
@@ -91,7 +93,7 @@ else:
     frame({"type": "image", "image_id": "0123456789abcdef0123456789abcdef",
            "files": [{"name": "pages-1.img", "size": len(data), "digest": sha256_4k(data)}]})
 hdr = {"type": "file", "name": "pages-1.img", "size": len(data), "encoding": "chunks"}
-if scenario in ("delta-good", "delta-corrupt", "store-full"):
+if scenario in ("delta-good", "delta-corrupt", "store-full", "digests"):
     pass  # sent above; no commit: the target aborts when the peer leaves
 elif scenario == "corrupt":
     # a zstd frame with bytes flipped in its middle
