@@ -16,6 +16,7 @@
 #define AGENT_MAX_FILE_SIZE (64ull << 30)
 #define AGENT_MAX_BUNDLE_SIZE (16ull << 30)
 #define AGENT_IO_TIMEOUT_S 60 /* default of --io-timeout */
+#define AGENT_PEER_IDLE_S 30  /* a warm connection to a peer is kept so long */
 
 struct agent_peer {
 	char *name, *host, *port;
@@ -28,7 +29,8 @@ struct agent {
 	int io_timeout; /* seconds of silence before a peer is given up */
 	struct agent_peer peers[AGENT_MAX_PEERS];
 	size_t n_peers;
-	void *tls; /* gnutls_certificate_credentials_t */
+	void *tls;   /* gnutls_certificate_credentials_t */
+	int stop_fd; /* children: readable once the agent is stopping (-1: none) */
 };
 
 /* ---- tls.c ---- */
@@ -61,6 +63,13 @@ struct move {
 	double last_page_s;
 	double started, setup_s, downtime_s, total_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
+	/* compression (agent/wire.c): --compress asked, the levels used; file
+	 * data raw and as sent, deltas' raw bytes, every byte both ways */
+	char *compress, *compress_levels;
+	bool warm; /* source: on a warm connection (agent/peer_pool.c) */
+	uint64_t bytes_raw, bytes_data, bytes_delta, bytes_wire;
+	uint64_t generations_sent;  /* source: generations the target lacked (move_gens.c) */
+	uint64_t pages_from_target; /* source: pages of a rebased diff the target held (move_rebase.c) */
 };
 void move_free(struct move *m);
 char *move_new_id(void);
@@ -167,6 +176,22 @@ int local_listen(struct agent *a, zs_error_t *err);
 void local_serve(struct agent *a, int fd);
 /* Ask the process running move M to cancel it (before its commit). */
 int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err);
+
+/* ---- peer_pool.c: a warm connection per node pair ---- */
+/* A connection to peer NAME: the one this process holds (checked with a
+ * ping; *WARM), else a new one. */
+int peer_conn_get(struct agent *a, const char *name, struct zs_conn *c, bool *warm, zs_error_t *err);
+/* After a move: keep C for the next move to NAME when CLEAN, else close. */
+void peer_conn_put(struct zs_conn *c, const char *name, bool clean);
+/* Hand REQUEST (a migrate to TO) and CLIENT_FD to the process holding a
+ * warm connection to TO: 1 when it took them. */
+int peer_pool_handoff(struct agent *a, const char *to, int client_fd, const char *request);
+/* Hold the warm connection this process has (if any) until it idles out,
+ * running with RUN the moves handed to it. */
+void peer_pool_serve(struct agent *a, void (*run)(struct agent *a, struct zs_conn *c, const zs_json *q));
+/* Target: wait up to SECONDS for the next request on C: 1, or 0 (idle,
+ * closed, or the agent stops). */
+int peer_wait_next(struct agent *a, struct zs_conn *c, int seconds);
 
 /* ---- files ---- */
 bool valid_name(const char *s); /* a plain file or id: [A-Za-z0-9._+-]{1,128}, not . or .. */

@@ -2,6 +2,7 @@
  * listeners, one child process per connection, SIGTERM.  See zanshind(8). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
@@ -22,7 +23,8 @@
 static volatile sig_atomic_t got_term, got_chld;
 static unsigned n_children;
 static pid_t retry_pid;
-#define RETRY_S 10 /* in-doubt moves are asked about again this often */
+static int stop_w = -1; /* closed when stopping: children's stop_fd reads EOF */
+#define RETRY_S 10	/* in-doubt moves are asked about again this often */
 
 static void on_signal(int sig)
 {
@@ -243,6 +245,8 @@ static void child_setup(int lfd, int ufd)
 
 	close(lfd);
 	close(ufd);
+	if (stop_w >= 0)
+		close(stop_w);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
@@ -322,6 +326,13 @@ static int loop(struct agent *a, int lfd, int ufd)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	{
+		int sp[2];
+		if (pipe2(sp, O_CLOEXEC) == 0) {
+			a->stop_fd = sp[0];
+			stop_w = sp[1];
+		}
+	}
 	while (!got_term) {
 		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = ufd, .events = POLLIN}};
 		int r = ppoll(p, 2, &tick, &empty);
@@ -342,6 +353,9 @@ static int loop(struct agent *a, int lfd, int ufd)
 		}
 	}
 	zs_log("info", "SIGTERM: no new work; waiting for %u connection(s) to finish", n_children);
+	if (stop_w >= 0)
+		close(stop_w); /* idle warm connections let go */
+	stop_w = -1;
 	close(lfd);
 	close(ufd);
 	unlink(a->socket);
@@ -356,7 +370,7 @@ static int loop(struct agent *a, int lfd, int ufd)
 
 int main(int argc, char **argv)
 {
-	struct agent a = {0};
+	struct agent a = {.stop_fd = -1};
 	cleanup_error zs_error_t err = NULL;
 	int lfd, ufd;
 

@@ -24,6 +24,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "move_gens.h"
+#include "move_rebase.h"
+#include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/criu_image.h"
@@ -61,15 +64,21 @@ struct src {
 	bool target_bundle, target_rootfs;
 	char **target_gens;
 	double t_freeze;
+	struct wire_tx tx;
+	struct gens_plan plan; /* generations the target lacks, sent first */
+	struct rebase_map rb;  /* digests of a generation the target holds */
 };
 
 static void src_free(struct src *s)
 {
-	zs_conn_close(&s->c);
+	peer_conn_put(&s->c, s->m->peer, s->m->state && strcmp(s->m->state, "done") == 0);
 	zs_status_free(s->st);
 	free(s->work);
 	free(s->img);
 	zs_free_string_array(s->target_gens);
+	wire_tx_free(&s->tx);
+	gens_plan_free(&s->plan);
+	rebase_map_free(&s->rb);
 }
 
 static void put(struct src *s, const char *state)
@@ -143,6 +152,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	zs_jgen_kv_string(g, "rootfs_digest", s->m->rootfs_digest);
 	if (s->st->image_id)
 		zs_jgen_kv_string(g, "baseline", s->st->image_id);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "have", &have, err) < 0)
 		return -1;
@@ -152,6 +162,9 @@ static int negotiate(struct src *s, zs_error_t *err)
 	    zs_json_to_string_array(zs_json_get(have, "generations"), "have", "generations", ZS_JSON_REQUIRED,
 				    &s->target_gens, NULL, err) < 0)
 		return zs_error_wrap(err, "node %s", s->m->peer);
+	wire_have(&s->tx, have);
+	if (s->st->tracking)
+		gens_plan(s->a, s->m->container, s->st->image_id, s->target_gens, &s->plan);
 	return 0;
 }
 
@@ -171,7 +184,7 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 		if (r <= 0)
 			return zs_make_error(err, r < 0 ? errno : -EIO, "read `%s`: %s", path,
 					     r < 0 ? "error" : "shorter than it was");
-		if (cancelled(s->m, err) < 0 || zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
+		if (cancelled(s->m, err) < 0 || wire_send_at(&s->c, &s->tx, buf, (size_t) r, done, err) < 0)
 			return -1;
 		done += (uint64_t) r;
 	}
@@ -212,7 +225,9 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	zs_jgen_kv_int(g, "size", reuse ? 0 : (long long) ts.st_size);
 	zs_jgen_key(g, "reuse_rootfs");
 	zs_jgen_bool(g, reuse);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
+	s->tx.meta = false;
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, err) < 0 ||
 	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0) || expect_answer(s, "ok", &ok, err) < 0)
 		return zs_error_wrap(err, "sending the bundle of %s to %s", s->m->container, s->m->peer);
@@ -264,7 +279,7 @@ static char *diff_base(struct src *s)
 	struct zs_remnant_gen *g = NULL;
 	char *path = NULL;
 
-	if (!s->st->tracking || s->st->image_id == NULL || !target_holds(s, s->st->image_id))
+	if (!s->st->tracking || s->st->image_id == NULL || (!target_holds(s, s->st->image_id) && s->plan.n == 0))
 		return NULL;
 	if (zs_remnant_open(s->a->remnant_root, &r, &e) < 0)
 		return NULL;
@@ -311,9 +326,38 @@ static bool sent_file(const char *name)
 	       strcmp(name, "lineage.json") != 0 && !(l > 4 && strcmp(name + l - 4, ".log") == 0);
 }
 
+/* One file of the manifest: name, size, sha256-4k digest. */
+static int manifest_entry(struct src *s, zs_jgen *g, const char *name, char ***names, size_t *n, zs_error_t *err)
+{
+	cleanup_free char *p = xasprintf("%s/%s", s->img, name);
+	cleanup_close int fd = -1;
+	uint8_t dg[ZS_DIGEST_LEN];
+	char hex[2 * ZS_DIGEST_LEN + 1];
+	uint64_t size = 0;
+	struct stat st;
+
+	if (!sent_file(name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
+		return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
+	zs_digest_hex(dg, hex);
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "name", name);
+	zs_jgen_key(g, "size");
+	zs_jgen_uint(g, size);
+	zs_jgen_kv_string(g, "digest", hex);
+	zs_jgen_map_close(g);
+	*names = xrealloc(*names, sizeof(char *) * (*n + 2));
+	(*names)[(*n)++] = xstrdup(name);
+	(*names)[*n] = NULL;
+	return 0;
+}
+
 /* The image's files (regular, not logs, not the parent link) with sizes
  * and sha256-4k digests: the manifest the target checks every file
- * against as it arrives. */
+ * against as it arrives.  The pages files come last: a page travelling as
+ * a delta is rebuilt by the target from the pagemap it already has. */
 static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *err)
 {
 	cleanup_dir DIR *d = opendir(s->img);
@@ -324,28 +368,11 @@ static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *
 		return zs_make_error(err, errno, "open `%s`", s->img);
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
-	while ((de = readdir(d))) {
-		cleanup_free char *p = xasprintf("%s/%s", s->img, de->d_name);
-		cleanup_close int fd = -1;
-		uint8_t dg[ZS_DIGEST_LEN];
-		char hex[2 * ZS_DIGEST_LEN + 1];
-		uint64_t size = 0;
-		struct stat st;
-		if (!sent_file(de->d_name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
-			return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
-		zs_digest_hex(dg, hex);
-		zs_jgen_map_open(g);
-		zs_jgen_kv_string(g, "name", de->d_name);
-		zs_jgen_key(g, "size");
-		zs_jgen_uint(g, size);
-		zs_jgen_kv_string(g, "digest", hex);
-		zs_jgen_map_close(g);
-		*names = xrealloc(*names, sizeof(char *) * (n + 2));
-		(*names)[n++] = xstrdup(de->d_name);
-		(*names)[n] = NULL;
+	for (int pages = 0; pages < 2; pages++) {
+		rewinddir(d);
+		while ((de = readdir(d)))
+			if (is_pages(de->d_name) == pages && manifest_entry(s, g, de->d_name, names, &n, err) < 0)
+				return -1;
 	}
 	zs_jgen_array_close(g);
 	return 0;
@@ -363,9 +390,13 @@ static int send_one(struct src *s, const char *name, zs_error_t *err)
 	zs_jgen_kv_string(g, "type", "file");
 	zs_jgen_kv_string(g, "name", name);
 	zs_jgen_kv_int(g, "size", (long long) st.st_size);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
+	s->tx.meta = !is_pages(name);
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || wire_file_begin(&s->tx, s->img, name, s->m->diff, err) < 0 ||
+	    send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
 		return -1;
+	wire_file_end(&s->tx);
 	if (is_pages(name))
 		s->m->bytes_pages += (uint64_t) st.st_size;
 	return 0;
@@ -413,6 +444,57 @@ out:
 	return ret < 0 ? zs_error_wrap(err, "sending the checkpoint of %s to %s", s->m->container, s->m->peer) : 0;
 }
 
+static int expect_cb(void *s, const char *type, zs_json **out, zs_error_t *err)
+{
+	return expect_answer(s, type, out, err);
+}
+
+/* The generations the target lacks, before the checkpoint (move_gens.c). */
+static int send_gens(struct src *s, zs_error_t *err)
+{
+	struct gens_ctx x = {.s = s, .c = &s->c, .tx = &s->tx, .m = s->m, .cancelled = cancelled, .expect = expect_cb};
+
+	return gens_send(&x, &s->plan, err);
+}
+
+/* The target holds a generation of the container, but neither its
+ * baseline nor a chain to it: the digests of that generation's pages
+ * (move_rebase.c), during setup. */
+static int rebase_setup(struct src *s, zs_error_t *err)
+{
+	size_t n = 0;
+
+	while (s->target_gens && s->target_gens[n])
+		n++;
+	if (n == 0 || !s->tx.rebase || s->plan.n || target_holds(s, s->st->image_id))
+		return 0;
+	if (rebase_prepare(s->a, &s->c, s->target_gens[n - 1], &s->rb, err) < 0) {
+		/* a full image then; a broken connection fails the next step */
+		zs_log("warning", "move %s: digests of %s on %s: %s", s->m->id, s->target_gens[n - 1], s->m->peer,
+		       zs_error_msg(*err));
+		zs_error_release(err);
+		rebase_map_free(&s->rb);
+	}
+	return 0;
+}
+
+/* The checkpoint as a diff against that generation, when much smaller. */
+static void rebase_image(struct src *s)
+{
+	cleanup_error zs_error_t e = NULL;
+	char *img;
+
+	if (s->rb.image_id == NULL)
+		return;
+	img = rebase_apply(s->img, s->work, &s->rb, &s->m->pages_from_target, &e);
+	if (e)
+		zs_log("warning", "move %s: a diff against %s: %s", s->m->id, s->rb.image_id, zs_error_msg(e));
+	if (img) {
+		free(s->img);
+		s->img = img;
+	}
+}
+
 static void finish_metrics(struct src *s, bool done)
 {
 	double t = now_s();
@@ -422,6 +504,7 @@ static void finish_metrics(struct src *s, bool done)
 		s->m->downtime_s = t - s->t_freeze;
 	if (s->c.bytes_out >= s->m->bytes_pages + s->m->bytes_bundle)
 		s->m->bytes_metadata = s->c.bytes_out + s->c.bytes_in - s->m->bytes_pages - s->m->bytes_bundle;
+	wire_metrics(&s->tx, &s->c, s->m);
 }
 
 /* 1: the target runs it; 0: it does not and never will; < 0: unknown. */
@@ -594,8 +677,9 @@ static int run_move(struct src *s, zs_error_t *err)
 
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
-	    tls_connect(s->a, m->peer, &s->c, err) < 0 || negotiate(s, err) < 0 ||
-	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
+	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || negotiate(s, err) < 0 ||
+	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) ||
+	    (s->plan.n && send_gens(s, err) < 0) || rebase_setup(s, err) < 0)
 		goto failed;
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)
@@ -616,6 +700,7 @@ static int run_move(struct src *s, zs_error_t *err)
 			return fail_rollback(s, err);
 		goto failed;
 	}
+	rebase_image(s);
 	if (cancelled(m, err) < 0 || send_image(s, err) < 0)
 		return fail_rollback(s, err);
 	r = commit(s, err);
@@ -652,9 +737,11 @@ int move_source(struct agent *a, const char *container, const char *to, const ch
 	cleanup_close int lock = -1;
 	int ret;
 
-	memset(m, 0, sizeof(*m));
+	cancel_flag = 0; /* a process may run several moves (a warm connection) */
 	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "post-copy") != 0)
 		return zs_make_error(err, -EINVAL, "unknown mode `%s` (stop-copy, post-copy)", mode);
+	if (wire_request(&s.tx, m, err) < 0)
+		return -1;
 	if (check_request(&s, container, to, err) < 0) {
 		src_free(&s);
 		return -1;

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "move_gens.h"
+#include "move_rebase.h"
+#include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
 #include "zanshin/log.h"
@@ -38,6 +41,11 @@ struct tgt {
 	bool received;
 	bool lazy; /* post-copy: tmp is WORK/img, never committed to the store
 		    * (its pages stay on the source) */
+	bool chunks; /* the data of the current frame comes in chunks */
+	struct wire_rx rx;
+	const char *file; /* the image file being received, NULL for a Bundle */
+	unsigned stored;  /* generations committed ahead of the image (move_gens.c) */
+	bool peer_known;  /* the peer moved this container before (peer_knows) */
 };
 
 static void put(struct tgt *t, const char *state)
@@ -46,6 +54,28 @@ static void put(struct tgt *t, const char *state)
 
 	if (journal_put(t->a, &t->m, state, &e) < 0)
 		zs_log("error", "%s", zs_error_msg(e));
+}
+
+/* The next piece of a file's data into BUF (at most CHUNK bytes), OFF
+ * bytes into it: *N. */
+static int recv_piece(struct tgt *t, char *buf, uint64_t off, uint64_t remaining, size_t *n, zs_error_t *err)
+{
+	struct zs_zchunk h;
+	const void *base = NULL;
+
+	if (!t->chunks) {
+		*n = remaining < CHUNK ? (size_t) remaining : CHUNK;
+		return zs_conn_read(t->c, buf, *n, err);
+	}
+	if (wire_recv_header(t->c, &t->rx, remaining, &h, err) < 0)
+		return -1;
+	*n = h.raw_len;
+	if (h.kind == ZS_ZDELTA && !t->peer_known && !(t->peer_known = peer_knows(t->a, t->c->peer, t->m.container)))
+		return zs_make_error(err, -EACCES, "a delta chunk from node %s, which never moved container %s here",
+				     t->c->peer, t->m.container);
+	if (h.kind == ZS_ZDELTA && wire_rx_base(&t->rx, t->tmp, t->file, off, h.raw_len, &base, err) < 0)
+		return -1;
+	return wire_recv_payload(t->c, &t->rx, &h, base, buf, err);
 }
 
 static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, zs_error_t *err)
@@ -58,8 +88,12 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 	if (fd < 0)
 		return zs_make_error(err, errno, "create `%s`", path);
 	while (done < size) {
-		size_t n = size - done < CHUNK ? (size_t) (size - done) : CHUNK;
-		if (zs_conn_read(t->c, buf, n, err) < 0 || write_all(fd, buf, n) < 0) {
+		size_t n = 0;
+		if (recv_piece(t, buf, done, size - done, &n, err) < 0) {
+			zs_digest_free(d);
+			return zs_error_wrap(err, "receiving `%s`", path);
+		}
+		if (write_all(fd, buf, n) < 0) {
 			zs_digest_free(d);
 			return zs_make_error(err, errno, "receiving `%s`", path);
 		}
@@ -72,8 +106,13 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 		char hex[2 * ZS_DIGEST_LEN + 1];
 		zs_digest_final(d, dg);
 		zs_digest_hex(dg, hex);
-		if (strcmp(hex, want_hex) != 0)
-			return zs_make_error(err, -EBADMSG, "%s: digest %s, the manifest says %s", path, hex, want_hex);
+		if (strcmp(hex, want_hex) != 0) {
+			/* the digest of what was rebuilt stays in this node's log:
+			 * the peer is not told a digest of pages it did not send */
+			zs_log("warning", "%s: digest %s", path, hex);
+			return zs_make_error(err, -EBADMSG, "%s: not the digest the manifest says (%s)", path,
+					     want_hex);
+		}
 	}
 	/* a post-copy image is never committed: a crash aborts its move */
 	if (!(t->lazy && want_hex) && fsync(fd) < 0)
@@ -138,6 +177,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	zs_jgen_bool(g, held != NULL);
 	zs_jgen_key(g, "rootfs");
 	zs_jgen_bool(g, held != NULL || rheld != NULL);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	zs_remnant_gens_free(gens, n);
 	return zs_frame_send_gen(t->c, g, err);
@@ -169,7 +209,8 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 	    zs_json_to_uint64(zs_json_get(h, "config_size"), "bundle", "config_size", ZS_JSON_REQUIRED, &csize, err) <
 		0 ||
 	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
-	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0)
+	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0 ||
+	    wire_encoding(h, "bundle", &t->chunks, err) < 0)
 		return -1;
 	if (!valid_name(digest) || !valid_name(rdigest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE ||
 	    (reuse && size != 0))
@@ -276,6 +317,25 @@ static int image_begin(struct tgt *t, zs_error_t *err)
 	return mkdir_p(t->tmp, 0700, err);
 }
 
+/* A generation the source sent ahead of its image (move_gens.c): every
+ * file in and checked, committed to the store now. */
+static int store_gen(struct tgt *t, zs_error_t *err)
+{
+	struct zs_remnant_gen *g = NULL;
+
+	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
+		return zs_error_wrap(err, "committing generation %s to the store of node %s", t->m.image_id,
+				     t->a->node);
+	zs_log("info", "move %s: generation %s of %s stored as %s", t->m.id, t->m.image_id, t->m.container, g->name);
+	zs_remnant_gen_free(g);
+	free(t->tmp);
+	t->tmp = NULL;
+	free(t->m.img_dir);
+	t->m.img_dir = NULL;
+	t->stored++;
+	return zs_frame_send(t->c, "{\"type\":\"received\"}", 19, err);
+}
+
 static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 {
 	struct mfile *files = NULL;
@@ -283,12 +343,20 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	uint64_t total = 0;
 	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
 	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
-	int ret = -1;
+	bool store = false;
+	int ret = -1, r;
 
-	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid))) {
-		zs_make_error(err, -EINVAL, "image: a second image, or an invalid image id");
+	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid)) ||
+	    zs_json_to_bool(zs_json_get(h, "store"), "image", "store", 0, &store, err) < 0 ||
+	    (store && (pid == NULL || t->stored >= AGENT_MAX_GENS))) {
+		zs_error_release(err);
+		zs_make_error(err, -EINVAL,
+			      "image: a second image, an invalid image id, or a generation to store that is not a "
+			      "diff (or one too many)");
 		goto out;
 	}
+	free(t->m.image_id);
+	free(t->m.parent_image_id);
 	t->m.image_id = xstrdup(iid);
 	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
 	t->m.diff = pid != NULL;
@@ -317,10 +385,20 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		}
 		path = xasprintf("%s/%s", t->tmp, name);
-		if (recv_to_file(t, path, size, files[i].digest, err) < 0)
+		t->file = name;
+		r = wire_encoding(f, "file", &t->chunks, err);
+		if (r == 0)
+			r = recv_to_file(t, path, size, files[i].digest, err);
+		t->file = NULL;
+		wire_rx_file_end(&t->rx);
+		if (r < 0)
 			goto out;
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
+	}
+	if (store) {
+		ret = store_gen(t, err);
+		goto out;
 	}
 	t->received = true;
 	put(t, "received");
@@ -419,6 +497,8 @@ static int serve_move(struct tgt *t, const zs_json *offer, zs_error_t *err)
 			r = recv_image(t, h, err);
 		else if (strcmp(type, "commit") == 0 && t->lazy)
 			return commit_postcopy(t, err);
+		else if (strcmp(type, "digests") == 0)
+			r = rebase_answer(t->a, t->c, t->store, t->m.container, h, err);
 		else if (strcmp(type, "commit") == 0)
 			return commit_restore(t, err) < 0 ? -2 : 0;
 		else
@@ -486,27 +566,37 @@ static void answer_status(struct agent *a, struct zs_conn *c, const zs_json *q)
 	zs_frame_send_gen(c, g, &e);
 }
 
-void move_target(struct agent *a, struct zs_conn *c)
+/* One request on the connection: 1 when it ended cleanly (the connection
+ * may carry the next one), else 0.  IDLE: it follows a move (a close is
+ * the peer letting go of a warm connection, not an error). */
+static int serve_one(struct agent *a, struct zs_conn *c, bool idle)
 {
 	struct tgt t = {.a = a, .c = c};
 	cleanup_error zs_error_t err = NULL;
 	cleanup_json zs_json *first = NULL;
 	const char *type = NULL;
 	int r;
+	uint64_t bytes0 = c->bytes_in + c->bytes_out;
 
 	if (zs_frame_recv(c, &first, &type, &err) < 0) {
-		zs_log("warning", "connection from %s: %s", c->peer, zs_error_msg(err));
-		return;
+		zs_log(idle ? "debug" : "warning", "connection from %s: %s", c->peer, zs_error_msg(err));
+		return 0;
 	}
 	if (strcmp(type, "status") == 0) {
 		answer_status(a, c, first);
-		return;
+		return 1;
 	}
+	if (strcmp(type, "ping") == 0)
+		return zs_frame_send(c, "{\"type\":\"pong\"}", 15, &err) == 0;
 	if (strcmp(type, "offer") != 0) {
-		zs_frame_send_error(c, "expected an offer or a status query", &err);
-		return;
+		zs_frame_send_error(c, "expected an offer, a ping or a status query", &err);
+		return 0;
 	}
 	r = serve_move(&t, first, &err);
+	t.m.bytes_raw = t.rx.raw;
+	t.m.bytes_data = t.rx.wire;
+	t.m.bytes_delta = t.rx.delta_raw;
+	t.m.bytes_wire = c->bytes_in + c->bytes_out - bytes0;
 	if (r == -3) {
 		/* post-copy broke after the restore: journaled by postcopy.c */
 		zs_log("warning", "move %s: %s", t.m.id, t.m.error ? t.m.error : "post-copy failed");
@@ -531,7 +621,18 @@ void move_target(struct agent *a, struct zs_conn *c)
 		rm_rf(t.tmp); /* the daemon's and the restore's logs stay */
 	else if (t.work && r == 0)
 		rm_rf(t.work);
+	wire_rx_free(&t.rx);
 	zs_remnant_close(t.store);
 	free(t.work);
 	move_free(&t.m);
+	return r == 0;
+}
+
+void move_target(struct agent *a, struct zs_conn *c)
+{
+	/* after a move, the source may keep the connection for its next
+	 * one (agent/peer_pool.c): wait a little longer than it keeps it */
+	for (bool idle = false; serve_one(a, c, idle) == 1; idle = true)
+		if (peer_wait_next(a, c, AGENT_PEER_IDLE_S + 10) <= 0)
+			break;
 }
