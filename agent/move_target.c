@@ -39,8 +39,8 @@ struct tgt {
 	struct zs_remnant *store;
 	char *work, *tmp; /* tmp: the store's temporary generation */
 	bool received;
-	bool lazy; /* post-copy: tmp is WORK/img, never committed to the store
-		    * (its pages stay on the source) */
+	bool lazy;   /* post-copy: tmp is WORK/img, never committed to the store
+		      * (its pages stay on the source) */
 	bool chunks; /* the data of the current frame comes in chunks */
 	struct wire_rx rx;
 	const char *file; /* the image file being received, NULL for a Bundle */
