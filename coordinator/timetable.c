@@ -33,6 +33,9 @@ struct zs_timetable {
 	icalcomponent *cal; /* keeps the file's VTIMEZONEs alive */
 	struct tt_event *ev;
 	size_t n;
+	struct zs_tt_class *cache; /* sorted by start, see zs_tt_cache() */
+	size_t ncache;
+	int64_t cfrom, cto, cmaxdur;
 };
 
 void zs_tt_free(zs_timetable *tt)
@@ -47,6 +50,7 @@ void zs_tt_free(zs_timetable *tt)
 		free(tt->ev[i].ex);
 	}
 	free(tt->ev);
+	free(tt->cache);
 	if (tt->cal)
 		icalcomponent_free(tt->cal);
 	free(tt->room);
@@ -340,10 +344,53 @@ size_t zs_tt_classes(const zs_timetable *tt, int64_t from, int64_t to, struct zs
 	return l.n;
 }
 
+void zs_tt_cache(zs_timetable *tt, int64_t from, int64_t to)
+{
+	size_t i;
+
+	free(tt->cache);
+	tt->cache = NULL;
+	tt->ncache = zs_tt_classes(tt, from, to, &tt->cache);
+	tt->cfrom = from;
+	tt->cto = to;
+	tt->cmaxdur = 0;
+	for (i = 0; i < tt->ncache; i++)
+		if (tt->cache[i].end - tt->cache[i].start > tt->cmaxdur)
+			tt->cmaxdur = tt->cache[i].end - tt->cache[i].start;
+	if (tt->ncache >= ZS_TT_MAX_OCC)
+		tt->cto = tt->cache[tt->ncache - 1].start; /* cut short: trust it only up to there */
+}
+
+/* From the cache: the first class with end > now, start < now + horizon. */
+static bool cached_next(const zs_timetable *tt, int64_t now, int64_t horizon, struct zs_tt_class *c)
+{
+	size_t lo = 0, hi = tt->ncache, i;
+	int64_t from = now - tt->cmaxdur;
+
+	while (lo < hi) { /* first start > now - longest class */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (tt->cache[mid].start <= from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < tt->ncache && tt->cache[i].start < now + horizon; i++)
+		if (tt->cache[i].end > now) {
+			*c = tt->cache[i];
+			return true;
+		}
+	return false;
+}
+
 bool zs_tt_next(const zs_timetable *tt, int64_t now, int64_t horizon, struct zs_tt_class *c)
 {
 	cleanup_free struct zs_tt_class *v = NULL;
-	size_t n = zs_tt_classes(tt, now, now + horizon, &v);
+	size_t n;
+
+	if (tt && tt->cache && now >= tt->cfrom && now + horizon <= tt->cto)
+		return cached_next(tt, now, horizon, c);
+	n = zs_tt_classes(tt, now, now + horizon, &v);
 
 	if (n == 0)
 		return false;

@@ -48,6 +48,12 @@ size_t zs_tt_event_count(const zs_timetable *tt); /* VEVENTs, not occurrences */
 #define ZS_TT_MAX_OCC 100000
 size_t zs_tt_classes(const zs_timetable *tt, int64_t from, int64_t to, struct zs_tt_class **out);
 
+/* Expand the classes of [from, to) once and keep them: zs_tt_next() and
+ * zs_tt_availability() then answer from them (a binary search) for any NOW
+ * and horizon inside that window, instead of walking the rules again.  The
+ * coordinator calls it when it loads a timetable and once a day. */
+void zs_tt_cache(zs_timetable *tt, int64_t from, int64_t to);
+
 /* The class in progress at NOW, else the next one to start: returns true and
  * fills *c, or false when none starts within HORIZON seconds after NOW. */
 bool zs_tt_next(const zs_timetable *tt, int64_t now, int64_t horizon, struct zs_tt_class *c);

@@ -11,7 +11,7 @@ ZS_COORD_UNIT_BINS := $(patsubst tests/unit/coord/%.c,$(BUILD)/tests/unit/%,$(ZS
 
 .PHONY: coordlib
 all: coordlib
-coordlib: $(BUILD)/lib/libzanshin-coord.a $(ZS_COORD_UNIT_BINS)
+coordlib: $(BUILD)/lib/libzanshin-coord.a $(ZS_COORD_UNIT_BINS) $(BUILD)/bench/placement
 
 $(ZS_COORDLIB_OBJS): $(BUILD)/obj/coordlib/%.o: coordinator/%.c | $(BUILD)/bin/criu
 	@mkdir -p $(dir $@)

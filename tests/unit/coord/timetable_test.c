@@ -221,6 +221,37 @@ static void test_open_ended(void)
 	zs_tt_free(tt);
 }
 
+/* The cache answers exactly as walking the rules, every 7 minutes over
+ * five weeks, inside and outside its window. */
+static void test_cache(void)
+{
+	zs_timetable *a = parse(until_vtimezone, "x", NULL), *b = parse(until_vtimezone, "x", NULL);
+	const int64_t t0 = 1791849600LL - 7 * 86400, t1 = t0 + 35 * 86400;
+	int64_t t;
+	int same = 1, hits = 0;
+
+	if (a == NULL || b == NULL) {
+		check(0, "parse for cache");
+		return;
+	}
+	zs_tt_cache(b, t0 + 86400, t1 - 7 * 86400);
+	for (t = t0; t < t1; t += 7 * 60) {
+		struct zs_tt_class x, y;
+		bool fx = zs_tt_next(a, t, ZS_TT_DAY, &x), fy = zs_tt_next(b, t, ZS_TT_DAY, &y);
+
+		if (fx != fy || (fx && (x.start != y.start || x.end != y.end)) ||
+		    zs_tt_availability(a, t) != zs_tt_availability(b, t)) {
+			printf("# differs at %lld\n", (long long) t);
+			same = 0;
+			break;
+		}
+		hits += fx;
+	}
+	check(same && hits > 0, "cached lookups equal the rule walk (in and out of the cached window)");
+	zs_tt_free(a);
+	zs_tt_free(b);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -229,6 +260,7 @@ int main(void)
 	test_next_and_availability();
 	test_bad_input();
 	test_open_ended();
+	test_cache();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }
