@@ -83,8 +83,8 @@ int api_moves(struct req *r, struct reply *rep)
 	if (state && !valid_node_name(state))
 		return reply_error(rep, 400, "state `%s`: not a move state", state);
 	if (db_exec(r->co->db,
-		    "SELECT " MOVE_COLS " FROM moves WHERE ($1 IS NULL OR container = $1) AND "
-		    "($2 IS NULL OR state = $2) ORDER BY created, id",
+		    "SELECT " MOVE_COLS " FROM moves WHERE (CAST($1 AS TEXT) IS NULL OR container = $1) AND "
+		    "(CAST($2 AS TEXT) IS NULL OR state = $2) ORDER BY created, id",
 		    p, 2, &res, &err) < 0)
 		return reply_internal(rep, err);
 	zs_jgen_map_open(g);
@@ -181,7 +181,7 @@ static int order_check(struct coord *co, const struct order *o, char **source, z
 	if (strcmp(db_cell(c, 0, "state"), "up") != 0)
 		return zs_make_error(err, -EBUSY, "container %s: its node %s is down", o->container,
 				     db_cell(c, 0, "node"));
-	if (db_exec(co->db, "SELECT state, draining FROM nodes WHERE name = $2", p, 2, &t, err) < 0)
+	if (db_exec(co->db, "SELECT state, draining FROM nodes WHERE name = $1", p + 1, 1, &t, err) < 0)
 		return -EIO;
 	if (t->rows == 0)
 		return zs_make_error(err, -ENOENT, "no node `%s`", o->to);
@@ -449,7 +449,8 @@ int api_containers(struct req *r, struct reply *rep)
 		    NULL, 0, &c, &err) < 0 ||
 	    db_exec(r->co->db,
 		    "SELECT g.container, g.node, COUNT(*) AS n, SUM(g.size) AS bytes, (SELECT COUNT(*) FROM bundles b "
-		    "WHERE b.node = g.node AND b.container = g.container) AS bundle FROM remnants g GROUP BY "
+		    "WHERE b.node = g.node AND (b.container = g.container OR b.digest = (SELECT c.bundle_digest FROM "
+		    "containers c WHERE c.id = g.container))) AS bundle FROM remnants g GROUP BY "
 		    "g.container, g.node ORDER BY g.container, g.node",
 		    NULL, 0, &h, &err) < 0)
 		return reply_internal(rep, err);
@@ -482,12 +483,14 @@ int api_remnants(struct req *r, struct reply *rep)
 	if (id && !valid_container_id(id))
 		return reply_error(rep, 400, "container `%s`: not a valid container id", id);
 	if (db_exec(r->co->db,
-		    "SELECT node, container, image_id, parent_id, size, created FROM remnants WHERE ($1 IS NULL OR "
+		    "SELECT node, container, image_id, parent_id, size, created FROM remnants WHERE (CAST($1 AS TEXT) "
+		    "IS NULL OR "
 		    "container = $1) ORDER BY container, node, created, image_id",
 		    p, 1, &res, &err) < 0 ||
 	    db_exec(r->co->db,
-		    "SELECT node, container, digest, rootfs_digest FROM bundles WHERE ($1 IS NULL OR container = $1) "
-		    "ORDER BY container, node",
+		    "SELECT node, container, digest, rootfs_digest FROM bundles WHERE (CAST($1 AS TEXT) IS NULL OR "
+		    "container = $1 "
+		    "OR digest = (SELECT c.bundle_digest FROM containers c WHERE c.id = $1)) ORDER BY container, node",
 		    p, 1, &b, &err) < 0)
 		return reply_internal(rep, err);
 	if (id && res->rows == 0 && b->rows == 0)

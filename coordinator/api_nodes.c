@@ -258,19 +258,22 @@ static int parse_bundles(const zs_json *arr, struct hb *h, zs_error_t *err)
 		char f[64];
 		snprintf(f, sizeof(f), "bundles[%zu]", i);
 		if (json_only_keys(o, f, keys, err) < 0 ||
-		    zs_json_to_string(zs_json_get(o, "container"), HB, "bundles[].container", ZS_JSON_REQUIRED,
-				      &b->container, err) < 0 ||
+		    zs_json_to_string(zs_json_get(o, "container"), HB, "bundles[].container", 0, &b->container, err) <
+			0 ||
 		    zs_json_to_string(zs_json_get(o, "digest"), HB, "bundles[].digest", ZS_JSON_REQUIRED, &b->digest,
 				      err) < 0 ||
 		    zs_json_to_string(zs_json_get(o, "rootfs_digest"), HB, "bundles[].rootfs_digest", 0,
 				      &b->rootfs_digest, err) < 0 ||
-		    check_id(b->container, "bundles", i, err) < 0)
+		    (b->container && check_id(b->container, "bundles", i, err) < 0))
 			return -1;
+		if (b->container == NULL)
+			b->container = xstrdup("");
 		if (!valid_digest(b->digest) || (b->rootfs_digest && !valid_digest(b->rootfs_digest)))
 			return zs_make_error(err, -EINVAL, HB ": bundles[%zu]: not a digest", i);
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(h->b[j].container, b->container) == 0)
-				return zs_make_error(err, -EINVAL, HB ": bundles: `%s` twice", b->container);
+			if (strcmp(h->b[j].container, b->container) == 0 && strcmp(h->b[j].digest, b->digest) == 0)
+				return zs_make_error(err, -EINVAL, HB ": bundles: %s of `%s` twice", b->digest,
+						     b->container);
 	}
 	return 0;
 }

@@ -6,7 +6,7 @@
 ZS_COORD_SRCS := $(wildcard coordinator/*.c)
 ZS_COORD_OBJS := $(patsubst coordinator/%.c,$(BUILD)/obj/coordinator/%.o,$(ZS_COORD_SRCS))
 ZS_COORD_CFLAGS := -I/usr/include/postgresql
-ZS_COORD_LIBS := -lmicrohttpd -lsqlite3 -lpq -lgnutls -lpthread
+ZS_COORD_LIBS := -lmicrohttpd -lsqlite3 -lpq -lgnutls -lcurl -lpthread
 
 .PHONY: coordinator
 all: coordinator
@@ -28,3 +28,6 @@ install-coordinator: $(BUILD)/bin/zanshin-api
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BUILD)/bin/zanshin-api $(DESTDIR)$(PREFIX)/sbin/zanshin-api
 	install -m 0644 coordinator/zanshin-api.service $(DESTDIR)$(PREFIX)/lib/systemd/system/zanshin-api.service
+
+# the agent and the runtime talk to the coordinator (lib/coord_client.c)
+$(BUILD)/bin/zanshind $(BUILD)/bin/zanshin: ZS_LIBS += -lcurl
