@@ -29,6 +29,9 @@ struct agent {
 	struct agent_peer peers[AGENT_MAX_PEERS];
 	size_t n_peers;
 	void *tls; /* gnutls_certificate_credentials_t */
+	/* coordinator.c: --coordinator URL, --coordinator-name, --room, --drain-timeout */
+	char *coordinator, *coordinator_name, *room;
+	int drain_timeout;
 };
 
 /* ---- tls.c ---- */
@@ -125,6 +128,13 @@ int local_listen(struct agent *a, zs_error_t *err);
 void local_serve(struct agent *a, int fd);
 /* Ask the process running move M to cancel it (before its commit). */
 int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err);
+
+/* ---- coordinator.c ---- */
+/* The coordinator link's process: heartbeats, orders, reports; returns
+ * after SIGTERM (see --drain-timeout). */
+void coord_run(struct agent *a);
+/* A peer the coordinator told this node about (STATE_DIR/peers.json). */
+const struct agent_peer *coord_peer(struct agent *a, const char *name);
 
 /* ---- files ---- */
 bool valid_name(const char *s); /* a plain file or id: [A-Za-z0-9._+-]{1,128}, not . or .. */
