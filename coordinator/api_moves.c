@@ -159,12 +159,6 @@ static void order_free(struct order *o)
 	free(o->container), free(o->to), free(o->reason), free(o->key);
 }
 
-int moves_choose_target(struct coord *co, const char *container, const char *source, char **target, zs_error_t *err)
-{
-	return zs_make_error(err, -ENOSYS, "move %s: no target given and no scheduler in this zanshin-api: use --to",
-			     container);
-}
-
 /* the container's node, and checks of the target; -errno (EINVAL/ENOENT/
  * EBUSY) with the reason */
 static int order_check(struct coord *co, const struct order *o, char **source, zs_error_t *err)

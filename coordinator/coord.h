@@ -14,6 +14,8 @@
 #define COORD_MAX_ADMIN_CNS 32
 #define COORD_DEFAULT_PORT "7430"
 
+struct coord_policy;
+
 struct coord {
 	char *listen, *cert, *key, *ca, *db_url, *log, *log_format;
 	char *admin_cn[COORD_MAX_ADMIN_CNS]; /* certificate CNs that are admins, not nodes */
@@ -21,7 +23,8 @@ struct coord {
 	int node_timeout; /* seconds without a heartbeat: the node is down */
 	int heartbeat_s;  /* what agents are told to use */
 	struct db *db;
-	void *mhd; /* struct MHD_Daemon */
+	void *mhd;		     /* struct MHD_Daemon */
+	struct coord_policy *policy; /* scheduler and policy settings (cluster_view.h) */
 };
 
 enum who_role { WHO_NONE, WHO_NODE, WHO_VIEWER, WHO_ADMIN };

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_view.h"
 #include "coord.h"
 #include "zanshin/log.h"
 #include "zanshin/utils.h"
@@ -25,6 +26,7 @@ struct route {
 	int (*fn)(struct req *, struct reply *);
 };
 
+/* clang-format off */
 static const struct route routes[] = {
     {"GET", "nodes", WHO_VIEWER, api_nodes},	     {"GET", "nodes/*", WHO_VIEWER, api_node},
     {"POST", "nodes/*/drain", WHO_ADMIN, api_drain}, {"POST", "nodes/*/undrain", WHO_ADMIN, api_drain},
@@ -33,7 +35,14 @@ static const struct route routes[] = {
     {"GET", "moves", WHO_VIEWER, api_moves},	     {"GET", "moves/*", WHO_VIEWER, api_move},
     {"POST", "moves", WHO_ADMIN, api_move_create},   {"POST", "moves/*/report", WHO_NODE, api_move_report},
     {"GET", "audit", WHO_VIEWER, api_audit},
+    /* scheduler and timetable (api_place.c, api_timetable.c) */
+    {"GET", "place/*", WHO_VIEWER, api_place},
+    {"GET", "timetable", WHO_VIEWER, api_timetable_get},
+    {"GET", "timetable/*", WHO_VIEWER, api_timetable_get},
+    {"PUT", "timetable/*", WHO_ADMIN, api_timetable_put},
+    {"DELETE", "timetable/*", WHO_ADMIN, api_timetable_delete},
 };
+/* clang-format on */
 
 struct pending {
 	char *body;
@@ -201,6 +210,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	int status = 401;
 
 	if (p == NULL) {
+		int served;
+
+		if (strcmp(method, "GET") == 0 &&
+		    web_serve(co, c, url, &served) == 1) /* the page at / (static, no data) */
+			return served;
 		*ctx = xzalloc(sizeof(*p));
 		return MHD_YES;
 	}

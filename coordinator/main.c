@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster_view.h"
 #include "coord.h"
 #include "zanshin/log.h"
 #include "zanshin/utils.h"
@@ -38,12 +39,19 @@ static void usage(FILE *f)
 		   "                          (repeatable)\n"
 		   "  --node-timeout SECONDS  a node silent this long is down (default 15)\n"
 		   "  --heartbeat SECONDS     the heartbeat interval agents are told to use (default 3)\n"
+		   "  --weights K,L,M         scheduler weights of cost = k(C+M) - l(P+B) - mL (default 1,1,1)\n"
+		   "  --lead SECONDS          evacuate a node this long before its class (default 900)\n"
+		   "  --policies LIST         evacuate,drain,return-home or none (default evacuate,drain)\n"
+		   "  --max-moves-per-node N  concurrent moves from or to one node (default 1)\n"
+		   "  --max-moves N           concurrent moves in the cluster (default 4)\n"
+		   "  --policy-interval S     seconds between policy rounds, 0 = off (default 5)\n"
+		   "  --web-root DIR          the web page's files (default " ZS_WEB_ROOT ")\n"
 		   "  --log FILE              log file (default stderr)\n"
 		   "  --log-format text|json  (default text)\n"
 		   "  --help                  this text\n");
 }
 
-enum { O_LISTEN = 256, O_CERT, O_KEY, O_CA, O_DB, O_LOG, O_LOGFMT, O_ADMIN, O_NODET, O_HB, O_CONFIG };
+enum { O_LISTEN = 256, O_CERT, O_KEY, O_CA, O_DB, O_LOG, O_LOGFMT, O_ADMIN, O_NODET, O_HB, O_POLICY, O_CONFIG };
 
 static const struct option opts[] = {{"listen", 1, 0, O_LISTEN},
 				     {"cert", 1, 0, O_CERT},
@@ -55,6 +63,13 @@ static const struct option opts[] = {{"listen", 1, 0, O_LISTEN},
 				     {"admin-cn", 1, 0, O_ADMIN},
 				     {"node-timeout", 1, 0, O_NODET},
 				     {"heartbeat", 1, 0, O_HB},
+				     {"weights", 1, 0, O_POLICY},
+				     {"lead", 1, 0, O_POLICY},
+				     {"policies", 1, 0, O_POLICY},
+				     {"max-moves-per-node", 1, 0, O_POLICY},
+				     {"max-moves", 1, 0, O_POLICY},
+				     {"policy-interval", 1, 0, O_POLICY},
+				     {"web-root", 1, 0, O_POLICY},
 				     {"config", 1, 0, O_CONFIG},
 				     {"help", 0, 0, 'h'},
 				     {0, 0, 0, 0}};
@@ -70,7 +85,7 @@ static int seconds(const char *opt, const char *v, int *out, zs_error_t *err)
 	return 0;
 }
 
-static int set_opt(struct coord *co, int c, const char *v, zs_error_t *err)
+static int set_opt(struct coord *co, int c, const char *name, const char *v, zs_error_t *err)
 {
 	char **slot = NULL;
 
@@ -100,6 +115,8 @@ static int set_opt(struct coord *co, int c, const char *v, zs_error_t *err)
 		return seconds("node-timeout", v, &co->node_timeout, err);
 	case O_HB:
 		return seconds("heartbeat", v, &co->heartbeat_s, err);
+	case O_POLICY:
+		return coord_policy_opt(co->policy, name, v, err);
 	case O_ADMIN:
 		if (!valid_node_name(v))
 			return zs_make_error(err, -EINVAL, "--admin-cn `%s`: not a valid certificate name", v);
@@ -140,7 +157,7 @@ static int read_config(struct coord *co, const char *path, zs_error_t *err)
 				break;
 		if (opts[i].name == NULL)
 			return zs_make_error(err, -EINVAL, "%s: `%s`: unknown setting", path, name);
-		if (set_opt(co, opts[i].val, val, err) < 0)
+		if (set_opt(co, opts[i].val, name, val, err) < 0)
 			return zs_error_wrap(err, "%s", path);
 	}
 	return 0;
@@ -148,13 +165,13 @@ static int read_config(struct coord *co, const char *path, zs_error_t *err)
 
 static int parse_args(struct coord *co, int argc, char **argv, zs_error_t *err)
 {
-	int c;
+	int c, idx = 0;
 
 	opterr = 0;
 	for (int i = 1; i < argc - 1; i++) /* the file first: flags override it */
 		if (strcmp(argv[i], "--config") == 0 && read_config(co, argv[i + 1], err) < 0)
 			return -1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			exit(0);
@@ -164,7 +181,7 @@ static int parse_args(struct coord *co, int argc, char **argv, zs_error_t *err)
 		if (c < O_LISTEN || c > O_CONFIG)
 			return zs_make_error(err, -EINVAL, "unknown or incomplete option `%s` (see --help)",
 					     argv[optind - 1]);
-		if (set_opt(co, c, optarg, err) < 0)
+		if (set_opt(co, c, opts[idx].name, optarg, err) < 0)
 			return -1;
 	}
 	if (co->log_format && strcmp(co->log_format, "text") != 0 && strcmp(co->log_format, "json") != 0)
@@ -200,6 +217,7 @@ static int serve(struct coord *co, zs_error_t *err)
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (nodes_mark_down(co, &e) < 0)
 			zs_log("error", "marking silent nodes down: %s", zs_error_msg(e));
+		policy_round(co); /* cluster_view.h: evacuate, drain, return home */
 	}
 	zs_log("info", "zanshin-api: signal %d, stopping", sig);
 	http_stop(co);
@@ -213,6 +231,7 @@ int main(int argc, char **argv)
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
+	co.policy = coord_policy_new();
 	if (parse_args(&co, argc, argv, &err) < 0)
 		goto fail;
 	if (zs_log_init(co.log, co.log_format && strcmp(co.log_format, "json") == 0 ? ZS_LOG_JSON : ZS_LOG_TEXT, false,

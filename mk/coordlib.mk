@@ -30,3 +30,14 @@ $(BUILD)/bench/placement: bench/placement.c $(BUILD)/lib/libzanshin-coord.a $(BU
 	$(CC) $(ZS_CFLAGS) $(CFLAGS) -Icoordinator -o $@ $< $(ZS_COORDLIB_LIBS) $(ZS_LIBS)
 
 -include $(ZS_COORDLIB_OBJS:.o=.d)
+
+# zanshin-api links the libraries above (coordinator/*.c are all built into it)
+$(BUILD)/bin/zanshin-api: ZS_COORD_LIBS += -lical -lm
+$(BUILD)/obj/coordinator/main.o $(BUILD)/obj/coordinator/web.o: CFLAGS += -DZS_WEB_ROOT='"$(PREFIX)/share/zanshin-api/web"'
+
+.PHONY: install-web
+install: install-web
+install-web:
+	install -d $(DESTDIR)$(PREFIX)/share/zanshin-api/web
+	install -m 0644 coordinator/web/index.html coordinator/web/app.js coordinator/web/style.css \
+		$(DESTDIR)$(PREFIX)/share/zanshin-api/web/
