@@ -316,8 +316,10 @@ static int weights(struct coord_policy *p, const char *v, zs_error_t *err)
 		w.l = strtod(end + 1, &end);
 	if (*end == ',')
 		w.m = strtod(end + 1, &end);
-	if (*end || zs_sched_weights_check(&w, err) < 0)
+	if (*end)
 		return zs_make_error(err, -EINVAL, "--weights `%s`: K,L,M: three numbers >= 0", v);
+	if (zs_sched_weights_check(&w, err) < 0)
+		return zs_error_wrap(err, "--weights `%s`", v);
 	p->w = w;
 	return 0;
 }

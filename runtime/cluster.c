@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cluster_sched.h"
 #include "zanshin/coord_client.h"
 #include "zanshin/json.h"
 #include "zanshin/utils.h"
@@ -29,7 +30,10 @@ enum {
 	O_KEYID,
 	O_WAIT,
 	O_TIMEOUT,
-	O_CONTAINER
+	O_CONTAINER,
+	O_EXPLAIN, /* place, timetable: runtime/cluster_sched.c */
+	O_FROM,
+	O_ROOM
 };
 
 static const struct zs_optdef opts[] = {
@@ -47,13 +51,16 @@ static const struct zs_optdef opts[] = {
     {"wait", 0, false, O_WAIT, "move: wait until the move has ended; fail when it failed"},
     {"timeout", 0, true, O_TIMEOUT, "move --wait: give up after SECONDS (default 600)"},
     {"container", 0, true, O_CONTAINER, "moves: only this container's"},
+    {"explain", 0, false, O_EXPLAIN, "place: every node's terms of the cost, and why others are left out"},
+    {"from", 0, true, O_FROM, "place: as if leaving NODE (default: where it runs)"},
+    {"room", 0, true, O_ROOM, "timetable import|show: the room or node label"},
     {NULL, 0, false, 0, NULL},
 };
 
 struct copts {
 	struct zs_coord_client c;
-	const char *format, *to, *reason, *key_id, *token_file, *container;
-	bool wait;
+	const char *format, *to, *reason, *key_id, *token_file, *container, *from, *room;
+	bool wait, explain;
 	long timeout;
 	zs_error_t *err;
 };
@@ -70,6 +77,14 @@ static int on_opt(int id, const char *v, void *data)
 
 	if (id == O_WAIT) {
 		o->wait = zs_opt_bool(v);
+		return 0;
+	}
+	if (id == O_EXPLAIN) {
+		o->explain = zs_opt_bool(v);
+		return 0;
+	}
+	if (id == O_FROM || id == O_ROOM) {
+		*(id == O_FROM ? &o->from : &o->room) = v;
 		return 0;
 	}
 	if (id == O_TIMEOUT) {
@@ -365,10 +380,17 @@ static int run_sub(struct copts *o, const char *sub, int nargs, char **args, zs_
 		return check_word("node", args[0], err) < 0 ? -1 : do_drain(o, args[0], sub[0] == 'd', err);
 	if (strcmp(sub, "audit") == 0 && nargs == 0)
 		return get(o, "/v1/audit", table_audit, err);
+	if (strcmp(sub, "place") == 0 && nargs == 1) /* runtime/cluster_sched.c */
+		return check_word("container", args[0], err) < 0 || (o->from && check_word("node", o->from, err) < 0)
+			   ? -1
+			   : zs_cluster_place(&o->c, strcmp(o->format, "json") == 0, o->explain, o->from, args[0], err);
+	if (strcmp(sub, "timetable") == 0)
+		return zs_cluster_timetable(&o->c, strcmp(o->format, "json") == 0, o->room, nargs, args, err);
 	return zs_make_error(
 	    err, -EINVAL,
 	    "cluster: expected nodes | containers | remnants [ID] | moves [MOVE] | move ID [--to NODE] "
-	    "| drain NODE | undrain NODE | audit (see zanshin cluster --help)");
+	    "| drain NODE | undrain NODE | audit | place ID [--explain] | timetable import FILE.ics --room R | "
+	    "timetable show [ROOM] | timetable delete ROOM (see zanshin cluster --help)");
 }
 
 /* the subcommand's positional arguments, with options anywhere among them */
@@ -406,7 +428,8 @@ ZS_VERB(cluster)
 	if (ret == ZS_CLI_HELP || (ret == 0 && first >= argc)) {
 		zs_print_usage("cluster",
 			       "nodes | containers | remnants [ID] | moves [MOVE] | move ID [--to NODE] [--wait] | "
-			       "drain NODE | undrain NODE | audit",
+			       "drain NODE | undrain NODE | audit | place ID [--explain] | "
+			       "timetable import FILE.ics --room R | timetable show [ROOM] | timetable delete ROOM",
 			       "the cluster as the coordinator (zanshin-api) sees it, and its orders", opts);
 		return ret == ZS_CLI_HELP ? 0 : zs_make_error(err, -EINVAL, "cluster: a subcommand is required");
 	}
