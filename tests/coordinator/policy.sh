@@ -124,6 +124,30 @@ sleep 3
 out=$(zc place "$CR_CID" --explain -f json)
 [ "$(jq -r '.nodes[] | select(.node == "A") | .reason' <<<"$out")" = class-soon ] &&
 	t_ok "A is excluded from placement until its class is over" || t_fail "A excluded" "$out"
+# the web page after the moves: nodes with class state, where the container
+# and its remnants are, the moves with their metrics and the plot
+if command -v chromium >/dev/null; then
+	tok=$(head -1 "$CR_T/admin.tok")
+	CH=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
+		--disable-component-update --disable-sync --user-data-dir="$CR_T/chrome" --ignore-certificate-errors
+		--virtual-time-budget=8000 --window-size=1100,1400)
+	kn timeout 90 "${CH[@]}" --dump-dom "$URL/#token=$tok" >"$CR_T/dom.html" 2>"$CR_T/chrome.err"
+	grep -q "class=\"next-class\">Operating systems in" "$CR_T/dom.html" && grep -q "data-node=\"C\"" "$CR_T/dom.html" &&
+		t_ok "web page: the nodes, A's class next" || t_fail "web page: nodes" "$(grep -o 'id="status"[^<]*' "$CR_T/dom.html")"
+	grep -q "data-container=\"$CR_CID\"><td>$CR_CID</td><td class=\"runs-on\">B</td>" "$CR_T/dom.html" &&
+		grep -q "class=\"remnants\">A: [0-9]* + Bundle, B: [0-9]* + Bundle" "$CR_T/dom.html" &&
+		t_ok "web page: $CR_CID on B, remnants on A and B" || t_fail "web page: container" "$(grep -o 'data-container=.\{0,300\}' "$CR_T/dom.html")"
+	grep -q 'data-moves="3"' "$CR_T/dom.html" && [ "$(grep -o '<rect class="bytes"' "$CR_T/dom.html" | wc -l)" = 3 ] &&
+		[ "$(grep -o '<rect class="down"' "$CR_T/dom.html" | wc -l)" = 3 ] &&
+		t_ok "web page: the plot has bytes and downtime of the 3 moves" || t_fail "web page: plot" "$(grep -o '<svg.\{0,300\}' "$CR_T/dom.html")"
+	grep -q "evacuate: a class starts on A" "$CR_T/dom.html" && t_ok "web page: the policy's move and its reason" ||
+		t_fail "web page: moves"
+	kn timeout 90 "${CH[@]}" --screenshot="$CR_TOP/build/test-logs/coordinator-policy-web.png" "$URL/#token=$tok" >/dev/null 2>&1
+	[ -s "$CR_TOP/build/test-logs/coordinator-policy-web.png" ] && t_ok "web page: screenshot in build/test-logs/coordinator-policy-web.png" ||
+		t_fail "web page: screenshot"
+else
+	t_skip "web page in headless Chromium" "chromium not installed (scripts/deps.sh installs it)"
+fi
 ag_kill A TERM
 ag_kill B TERM
 ag_kill C TERM
