@@ -16,7 +16,7 @@ int moves_choose_target(struct coord *co, const char *container, const char *sou
 	struct cluster_view v;
 	int i;
 
-	if (cv_load(co, (int64_t) coord_now(), &v, err) < 0)
+	if (cv_load(co, (int64_t) coord_now(), false, &v, err) < 0)
 		return -EIO;
 	i = cv_place(co, &v, container, source, &nodes, NULL, err);
 	if (i >= 0)
@@ -105,6 +105,7 @@ int api_place(struct req *r, struct reply *rep)
 	const char *id = r->parts[1], *from = req_query(r, "from"), *ex_q = req_query(r, "explain");
 	cleanup_free struct zs_sched_node *nodes = NULL;
 	cleanup_error zs_error_t err = NULL;
+	cleanup_dbres struct db_result *where = NULL;
 	struct zs_sched_explain ex = {0};
 	struct cluster_view v;
 	const char *source;
@@ -114,7 +115,16 @@ int api_place(struct req *r, struct reply *rep)
 		return reply_error(rep, 400, "container `%s`: not a valid container id", id);
 	if (from && !valid_node_name(from))
 		return reply_error(rep, 400, "from `%s`: not a valid node name", from);
-	if (cv_load(r->co, (int64_t) coord_now(), &v, &err) < 0)
+	source = from;
+	if (source == NULL) {
+		const char *p[] = {id};
+		cleanup_error zs_error_t e = NULL;
+
+		if (db_exec(r->co->db, "SELECT node FROM containers WHERE id = $1", p, 1, &where, &e) == 0 &&
+		    where->rows == 1)
+			source = db_cell(where, 0, "node");
+	}
+	if (cv_load(r->co, (int64_t) coord_now(), false, &v, &err) < 0)
 		return reply_internal(rep, err);
 	i = cv_place(r->co, &v, id, from, &nodes, &ex, &err);
 	if (i == -EIO) {
@@ -122,10 +132,6 @@ int api_place(struct req *r, struct reply *rep)
 		zs_sched_explain_free(&ex);
 		return reply_internal(rep, err);
 	}
-	source = from;
-	for (size_t k = 0; source == NULL && k < v.nc; k++)
-		if (strcmp(v.c[k].id, id) == 0)
-			source = v.c[k].node;
 	ret = place_reply(rep, id, source, &v, i, &ex, ex_q && strcmp(ex_q, "0") != 0, err);
 	cv_free(&v);
 	zs_sched_explain_free(&ex);

@@ -39,12 +39,18 @@ struct cv_node *cv_find(const struct cluster_view *v, const char *name)
 	return bsearch(&key, v->n, v->nn, sizeof(*v->n), node_cmp);
 }
 
+static int container_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cv_container *) a)->id, ((const struct cv_container *) b)->id);
+}
+
 static struct cv_container *find_container(const struct cluster_view *v, const char *id)
 {
-	for (size_t i = 0; i < v->nc; i++)
-		if (strcmp(v->c[i].id, id) == 0)
-			return &v->c[i];
-	return NULL;
+	struct cv_container key = {.id = (char *) id};
+
+	if (v->nc == 0)
+		return NULL;
+	return bsearch(&key, v->c, v->nc, sizeof(*v->c), container_cmp);
 }
 
 static int load_nodes(struct coord *co, struct cluster_view *v, zs_error_t *err)
@@ -118,48 +124,59 @@ static int load_containers(struct coord *co, struct cluster_view *v, zs_error_t 
 		c->node = xstrdup(cell(r, i, "node"));
 		c->memory = strtoull(cell(r, i, "memory"), NULL, 10);
 	}
+	qsort(v->c, v->nc, sizeof(*v->c), container_cmp);
 	return 0;
 }
 
-/* Moves in flight (per node, per container) and failures in a row. */
-static int load_moves(struct coord *co, struct cluster_view *v, zs_error_t *err)
+/* Moves in flight: per node (source and target) and per container. */
+static int load_active(struct coord *co, struct cluster_view *v, zs_error_t *err)
+{
+	cleanup_dbres struct db_result *r = NULL;
+
+	if (db_exec(co->db,
+		    "SELECT container, source, target FROM moves WHERE state IN ('pending', 'ordered', 'running')",
+		    NULL, 0, &r, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r->rows; i++) {
+		struct cv_node *s = cv_find(v, cell(r, i, "source")), *t = cv_find(v, cell(r, i, "target"));
+		struct cv_container *c = find_container(v, cell(r, i, "container"));
+
+		if (s)
+			s->moving++;
+		if (t)
+			t->moving++;
+		if (c)
+			c->moving = true;
+	}
+	return 0;
+}
+
+/* Failed moves in a row (newest first, until one that did not fail). */
+static int load_failures(struct coord *co, struct cluster_view *v, zs_error_t *err)
 {
 	cleanup_dbres struct db_result *r = NULL;
 	const char *last = "";
 	bool streak = false;
 
 	if (db_exec(co->db,
-		    "SELECT container, source, target, state, updated FROM moves ORDER BY container, created "
-		    "DESC, id DESC",
+		    "SELECT container, state, updated FROM moves WHERE state NOT IN ('pending', 'ordered', 'running') "
+		    "ORDER BY container, created DESC, id DESC",
 		    NULL, 0, &r, err) < 0)
 		return -1;
 	for (size_t i = 0; i < r->rows; i++) {
 		const char *st = cell(r, i, "state");
-		struct cv_container *c = find_container(v, cell(r, i, "container"));
-		bool active = strcmp(st, "pending") == 0 || strcmp(st, "ordered") == 0 || strcmp(st, "running") == 0;
-		bool fail = strcmp(st, "failed") == 0 || strcmp(st, "rolled-back") == 0;
+		struct cv_container *c;
 
 		if (strcmp(last, cell(r, i, "container")) != 0) {
 			last = cell(r, i, "container");
-			streak = true; /* newest first: count failures until a success */
+			streak = true;
 		}
-		if (active) {
-			struct cv_node *s = cv_find(v, cell(r, i, "source")), *t = cv_find(v, cell(r, i, "target"));
-
-			if (s)
-				s->moving++;
-			if (t)
-				t->moving++;
-			if (c)
-				c->moving = true;
-			continue;
-		}
-		if (!fail)
+		if (strcmp(st, "failed") != 0 && strcmp(st, "rolled-back") != 0)
 			streak = false;
-		if (c && fail && streak) {
-			if (c->failures++ == 0)
-				c->last_failure = (int64_t) atof(cell(r, i, "updated"));
-		}
+		if (!streak || (c = find_container(v, last)) == NULL)
+			continue;
+		if (c->failures++ == 0)
+			c->last_failure = (int64_t) atof(cell(r, i, "updated"));
 	}
 	return 0;
 }
@@ -184,7 +201,7 @@ static int load_homes(struct coord *co, struct cluster_view *v, zs_error_t *err)
 	return 0;
 }
 
-int cv_load(struct coord *co, int64_t now, struct cluster_view *v, zs_error_t *err)
+int cv_load(struct coord *co, int64_t now, bool all, struct cluster_view *v, zs_error_t *err)
 {
 	int64_t lead = co->policy ? co->policy->pol.lead : 0, horizon = ZS_TT_DAY;
 
@@ -192,8 +209,9 @@ int cv_load(struct coord *co, int64_t now, struct cluster_view *v, zs_error_t *e
 	v->now = now;
 	if (lead + 60 > horizon)
 		horizon = lead + 60;
-	if (load_nodes(co, v, err) < 0 || load_classes(co, v, horizon, err) < 0 || load_containers(co, v, err) < 0 ||
-	    load_moves(co, v, err) < 0 || load_homes(co, v, err) < 0) {
+	if (load_nodes(co, v, err) < 0 || load_classes(co, v, horizon, err) < 0 ||
+	    (all && load_containers(co, v, err) < 0) || load_active(co, v, err) < 0 ||
+	    (all && (load_failures(co, v, err) < 0 || load_homes(co, v, err) < 0))) {
 		cv_free(v);
 		return zs_error_wrap(err, "reading the cluster");
 	}
@@ -270,6 +288,8 @@ int cv_place(struct coord *co, const struct cluster_view *v, const char *contain
 	struct zs_sched_request req = {.container = container, .source = source};
 	struct zs_sched_weights w = ZS_SCHED_WEIGHTS_DEFAULT;
 
+	cleanup_dbres struct db_result *r = NULL;
+
 	if (co->policy)
 		w = co->policy->w;
 	*nodes = xzalloc((v->nn ? v->nn : 1) * sizeof(**nodes));
@@ -277,6 +297,16 @@ int cv_place(struct coord *co, const struct cluster_view *v, const char *contain
 		req.mem_need = c->memory;
 		if (req.source == NULL)
 			req.source = c->node;
+	} else {
+		const char *p[] = {container};
+
+		if (db_exec(co->db, "SELECT node, memory FROM containers WHERE id = $1", p, 1, &r, err) < 0)
+			return -EIO;
+		if (r->rows == 1) {
+			req.mem_need = strtoull(cell(r, 0, "memory"), NULL, 10);
+			if (req.source == NULL)
+				req.source = db_cell(r, 0, "node");
+		}
 	}
 	if (cv_sched_input(co, v, container, *nodes, holds, &req.gens_total, err) < 0)
 		return -EIO;

@@ -55,7 +55,9 @@ struct coord_policy *coord_policy_new(void);
  * `--max-moves N`, `--policy-interval S`, `--web-root DIR` */
 int coord_policy_opt(struct coord_policy *p, const char *name, const char *value, zs_error_t *err);
 
-int cv_load(struct coord *co, int64_t now, struct cluster_view *v, zs_error_t *err);
+/* ALL: containers, failures and homes too (the policies); without, what
+ * placing one container needs (nodes, classes, moves in flight). */
+int cv_load(struct coord *co, int64_t now, bool all, struct cluster_view *v, zs_error_t *err);
 void cv_free(struct cluster_view *v);
 struct cv_node *cv_find(const struct cluster_view *v, const char *name);
 

@@ -120,7 +120,7 @@ void policy_round(struct coord *co)
 	if (p == NULL || p->interval == 0 || now - p->last_round < p->interval)
 		return;
 	p->last_round = now;
-	if (cv_load(co, (int64_t) now, &v, &err) < 0) {
+	if (cv_load(co, (int64_t) now, true, &v, &err) < 0) {
 		zs_log("error", "policy: %s", zs_error_msg(err));
 		return;
 	}
