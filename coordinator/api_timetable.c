@@ -53,6 +53,9 @@ int api_timetable_put(struct req *r, struct reply *rep)
 	if (zs_tt_parse(r->body, r->len, name, room, &tt, &err) < 0)
 		return reply_bad(rep, err);
 	n = zs_tt_classes(tt, now - ZS_TT_DAY, now + TT_IMPORT_SPAN, &v);
+	if (n >= ZS_TT_MAX_OCC)
+		return reply_error(rep, 400, "%s: more than %d classes in a year: not a class timetable", name,
+				   ZS_TT_MAX_OCC - 1);
 	detail = xasprintf("%zu events, %zu classes in the next year", zs_tt_event_count(tt), n);
 	if (db_tx_begin(r->co->db, &err) < 0)
 		return reply_internal(rep, err);

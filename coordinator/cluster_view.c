@@ -260,8 +260,8 @@ int cv_sched_input(struct coord *co, const struct cluster_view *v, const char *c
 	    db_exec(co->db, "SELECT COUNT(DISTINCT image_id) AS n FROM remnants WHERE container = $1", p, 1, &t, err) <
 		0 ||
 	    db_exec(co->db,
-		    "SELECT node FROM bundles WHERE container = $1 OR digest = (SELECT bundle_digest FROM containers "
-		    "WHERE id = $1)",
+		    "SELECT node FROM bundles WHERE container = $1 UNION SELECT node FROM bundles WHERE digest = "
+		    "(SELECT bundle_digest FROM containers WHERE id = $1)",
 		    p, 1, &b, err) < 0)
 		return -1;
 	for (size_t i = 0; i < g->rows; i++) {

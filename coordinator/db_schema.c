@@ -82,6 +82,12 @@ static const char *const migrations[] = {
     "  target TEXT,"
     "  detail TEXT);"
     "CREATE INDEX audit_by_ts ON audit(ts);",
+    /* 2: placing a container reads its remnants and Bundles by container
+     * (and Bundles by digest), and classes by room and time (api_place.c) */
+    "CREATE INDEX remnants_by_container ON remnants(container, node);"
+    "CREATE INDEX bundles_by_container ON bundles(container);"
+    "CREATE INDEX bundles_by_digest ON bundles(digest);"
+    "CREATE INDEX timetable_by_room ON timetable_events(room, starts);",
 };
 
 static int apply(struct db *d, int version, const char *sql, zs_error_t *err)

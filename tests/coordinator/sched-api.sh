@@ -127,6 +127,9 @@ t_check "$B: a JSON file is not iCalendar: refused, named" sh -c '[ "$1" != 0 ] 
 sed 's/DTSTART:/DTSTART;TZID=Mars\/Olympus:/; s/DTSTART;TZID=Mars\/Olympus:\([0-9T]*\)Z/DTSTART;TZID=Mars\/Olympus:\1/' "$T/n2.ics" >"$T/tz.ics"
 out=$(zc timetable import "$T/tz.ics" --room N2 2>&1); rc=$?
 t_check "$B: an unknown TZID: refused, named" sh -c '[ "$1" != 0 ] && echo "$2" | grep -q "Mars/Olympus"' _ $rc "$out"
+ics spam Spam $((now + 600)) $((now + 630)) "RRULE:FREQ=MINUTELY" >"$T/spam.ics"
+out=$(zc timetable import "$T/spam.ics" --room N2 2>&1); rc=$?
+t_check "$B: a rule with a class every minute is refused (not a class timetable)" sh -c '[ "$1" != 0 ] && echo "$2" | grep -q "more than 99999 classes"' _ $rc "$out"
 t_check "$B: after the refused imports N2's timetable is unchanged (10 classes in 70 days)" \
 	test "$(api "$ADMIN" GET "/v1/timetable/N2?to=$((now + 70 * 86400))" | cut -d' ' -f2- | jq '.classes | length')" = 10
 t_check "$B: a viewer cannot import a timetable (403)" \
