@@ -107,7 +107,7 @@ int api_place(struct req *r, struct reply *rep)
 	cleanup_error zs_error_t err = NULL;
 	cleanup_dbres struct db_result *where = NULL;
 	struct zs_sched_explain ex = {0};
-	struct cluster_view v;
+	const struct cluster_view *v;
 	const char *source;
 	int i, ret;
 
@@ -124,16 +124,17 @@ int api_place(struct req *r, struct reply *rep)
 		    where->rows == 1)
 			source = db_cell(where, 0, "node");
 	}
-	if (cv_load(r->co, (int64_t) coord_now(), false, &v, &err) < 0)
+	v = cv_cached_lock(r->co, &err);
+	if (v == NULL)
 		return reply_internal(rep, err);
-	i = cv_place(r->co, &v, id, from, &nodes, &ex, &err);
+	i = cv_place(r->co, v, id, from, &nodes, &ex, &err);
 	if (i == -EIO) {
-		cv_free(&v);
+		cv_cached_unlock(r->co);
 		zs_sched_explain_free(&ex);
 		return reply_internal(rep, err);
 	}
-	ret = place_reply(rep, id, source, &v, i, &ex, ex_q && strcmp(ex_q, "0") != 0, err);
-	cv_free(&v);
+	ret = place_reply(rep, id, source, v, i, &ex, ex_q && strcmp(ex_q, "0") != 0, err);
+	cv_cached_unlock(r->co);
 	zs_sched_explain_free(&ex);
 	return ret;
 }

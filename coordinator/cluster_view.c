@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,53 @@ int cv_place(struct coord *co, const struct cluster_view *v, const char *contain
 	return zs_sched_place(*nodes, holds, v->nn, &req, &w, ex, err);
 }
 
+/* ---- the cached placement view ---- */
+
+struct cv_cache {
+	pthread_mutex_t lock;
+	struct cluster_view v;
+	double at;
+	bool have;
+};
+
+const struct cluster_view *cv_cached_lock(struct coord *co, zs_error_t *err)
+{
+	struct cv_cache *c = co->policy->cache;
+	double now = coord_now();
+
+	pthread_mutex_lock(&c->lock);
+	if (c->have && now - c->at < CV_CACHE_AGE && now >= c->at)
+		return &c->v;
+	if (c->have)
+		cv_free(&c->v);
+	c->have = false;
+	if (cv_load(co, (int64_t) now, false, &c->v, err) < 0) {
+		pthread_mutex_unlock(&c->lock);
+		return NULL;
+	}
+	c->have = true;
+	c->at = now;
+	return &c->v;
+}
+
+void cv_cache_invalidate(struct coord *co)
+{
+	struct cv_cache *c = co->policy ? co->policy->cache : NULL;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->have)
+		cv_free(&c->v);
+	c->have = false;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cv_cached_unlock(struct coord *co)
+{
+	pthread_mutex_unlock(&co->policy->cache->lock);
+}
+
 /* ---- settings ---- */
 
 struct coord_policy *coord_policy_new(void)
@@ -322,6 +370,8 @@ struct coord_policy *coord_policy_new(void)
 	p->w = (struct zs_sched_weights) ZS_SCHED_WEIGHTS_DEFAULT;
 	p->pol = (struct zs_pol_settings) ZS_POL_SETTINGS_DEFAULT;
 	p->interval = 5;
+	p->cache = xzalloc(sizeof(*p->cache));
+	pthread_mutex_init(&p->cache->lock, NULL);
 	return p;
 }
 

@@ -20,7 +20,8 @@ struct coord_policy {
 	struct zs_pol_settings pol;
 	int interval; /* seconds between policy rounds; 0: policies off */
 	double last_round;
-	char *web_root; /* static files of the page at / */
+	char *web_root;		/* static files of the page at / */
+	struct cv_cache *cache; /* the view GET /v1/place reads (cv_cached_lock) */
 };
 
 struct cv_node {
@@ -60,6 +61,16 @@ int coord_policy_opt(struct coord_policy *p, const char *name, const char *value
 int cv_load(struct coord *co, int64_t now, bool all, struct cluster_view *v, zs_error_t *err);
 void cv_free(struct cluster_view *v);
 struct cv_node *cv_find(const struct cluster_view *v, const char *name);
+
+/* The placement view (nodes, classes, moves in flight) at most
+ * CV_CACHE_AGE seconds old, locked until cv_cached_unlock(): GET /v1/place
+ * answers from it instead of reading every node for every request.
+ * Orders (moves_choose_target, the policy loop) read the database. */
+#define CV_CACHE_AGE 1.0
+const struct cluster_view *cv_cached_lock(struct coord *co, zs_error_t *err);
+void cv_cached_unlock(struct coord *co);
+/* after a write other than a heartbeat (drain, timetable, moves) */
+void cv_cache_invalidate(struct coord *co);
 
 /* The scheduler's input for one container: nodes (parallel to v->n) and
  * what each holds of CONTAINER; *GENS_TOTAL its generations in all. */

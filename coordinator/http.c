@@ -160,6 +160,8 @@ static void dispatch(struct req *r, struct reply *rep)
 			continue;
 		if (allowed(&routes[i], &r->who, rep) == 1)
 			routes[i].fn(r, rep);
+		if (strcmp(r->method, "GET") != 0 && strcmp(parts[1], "heartbeat") != 0)
+			cv_cache_invalidate(r->co); /* placement sees drains, timetables, moves at once */
 		return;
 	}
 	if (path_known(parts + 1, n - 1))

@@ -101,6 +101,7 @@ static void run_orders(struct coord *co, struct cluster_view *v, const struct zs
 			zs_log("error", "policy: ordering %s -> %s: %s", o->container, to, zs_error_msg(err));
 			continue;
 		}
+		cv_cache_invalidate(co);
 		t = cv_find(v, to); /* this round's later choices see the move */
 		if (t)
 			t->moving++;
