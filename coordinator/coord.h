@@ -21,7 +21,9 @@ struct coord {
 	int node_timeout; /* seconds without a heartbeat: the node is down */
 	int heartbeat_s;  /* what agents are told to use */
 	struct db *db;
-	void *mhd; /* struct MHD_Daemon */
+	void *mhd;     /* struct MHD_Daemon */
+	char *replica; /* HOST:PID, this replica's name */
+	bool leader_thread;
 };
 
 enum who_role { WHO_NONE, WHO_NODE, WHO_VIEWER, WHO_ADMIN };
@@ -92,6 +94,13 @@ int moves_take_orders(struct coord *co, const char *node, zs_jgen *g, zs_error_t
 /* The target of a move ordered without one.  The scheduler (sched.c,
  * engineer h6) replaces this; until then an error says so. */
 int moves_choose_target(struct coord *co, const char *container, const char *source, char **target, zs_error_t *err);
+
+/* ---- leader.c ---- */
+int leader_start(struct coord *co, zs_error_t *err);
+void leader_stop(struct coord *co);
+/* Does this replica lead (run the policies)?  Always with SQLite. */
+bool coord_is_leader(struct coord *co);
+int api_status(struct req *r, struct reply *rep); /* GET /v1/status */
 
 /* ---- util ---- */
 double coord_now(void);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
 #include "zanshin/utils.h"
@@ -84,6 +85,8 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_by_ts ON audit(ts);",
 };
 
+static int migrate_locked(struct db *d, zs_error_t *err);
+
 static int apply(struct db *d, int version, const char *sql, zs_error_t *err)
 {
 	char v[16];
@@ -100,7 +103,28 @@ static int apply(struct db *d, int version, const char *sql, zs_error_t *err)
 	return 0;
 }
 
+/* Replicas starting together on one PostgreSQL migrate one at a time. */
+static int schema_lock(struct db *d, bool lock, zs_error_t *err)
+{
+	if (strcmp(db_kind(d), "postgresql") != 0)
+		return 0;
+	return db_exec(d, lock ? "SELECT pg_advisory_lock(7427013)" : "SELECT pg_advisory_unlock(7427013)", NULL, 0,
+		       NULL, err);
+}
+
 int db_migrate(struct db *d, zs_error_t *err)
+{
+	cleanup_error zs_error_t e2 = NULL;
+	int r;
+
+	if (schema_lock(d, true, err) < 0)
+		return -1;
+	r = migrate_locked(d, err);
+	schema_lock(d, false, &e2); /* the session's end releases it anyway */
+	return r;
+}
+
+static int migrate_locked(struct db *d, zs_error_t *err)
 {
 	int have, n = (int) (sizeof(migrations) / sizeof(migrations[0]));
 

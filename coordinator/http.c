@@ -33,7 +33,7 @@ static const struct route routes[] = {
     {"GET", "remnants", WHO_VIEWER, api_remnants},   {"GET", "remnants/*", WHO_VIEWER, api_remnants},
     {"GET", "moves", WHO_VIEWER, api_moves},	     {"GET", "moves/*", WHO_VIEWER, api_move},
     {"POST", "moves", WHO_ADMIN, api_move_create},   {"POST", "moves/*/report", WHO_NODE, api_move_report},
-    {"GET", "audit", WHO_VIEWER, api_audit},
+    {"GET", "audit", WHO_VIEWER, api_audit},	     {"GET", "status", WHO_VIEWER, api_status},
 };
 
 struct pending {

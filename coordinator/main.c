@@ -192,7 +192,7 @@ static int serve(struct coord *co, zs_error_t *err)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
-	if (http_start(co, err) < 0)
+	if (leader_start(co, err) < 0 || http_start(co, err) < 0)
 		return -1;
 	zs_log("info", "zanshin-api serving https://%s/v1/ (database %s)", co->listen, db_kind(co->db));
 	while (sig != SIGTERM && sig != SIGINT) {
@@ -203,6 +203,7 @@ static int serve(struct coord *co, zs_error_t *err)
 	}
 	zs_log("info", "zanshin-api: signal %d, stopping", sig);
 	http_stop(co);
+	leader_stop(co);
 	return 0;
 }
 
