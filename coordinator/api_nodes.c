@@ -124,6 +124,7 @@ struct hb_bundle {
 };
 struct hb {
 	char *address, *room;
+	char *inventory; /* sha256 of containers, remnants, bundles as sent */
 	double cpu;
 	int64_t mem_used, mem_total;
 	bool stopping;
@@ -143,7 +144,7 @@ static void hb_free(struct hb *h)
 		free(h->g[i].container), free(h->g[i].image_id), free(h->g[i].parent_id);
 	for (size_t i = 0; i < h->n_b; i++)
 		free(h->b[i].container), free(h->b[i].digest), free(h->b[i].rootfs_digest);
-	free(h->c), free(h->g), free(h->b), free(h->address), free(h->room);
+	free(h->c), free(h->g), free(h->b), free(h->address), free(h->room), free(h->inventory);
 }
 
 static bool valid_digest(const char *s)
@@ -292,6 +293,25 @@ static int parse_array(const zs_json *o, const char *key, int (*fn)(const zs_jso
 	return fn(a, h, err);
 }
 
+/* what the inventory rows are made of, to skip rewriting them unchanged */
+static char *inventory_digest(const zs_json *o)
+{
+	static const char *const keys[] = {"containers", "remnants", "bundles"};
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *text = NULL;
+
+	zs_jgen_array_open(g);
+	for (size_t i = 0; i < 3; i++) {
+		if (zs_json_get(o, keys[i]))
+			zs_jgen_value(g, zs_json_get(o, keys[i]));
+		else
+			zs_jgen_null(g);
+	}
+	zs_jgen_array_close(g);
+	text = zs_jgen_result(g, NULL);
+	return sha256_hex(text);
+}
+
 static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 {
 	static const char *const keys[] = {"address",  "room",	     "cpu",	 "mem_used", "mem_total",
@@ -318,27 +338,32 @@ static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 		return zs_make_error(err, -EINVAL, HB ": address: `%s` is not HOST:PORT", h->address);
 	if (h->room && !valid_node_name(h->room))
 		return zs_make_error(err, -EINVAL, HB ": room: `%s` is not a valid room name", h->room);
+	h->inventory = inventory_digest(o);
 	return 0;
 }
 
 static int hb_store_node(struct coord *co, const char *node, const struct hb *h, const char *now, bool *fresh,
-			 zs_error_t *err)
+			 bool *same, zs_error_t *err)
 {
 	cleanup_free char *cpu = fmt_double(h->cpu), *mu = xasprintf("%lld", (long long) h->mem_used),
 			  *mt = xasprintf("%lld", (long long) h->mem_total);
-	const char *p[] = {node, h->address, h->room, cpu, mu, mt, h->stopping ? "1" : "0", now};
+	const char *p[] = {node, h->address, h->room, cpu, mu, mt, h->stopping ? "1" : "0", now, h->inventory};
 	cleanup_dbres struct db_result *prev = NULL;
+	const char *inv;
 
-	if (db_exec(co->db, "SELECT state FROM nodes WHERE name = $1", p, 1, &prev, err) < 0)
+	if (db_exec(co->db, "SELECT state, inventory FROM nodes WHERE name = $1", p, 1, &prev, err) < 0)
 		return -1;
 	*fresh = prev->rows == 0 || strcmp(db_cell(prev, 0, "state"), "up") != 0;
-	return db_exec(co->db,
-		       "INSERT INTO nodes(name, address, state, room, cpu, mem_used, mem_total, stopping, registered, "
-		       "last_seen) VALUES ($1, $2, 'up', $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (name) DO UPDATE SET "
-		       "address = excluded.address, state = 'up', room = COALESCE(excluded.room, nodes.room), "
-		       "cpu = excluded.cpu, mem_used = excluded.mem_used, mem_total = excluded.mem_total, "
-		       "stopping = excluded.stopping, last_seen = excluded.last_seen",
-		       p, 8, NULL, err);
+	inv = prev->rows ? db_cell(prev, 0, "inventory") : NULL;
+	*same = !*fresh && inv && strcmp(inv, h->inventory) == 0;
+	return db_exec(
+	    co->db,
+	    "INSERT INTO nodes(name, address, state, room, cpu, mem_used, mem_total, stopping, registered, "
+	    "last_seen, inventory) VALUES ($1, $2, 'up', $3, $4, $5, $6, $7, $8, $8, $9) ON CONFLICT (name) DO "
+	    "UPDATE SET address = excluded.address, state = 'up', room = COALESCE(excluded.room, nodes.room), "
+	    "cpu = excluded.cpu, mem_used = excluded.mem_used, mem_total = excluded.mem_total, "
+	    "stopping = excluded.stopping, last_seen = excluded.last_seen, inventory = excluded.inventory",
+	    p, 9, NULL, err);
 }
 
 static int hb_store_inventory(struct coord *co, const char *node, const struct hb *h, const char *now, zs_error_t *err)
@@ -405,7 +430,7 @@ int api_heartbeat(struct req *r, struct reply *rep)
 	cleanup_free char *now = fmt_double(coord_now());
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	const char *node = r->who.name;
-	bool fresh = false, ok;
+	bool fresh = false, same = false, ok;
 
 	if (hb_parse(r->body, &h, &err) < 0) {
 		hb_free(&h);
@@ -415,8 +440,8 @@ int api_heartbeat(struct req *r, struct reply *rep)
 		hb_free(&h);
 		return reply_internal(rep, err);
 	}
-	ok = hb_store_node(r->co, node, &h, now, &fresh, &err) == 0 &&
-	     hb_store_inventory(r->co, node, &h, now, &err) == 0 &&
+	ok = hb_store_node(r->co, node, &h, now, &fresh, &same, &err) == 0 &&
+	     (same || hb_store_inventory(r->co, node, &h, now, &err) == 0) &&
 	     (!fresh || audit(r->co, &r->who, "node.up", node, h.address, &err) == 0);
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "node", node);

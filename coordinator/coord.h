@@ -67,6 +67,7 @@ int auth_identify(struct coord *co, void *conn, struct who *who, int *status, zs
 /* `zanshin-api token create|list|revoke` */
 int token_main(struct coord *co, int argc, char **argv, zs_error_t *err);
 char *random_id(const char *prefix);
+char *sha256_hex(const char *s); /* lower-case hex */
 
 /* ---- audit.c ---- */
 /* record a write (inside the caller's transaction when there is one) */

@@ -83,6 +83,8 @@ static const char *const migrations[] = {
     "  target TEXT,"
     "  detail TEXT);"
     "CREATE INDEX audit_by_ts ON audit(ts);",
+    /* 2: the digest of a node's last inventory (unchanged: its rows are not rewritten) */
+    "ALTER TABLE nodes ADD COLUMN inventory TEXT;",
 };
 
 static int migrate_locked(struct db *d, zs_error_t *err);

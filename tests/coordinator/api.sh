@@ -45,6 +45,8 @@ ag_node A 1
 ag_node B 2
 ag_ns K 9 || ag_die "cannot create the coordinator's namespace"
 "$AG_CERT" node coord --ca "$CR_T/pki/ca" --out "$CR_T/pki/coord" >/dev/null || ag_die "coordinator certificate"
+# ops: an admin's certificate (--admin-cn ops)
+"$AG_CERT" node ops --ca "$CR_T/pki/ca" --out "$CR_T/pki/ops" >/dev/null || ag_die "the admin certificate"
 # F: a node certificate with no agent behind it (the test speaks for it)
 "$AG_CERT" node F --ca "$CR_T/pki/ca" --out "$CR_T/pki/F" >/dev/null || ag_die "F's certificate"
 "$AG_CERT" ca --out "$CR_T/pki/rogue-ca" >/dev/null &&
@@ -88,7 +90,7 @@ api_start() {
 	"$API_BIN" --db "$db" token create --role admin --name test-admin >"$CR_T/admin.tok" 2>>"$CR_T/api.log" &&
 		"$API_BIN" --db "$db" token create --role viewer --name test-viewer >"$CR_T/viewer.tok" 2>>"$CR_T/api.log" ||
 		return 1
-	printf 'listen %s:%s\ncert %s\nkey %s\nca %s\nnode-timeout 4\nheartbeat 1\n' "${AG_IP[K]}" $API_PORT \
+	printf 'listen %s:%s\ncert %s\nkey %s\nca %s\nnode-timeout 4\nheartbeat 1\nadmin-cn ops\n' "${AG_IP[K]}" $API_PORT \
 		"$CR_T/pki/coord/coord.pem" "$CR_T/pki/coord/coord-key.pem" "$CA" >"$CR_T/api.conf"
 	# nsenter execs zanshin-api: $! is its pid
 	nsenter --net="/run/netns/${AG_NS}K" -- "$API_BIN" --config "$CR_T/api.conf" --db "$db" --log "$CR_T/api.log" &
@@ -266,10 +268,15 @@ run_tests() {
 	t_status "$b: no move to a draining node" 409 "$(as_admin POST /v1/moves "{\"container\":\"$CR_CID\",\"to\":\"B\"}")"
 	out=$(zc undrain B) && [ "$(zc nodes -f json | jq -r '.nodes[] | select(.name == "B") | .draining')" = false ] &&
 		t_ok "$b: zanshin cluster undrain B: $out" || t_fail "$b: undrain B" "$out"
+	out=$(kn "$ZANSHIN" cluster --coordinator "$URL" --coordinator-name coord --ca "$CA" --cert "$CR_T/pki/ops/ops.pem" \
+		--key "$CR_T/pki/ops/ops-key.pem" drain B 2>&1) && out=$(kn "$ZANSHIN" cluster --coordinator "$URL" \
+		--coordinator-name coord --ca "$CA" --cert "$CR_T/pki/ops/ops.pem" --key "$CR_T/pki/ops/ops-key.pem" undrain B 2>&1) &&
+		t_ok "$b: an admin certificate (--admin-cn ops) drains and undrains" || t_fail "$b: admin certificate" "$out"
 	# ---- audit ----
 	out=$(zc audit -f json)
 	jq -e '[.audit[] | select(.action == "move.create" and (.who | startswith("token:")))] | length >= 3' <<<"$out" >/dev/null &&
 		jq -e '[.audit[] | select(.action == "node.drain" and (.who | contains("test-admin")))] | length == 1' <<<"$out" >/dev/null &&
+		jq -e '[.audit[] | select(.action == "node.undrain" and .who == "cert:ops")] | length == 1' <<<"$out" >/dev/null &&
 		jq -e '[.audit[] | select(.action == "move.report" and .who == "A")] | length >= 2' <<<"$out" >/dev/null &&
 		t_ok "$b: every write is in the audit log with who did it" || t_fail "$b: audit" "$(zc audit)"
 	# ---- missed heartbeats ----
