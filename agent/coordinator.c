@@ -399,6 +399,16 @@ static void report(struct agent *a, const char *order, const struct move *m, int
 	}
 }
 
+static void report_running(struct agent *a, const char *order)
+{
+	struct zs_coord_client c = client(a);
+	cleanup_free char *path = xasprintf("/v1/moves/%s/report", order), *ans = NULL;
+	cleanup_error zs_error_t e = NULL;
+
+	if (zs_coord_call(&c, "POST", path, "{\"state\":\"running\"}", &ans, &e) < 0)
+		zs_log("warning", "move %s: cannot report it running: %s", order, zs_error_msg(e));
+}
+
 static void run_order(struct agent *a, const char *order, const char *container, const char *to, const char *address)
 {
 	struct move m = {0};
@@ -409,6 +419,7 @@ static void run_order(struct agent *a, const char *order, const char *container,
 	if (agent_peer(a, to) == NULL)
 		add_peer_address(a, to, address);
 	zs_log("info", "coordinator: move %s: %s to %s", order, container, to);
+	report_running(a, order);
 	ret = move_source(a, container, to, &m, &err);
 	report(a, order, &m, ret, err);
 	if (m.id && move_terminal(m.state)) {

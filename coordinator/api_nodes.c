@@ -460,6 +460,20 @@ int api_heartbeat(struct req *r, struct reply *rep)
 	return reply_gen(rep, 200, g);
 }
 
+/* Orders a node that went down never took fail (they would block the
+ * container's next move); taken ones wait for the agent's report. */
+static int fail_untaken(struct coord *co, const char *node, zs_error_t *err)
+{
+	cleanup_free char *now = fmt_double(coord_now());
+	const char *p[] = {node, now};
+
+	return db_exec(
+	    co->db,
+	    "UPDATE moves SET state = 'failed', error = 'the source node went down before taking the order', "
+	    "updated = $2 WHERE source = $1 AND state = 'pending'",
+	    p, 2, NULL, err);
+}
+
 int nodes_mark_down(struct coord *co, zs_error_t *err)
 {
 	cleanup_free char *limit = fmt_double(coord_now() - co->node_timeout);
@@ -473,6 +487,7 @@ int nodes_mark_down(struct coord *co, zs_error_t *err)
 	ok = db_exec(co->db, "UPDATE nodes SET state = 'down' WHERE state = 'up' AND last_seen < $1 RETURNING name", p,
 		     1, &res, err) == 0;
 	for (size_t i = 0; ok && i < res->rows; i++)
-		ok = audit(co, &me, "node.down", db_cell(res, i, "name"), "missed heartbeats", err) == 0;
+		ok = audit(co, &me, "node.down", db_cell(res, i, "name"), "missed heartbeats", err) == 0 &&
+		     fail_untaken(co, db_cell(res, i, "name"), err) == 0;
 	return db_tx_end(co->db, ok, err) < 0 || !ok ? -1 : 0;
 }

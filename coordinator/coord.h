@@ -12,6 +12,8 @@
 
 #define COORD_MAX_BODY (4u << 20) /* a request body (a heartbeat of a big node fits) */
 #define COORD_MAX_ADMIN_CNS 32
+#define COORD_THREADS 4u /* HTTP worker threads */
+#define COORD_MAX_CONNECTIONS 8192u
 #define COORD_DEFAULT_PORT "7430"
 
 struct coord {

@@ -295,8 +295,8 @@ static int listen_socket(const char *listen_spec, zs_error_t *err)
 int http_start(struct coord *co, zs_error_t *err)
 {
 	cleanup_free char *cert = NULL, *key = NULL, *ca = NULL;
-	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	/* a few threads, epoll: a thousand agents keep a connection each */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG;
 	int fd;
 
 	if (read_file(co->cert, &cert, NULL, err) < 0 || read_file(co->key, &key, NULL, err) < 0 ||
@@ -305,11 +305,12 @@ int http_start(struct coord *co, zs_error_t *err)
 	fd = listen_socket(co->listen, err);
 	if (fd < 0)
 		return -1;
-	co->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, handle, co, MHD_OPTION_NOTIFY_COMPLETED, done, co, MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
-	    MHD_OPTION_HTTPS_PRIORITIES, PRIORITY, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
-	    512u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, co, MHD_OPTION_END);
+	co->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, co, MHD_OPTION_NOTIFY_COMPLETED, done, co,
+				   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert,
+				   MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
+				   MHD_OPTION_HTTPS_PRIORITIES, PRIORITY, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				   MHD_OPTION_THREAD_POOL_SIZE, COORD_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+				   COORD_MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, co, MHD_OPTION_END);
 	if (co->mhd == NULL) {
 		close(fd);
 		return zs_make_error(err, -EINVAL, "cannot serve HTTPS on %s: --cert `%s` / --key `%s` not usable",

@@ -226,6 +226,19 @@ run_tests() {
 	wait_for 10 container_on A && t_ok "$b: the coordinator sees $CR_CID on A" || t_fail "$b: $CR_CID on A" "$(zc containers)"
 	MOVES0=$(zc moves -f json | jq '.moves | length')
 	bad_input "$b"
+	# ---- orders that cannot be, or are never taken ----
+	as_F POST /v1/heartbeat "${HB_OK/\"memory\":100/\"memory\":1000000000000000}" >/dev/null
+	out=$(as_admin POST /v1/moves '{"container":"cf","to":"A"}')
+	status_is 409 "$out" && grep -q 'memory free' <<<"$out" && t_ok "$b: no move to a node without the container's memory free: $out" ||
+		t_fail "$b: memory check" "$out"
+	as_F POST /v1/heartbeat "$HB_OK" >/dev/null
+	out=$(as_admin POST /v1/moves '{"container":"cf","to":"A"}')
+	id1=$(jq -r .id <<<"${out#* }")
+	if status_is 201 "$out" && wait_for 15 move_state_is "$id1" failed; then
+		t_ok "$b: an order its source never took fails when the source goes down ($(zc moves "$id1" -f json | jq -r .error))"
+	else
+		t_fail "$b: an untaken order fails with its node" "$out" "$(zc moves "$id1")"
+	fi
 	# ---- real moves, ordered through the coordinator ----
 	move_via "$b" A B || return 1
 	jq -e '.bytes_pages > 0 and .downtime_s > 0 and .total_s >= .downtime_s' <<<"$MV" >/dev/null &&
