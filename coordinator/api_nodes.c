@@ -124,7 +124,8 @@ struct hb_bundle {
 };
 struct hb {
 	char *address, *room;
-	char *inventory; /* sha256 of containers, remnants, bundles as sent */
+	char *inventory;       /* sha256 of containers, remnants, bundles as sent */
+	int64_t peers_version; /* of the peer list the agent holds (0: none) */
 	double cpu;
 	int64_t mem_used, mem_total;
 	bool stopping;
@@ -314,8 +315,9 @@ static char *inventory_digest(const zs_json *o)
 
 static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 {
-	static const char *const keys[] = {"address",  "room",	     "cpu",	 "mem_used", "mem_total",
-					   "stopping", "containers", "remnants", "bundles",  NULL};
+	static const char *const keys[] = {"address",	"room",		 "cpu",	       "mem_used",
+					   "mem_total", "stopping",	 "containers", "remnants",
+					   "bundles",	"peers_version", NULL};
 	cleanup_json zs_json *o = NULL;
 
 	if (zs_json_parse_buf(body, HB, &o, err) < 0 || json_only_keys(o, HB, keys, err) < 0 ||
@@ -325,6 +327,7 @@ static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 	    zs_json_to_int64(zs_json_get(o, "mem_used"), HB, "mem_used", ZS_JSON_REQUIRED, &h->mem_used, err) < 0 ||
 	    zs_json_to_int64(zs_json_get(o, "mem_total"), HB, "mem_total", ZS_JSON_REQUIRED, &h->mem_total, err) < 0 ||
 	    zs_json_to_bool(zs_json_get(o, "stopping"), HB, "stopping", 0, &h->stopping, err) < 0 ||
+	    zs_json_to_int64(zs_json_get(o, "peers_version"), HB, "peers_version", 0, &h->peers_version, err) < 0 ||
 	    parse_array(o, "containers", parse_containers, h, err) < 0 ||
 	    parse_array(o, "remnants", parse_remnants, h, err) < 0 ||
 	    parse_array(o, "bundles", parse_bundles, h, err) < 0 || check_lineage(h, err) < 0)
@@ -342,6 +345,12 @@ static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 	return 0;
 }
 
+/* the peer list agents hold is stale: a node came, went or moved */
+static int peers_changed(struct coord *co, zs_error_t *err)
+{
+	return db_exec(co->db, "UPDATE meta SET value = value + 1 WHERE key = 'peers_version'", NULL, 0, NULL, err);
+}
+
 static int hb_store_node(struct coord *co, const char *node, const struct hb *h, const char *now, bool *fresh,
 			 bool *same, zs_error_t *err)
 {
@@ -351,11 +360,13 @@ static int hb_store_node(struct coord *co, const char *node, const struct hb *h,
 	cleanup_dbres struct db_result *prev = NULL;
 	const char *inv;
 
-	if (db_exec(co->db, "SELECT state, inventory FROM nodes WHERE name = $1", p, 1, &prev, err) < 0)
+	if (db_exec(co->db, "SELECT state, inventory, address FROM nodes WHERE name = $1", p, 1, &prev, err) < 0)
 		return -1;
 	*fresh = prev->rows == 0 || strcmp(db_cell(prev, 0, "state"), "up") != 0;
 	inv = prev->rows ? db_cell(prev, 0, "inventory") : NULL;
 	*same = !*fresh && inv && strcmp(inv, h->inventory) == 0;
+	if ((*fresh || strcmp(db_cell(prev, 0, "address"), h->address) != 0) && peers_changed(co, err) < 0)
+		return -1;
 	return db_exec(
 	    co->db,
 	    "INSERT INTO nodes(name, address, state, room, cpu, mem_used, mem_total, stopping, registered, "
@@ -405,15 +416,25 @@ static int hb_store_inventory(struct coord *co, const char *node, const struct h
 	return 0;
 }
 
-static void peers_json(struct coord *co, const char *self, zs_jgen *g, zs_error_t *err)
+/* the peers, unless the agent holds this version of the list already */
+static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen *g, zs_error_t *err)
 {
-	cleanup_dbres struct db_result *res = NULL;
+	cleanup_dbres struct db_result *res = NULL, *v = NULL;
 	const char *p[] = {self};
+	long long cur;
 
+	if (db_exec(co->db, "SELECT value FROM meta WHERE key = 'peers_version'", NULL, 0, &v, err) < 0)
+		return -1;
+	cur = v->rows ? atoll(db_cell(v, 0, "value")) : 0;
+	zs_jgen_kv_int(g, "peers_version", cur);
+	if (have == cur)
+		return 0;
 	zs_jgen_key(g, "peers");
 	zs_jgen_array_open(g);
 	if (db_exec(co->db, "SELECT name, address FROM nodes WHERE name <> $1 AND state = 'up' ORDER BY name", p, 1,
-		    &res, err) == 0)
+		    &res, err) < 0)
+		return -1;
+	if (res)
 		for (size_t i = 0; i < res->rows; i++) {
 			zs_jgen_map_open(g);
 			zs_jgen_kv_string(g, "name", db_cell(res, i, "name"));
@@ -421,6 +442,7 @@ static void peers_json(struct coord *co, const char *self, zs_jgen *g, zs_error_
 			zs_jgen_map_close(g);
 		}
 	zs_jgen_array_close(g);
+	return 0;
 }
 
 int api_heartbeat(struct req *r, struct reply *rep)
@@ -447,10 +469,10 @@ int api_heartbeat(struct req *r, struct reply *rep)
 	zs_jgen_kv_string(g, "node", node);
 	zs_jgen_kv_int(g, "heartbeat_s", r->co->heartbeat_s);
 	if (ok) {
-		peers_json(r->co, node, g, &err);
+		ok = peers_json(r->co, node, h.peers_version, g, &err) == 0;
 		zs_jgen_key(g, "orders");
 		zs_jgen_array_open(g);
-		ok = moves_take_orders(r->co, node, g, &err) == 0;
+		ok = ok && moves_take_orders(r->co, node, g, &err) == 0;
 		zs_jgen_array_close(g);
 	}
 	zs_jgen_map_close(g);
@@ -486,6 +508,8 @@ int nodes_mark_down(struct coord *co, zs_error_t *err)
 		return -1;
 	ok = db_exec(co->db, "UPDATE nodes SET state = 'down' WHERE state = 'up' AND last_seen < $1 RETURNING name", p,
 		     1, &res, err) == 0;
+	if (ok && res->rows > 0)
+		ok = peers_changed(co, err) == 0;
 	for (size_t i = 0; ok && i < res->rows; i++)
 		ok = audit(co, &me, "node.down", db_cell(res, i, "name"), "missed heartbeats", err) == 0 &&
 		     fail_untaken(co, db_cell(res, i, "name"), err) == 0;

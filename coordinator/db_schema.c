@@ -85,6 +85,9 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_by_ts ON audit(ts);",
     /* 2: the digest of a node's last inventory (unchanged: its rows are not rewritten) */
     "ALTER TABLE nodes ADD COLUMN inventory TEXT;",
+    /* 3: counters; peers_version changes whenever a node's address or state does */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+    "INSERT INTO meta(key, value) VALUES ('peers_version', 1);",
 };
 
 static int migrate_locked(struct db *d, zs_error_t *err);
