@@ -28,6 +28,7 @@
 
 static volatile sig_atomic_t stop_asked;
 static unsigned long long cpu_prev_total, cpu_prev_idle;
+static long long peers_version; /* of the peer list saved (0: none yet) */
 
 static void on_term(int sig)
 {
@@ -280,12 +281,12 @@ static char *heartbeat_body(struct agent *a, const char *inv, bool stopping)
 	double cpu = cpu_load();
 
 	meminfo(&used, &total);
-	head = xasprintf("{\"address\":\"%s\",%s%s%s\"cpu\":%.4f,\"mem_used\":%lld,\"mem_total\":%lld,\"stopping\":%s,",
-			 a->listen, a->room ? "\"room\":\"" : "", a->room ? a->room : "", a->room ? "\"," : "",
-			 cpu < 0   ? 0.0
-			 : cpu > 1 ? 1.0
-				   : cpu,
-			 used, total, stopping ? "true" : "false");
+	if (cpu < 0 || cpu > 1)
+		cpu = cpu < 0 ? 0 : 1;
+	head = xasprintf("{\"address\":\"%s\",%s%s%s\"cpu\":%.4f,\"mem_used\":%lld,\"mem_total\":%lld,\"stopping\":%s,"
+			 "\"peers_version\":%lld,",
+			 a->listen, a->room ? "\"room\":\"" : "", a->room ? a->room : "", a->room ? "\"," : "", cpu,
+			 used, total, stopping ? "true" : "false", peers_version);
 	return xasprintf("%s%s", head, inv + 1); /* inv is an object: its members follow */
 }
 
@@ -399,6 +400,16 @@ static void report(struct agent *a, const char *order, const struct move *m, int
 	}
 }
 
+static void report_running(struct agent *a, const char *order)
+{
+	struct zs_coord_client c = client(a);
+	cleanup_free char *path = xasprintf("/v1/moves/%s/report", order), *ans = NULL;
+	cleanup_error zs_error_t e = NULL;
+
+	if (zs_coord_call(&c, "POST", path, "{\"state\":\"running\"}", &ans, &e) < 0)
+		zs_log("warning", "move %s: cannot report it running: %s", order, zs_error_msg(e));
+}
+
 static void run_order(struct agent *a, const char *order, const char *container, const char *to, const char *address)
 {
 	struct move m = {0};
@@ -409,6 +420,7 @@ static void run_order(struct agent *a, const char *order, const char *container,
 	if (agent_peer(a, to) == NULL)
 		add_peer_address(a, to, address);
 	zs_log("info", "coordinator: move %s: %s to %s", order, container, to);
+	report_running(a, order);
 	ret = move_source(a, container, to, &m, &err);
 	report(a, order, &m, ret, err);
 	if (m.id && move_terminal(m.state)) {
@@ -455,8 +467,13 @@ static int beat(struct agent *a, const char *body, int *interval, unsigned *move
 	if (zs_json_to_int64(zs_json_get(j, "heartbeat_s"), "heartbeat answer", "heartbeat_s", 0, &hb, err) == 0 &&
 	    hb >= 1 && hb <= 3600)
 		*interval = (int) hb;
-	if (zs_json_is_array(zs_json_get(j, "peers")))
+	if (zs_json_is_array(zs_json_get(j, "peers"))) {
+		int64_t v = 0;
 		save_peers(a, zs_json_get(j, "peers"));
+		if (zs_json_to_int64(zs_json_get(j, "peers_version"), "heartbeat answer", "peers_version", 0, &v,
+				     err) == 0)
+			peers_version = v;
+	}
 	if (!stop_asked || a->drain_timeout > 0)
 		take_orders(a, zs_json_get(j, "orders"), movers);
 	return 0;

@@ -167,15 +167,17 @@ static int order_check(struct coord *co, const struct order *o, char **source, z
 	cleanup_dbres struct db_result *c = NULL, *t = NULL, *busy = NULL;
 
 	if (db_exec(co->db,
-		    "SELECT c.node, n.state FROM containers c LEFT JOIN nodes n ON n.name = c.node WHERE c.id = $1", p,
-		    1, &c, err) < 0)
+		    "SELECT c.node, c.memory, n.state FROM containers c LEFT JOIN nodes n ON n.name = c.node WHERE "
+		    "c.id = $1",
+		    p, 1, &c, err) < 0)
 		return -EIO;
 	if (c->rows == 0 || db_cell(c, 0, "node") == NULL)
 		return zs_make_error(err, -ENOENT, "container `%s` runs on no known node", o->container);
 	if (strcmp(db_cell(c, 0, "state"), "up") != 0)
 		return zs_make_error(err, -EBUSY, "container %s: its node %s is down", o->container,
 				     db_cell(c, 0, "node"));
-	if (db_exec(co->db, "SELECT state, draining FROM nodes WHERE name = $1", p + 1, 1, &t, err) < 0)
+	if (db_exec(co->db, "SELECT state, draining, mem_total - mem_used AS free FROM nodes WHERE name = $1", p + 1, 1,
+		    &t, err) < 0)
 		return -EIO;
 	if (t->rows == 0)
 		return zs_make_error(err, -ENOENT, "no node `%s`", o->to);
@@ -184,6 +186,9 @@ static int order_check(struct coord *co, const struct order *o, char **source, z
 	if (strcmp(db_cell(t, 0, "state"), "up") != 0 || atoi(db_cell(t, 0, "draining")))
 		return zs_make_error(err, -EBUSY, "node %s is %s", o->to,
 				     strcmp(db_cell(t, 0, "state"), "up") != 0 ? "down" : "draining");
+	if (atoll(db_cell(c, 0, "memory")) > atoll(db_cell(t, 0, "free")))
+		return zs_make_error(err, -EBUSY, "node %s has %lld bytes of memory free, container %s uses %s", o->to,
+				     atoll(db_cell(t, 0, "free")), o->container, db_cell(c, 0, "memory"));
 	if (db_exec(co->db, "SELECT id FROM moves WHERE container = $1 AND state IN ('pending', 'ordered', 'running')",
 		    p, 1, &busy, err) < 0)
 		return -EIO;

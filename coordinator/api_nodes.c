@@ -124,6 +124,8 @@ struct hb_bundle {
 };
 struct hb {
 	char *address, *room;
+	char *inventory;       /* sha256 of containers, remnants, bundles as sent */
+	int64_t peers_version; /* of the peer list the agent holds (0: none) */
 	double cpu;
 	int64_t mem_used, mem_total;
 	bool stopping;
@@ -143,7 +145,7 @@ static void hb_free(struct hb *h)
 		free(h->g[i].container), free(h->g[i].image_id), free(h->g[i].parent_id);
 	for (size_t i = 0; i < h->n_b; i++)
 		free(h->b[i].container), free(h->b[i].digest), free(h->b[i].rootfs_digest);
-	free(h->c), free(h->g), free(h->b), free(h->address), free(h->room);
+	free(h->c), free(h->g), free(h->b), free(h->address), free(h->room), free(h->inventory);
 }
 
 static bool valid_digest(const char *s)
@@ -292,10 +294,30 @@ static int parse_array(const zs_json *o, const char *key, int (*fn)(const zs_jso
 	return fn(a, h, err);
 }
 
+/* what the inventory rows are made of, to skip rewriting them unchanged */
+static char *inventory_digest(const zs_json *o)
+{
+	static const char *const keys[] = {"containers", "remnants", "bundles"};
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *text = NULL;
+
+	zs_jgen_array_open(g);
+	for (size_t i = 0; i < 3; i++) {
+		if (zs_json_get(o, keys[i]))
+			zs_jgen_value(g, zs_json_get(o, keys[i]));
+		else
+			zs_jgen_null(g);
+	}
+	zs_jgen_array_close(g);
+	text = zs_jgen_result(g, NULL);
+	return sha256_hex(text);
+}
+
 static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 {
-	static const char *const keys[] = {"address",  "room",	     "cpu",	 "mem_used", "mem_total",
-					   "stopping", "containers", "remnants", "bundles",  NULL};
+	static const char *const keys[] = {"address",	"room",		 "cpu",	       "mem_used",
+					   "mem_total", "stopping",	 "containers", "remnants",
+					   "bundles",	"peers_version", NULL};
 	cleanup_json zs_json *o = NULL;
 
 	if (zs_json_parse_buf(body, HB, &o, err) < 0 || json_only_keys(o, HB, keys, err) < 0 ||
@@ -305,6 +327,7 @@ static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 	    zs_json_to_int64(zs_json_get(o, "mem_used"), HB, "mem_used", ZS_JSON_REQUIRED, &h->mem_used, err) < 0 ||
 	    zs_json_to_int64(zs_json_get(o, "mem_total"), HB, "mem_total", ZS_JSON_REQUIRED, &h->mem_total, err) < 0 ||
 	    zs_json_to_bool(zs_json_get(o, "stopping"), HB, "stopping", 0, &h->stopping, err) < 0 ||
+	    zs_json_to_int64(zs_json_get(o, "peers_version"), HB, "peers_version", 0, &h->peers_version, err) < 0 ||
 	    parse_array(o, "containers", parse_containers, h, err) < 0 ||
 	    parse_array(o, "remnants", parse_remnants, h, err) < 0 ||
 	    parse_array(o, "bundles", parse_bundles, h, err) < 0 || check_lineage(h, err) < 0)
@@ -318,27 +341,40 @@ static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 		return zs_make_error(err, -EINVAL, HB ": address: `%s` is not HOST:PORT", h->address);
 	if (h->room && !valid_node_name(h->room))
 		return zs_make_error(err, -EINVAL, HB ": room: `%s` is not a valid room name", h->room);
+	h->inventory = inventory_digest(o);
 	return 0;
 }
 
+/* the peer list agents hold is stale: a node came, went or moved */
+static int peers_changed(struct coord *co, zs_error_t *err)
+{
+	return db_exec(co->db, "UPDATE meta SET value = value + 1 WHERE key = 'peers_version'", NULL, 0, NULL, err);
+}
+
 static int hb_store_node(struct coord *co, const char *node, const struct hb *h, const char *now, bool *fresh,
-			 zs_error_t *err)
+			 bool *same, zs_error_t *err)
 {
 	cleanup_free char *cpu = fmt_double(h->cpu), *mu = xasprintf("%lld", (long long) h->mem_used),
 			  *mt = xasprintf("%lld", (long long) h->mem_total);
-	const char *p[] = {node, h->address, h->room, cpu, mu, mt, h->stopping ? "1" : "0", now};
+	const char *p[] = {node, h->address, h->room, cpu, mu, mt, h->stopping ? "1" : "0", now, h->inventory};
 	cleanup_dbres struct db_result *prev = NULL;
+	const char *inv;
 
-	if (db_exec(co->db, "SELECT state FROM nodes WHERE name = $1", p, 1, &prev, err) < 0)
+	if (db_exec(co->db, "SELECT state, inventory, address FROM nodes WHERE name = $1", p, 1, &prev, err) < 0)
 		return -1;
 	*fresh = prev->rows == 0 || strcmp(db_cell(prev, 0, "state"), "up") != 0;
-	return db_exec(co->db,
-		       "INSERT INTO nodes(name, address, state, room, cpu, mem_used, mem_total, stopping, registered, "
-		       "last_seen) VALUES ($1, $2, 'up', $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (name) DO UPDATE SET "
-		       "address = excluded.address, state = 'up', room = COALESCE(excluded.room, nodes.room), "
-		       "cpu = excluded.cpu, mem_used = excluded.mem_used, mem_total = excluded.mem_total, "
-		       "stopping = excluded.stopping, last_seen = excluded.last_seen",
-		       p, 8, NULL, err);
+	inv = prev->rows ? db_cell(prev, 0, "inventory") : NULL;
+	*same = !*fresh && inv && strcmp(inv, h->inventory) == 0;
+	if ((*fresh || strcmp(db_cell(prev, 0, "address"), h->address) != 0) && peers_changed(co, err) < 0)
+		return -1;
+	return db_exec(
+	    co->db,
+	    "INSERT INTO nodes(name, address, state, room, cpu, mem_used, mem_total, stopping, registered, "
+	    "last_seen, inventory) VALUES ($1, $2, 'up', $3, $4, $5, $6, $7, $8, $8, $9) ON CONFLICT (name) DO "
+	    "UPDATE SET address = excluded.address, state = 'up', room = COALESCE(excluded.room, nodes.room), "
+	    "cpu = excluded.cpu, mem_used = excluded.mem_used, mem_total = excluded.mem_total, "
+	    "stopping = excluded.stopping, last_seen = excluded.last_seen, inventory = excluded.inventory",
+	    p, 9, NULL, err);
 }
 
 static int hb_store_inventory(struct coord *co, const char *node, const struct hb *h, const char *now, zs_error_t *err)
@@ -380,15 +416,25 @@ static int hb_store_inventory(struct coord *co, const char *node, const struct h
 	return 0;
 }
 
-static void peers_json(struct coord *co, const char *self, zs_jgen *g, zs_error_t *err)
+/* the peers, unless the agent holds this version of the list already */
+static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen *g, zs_error_t *err)
 {
-	cleanup_dbres struct db_result *res = NULL;
+	cleanup_dbres struct db_result *res = NULL, *v = NULL;
 	const char *p[] = {self};
+	long long cur;
 
+	if (db_exec(co->db, "SELECT value FROM meta WHERE key = 'peers_version'", NULL, 0, &v, err) < 0)
+		return -1;
+	cur = v->rows ? atoll(db_cell(v, 0, "value")) : 0;
+	zs_jgen_kv_int(g, "peers_version", cur);
+	if (have == cur)
+		return 0;
 	zs_jgen_key(g, "peers");
 	zs_jgen_array_open(g);
 	if (db_exec(co->db, "SELECT name, address FROM nodes WHERE name <> $1 AND state = 'up' ORDER BY name", p, 1,
-		    &res, err) == 0)
+		    &res, err) < 0)
+		return -1;
+	if (res)
 		for (size_t i = 0; i < res->rows; i++) {
 			zs_jgen_map_open(g);
 			zs_jgen_kv_string(g, "name", db_cell(res, i, "name"));
@@ -396,6 +442,7 @@ static void peers_json(struct coord *co, const char *self, zs_jgen *g, zs_error_
 			zs_jgen_map_close(g);
 		}
 	zs_jgen_array_close(g);
+	return 0;
 }
 
 int api_heartbeat(struct req *r, struct reply *rep)
@@ -405,7 +452,7 @@ int api_heartbeat(struct req *r, struct reply *rep)
 	cleanup_free char *now = fmt_double(coord_now());
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	const char *node = r->who.name;
-	bool fresh = false, ok;
+	bool fresh = false, same = false, ok;
 
 	if (hb_parse(r->body, &h, &err) < 0) {
 		hb_free(&h);
@@ -415,17 +462,17 @@ int api_heartbeat(struct req *r, struct reply *rep)
 		hb_free(&h);
 		return reply_internal(rep, err);
 	}
-	ok = hb_store_node(r->co, node, &h, now, &fresh, &err) == 0 &&
-	     hb_store_inventory(r->co, node, &h, now, &err) == 0 &&
+	ok = hb_store_node(r->co, node, &h, now, &fresh, &same, &err) == 0 &&
+	     (same || hb_store_inventory(r->co, node, &h, now, &err) == 0) &&
 	     (!fresh || audit(r->co, &r->who, "node.up", node, h.address, &err) == 0);
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "node", node);
 	zs_jgen_kv_int(g, "heartbeat_s", r->co->heartbeat_s);
 	if (ok) {
-		peers_json(r->co, node, g, &err);
+		ok = peers_json(r->co, node, h.peers_version, g, &err) == 0;
 		zs_jgen_key(g, "orders");
 		zs_jgen_array_open(g);
-		ok = moves_take_orders(r->co, node, g, &err) == 0;
+		ok = ok && moves_take_orders(r->co, node, g, &err) == 0;
 		zs_jgen_array_close(g);
 	}
 	zs_jgen_map_close(g);
@@ -433,6 +480,20 @@ int api_heartbeat(struct req *r, struct reply *rep)
 	if (db_tx_end(r->co->db, ok, &err) < 0 || !ok)
 		return reply_internal(rep, err);
 	return reply_gen(rep, 200, g);
+}
+
+/* Orders a node that went down never took fail (they would block the
+ * container's next move); taken ones wait for the agent's report. */
+static int fail_untaken(struct coord *co, const char *node, zs_error_t *err)
+{
+	cleanup_free char *now = fmt_double(coord_now());
+	const char *p[] = {node, now};
+
+	return db_exec(
+	    co->db,
+	    "UPDATE moves SET state = 'failed', error = 'the source node went down before taking the order', "
+	    "updated = $2 WHERE source = $1 AND state = 'pending'",
+	    p, 2, NULL, err);
 }
 
 int nodes_mark_down(struct coord *co, zs_error_t *err)
@@ -447,7 +508,10 @@ int nodes_mark_down(struct coord *co, zs_error_t *err)
 		return -1;
 	ok = db_exec(co->db, "UPDATE nodes SET state = 'down' WHERE state = 'up' AND last_seen < $1 RETURNING name", p,
 		     1, &res, err) == 0;
+	if (ok && res->rows > 0)
+		ok = peers_changed(co, err) == 0;
 	for (size_t i = 0; ok && i < res->rows; i++)
-		ok = audit(co, &me, "node.down", db_cell(res, i, "name"), "missed heartbeats", err) == 0;
+		ok = audit(co, &me, "node.down", db_cell(res, i, "name"), "missed heartbeats", err) == 0 &&
+		     fail_untaken(co, db_cell(res, i, "name"), err) == 0;
 	return db_tx_end(co->db, ok, err) < 0 || !ok ? -1 : 0;
 }

@@ -28,7 +28,7 @@ char *random_id(const char *prefix)
 	return xasprintf("%s%s", prefix, hex);
 }
 
-static char *sha256_hex(const char *s)
+char *sha256_hex(const char *s)
 {
 	unsigned char d[32];
 	char hex[65];

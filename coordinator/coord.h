@@ -12,6 +12,8 @@
 
 #define COORD_MAX_BODY (4u << 20) /* a request body (a heartbeat of a big node fits) */
 #define COORD_MAX_ADMIN_CNS 32
+#define COORD_THREADS 4u /* HTTP worker threads */
+#define COORD_MAX_CONNECTIONS 8192u
 #define COORD_DEFAULT_PORT "7430"
 
 struct coord_policy;
@@ -23,7 +25,9 @@ struct coord {
 	int node_timeout; /* seconds without a heartbeat: the node is down */
 	int heartbeat_s;  /* what agents are told to use */
 	struct db *db;
-	void *mhd;		     /* struct MHD_Daemon */
+	void *mhd;     /* struct MHD_Daemon */
+	char *replica; /* HOST:PID, this replica's name */
+	bool leader_thread;
 	struct coord_policy *policy; /* scheduler and policy settings (cluster_view.h) */
 };
 
@@ -68,6 +72,7 @@ int auth_identify(struct coord *co, void *conn, struct who *who, int *status, zs
 /* `zanshin-api token create|list|revoke` */
 int token_main(struct coord *co, int argc, char **argv, zs_error_t *err);
 char *random_id(const char *prefix);
+char *sha256_hex(const char *s); /* lower-case hex */
 
 /* ---- audit.c ---- */
 /* record a write (inside the caller's transaction when there is one) */
@@ -95,6 +100,13 @@ int moves_take_orders(struct coord *co, const char *node, zs_jgen *g, zs_error_t
 /* The target of a move ordered without one.  The scheduler (sched.c,
  * engineer h6) replaces this; until then an error says so. */
 int moves_choose_target(struct coord *co, const char *container, const char *source, char **target, zs_error_t *err);
+
+/* ---- leader.c ---- */
+int leader_start(struct coord *co, zs_error_t *err);
+void leader_stop(struct coord *co);
+/* Does this replica lead (run the policies)?  Always with SQLite. */
+bool coord_is_leader(struct coord *co);
+int api_status(struct req *r, struct reply *rep); /* GET /v1/status */
 
 /* ---- util ---- */
 double coord_now(void);

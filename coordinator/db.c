@@ -43,7 +43,7 @@ int db_open(const char *url, struct db **out, zs_error_t *err)
 	pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&d->lock, &at);
 	pthread_mutexattr_destroy(&at);
-	if (ops->open(rest, &d->conn, err) < 0) {
+	if (ops->connect(rest, &d->conn, err) < 0) {
 		free(d);
 		return zs_error_wrap(err, "database");
 	}

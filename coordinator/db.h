@@ -47,7 +47,7 @@ void cleanup_db_resultp(struct db_result **r);
 /* ---- backends (db.c dispatches) ---- */
 struct db_ops {
 	const char *kind;
-	int (*open)(const char *url, void **conn, zs_error_t *err);
+	int (*connect)(const char *url, void **conn, zs_error_t *err);
 	void (*close)(void *conn);
 	int (*exec)(void *conn, const char *sql, const char *const *params, size_t n, struct db_result *res,
 		    zs_error_t *err);

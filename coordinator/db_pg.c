@@ -80,7 +80,7 @@ static int pg_exec(void *conn, const char *sql, const char *const *params, size_
 
 const struct db_ops db_pg_ops = {
     .kind = "postgresql",
-    .open = pg_open,
+    .connect = pg_open,
     .close = pg_close,
     .exec = pg_exec,
 };

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
 #include "zanshin/utils.h"
@@ -82,13 +83,20 @@ static const char *const migrations[] = {
     "  target TEXT,"
     "  detail TEXT);"
     "CREATE INDEX audit_by_ts ON audit(ts);",
-    /* 2: placing a container reads its remnants and Bundles by container
+    /* 2: the digest of a node's last inventory (unchanged: its rows are not rewritten) */
+    "ALTER TABLE nodes ADD COLUMN inventory TEXT;",
+    /* 3: counters; peers_version changes whenever a node's address or state does */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+    "INSERT INTO meta(key, value) VALUES ('peers_version', 1);",
+    /* 4: placing a container reads its remnants and Bundles by container
      * (and Bundles by digest), and classes by room and time (api_place.c) */
     "CREATE INDEX remnants_by_container ON remnants(container, node);"
     "CREATE INDEX bundles_by_container ON bundles(container);"
     "CREATE INDEX bundles_by_digest ON bundles(digest);"
     "CREATE INDEX timetable_by_room ON timetable_events(room, starts);",
 };
+
+static int migrate_locked(struct db *d, zs_error_t *err);
 
 static int apply(struct db *d, int version, const char *sql, zs_error_t *err)
 {
@@ -106,7 +114,28 @@ static int apply(struct db *d, int version, const char *sql, zs_error_t *err)
 	return 0;
 }
 
+/* Replicas starting together on one PostgreSQL migrate one at a time. */
+static int schema_lock(struct db *d, bool lock, zs_error_t *err)
+{
+	if (strcmp(db_kind(d), "postgresql") != 0)
+		return 0;
+	return db_exec(d, lock ? "SELECT pg_advisory_lock(7427013)" : "SELECT pg_advisory_unlock(7427013)", NULL, 0,
+		       NULL, err);
+}
+
 int db_migrate(struct db *d, zs_error_t *err)
+{
+	cleanup_error zs_error_t e2 = NULL;
+	int r;
+
+	if (schema_lock(d, true, err) < 0)
+		return -1;
+	r = migrate_locked(d, err);
+	schema_lock(d, false, &e2); /* the session's end releases it anyway */
+	return r;
+}
+
+static int migrate_locked(struct db *d, zs_error_t *err)
 {
 	int have, n = (int) (sizeof(migrations) / sizeof(migrations[0]));
 

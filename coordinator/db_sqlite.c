@@ -122,7 +122,7 @@ static int sq_exec(void *conn, const char *sql, const char *const *params, size_
 
 const struct db_ops db_sqlite_ops = {
     .kind = "sqlite",
-    .open = sq_open,
+    .connect = sq_open,
     .close = sq_close,
     .exec = sq_exec,
 };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster_view.h"
 #include "coord.h"
@@ -34,7 +35,7 @@ static const struct route routes[] = {
     {"GET", "remnants", WHO_VIEWER, api_remnants},   {"GET", "remnants/*", WHO_VIEWER, api_remnants},
     {"GET", "moves", WHO_VIEWER, api_moves},	     {"GET", "moves/*", WHO_VIEWER, api_move},
     {"POST", "moves", WHO_ADMIN, api_move_create},   {"POST", "moves/*/report", WHO_NODE, api_move_report},
-    {"GET", "audit", WHO_VIEWER, api_audit},
+    {"GET", "audit", WHO_VIEWER, api_audit},	     {"GET", "status", WHO_VIEWER, api_status},
     /* scheduler and timetable (api_place.c, api_timetable.c) */
     {"GET", "place/*", WHO_VIEWER, api_place},
     {"GET", "timetable", WHO_VIEWER, api_timetable_get},
@@ -287,28 +288,50 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	zs_log("debug", "http: %s", msg);
 }
 
+/* the listening socket is ours: its errors say what went wrong */
+static int listen_socket(const char *listen_spec, zs_error_t *err)
+{
+	struct sockaddr_storage ss = {0};
+	int fd, one = 1, e;
+
+	if (listen_addr(listen_spec, &ss, err) < 0)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+	    bind(fd, (struct sockaddr *) &ss,
+		 ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) == 0 &&
+	    listen(fd, 128) == 0)
+		return fd;
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	return zs_make_error(err, e, "--listen `%s`", listen_spec);
+}
+
 int http_start(struct coord *co, zs_error_t *err)
 {
 	cleanup_free char *cert = NULL, *key = NULL, *ca = NULL;
-	struct sockaddr_storage ss = {0};
-	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	/* a few threads, epoll: a thousand agents keep a connection each */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	int fd;
 
-	if (listen_addr(co->listen, &ss, err) < 0)
-		return -1;
 	if (read_file(co->cert, &cert, NULL, err) < 0 || read_file(co->key, &key, NULL, err) < 0 ||
 	    read_file(co->ca, &ca, NULL, err) < 0)
 		return zs_error_wrap(err, "--cert/--key/--ca");
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	fd = listen_socket(co->listen, err);
+	if (fd < 0)
+		return -1;
 	co->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, co, MHD_OPTION_NOTIFY_COMPLETED, done, co,
-				   MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
-				   key, MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_HTTPS_PRIORITIES, PRIORITY,
-				   MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 512u,
-				   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, co, MHD_OPTION_END);
-	if (co->mhd == NULL)
-		return zs_make_error(err, EADDRNOTAVAIL, "cannot serve HTTPS on %s (certificate, key or address)",
-				     co->listen);
+				   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert,
+				   MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
+				   MHD_OPTION_HTTPS_PRIORITIES, PRIORITY, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				   MHD_OPTION_THREAD_POOL_SIZE, COORD_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+				   COORD_MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, co, MHD_OPTION_END);
+	if (co->mhd == NULL) {
+		close(fd);
+		return zs_make_error(err, -EINVAL, "cannot serve HTTPS on %s: --cert `%s` / --key `%s` not usable",
+				     co->listen, co->cert, co->key);
+	}
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +198,17 @@ static int parse_args(struct coord *co, int argc, char **argv, zs_error_t *err)
 	return 0;
 }
 
+/* one descriptor per agent's connection: the soft limit up to the hard one */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int serve(struct coord *co, zs_error_t *err)
 {
 	sigset_t set;
@@ -205,11 +217,12 @@ static int serve(struct coord *co, zs_error_t *err)
 
 	if (co->cert == NULL || co->key == NULL || co->ca == NULL)
 		return zs_make_error(err, -EINVAL, "--cert, --key and --ca are required (HTTPS, node certificates)");
+	raise_nofile();
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
-	if (http_start(co, err) < 0)
+	if (leader_start(co, err) < 0 || http_start(co, err) < 0)
 		return -1;
 	zs_log("info", "zanshin-api serving https://%s/v1/ (database %s)", co->listen, db_kind(co->db));
 	while (sig != SIGTERM && sig != SIGINT) {
@@ -221,6 +234,7 @@ static int serve(struct coord *co, zs_error_t *err)
 	}
 	zs_log("info", "zanshin-api: signal %d, stopping", sig);
 	http_stop(co);
+	leader_stop(co);
 	return 0;
 }
 

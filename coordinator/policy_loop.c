@@ -2,7 +2,8 @@
  * cluster, ask the policies (policy.c) which containers must move, choose
  * targets with the scheduler (sched.c) where the policy left it open, and
  * record each move as `pending` with its reason, requested by "policy";
- * the source agent takes it with its next heartbeat (api_moves.c). */
+ * the source agent takes it with its next heartbeat (api_moves.c).  Only
+ * the leading replica runs it (leader.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -119,6 +120,8 @@ void policy_round(struct coord *co)
 	double now = coord_now();
 
 	if (p == NULL || p->interval == 0 || now - p->last_round < p->interval)
+		return;
+	if (!coord_is_leader(co)) /* with PostgreSQL, one replica orders (leader.c) */
 		return;
 	p->last_round = now;
 	if (cv_load(co, (int64_t) now, true, &v, &err) < 0) {
