@@ -8,7 +8,8 @@
 # anyone ordering anything, the policy loop evacuates A before the class
 # starts, and the scheduler sends the container to B (the node holding its
 # remnants), not to C: a diff, memory verified, the record giving the reason,
-# bytes and downtime.
+# bytes and downtime.  Then B's agent gets SIGTERM (a PC shutting down): the
+# policy moves the container to C (A is in class) before the agent exits.
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/../agent/lib.sh"
 MIB=32
@@ -53,7 +54,7 @@ kn "$API_BIN" --listen "${AG_IP[K]}:$API_PORT" --cert "$CR_T/pki/coord/coord.pem
 API_PID=$!
 wait_for 10 zc nodes -f json >/dev/null || ag_die "zanshin-api did not start: $(tail -n 5 "$CR_T/api.log")"
 for n in A B C; do
-	ag_start "$n" -- --coordinator "$URL" --coordinator-name coord || ag_die "agent $n"
+	ag_start "$n" -- --coordinator "$URL" --coordinator-name coord --drain-timeout 90 || ag_die "agent $n"
 done
 wait_for 20 all_up && t_ok "three agents registered with the coordinator" || t_fail "three nodes up" "$(zc nodes)"
 
@@ -153,7 +154,29 @@ if command -v chromium >/dev/null; then
 else
 	t_skip "web page in headless Chromium" "chromium not installed (scripts/deps.sh installs it)"
 fi
-ag_kill A TERM
-ag_kill B TERM
-ag_kill C TERM
+# B's agent stopped with SIGTERM (a PC shutting down): it reports
+# `stopping`, the policy moves its container away (A is in class: to C)
+# and the agent exits once nothing runs on B
+t_wl_verify "on B before its agent stops" B || { t_done; exit; }
+DIG=$WL_DIGEST
+SRC=$(wl_dir B)
+bpid=${AG_PID[B]}
+kill -TERM "$bpid"
+stop_move() { zc moves --container "$CR_CID" -f json | jq -c '[.moves[] | select(.requested_by == "policy" and .source == "B")] | .[0] // empty'; }
+stop_done() { [ "$(stop_move | jq -r .state)" = done ]; }
+wait_for 90 stop_done
+MV=$(stop_move)
+[ "$(jq -r '[.target, .state] | join(" ")' <<<"${MV:-{\}}")" = "C done" ] &&
+	t_ok "SIGTERM to B's agent: the policy moved $CR_CID B→C: $(jq -r .reason <<<"$MV")" ||
+	t_fail "agent-stop move B→C" "${MV:-none}" "$(zc moves)" "$(tail -n 20 "$CR_T/B/agent.log")"
+jq -e '.reason | startswith("agent-stop: the agent on B is stopping")' <<<"${MV:-{\}}" >/dev/null &&
+	t_ok "the record gives the reason (agent-stop)" || t_fail "agent-stop reason" "$MV"
+wl_follow "$SRC" C
+t_wl_verify "after B's agent stopped, on C" C "$DIG"
+wait_for 20 sh -c '! kill -0 "$1" 2>/dev/null' _ "$bpid" && t_ok "B's agent exited once nothing ran on B" ||
+	t_fail "B's agent exits" "$(tail -n 5 "$CR_T/B/agent.log")"
+wait "$bpid" 2>/dev/null
+unset "AG_PID[B]"
+ag_kill A
+ag_kill C
 t_done
