@@ -41,3 +41,8 @@ install-web:
 	install -d $(DESTDIR)$(PREFIX)/share/zanshin-api/web
 	install -m 0644 coordinator/web/index.html coordinator/web/app.js coordinator/web/style.css \
 		$(DESTDIR)$(PREFIX)/share/zanshin-api/web/
+
+coordlib: $(BUILD)/bench/campus-day
+$(BUILD)/bench/campus-day: bench/campus-day.c $(BUILD)/lib/libzanshin-coord.a $(BUILD)/lib/libzanshin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ZS_CFLAGS) $(CFLAGS) -Icoordinator -o $@ $< $(ZS_COORDLIB_LIBS) $(ZS_LIBS)
