@@ -31,6 +31,9 @@ struct agent {
 	size_t n_peers;
 	void *tls;   /* gnutls_certificate_credentials_t */
 	int stop_fd; /* children: readable once the agent is stopping (-1: none) */
+	/* coordinator.c: --coordinator URL, --coordinator-name, --room, --drain-timeout */
+	char *coordinator, *coordinator_name, *room;
+	int drain_timeout;
 };
 
 /* ---- tls.c ---- */
@@ -192,6 +195,12 @@ void peer_pool_serve(struct agent *a, void (*run)(struct agent *a, struct zs_con
 /* Target: wait up to SECONDS for the next request on C: 1, or 0 (idle,
  * closed, or the agent stops). */
 int peer_wait_next(struct agent *a, struct zs_conn *c, int seconds);
+/* ---- coordinator.c ---- */
+/* The coordinator link's process: heartbeats, orders, reports; returns
+ * after SIGTERM (see --drain-timeout). */
+void coord_run(struct agent *a);
+/* A peer the coordinator told this node about (STATE_DIR/peers.json). */
+const struct agent_peer *coord_peer(struct agent *a, const char *name);
 
 /* ---- files ---- */
 bool valid_name(const char *s); /* a plain file or id: [A-Za-z0-9._+-]{1,128}, not . or .. */
