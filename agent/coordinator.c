@@ -421,7 +421,7 @@ static void run_order(struct agent *a, const char *order, const char *container,
 		add_peer_address(a, to, address);
 	zs_log("info", "coordinator: move %s: %s to %s", order, container, to);
 	report_running(a, order);
-	ret = move_source(a, container, to, &m, &err);
+	ret = move_source(a, container, to, NULL, &m, &err); /* stop-copy: what the coordinator orders */
 	report(a, order, &m, ret, err);
 	if (m.id && move_terminal(m.state)) {
 		work = xasprintf("%s/work/%s", a->state_dir, m.id);

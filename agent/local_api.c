@@ -121,7 +121,7 @@ static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_free char *req = NULL;
-	const char *keys[] = {"container", "to", "compress"};
+	const char *keys[] = {"container", "to", "compress", "mode"};
 	size_t len = 0;
 
 	zs_jgen_map_open(g);
