@@ -356,7 +356,24 @@ const struct agent_peer *coord_peer(struct agent *a, const char *name)
 
 /* ---- orders ---- */
 
+static void report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local);
+
 static void report(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err)
+{
+	report_as(a, order, m, ret, err, false);
+}
+
+void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error_t err)
+{
+	cleanup_free char *id = NULL;
+
+	if (a->coordinator == NULL || m->id == NULL || !valid_name(m->id))
+		return;
+	id = xasprintf("local-%s", m->id);
+	report_as(a, id, m, ret, err, true);
+}
+
+static void report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local)
 {
 	struct zs_coord_client c = client(a);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -368,6 +385,10 @@ static void report(struct agent *a, const char *order, const struct move *m, int
 		st = "done";
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "state", st);
+	if (local) {
+		zs_jgen_kv_string(g, "container", m->container);
+		zs_jgen_kv_string(g, "to", m->peer);
+	}
 	if (ret < 0) {
 		text = zs_error_text(err);
 		zs_jgen_kv_string(g, "error", text);

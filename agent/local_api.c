@@ -106,6 +106,7 @@ static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 		ret = move_source(a, id, to, &m, &err);
 	}
 	reply_move(c, &m, ret, err);
+	coord_report_local(a, &m, ret, err);
 	zs_conn_close(c);
 	source_cleanup(a, &m);
 	move_free(&m);
