@@ -513,7 +513,7 @@ void coord_run(struct agent *a)
 	int interval = 3;
 	time_t sent = 0, stop_at = 0;
 	unsigned movers = 0;
-	bool warned = false;
+	bool warned = false, said_stopping = false;
 
 	sigaction(SIGTERM, &sa, NULL);
 	cpu_load();
@@ -527,7 +527,8 @@ void coord_run(struct agent *a)
 		reap_movers(&movers);
 		if (stopping && stop_at == 0)
 			stop_at = now + a->drain_timeout;
-		if (last == NULL || strcmp(inv, last) != 0 || now - sent >= interval || (stopping && sent < stop_at)) {
+		if (last == NULL || strcmp(inv, last) != 0 || now - sent >= interval || (stopping && !said_stopping)) {
+			said_stopping = stopping; /* tried at least once */
 			body = heartbeat_body(a, inv, stopping);
 			if (beat(a, body, &interval, &movers, &e) < 0) {
 				if (!warned)
@@ -542,7 +543,7 @@ void coord_run(struct agent *a)
 				sent = now;
 			}
 		}
-		if (stopping && ((running == 0 && movers == 0) || now >= stop_at))
+		if (said_stopping && ((running == 0 && movers == 0) || now >= stop_at))
 			break;
 		sleep(1);
 	}

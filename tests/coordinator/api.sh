@@ -208,6 +208,8 @@ move_via() {
 run_backend() {
 	run_tests "$@"
 	agents_stop
+	[ "$(zc nodes -f json | jq -r '.nodes[] | select(.name == "B") | .stopping')" = true ] &&
+		t_ok "$1: an agent stopped with SIGTERM told the coordinator (stopping)" || t_fail "$1: stopping" "$(zc nodes)"
 	api_stop
 	t_ok "$1: coordinator and agents stopped"
 }
