@@ -88,6 +88,8 @@ static const char *const migrations[] = {
     /* 3: counters; peers_version changes whenever a node's address or state does */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);"
     "INSERT INTO meta(key, value) VALUES ('peers_version', 1);",
+    /* 4: a node's containers are replaced at every changed heartbeat */
+    "CREATE INDEX containers_by_node ON containers(node);",
 };
 
 static int migrate_locked(struct db *d, zs_error_t *err);
