@@ -110,6 +110,7 @@ static void run_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 		ret = move_source(a, id, to, zs_json_string_value(zs_json_get(q, "mode")), &m, &err);
 	}
 	reply_move(c, &m, ret, err);
+	coord_report_local(a, &m, ret, err);
 	zs_conn_close(c);
 	source_cleanup(a, &m);
 	move_free(&m);
