@@ -92,7 +92,7 @@ static void source_cleanup(struct agent *a, const struct move *m)
 	rm_rf(work);
 }
 
-static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
+static void run_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 {
 	cleanup_error zs_error_t err = NULL;
 	struct move m = {0};
@@ -100,15 +100,47 @@ static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 	const char *to = zs_json_string_value(zs_json_get(q, "to"));
 	int ret;
 
+	const char *compress = zs_json_string_value(zs_json_get(q, "compress"));
+
+	if (compress)
+		m.compress = xstrdup(compress);
 	if (id == NULL) {
 		ret = zs_make_error(&err, -EINVAL, "migrate: no container id");
 	} else {
-		ret = move_source(a, id, to, &m, &err);
+		ret = move_source(a, id, to, zs_json_string_value(zs_json_get(q, "mode")), &m, &err);
 	}
 	reply_move(c, &m, ret, err);
+	coord_report_local(a, &m, ret, err);
 	zs_conn_close(c);
 	source_cleanup(a, &m);
 	move_free(&m);
+}
+
+/* A migrate: run here, or by the process holding a warm connection to
+ * the target (agent/peer_pool.c), which then answers the client. */
+static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *req = NULL;
+	const char *keys[] = {"container", "to", "compress", "mode"};
+	size_t len = 0;
+
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "migrate");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = zs_json_string_value(zs_json_get(q, keys[i]));
+		if (v)
+			zs_jgen_kv_string(g, keys[i], v);
+	}
+	zs_jgen_map_close(g);
+	req = zs_jgen_result(g, &len);
+	if (peer_pool_handoff(a, zs_json_string_value(zs_json_get(q, "to")), c->fd, req) == 1) {
+		zs_conn_close(c);
+		return;
+	}
+	run_migrate(a, c, q);
+	/* the connection this move leaves (if clean) serves the next ones */
+	peer_pool_serve(a, run_migrate);
 }
 
 static void do_moves(struct agent *a, struct zs_conn *c)
@@ -148,7 +180,8 @@ int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		return zs_make_error(err, -EINVAL, "move %s was started by node %s: cancel it there", id, m->peer);
 	if (move_terminal(m->state))
 		return zs_make_error(err, -EALREADY, "move %s has already ended (%s)", id, m->state);
-	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0)
+	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0 ||
+	    strcmp(m->state, "post-copy") == 0)
 		return zs_make_error(err, -EBUSY, "move %s is committed on node %s: too late to cancel", id, m->peer);
 	if (m->pid <= 1 || kill((pid_t) m->pid, SIGUSR1) < 0)
 		return zs_make_error(err, -ESRCH, "move %s: its process is gone (the agent restarted?)", id);

@@ -24,6 +24,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "move_gens.h"
+#include "move_rebase.h"
+#include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/criu_image.h"
@@ -61,15 +64,21 @@ struct src {
 	bool target_bundle, target_rootfs;
 	char **target_gens;
 	double t_freeze;
+	struct wire_tx tx;
+	struct gens_plan plan; /* generations the target lacks, sent first */
+	struct rebase_map rb;  /* digests of a generation the target holds */
 };
 
 static void src_free(struct src *s)
 {
-	zs_conn_close(&s->c);
+	peer_conn_put(&s->c, s->m->peer, s->m->state && strcmp(s->m->state, "done") == 0);
 	zs_status_free(s->st);
 	free(s->work);
 	free(s->img);
 	zs_free_string_array(s->target_gens);
+	wire_tx_free(&s->tx);
+	gens_plan_free(&s->plan);
+	rebase_map_free(&s->rb);
 }
 
 static void put(struct src *s, const char *state)
@@ -138,11 +147,12 @@ static int negotiate(struct src *s, zs_error_t *err)
 	zs_jgen_kv_string(g, "type", "offer");
 	zs_jgen_kv_string(g, "move", s->m->id);
 	zs_jgen_kv_string(g, "container", s->m->container);
-	zs_jgen_kv_string(g, "mode", "stop-copy");
+	zs_jgen_kv_string(g, "mode", s->m->mode);
 	zs_jgen_kv_string(g, "bundle_digest", s->m->bundle_digest);
 	zs_jgen_kv_string(g, "rootfs_digest", s->m->rootfs_digest);
 	if (s->st->image_id)
 		zs_jgen_kv_string(g, "baseline", s->st->image_id);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "have", &have, err) < 0)
 		return -1;
@@ -152,6 +162,9 @@ static int negotiate(struct src *s, zs_error_t *err)
 	    zs_json_to_string_array(zs_json_get(have, "generations"), "have", "generations", ZS_JSON_REQUIRED,
 				    &s->target_gens, NULL, err) < 0)
 		return zs_error_wrap(err, "node %s", s->m->peer);
+	wire_have(&s->tx, have);
+	if (s->st->tracking)
+		gens_plan(s->a, s->m->container, s->st->image_id, s->target_gens, &s->plan);
 	return 0;
 }
 
@@ -172,7 +185,7 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_dig
 		if (r <= 0)
 			return zs_make_error(err, r < 0 ? errno : -EIO, "read `%s`: %s", path,
 					     r < 0 ? "error" : "shorter than it was");
-		if (cancelled(s->m, err) < 0 || zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
+		if (cancelled(s->m, err) < 0 || wire_send_at(&s->c, &s->tx, buf, (size_t) r, done, err) < 0)
 			return -1;
 		if (d)
 			zs_digest_update(d, buf, (size_t) r);
@@ -215,7 +228,9 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	zs_jgen_kv_int(g, "size", reuse ? 0 : (long long) ts.st_size);
 	zs_jgen_key(g, "reuse_rootfs");
 	zs_jgen_bool(g, reuse);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
+	s->tx.meta = false;
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, NULL, err) < 0 ||
 	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, NULL, err) < 0) ||
 	    expect_answer(s, "ok", &ok, err) < 0)
@@ -268,7 +283,7 @@ static char *diff_base(struct src *s)
 	struct zs_remnant_gen *g = NULL;
 	char *path = NULL;
 
-	if (!s->st->tracking || s->st->image_id == NULL || !target_holds(s, s->st->image_id))
+	if (!s->st->tracking || s->st->image_id == NULL || (!target_holds(s, s->st->image_id) && s->plan.n == 0))
 		return NULL;
 	if (zs_remnant_open(s->a->remnant_root, &r, &e) < 0)
 		return NULL;
@@ -315,10 +330,27 @@ static bool sent_file(const char *name)
 	       strcmp(name, "lineage.json") != 0 && !(l > 4 && strcmp(name + l - 4, ".log") == 0);
 }
 
+/* One file of the manifest: its name and size.  Its sha256-4k digest
+ * follows the file's bytes ("digests": "after"): hashed while sent, not
+ * in a pass of its own before the first byte leaves (the container is
+ * stopped meanwhile). */
+static void manifest_entry(zs_jgen *g, const char *name, uint64_t size, char ***names, uint64_t **sizes, size_t *n)
+{
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "name", name);
+	zs_jgen_key(g, "size");
+	zs_jgen_uint(g, size);
+	zs_jgen_map_close(g);
+	*names = xrealloc(*names, sizeof(char *) * (*n + 2));
+	*sizes = xrealloc(*sizes, sizeof(uint64_t) * (*n + 1));
+	(*sizes)[*n] = size;
+	(*names)[(*n)++] = xstrdup(name);
+	(*names)[*n] = NULL;
+}
+
 /* The image's files (regular, not logs, not the parent link) with their
- * sizes: the manifest.  Their sha256-4k digests follow each file's bytes
- * ("digests": "after"): hashed while sent, not in a pass of their own
- * before the first byte leaves (the container is stopped meanwhile). */
+ * sizes: the manifest.  The pages files come last: a page travelling as
+ * a delta is rebuilt by the target from the pagemap it already has. */
 static int image_manifest(struct src *s, zs_jgen *g, char ***names, uint64_t **sizes, zs_error_t *err)
 {
 	cleanup_dir DIR *d = opendir(s->img);
@@ -330,21 +362,16 @@ static int image_manifest(struct src *s, zs_jgen *g, char ***names, uint64_t **s
 	zs_jgen_kv_string(g, "digests", "after");
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
-	while ((de = readdir(d))) {
-		cleanup_free char *p = xasprintf("%s/%s", s->img, de->d_name);
-		struct stat st;
-		if (!sent_file(de->d_name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		zs_jgen_map_open(g);
-		zs_jgen_kv_string(g, "name", de->d_name);
-		zs_jgen_key(g, "size");
-		zs_jgen_uint(g, (uint64_t) st.st_size);
-		zs_jgen_map_close(g);
-		*names = xrealloc(*names, sizeof(char *) * (n + 2));
-		*sizes = xrealloc(*sizes, sizeof(uint64_t) * (n + 1));
-		(*sizes)[n] = (uint64_t) st.st_size;
-		(*names)[n++] = xstrdup(de->d_name);
-		(*names)[n] = NULL;
+	for (int pages = 0; pages < 2; pages++) {
+		rewinddir(d);
+		while ((de = readdir(d))) {
+			cleanup_free char *p = xasprintf("%s/%s", s->img, de->d_name);
+			struct stat st;
+			if (is_pages(de->d_name) != pages || !sent_file(de->d_name) || lstat(p, &st) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			manifest_entry(g, de->d_name, (uint64_t) st.st_size, names, sizes, &n);
+		}
 	}
 	zs_jgen_array_close(g);
 	return 0;
@@ -379,13 +406,17 @@ static int send_one(struct src *s, const char *name, uint64_t size, zs_error_t *
 	zs_jgen_kv_string(g, "type", "file");
 	zs_jgen_kv_string(g, "name", name);
 	zs_jgen_kv_int(g, "size", (long long) size);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
+	s->tx.meta = !is_pages(name);
 	/* the size announced in the manifest: a file that changed since is
 	 * an error (read shorter) or sent as it was listed */
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, p, size, d, err) < 0) {
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || wire_file_begin(&s->tx, s->img, name, s->m->diff, err) < 0 ||
+	    send_file_data(s, p, size, d, err) < 0) {
 		zs_digest_free(d);
 		return -1;
 	}
+	wire_file_end(&s->tx);
 	if (send_digest(s, name, d, err) < 0)
 		return -1;
 	if (is_pages(name))
@@ -436,6 +467,57 @@ out:
 	return ret < 0 ? zs_error_wrap(err, "sending the checkpoint of %s to %s", s->m->container, s->m->peer) : 0;
 }
 
+static int expect_cb(void *s, const char *type, zs_json **out, zs_error_t *err)
+{
+	return expect_answer(s, type, out, err);
+}
+
+/* The generations the target lacks, before the checkpoint (move_gens.c). */
+static int send_gens(struct src *s, zs_error_t *err)
+{
+	struct gens_ctx x = {.s = s, .c = &s->c, .tx = &s->tx, .m = s->m, .cancelled = cancelled, .expect = expect_cb};
+
+	return gens_send(&x, &s->plan, err);
+}
+
+/* The target holds a generation of the container, but neither its
+ * baseline nor a chain to it: the digests of that generation's pages
+ * (move_rebase.c), during setup. */
+static int rebase_setup(struct src *s, zs_error_t *err)
+{
+	size_t n = 0;
+
+	while (s->target_gens && s->target_gens[n])
+		n++;
+	if (n == 0 || !s->tx.rebase || s->plan.n || target_holds(s, s->st->image_id))
+		return 0;
+	if (rebase_prepare(s->a, &s->c, s->target_gens[n - 1], &s->rb, err) < 0) {
+		/* a full image then; a broken connection fails the next step */
+		zs_log("warning", "move %s: digests of %s on %s: %s", s->m->id, s->target_gens[n - 1], s->m->peer,
+		       zs_error_msg(*err));
+		zs_error_release(err);
+		rebase_map_free(&s->rb);
+	}
+	return 0;
+}
+
+/* The checkpoint as a diff against that generation, when much smaller. */
+static void rebase_image(struct src *s)
+{
+	cleanup_error zs_error_t e = NULL;
+	char *img;
+
+	if (s->rb.image_id == NULL)
+		return;
+	img = rebase_apply(s->img, s->work, &s->rb, &s->m->pages_from_target, &e);
+	if (e)
+		zs_log("warning", "move %s: a diff against %s: %s", s->m->id, s->rb.image_id, zs_error_msg(e));
+	if (img) {
+		free(s->img);
+		s->img = img;
+	}
+}
+
 static void finish_metrics(struct src *s, bool done)
 {
 	double t = now_s();
@@ -445,6 +527,7 @@ static void finish_metrics(struct src *s, bool done)
 		s->m->downtime_s = t - s->t_freeze;
 	if (s->c.bytes_out >= s->m->bytes_pages + s->m->bytes_bundle)
 		s->m->bytes_metadata = s->c.bytes_out + s->c.bytes_in - s->m->bytes_pages - s->m->bytes_bundle;
+	wire_metrics(&s->tx, &s->c, s->m);
 }
 
 /* 1: the target runs it; 0: it does not and never will; < 0: unknown. */
@@ -585,6 +668,37 @@ static int fail_rollback(struct src *s, zs_error_t *err)
 	return zs_make_error(err, -EIO, "%s (container %s runs again on node %s)", why, s->m->container, s->a->node);
 }
 
+/* --mode post-copy (postcopy.c): a lazy dump, the image without its
+ * pages, then the pages while the container already runs there. */
+static int run_postcopy(struct src *s, zs_error_t *err)
+{
+	struct pc_src p = {.init = s->st->pid, .work = s->work};
+	struct move *m = s->m;
+	int r;
+
+	m->img_dir = xstrdup(s->img);
+	put(s, "checkpointing");
+	s->t_freeze = now_s();
+	if (pc_src_dump(s->a, m, s->work, s->img, &p, err) < 0)
+		return -2;
+	r = cancelled(m, err) < 0 || send_image(s, err) < 0 ? 0 : pc_src_commit(s->a, m, &s->c, &p, s->t_freeze, err);
+	if (r == 1)
+		return 0;
+	cancel_reason(s, err);
+	free(m->error);
+	m->error = zs_error_text(*err);
+	finish_metrics(s, false);
+	zs_error_release(err);
+	if (r == 0 && pc_src_rollback(s->a, m, &p, err) == 0)
+		return zs_make_error(err, -EIO, "%s (container %s runs again on node %s)", m->error, m->container,
+				     s->a->node);
+	if (r < 0) {
+		put(s, "failed");
+		return zs_make_error(err, -EIO, "%s", m->error);
+	}
+	return -1;
+}
+
 static int run_move(struct src *s, zs_error_t *err)
 {
 	struct move *m = s->m;
@@ -592,18 +706,30 @@ static int run_move(struct src *s, zs_error_t *err)
 
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
-	    tls_connect(s->a, m->peer, &s->c, err) < 0 || negotiate(s, err) < 0 ||
-	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
+	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || negotiate(s, err) < 0 ||
+	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) ||
+	    (s->plan.n && send_gens(s, err) < 0) || rebase_setup(s, err) < 0)
 		goto failed;
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)
 		goto failed;
+	if (is_postcopy(m)) {
+		r = run_postcopy(s, err);
+		if (r == -2)
+			goto failed;
+		if (r == 0) {
+			finish_metrics(s, false);
+			put(s, "done");
+		}
+		return r;
+	}
 	if (checkpoint(s, err) < 0) {
 		cleanup_free char *st = rt_status(s->a, m->container);
 		if (st == NULL)
 			return fail_rollback(s, err);
 		goto failed;
 	}
+	rebase_image(s);
 	m->checkpoint_s = now_s() - s->t_freeze;
 	if (cancelled(m, err) < 0 || send_image(s, err) < 0)
 		return fail_rollback(s, err);
@@ -635,13 +761,18 @@ failed:
 	return -1;
 }
 
-int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err)
+int move_source(struct agent *a, const char *container, const char *to, const char *mode, struct move *m,
+		zs_error_t *err)
 {
 	struct src s = {.a = a, .m = m, .c = {.fd = -1}};
 	cleanup_close int lock = -1;
 	int ret;
 
-	memset(m, 0, sizeof(*m));
+	cancel_flag = 0; /* a process may run several moves (a warm connection) */
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "unknown mode `%s` (stop-copy, post-copy)", mode);
+	if (wire_request(&s.tx, m, err) < 0)
+		return -1;
 	if (check_request(&s, container, to, err) < 0) {
 		src_free(&s);
 		return -1;
@@ -655,7 +786,7 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	m->container = xstrdup(container);
 	m->peer = xstrdup(to);
 	m->role = xstrdup("source");
-	m->mode = xstrdup("stop-copy");
+	m->mode = xstrdup(mode ? mode : "stop-copy");
 	m->bundle = xstrdup(s.st->bundle);
 	m->started = now_s();
 	m->pid = getpid();

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "move_gens.h"
+#include "move_rebase.h"
+#include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
 #include "zanshin/log.h"
@@ -36,6 +39,13 @@ struct tgt {
 	struct zs_remnant *store;
 	char *work, *tmp; /* tmp: the store's temporary generation */
 	bool received;
+	bool lazy;   /* post-copy: tmp is WORK/img, never committed to the store
+		      * (its pages stay on the source) */
+	bool chunks; /* the data of the current frame comes in chunks */
+	struct wire_rx rx;
+	const char *file; /* the image file being received, NULL for a Bundle */
+	unsigned stored;  /* generations committed ahead of the image (move_gens.c) */
+	bool peer_known;  /* the peer moved this container before (peer_knows) */
 };
 
 static void put(struct tgt *t, const char *state)
@@ -44,6 +54,28 @@ static void put(struct tgt *t, const char *state)
 
 	if (journal_put(t->a, &t->m, state, &e) < 0)
 		zs_log("error", "%s", zs_error_msg(e));
+}
+
+/* The next piece of a file's data into BUF (at most CHUNK bytes), OFF
+ * bytes into it: *N. */
+static int recv_piece(struct tgt *t, char *buf, uint64_t off, uint64_t remaining, size_t *n, zs_error_t *err)
+{
+	struct zs_zchunk h;
+	const void *base = NULL;
+
+	if (!t->chunks) {
+		*n = remaining < CHUNK ? (size_t) remaining : CHUNK;
+		return zs_conn_read(t->c, buf, *n, err);
+	}
+	if (wire_recv_header(t->c, &t->rx, remaining, &h, err) < 0)
+		return -1;
+	*n = h.raw_len;
+	if (h.kind == ZS_ZDELTA && !t->peer_known && !(t->peer_known = peer_knows(t->a, t->c->peer, t->m.container)))
+		return zs_make_error(err, -EACCES, "a delta chunk from node %s, which never moved container %s here",
+				     t->c->peer, t->m.container);
+	if (h.kind == ZS_ZDELTA && wire_rx_base(&t->rx, t->tmp, t->file, off, h.raw_len, &base, err) < 0)
+		return -1;
+	return wire_recv_payload(t->c, &t->rx, &h, base, buf, err);
 }
 
 /* PATH gets SIZE bytes from the peer.  With DG_OUT (an image file) they
@@ -61,8 +93,12 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 	if (fd < 0)
 		return zs_make_error(err, errno, "create `%s`", path);
 	while (done < size) {
-		size_t n = size - done < CHUNK ? (size_t) (size - done) : CHUNK;
-		if (zs_conn_read(t->c, buf, n, err) < 0 || write_all(fd, buf, n) < 0) {
+		size_t n = 0;
+		if (recv_piece(t, buf, done, size - done, &n, err) < 0) {
+			zs_digest_free(d);
+			return zs_error_wrap(err, "receiving `%s`", path);
+		}
+		if (write_all(fd, buf, n) < 0) {
 			zs_digest_free(d);
 			return zs_make_error(err, errno, "receiving `%s`", path);
 		}
@@ -75,10 +111,16 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 		char hex[2 * ZS_DIGEST_LEN + 1];
 		zs_digest_final(d, dg);
 		zs_digest_hex(dg, hex);
-		if (want_hex && strcmp(hex, want_hex) != 0)
-			return zs_make_error(err, -EBADMSG, "%s: digest %s, the manifest says %s", path, hex, want_hex);
+		if (want_hex && strcmp(hex, want_hex) != 0) {
+			/* the digest of what was rebuilt stays in this node's log:
+			 * the peer is not told a digest of pages it did not send */
+			zs_log("warning", "%s: digest %s", path, hex);
+			return zs_make_error(err, -EBADMSG, "%s: not the digest the manifest says (%s)", path,
+					     want_hex);
+		}
 		/* an image file: the store's commit fsyncs it (and takes
-		 * this digest of the bytes written: recv_image) */
+		 * this digest of the bytes written: recv_image); a post-copy
+		 * image is never committed (a crash aborts its move) */
 		memcpy(dg_out, dg, ZS_DIGEST_LEN);
 		return 0;
 	}
@@ -97,10 +139,14 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	const char *cid = zs_json_string_value(zs_json_get(offer, "container"));
 	const char *digest = zs_json_string_value(zs_json_get(offer, "bundle_digest"));
 	const char *rdigest = zs_json_string_value(zs_json_get(offer, "rootfs_digest"));
+	const char *mode = zs_json_string_value(zs_json_get(offer, "mode"));
 	cleanup_free char *rheld = NULL;
 
 	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
 		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "offer: unknown mode (stop-copy, post-copy)");
+	t->lazy = mode && strcmp(mode, "post-copy") == 0;
 	if (journal_get(t->a, id, &t->m, err) == 0) {
 		move_free(&t->m);
 		return zs_make_error(err, -EEXIST, "move %s is already known on node %s", id, t->a->node);
@@ -113,7 +159,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	t->m.container = xstrdup(cid);
 	t->m.peer = xstrdup(t->c->peer);
 	t->m.role = xstrdup("target");
-	t->m.mode = xstrdup("stop-copy");
+	t->m.mode = xstrdup(t->lazy ? "post-copy" : "stop-copy");
 	t->m.bundle_digest = xstrdup(digest);
 	t->m.started = now_s();
 	t->work = xasprintf("%s/work/%s", t->a->state_dir, id);
@@ -140,6 +186,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	zs_jgen_bool(g, held != NULL);
 	zs_jgen_key(g, "rootfs");
 	zs_jgen_bool(g, held != NULL || rheld != NULL);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	zs_remnant_gens_free(gens, n);
 	return zs_frame_send_gen(t->c, g, err);
@@ -171,7 +218,8 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 	    zs_json_to_uint64(zs_json_get(h, "config_size"), "bundle", "config_size", ZS_JSON_REQUIRED, &csize, err) <
 		0 ||
 	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
-	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0)
+	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0 ||
+	    wire_encoding(h, "bundle", &t->chunks, err) < 0)
 		return -1;
 	if (!valid_name(digest) || !valid_name(rdigest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE ||
 	    (reuse && size != 0))
@@ -289,9 +337,43 @@ static int check_digest_after(struct tgt *t, const char *name, const uint8_t dg[
 	zs_digest_hex(dg, hex);
 	if (n == NULL || strcmp(n, name) != 0 || want == NULL)
 		return zs_make_error(err, -EBADMSG, "file `%s`: a digest for `%s` follows it", name, n ? n : "");
-	if (strcmp(hex, want) != 0)
-		return zs_make_error(err, -EBADMSG, "file `%s`: digest %s, the source says %s", name, hex, want);
+	if (strcmp(hex, want) != 0) {
+		/* as in recv_to_file: the digest of what was rebuilt (deltas
+		 * against pages held here) stays in this node's log */
+		zs_log("warning", "file `%s`: digest %s", name, hex);
+		return zs_make_error(err, -EBADMSG, "file `%s`: not the digest the source says (%s)", name, want);
+	}
 	return 0;
+}
+
+/* Where the image's files go: a temporary generation of the store, or
+ * (post-copy) the move's work directory. */
+static int image_begin(struct tgt *t, zs_error_t *err)
+{
+	if (!t->lazy)
+		return zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err);
+	t->tmp = xasprintf("%s/img", t->work);
+	rm_rf(t->tmp);
+	return mkdir_p(t->tmp, 0700, err);
+}
+
+/* A generation the source sent ahead of its image (move_gens.c): every
+ * file in and checked, committed to the store now. */
+static int store_gen(struct tgt *t, zs_error_t *err)
+{
+	struct zs_remnant_gen *g = NULL;
+
+	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
+		return zs_error_wrap(err, "committing generation %s to the store of node %s", t->m.image_id,
+				     t->a->node);
+	zs_log("info", "move %s: generation %s of %s stored as %s", t->m.id, t->m.image_id, t->m.container, g->name);
+	zs_remnant_gen_free(g);
+	free(t->tmp);
+	t->tmp = NULL;
+	free(t->m.img_dir);
+	t->m.img_dir = NULL;
+	t->stored++;
+	return zs_frame_send(t->c, "{\"type\":\"received\"}", 19, err);
 }
 
 static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
@@ -301,17 +383,25 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	uint64_t total = 0;
 	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
 	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
-	int ret = -1;
+	bool store = false;
+	int ret = -1, r;
 
-	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid))) {
-		zs_make_error(err, -EINVAL, "image: a second image, or an invalid image id");
+	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid)) ||
+	    zs_json_to_bool(zs_json_get(h, "store"), "image", "store", 0, &store, err) < 0 ||
+	    (store && (pid == NULL || t->stored >= AGENT_MAX_GENS))) {
+		zs_error_release(err);
+		zs_make_error(err, -EINVAL,
+			      "image: a second image, an invalid image id, or a generation to store that is not a "
+			      "diff (or one too many)");
 		goto out;
 	}
+	free(t->m.image_id);
+	free(t->m.parent_image_id);
 	t->m.image_id = xstrdup(iid);
 	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
 	t->m.diff = pid != NULL;
-	if (parse_manifest(h, &files, &n, &total, err) < 0 || check_space(t->a->remnant_root, total, err) < 0 ||
-	    zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err) < 0)
+	if (parse_manifest(h, &files, &n, &total, err) < 0 ||
+	    check_space(t->lazy ? t->work : t->a->remnant_root, total, err) < 0 || image_begin(t, err) < 0)
 		goto out;
 	t->m.img_dir = xstrdup(t->tmp);
 	put(t, "receiving");
@@ -336,13 +426,23 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		}
 		path = xasprintf("%s/%s", t->tmp, name);
-		if (recv_to_file(t, path, size, files[i].digest, dg, err) < 0 ||
-		    (files[i].digest == NULL && check_digest_after(t, name, dg, err) < 0))
+		t->file = name;
+		r = wire_encoding(f, "file", &t->chunks, err);
+		if (r == 0)
+			r = recv_to_file(t, path, size, files[i].digest, dg, err);
+		t->file = NULL;
+		wire_rx_file_end(&t->rx);
+		if (r < 0 || (files[i].digest == NULL && check_digest_after(t, name, dg, err) < 0))
 			goto out;
 		/* the commit's manifest takes this digest, not a second read */
-		zs_remnant_gen_known(t->tmp, name, dg, size);
+		if (!t->lazy)
+			zs_remnant_gen_known(t->tmp, name, dg, size);
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
+	}
+	if (store) {
+		ret = store_gen(t, err);
+		goto out;
 	}
 	t->received = true;
 	put(t, "received");
@@ -384,6 +484,30 @@ static int commit_restore(struct tgt *t, zs_error_t *err)
 	return r;
 }
 
+/* post-copy: restore at once, the pages follow from the source */
+static int commit_postcopy(struct tgt *t, zs_error_t *err)
+{
+	cleanup_free char *bundle = NULL, *now = NULL, *work = xasprintf("%s/restore", t->work);
+	int r;
+
+	if (!t->received)
+		return zs_make_error(err, -EPROTO, "commit before the image was received"), -2;
+	bundle = bundle_find(t->a, t->m.bundle_digest);
+	if (bundle == NULL)
+		return zs_make_error(err, -ENOENT, "bundle %s of %s is not held by node %s", t->m.bundle_digest,
+				     t->m.container, t->a->node),
+		       -2;
+	r = journal_transition(t->a, t->m.id, "received", "restoring", &now, err);
+	if (r <= 0)
+		return (r < 0 ? -1 : zs_make_error(err, -ECANCELED, "move %s was %s meanwhile", t->m.id, now)), -2;
+	free(t->m.state);
+	t->m.state = xstrdup("restoring");
+	t->m.bundle = xstrdup(bundle);
+	if (mkdir_p(work, 0700, err) < 0)
+		return -2;
+	return pc_tgt_serve(t->a, t->c, &t->m, t->tmp, bundle, work, err);
+}
+
 static void send_result(struct tgt *t, bool ok, const char *msg)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -419,6 +543,10 @@ static int serve_move(struct tgt *t, const zs_json *offer, zs_error_t *err)
 			r = recv_bundle(t, h, err);
 		else if (strcmp(type, "image") == 0)
 			r = recv_image(t, h, err);
+		else if (strcmp(type, "commit") == 0 && t->lazy)
+			return commit_postcopy(t, err);
+		else if (strcmp(type, "digests") == 0)
+			r = rebase_answer(t->a, t->c, t->store, t->m.container, h, err);
 		else if (strcmp(type, "commit") == 0)
 			return commit_restore(t, err) < 0 ? -2 : 0;
 		else
@@ -433,7 +561,9 @@ static void tgt_abort(struct tgt *t, const char *why)
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *now = NULL;
 
-	if (t->tmp)
+	if (t->tmp && t->lazy)
+		rm_rf(t->tmp);
+	else if (t->tmp)
 		zs_remnant_gen_abort(t->store, t->tmp);
 	free(t->tmp);
 	t->tmp = NULL;
@@ -484,30 +614,44 @@ static void answer_status(struct agent *a, struct zs_conn *c, const zs_json *q)
 	zs_frame_send_gen(c, g, &e);
 }
 
-void move_target(struct agent *a, struct zs_conn *c)
+/* One request on the connection: 1 when it ended cleanly (the connection
+ * may carry the next one), else 0.  IDLE: it follows a move (a close is
+ * the peer letting go of a warm connection, not an error). */
+static int serve_one(struct agent *a, struct zs_conn *c, bool idle)
 {
 	struct tgt t = {.a = a, .c = c};
 	cleanup_error zs_error_t err = NULL;
 	cleanup_json zs_json *first = NULL;
 	const char *type = NULL;
 	int r;
+	uint64_t bytes0 = c->bytes_in + c->bytes_out;
 
 	if (zs_frame_recv(c, &first, &type, &err) < 0) {
-		zs_log("warning", "connection from %s: %s", c->peer, zs_error_msg(err));
-		return;
+		zs_log(idle ? "debug" : "warning", "connection from %s: %s", c->peer, zs_error_msg(err));
+		return 0;
 	}
 	if (strcmp(type, "status") == 0) {
 		answer_status(a, c, first);
-		return;
+		return 1;
 	}
+	if (strcmp(type, "ping") == 0)
+		return zs_frame_send(c, "{\"type\":\"pong\"}", 15, &err) == 0;
 	if (strcmp(type, "offer") != 0) {
-		zs_frame_send_error(c, "expected an offer or a status query", &err);
-		return;
+		zs_frame_send_error(c, "expected an offer, a ping or a status query", &err);
+		return 0;
 	}
 	r = serve_move(&t, first, &err);
-	if (r == 0) {
+	t.m.bytes_raw = t.rx.raw;
+	t.m.bytes_data = t.rx.wire;
+	t.m.bytes_delta = t.rx.delta_raw;
+	t.m.bytes_wire = c->bytes_in + c->bytes_out - bytes0;
+	if (r == -3) {
+		/* post-copy broke after the restore: journaled by postcopy.c */
+		zs_log("warning", "move %s: %s", t.m.id, t.m.error ? t.m.error : "post-copy failed");
+	} else if (r == 0) {
 		put(&t, "running");
-		send_result(&t, true, NULL);
+		if (!t.lazy)
+			send_result(&t, true, NULL);
 		zs_log("info", "move %s: %s from %s runs on %s", t.m.id, t.m.container, c->peer, a->node);
 	} else {
 		cleanup_free char *why = zs_error_text(err);
@@ -521,9 +665,22 @@ void move_target(struct agent *a, struct zs_conn *c)
 			zs_frame_send_error(c, why, &e);
 		}
 	}
-	if (t.work && r == 0)
+	if (t.work && r == 0 && t.lazy)
+		rm_rf(t.tmp); /* the daemon's and the restore's logs stay */
+	else if (t.work && r == 0)
 		rm_rf(t.work);
+	wire_rx_free(&t.rx);
 	zs_remnant_close(t.store);
 	free(t.work);
 	move_free(&t.m);
+	return r == 0;
+}
+
+void move_target(struct agent *a, struct zs_conn *c)
+{
+	/* after a move, the source may keep the connection for its next
+	 * one (agent/peer_pool.c): wait a little longer than it keeps it */
+	for (bool idle = false; serve_one(a, c, idle) == 1; idle = true)
+		if (peer_wait_next(a, c, AGENT_PEER_IDLE_S + 10) <= 0)
+			break;
 }

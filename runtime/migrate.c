@@ -10,15 +10,18 @@
 #include "cli.h"
 #include "zanshin/frame.h"
 #include "zanshin/utils.h"
+#include "zanshin/zcompress.h"
 
-enum { O_TO = 1, O_SOCKET, O_STATS, O_MODE, O_TIMEOUT, O_FORMAT };
+enum { O_TO = 1, O_SOCKET, O_STATS, O_MODE, O_TIMEOUT, O_FORMAT, O_COMPRESS };
 
 static const struct zs_optdef migrate_opts[] = {
     {"to", 0, true, O_TO, "the node to move the container to (a --peer of the agent)"},
     {"agent-socket", 0, true, O_SOCKET, "the node agent's socket (default: " ZS_AGENT_SOCKET ")"},
     {"print-stats", 0, false, O_STATS, "print the move's metrics as one JSON object"},
-    {"mode", 0, true, O_MODE, "stop-copy (the only mode of this version)"},
+    {"mode", 0, true, O_MODE,
+     "stop-copy (default) or post-copy (the target runs it at once, its memory follows from this node)"},
     {"timeout", 0, true, O_TIMEOUT, "give up waiting for the agent after SECONDS (default: wait)"},
+    {"compress", 0, true, O_COMPRESS, "auto (default), none, zstd or zstd:LEVEL: file data on the wire"},
     {NULL, 0, false, 0, NULL},
 };
 
@@ -29,7 +32,7 @@ static const struct zs_optdef moves_opts[] = {
 };
 
 struct mopts {
-	const char *to, *socket, *mode, *format;
+	const char *to, *socket, *mode, *format, *compress;
 	bool stats;
 	long timeout;
 	zs_error_t *err;
@@ -56,6 +59,13 @@ static int on_opt(int id, const char *v, void *data)
 	case O_FORMAT:
 		o->format = v;
 		break;
+	case O_COMPRESS: {
+		struct zs_zspec spec;
+		if (zs_zspec_parse(v, &spec, o->err) < 0)
+			return -1;
+		o->compress = v;
+		break;
+	}
 	case O_TIMEOUT:
 		errno = 0;
 		o->timeout = strtol(v, &end, 10);
@@ -99,10 +109,13 @@ static char *move_json(const zs_json *m)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_free char *head = NULL;
-	const char *keys[] = {"id",	  "container",	     "role", "peer", "state", "mode",
-			      "image_id", "parent_image_id", "error"};
+	const char *keys[] = {"id",	  "container",	     "role",  "peer",	  "state",	    "mode",
+			      "image_id", "parent_image_id", "error", "compress", "compress_levels"};
+	const char *nums[] = {"bytes_pages", "bytes_bundle", "bytes_metadata",	 "bytes_raw",	     "bytes_data",
+			      "bytes_delta", "bytes_wire",   "generations_sent", "pages_from_target"};
 	size_t len = 0;
 	bool diff = false;
+	double ratio;
 	zs_error_t e = NULL;
 
 	zs_json_to_bool(zs_json_get(m, "diff"), "move", "diff", 0, &diff, &e);
@@ -120,20 +133,38 @@ static char *move_json(const zs_json *m)
 		zs_jgen_key(g, "rootfs_reused");
 		zs_jgen_bool(g, reused);
 	}
-	zs_jgen_key(g, "bytes_pages");
-	zs_jgen_uint(g, num(m, "bytes_pages"));
-	zs_jgen_key(g, "bytes_bundle");
-	zs_jgen_uint(g, num(m, "bytes_bundle"));
-	zs_jgen_key(g, "bytes_metadata");
-	zs_jgen_uint(g, num(m, "bytes_metadata"));
+	{
+		bool warm = false;
+		zs_json_to_bool(zs_json_get(m, "warm"), "move", "warm", 0, &warm, &e);
+		zs_error_release(&e);
+		zs_jgen_key(g, "warm");
+		zs_jgen_bool(g, warm);
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		zs_jgen_key(g, nums[i]);
+		zs_jgen_uint(g, num(m, nums[i]));
+	}
+	if (zs_json_get(m, "postcopy_faults")) {
+		/* post-copy: faults served from the source, and (below) the
+		 * time from running on the target until the last page came */
+		zs_jgen_key(g, "postcopy_faults");
+		zs_jgen_uint(g, num(m, "postcopy_faults"));
+	}
 	zs_jgen_map_close(g);
 	head = zs_jgen_result(g, &len);
 	/* the generator writes integers only: the seconds are added here */
 	if (len < 2)
 		return xstrdup("{}");
 	head[len - 1] = '\0';
-	return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f}", head, secs(m, "setup_us"),
-			 secs(m, "downtime_us"), secs(m, "total_us"));
+	/* ratio: file data raw / as it went on the wire */
+	ratio = num(m, "bytes_data") ? (double) num(m, "bytes_raw") / (double) num(m, "bytes_data") : 1.0;
+	if (zs_json_get(m, "postcopy_last_page_us"))
+		return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f,\"ratio\":%.3f,"
+				 "\"postcopy_last_page_s\":%.6f}",
+				 head, secs(m, "setup_us"), secs(m, "downtime_us"), secs(m, "total_us"), ratio,
+				 secs(m, "postcopy_last_page_us"));
+	return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f,\"ratio\":%.3f}", head,
+			 secs(m, "setup_us"), secs(m, "downtime_us"), secs(m, "total_us"), ratio);
 }
 
 static int request(const char *socket, long timeout, const char *json, const char *want, zs_json **out, zs_error_t *err)
@@ -177,13 +208,17 @@ ZS_VERB(migrate)
 		return -1;
 	if (o.to == NULL || *o.to == '\0')
 		return zs_make_error(err, -EINVAL, "migrate: --to <node> is required");
-	if (o.mode && strcmp(o.mode, "stop-copy") != 0)
-		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: only stop-copy is implemented in this version",
-				     o.mode);
+	if (o.mode && strcmp(o.mode, "stop-copy") != 0 && strcmp(o.mode, "post-copy") != 0)
+		return zs_make_error(err, -EOPNOTSUPP,
+				     "--mode %s: stop-copy and post-copy are implemented in this version", o.mode);
 	zs_jgen_map_open(q);
 	zs_jgen_kv_string(q, "type", "migrate");
 	zs_jgen_kv_string(q, "container", argv[first]);
 	zs_jgen_kv_string(q, "to", o.to);
+	if (o.mode)
+		zs_jgen_kv_string(q, "mode", o.mode);
+	if (o.compress)
+		zs_jgen_kv_string(q, "compress", o.compress);
 	zs_jgen_map_close(q);
 	req = zs_jgen_result(q, &len);
 	if (request(o.socket, o.timeout, req, "result", &res, err) < 0)

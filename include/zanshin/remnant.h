@@ -61,6 +61,11 @@ void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir);
  * as the file is still the one written (same inode, size, mtime, ctime).
  * The commit still fsyncs it. */
 void zs_remnant_gen_known(const char *tmp_dir, const char *name, const uint8_t digest[32], uint64_t size);
+/* Mark a temporary generation CRIU has finished dumping into (before its
+ * processes are killed), so that gc keeps it as a generation when the
+ * runtime dies before committing it; unmark before a commit. */
+int zs_remnant_dump_mark(const char *tmp_dir, zs_error_t *err);
+void zs_remnant_dump_unmark(const char *tmp_dir);
 
 /* Keep a copy of an image directory written elsewhere as a generation of
  * ID (each file opened once, never through a symlink, a regular file, its
