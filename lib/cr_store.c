@@ -21,6 +21,7 @@
 #include "criu_internal.h"
 #include "zanshin/digest.h"
 #include "zanshin/criu_image.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
 #include "zanshin/cgroup.h"
@@ -74,7 +75,7 @@ static int fsync_dir(const char *dir, zs_error_t *err)
 	return 0;
 }
 
-static bool is_mount_root(const char *dir)
+bool zs_cr_is_mount_root(const char *dir)
 {
 	cleanup_free char *parent = xasprintf("%s/..", dir);
 	struct statx sx;
@@ -128,7 +129,7 @@ static int clear_dir(const char *dir, const char *skip, zs_error_t *err)
 	return 0;
 }
 
-static char *sibling(const char *dir, const char *what)
+char *zs_cr_sibling(const char *dir, const char *what)
 {
 	cleanup_free char *copy = xstrdup(dir);
 	char *slash;
@@ -147,34 +148,40 @@ static int flatten_into(struct zs_remnant *r, const struct zs_remnant_gen *g, co
 			zs_error_t *err)
 {
 	struct zs_flatten_stats st;
+	int ret = g ? zs_remnant_export(r, g, out, err) : zs_image_flatten(leaf, out, &st, err);
 
-	if (g)
-		return zs_remnant_export(r, g, out, err);
-	return zs_image_flatten(leaf, out, &st, err);
+	/* the copy a user carries away is verified where it is restored */
+	return ret < 0 ? ret : zs_image_manifest_write(out, g ? g->container : NULL, err);
+}
+
+int zs_cr_swap_in(const char *tmp, const char *image_dir, zs_error_t *err)
+{
+	cleanup_free char *pdir = xstrdup(tmp);
+
+	*strrchr(pdir, '/') = '\0';
+	if (move_entries(image_dir, tmp, zs_image_log_file, NULL, err) < 0 || fsync_dir(tmp, err) < 0)
+		return -1;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, image_dir, RENAME_EXCHANGE) < 0) {
+		zs_make_error(err, errno, "swap `%s` with `%s`", tmp, image_dir);
+		/* the logs go back where the user looks for them */
+		move_entries(tmp, image_dir, zs_image_log_file, NULL, NULL);
+		return -1;
+	}
+	rm_rf(tmp); /* the previous contents */
+	return fsync_dir(*pdir ? pdir : "/", err);
 }
 
 static int export_swap(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *leaf, const char *image_dir,
 		       zs_error_t *err)
 {
-	cleanup_free char *tmp = sibling(image_dir, "new");
-	cleanup_free char *pdir = xstrdup(tmp);
+	cleanup_free char *tmp = zs_cr_sibling(image_dir, "new");
 
-	*strrchr(pdir, '/') = '\0';
 	rm_rf(tmp);
-	if (flatten_into(r, g, leaf, tmp, err) < 0 || move_entries(image_dir, tmp, zs_image_log_file, NULL, err) < 0 ||
-	    fsync_dir(tmp, err) < 0)
-		goto fail;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, image_dir, RENAME_EXCHANGE) < 0) {
-		zs_make_error(err, errno, "swap `%s` with `%s`", tmp, image_dir);
-		/* the logs go back where the user looks for them */
-		move_entries(tmp, image_dir, zs_image_log_file, NULL, NULL);
-		goto fail;
+	if (flatten_into(r, g, leaf, tmp, err) < 0 || zs_cr_swap_in(tmp, image_dir, err) < 0) {
+		rm_rf(tmp);
+		return -1;
 	}
-	rm_rf(tmp); /* the previous contents */
-	return fsync_dir(*pdir ? pdir : "/", err);
-fail:
-	rm_rf(tmp);
-	return -1;
+	return 0;
 }
 
 static int export_in_place(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *leaf,
@@ -222,7 +229,7 @@ int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, con
 	const char *dir = real ? real : image_dir;
 	int ret, e;
 
-	ret = is_mount_root(dir) ? export_in_place(r, g, NULL, dir, err) : export_swap(r, g, NULL, dir, err);
+	ret = zs_cr_is_mount_root(dir) ? export_in_place(r, g, NULL, dir, err) : export_swap(r, g, NULL, dir, err);
 	if (ret == 0)
 		return 0;
 	hint = zs_cr_store_export_hint(r, g);
@@ -237,7 +244,8 @@ int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *i
 {
 	cleanup_free char *real = realpath(image_dir, NULL);
 	const char *dir = real ? real : image_dir;
-	int ret = is_mount_root(dir) ? export_in_place(r, NULL, leaf, dir, err) : export_swap(r, NULL, leaf, dir, err);
+	int ret =
+	    zs_cr_is_mount_root(dir) ? export_in_place(r, NULL, leaf, dir, err) : export_swap(r, NULL, leaf, dir, err);
 
 	return ret < 0 ? zs_error_wrap(err, "writing `%s` to --image-path `%s`", leaf, image_dir) : 0;
 }

@@ -31,6 +31,7 @@
 #include "zanshin/container_internal.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/image_dir.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/json.h"
 #include "zanshin/linux.h"
 #include "zanshin/linux_internal.h"
@@ -57,6 +58,7 @@ struct rst {
 	char *parent_id;  /* the image is a diff against this image */
 	char *generation; /* the remnant generation restored from */
 	pid_t pid;
+	struct zs_restore_verify *verify; /* --image-path against its manifests */
 	bool dir_created, root_mounted, track, timed_out;
 	zs_error_t notify_err;
 };
@@ -218,9 +220,12 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 	zs_debug("criu notify: %s", action);
 	if (strcmp(action, "setup-namespaces") == 0)
 		return notify_setup_namespaces(r, criu_notify_pid(na)) < 0 ? -1 : 0;
-	if (strcmp(action, "post-restore") == 0)
+	if (strcmp(action, "post-restore") == 0) {
 		r->pid = criu_notify_pid(na);
-	else if (strcmp(action, "orphan-pts-master") == 0)
+		/* the last moment before the tasks resume: a failure here and
+		 * CRIU kills them */
+		return zs_restore_verify_wait(r->verify, &r->notify_err) < 0 ? -1 : 0;
+	} else if (strcmp(action, "orphan-pts-master") == 0)
 		return notify_pts_master(r) < 0 ? -1 : 0;
 	return 0;
 }
@@ -290,6 +295,10 @@ static int resolve_parent(struct rst *r, zs_error_t *err)
 	cleanup_free char *use = NULL;
 	int ret;
 
+	/* the store keeps a copy of the diff: it must be the one written */
+	if (r->store && r->parent_id && !zs_cr_chain_complete(r->image_dir) &&
+	    zs_image_manifest_verify(r->image_dir, err) < 0)
+		return zs_error_wrap(err, "restore refused");
 	ret = zs_cr_store_resolve(r->store, r->o->c.id, r->image_dir, r->parent_id, &use, &r->generation, err);
 	if (ret < 0 || use == NULL)
 		return ret;
@@ -631,6 +640,10 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		ret = join_cgroup(r, c, err);
 	if (ret < 0)
 		return ret;
+	/* from --image-path (not the store, whose generations were verified):
+	 * checked while CRIU restores, the tasks resume only if it matches */
+	if (r->generation == NULL && zs_restore_verify_start(r->image_dir, &r->verify, err) < 0)
+		return -1;
 	zs_debug("restore: criu restore from %s (track-mem %s)", r->image_dir, r->track ? "on" : "off");
 	cur = r;
 	zs_criu_watchdog_arm(restore_timeout(o));
@@ -720,6 +733,7 @@ static void rst_cleanup(struct rst *r, bool failed)
 	free(r->parent_id);
 	free(r->generation);
 	zs_remnant_close(r->store);
+	zs_restore_verify_free(r->verify);
 	zs_error_release(&r->notify_err);
 }
 
