@@ -167,12 +167,14 @@ static int cmd_check(const char *dir, const struct image_opts *o, zs_error_t *er
 	unsigned verified = 0, without = 0;
 	int ret = zs_image_check(dir, err);
 
-	if (ret == 0)
-		ret = zs_image_manifest_verify_chain(dir, &verified, &without, err);
 	if (ret == 0 && o->config)
 		ret = zs_config_load(o->config, o->config, &cfg, err);
 	if (ret == 0 && cfg)
 		ret = zs_image_check_config(-1, dir, cfg, o->config, err);
+	/* what the tasks would get is said first, then whether the bytes are
+	 * the ones written */
+	if (ret == 0)
+		ret = zs_image_manifest_verify_chain(dir, &verified, &without, err);
 
 	if (o->json)
 		check_json(dir, ret < 0 ? *err : NULL);
