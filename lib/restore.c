@@ -619,6 +619,11 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	ret = load_bundle(r, err);
 	if (ret == 0)
 		ret = check_image(r, err);
+	/* from --image-path (not the store, whose generations were verified):
+	 * checked from now on, while the restore is prepared and CRIU
+	 * restores; the tasks resume only if it matches */
+	if (ret == 0 && r->generation == NULL)
+		ret = zs_restore_verify_start(r->image_dir, &r->verify, err);
 	if (ret == 0)
 		ret = zs_criu_opts_new(&o->c, &c, err);
 	if (ret < 0)
@@ -640,10 +645,6 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		ret = join_cgroup(r, c, err);
 	if (ret < 0)
 		return ret;
-	/* from --image-path (not the store, whose generations were verified):
-	 * checked while CRIU restores, the tasks resume only if it matches */
-	if (r->generation == NULL && zs_restore_verify_start(r->image_dir, &r->verify, err) < 0)
-		return -1;
 	zs_debug("restore: criu restore from %s (track-mem %s)", r->image_dir, r->track ? "on" : "off");
 	cur = r;
 	zs_criu_watchdog_arm(restore_timeout(o));
