@@ -3,6 +3,7 @@
  * afterwards unless --leave-running or --pre-dump), plus diffs against the
  * image the container was restored from (see docs/checkpoint-restore.md). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -187,6 +188,33 @@ static bool same_parent(const struct ckpt *k, const char *dir)
 	return ra && rb && strcmp(ra, rb) == 0;
 }
 
+/* The siblings a checkpoint killed mid-dump (SIGKILL, a power cut) left
+ * next to REAL (".NAME.zanshin-dump-PID" of a process that is gone). */
+static void remove_stale_siblings(const char *real)
+{
+	cleanup_free char *pdir = xstrdup(real), *prefix = NULL;
+	cleanup_dir DIR *d = NULL;
+	char *slash = strrchr(pdir, '/');
+	struct dirent *de;
+
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	prefix = xasprintf(".%s.zanshin-dump-", slash + 1);
+	d = opendir(*pdir ? pdir : "/");
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		pid = strtol(de->d_name + strlen(prefix), &end, 10);
+		if (*end == '\0' && pid > 0 && kill((pid_t) pid, 0) < 0 && errno == ESRCH) {
+			cleanup_free char *p = xasprintf("%s/%s", pdir, de->d_name);
+			rm_rf(p);
+		}
+	}
+}
+
 /* A dump into --image-path goes into a new sibling directory, swapped in
  * when complete (zs_cr_swap_in): CRIU writes its files in place, so a dump
  * that fails partway would leave the previous image mixed with the new
@@ -203,6 +231,7 @@ static int plan_swap(struct ckpt *k, zs_error_t *err)
 	if (real == NULL)
 		return zs_make_error(err, errno, "--image-path `%s`", k->image_dir);
 	if (!zs_cr_is_mount_root(real)) {
+		remove_stale_siblings(real);
 		k->swap = zs_cr_sibling(real, "dump");
 		rm_rf(k->swap);
 		if (mkdir(k->swap, 0700) < 0)

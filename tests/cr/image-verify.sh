@@ -18,6 +18,8 @@
 #  6. an image a pagemap references, removed: `image check` names it
 #  7. CRIU killed mid-dump into --image-path holding a good image: the old
 #     image is intact (same files) and restores with verified memory
+#  8. a full checkpoint into that directory replaces it whole (new image,
+#     manifest, CRIU's log), a stale sibling of a killed runtime removed
 . "$(dirname "$0")/lib.sh"
 CR_MIB=128
 cr_setup image-verify
@@ -189,5 +191,29 @@ if t_rest "7 old image" A "$FULL"; then
 	grep -q "no manifest" <<<"$CR_ERR" && t_fail "7: verified" "$CR_ERR"
 	t_wl_verify "7" A "$D0"
 fi
+
+# 8: a full checkpoint into the reused directory succeeds and replaces it
+# whole; the sibling a runtime killed mid-dump left (its pid gone) is removed
+t_wl_write "8" A 100
+wl_do A verify >/dev/null
+t_wl_verify "8 before" A
+D8=$WL_DIGEST
+sleep 0 &
+dead=$!
+wait $dead
+mkdir -p "$A/img/.full.zanshin-dump-$dead"
+echo stale >"$A/img/.full.zanshin-dump-$dead/pages-1.img"
+OLDID=$(img_field "$FULL" image_id)
+if out=$("$ZANSHIN" --root "$A/state" --remnant-root none checkpoint --image-path "$FULL" "$CR_CID" 2>&1 </dev/null); then
+	t_ok "8: full checkpoint into the reused --image-path"
+else t_fail "8: full checkpoint into the reused --image-path" "$out"; fi
+cr_gone A
+if [ -e "$A/img/.full.zanshin-dump-$dead" ]; then t_fail "8: the stale sibling is removed" "$(ls -a "$A/img")"
+else t_ok "8: the stale sibling is removed"; fi
+if [ "$(img_field "$FULL" image_id)" != "$OLDID" ] && [ -s "$FULL/dump.log" ] &&
+	"$ZANSHIN" image check "$FULL" | grep -q "1 image(s) verified"; then
+	t_ok "8: a new image with its manifest and CRIU's log"
+else t_fail "8: a new image with its manifest and CRIU's log" "$(ls "$FULL")"; fi
+if t_rest "8" A "$FULL"; then t_wl_verify "8" A "$D8"; fi
 cr_delete A
 t_done
