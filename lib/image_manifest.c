@@ -38,7 +38,9 @@ bool zs_image_manifest_file(const char *name)
 
 /* The block digests of the open file FD (WHAT in errors): *BLOCKS (to
  * free), *N of them, *SIZE bytes. */
-static int hash_blocks(int fd, const char *what, uint8_t **blocks, uint64_t *n, uint64_t *size, zs_error_t *err)
+/* THREADS: hashing threads (0: every usable core). */
+static int hash_blocks(int fd, const char *what, unsigned threads, uint8_t **blocks, uint64_t *n, uint64_t *size,
+		       zs_error_t *err)
 {
 	struct stat st;
 	void *p;
@@ -57,7 +59,7 @@ static int hash_blocks(int fd, const char *what, uint8_t **blocks, uint64_t *n, 
 	if (p == MAP_FAILED)
 		return zs_make_error(err, errno, "mmap `%s`", what);
 	madvise(p, *size, MADV_SEQUENTIAL | MADV_WILLNEED);
-	if (zs_digest_blocks(p, *size, *blocks, 0) < 0) {
+	if (zs_digest_blocks(p, *size, *blocks, threads) < 0) {
 		munmap(p, *size);
 		return zs_make_error(err, EIO, "%s: SHA-256 not available", what);
 	}
@@ -105,7 +107,7 @@ static int add_file(int dfd, const char *dir, const char *name, struct entry *e,
 		return zs_make_error(err, errno, "open `%s`", what);
 	if (fsync(fd) < 0)
 		return zs_make_error(err, errno, "fsync `%s`", what);
-	if (hash_blocks(fd, what, &blocks, &n, &e->size, err) < 0)
+	if (hash_blocks(fd, what, 0, &blocks, &n, &e->size, err) < 0)
 		return -1;
 	zs_digest_of_blocks(blocks, n, e->digest);
 	e->name = xstrdup(name);
@@ -238,6 +240,7 @@ struct vctx {
 	const zs_json *files;
 	uint8_t *blocks; /* manifest.blocks after its magic, or NULL */
 	uint64_t nblocks;
+	unsigned threads;
 };
 
 static const zs_json *find_entry(const zs_json *files, const char *name)
@@ -314,7 +317,7 @@ static int check_file(const struct vctx *v, const zs_json *e, uint64_t *off, zs_
 	if (fd < 0)
 		return zs_make_error(err, errno == ENOENT ? -ENOENT : errno, "%s: listed in the manifest but %s", what,
 				     errno == ENOENT ? "missing" : "not readable (or a symlink)");
-	ret = hash_blocks(fd, what, &blocks, &n, &real, err);
+	ret = hash_blocks(fd, what, v->threads, &blocks, &n, &real, err);
 	if (ret < 0)
 		return ret;
 	if (real != size)
@@ -474,11 +477,11 @@ static int verify(struct vctx *v, const zs_json *m, zs_error_t *err)
 	return 1;
 }
 
-int zs_image_manifest_verify(const char *dir, zs_error_t *err)
+int zs_image_manifest_verify_threads(const char *dir, unsigned threads, zs_error_t *err)
 {
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_json zs_json *m = NULL;
-	struct vctx v = {.dfd = dfd, .dir = dir};
+	struct vctx v = {.dfd = dfd, .dir = dir, .threads = threads};
 	int64_t version = 0;
 
 	if (dfd < 0)
@@ -490,6 +493,11 @@ int zs_image_manifest_verify(const char *dir, zs_error_t *err)
 	if (version == 1)
 		return zs_rem_verify_dir(dir, err) < 0 ? -1 : 1;
 	return verify(&v, m, err);
+}
+
+int zs_image_manifest_verify(const char *dir, zs_error_t *err)
+{
+	return zs_image_manifest_verify_threads(dir, 0, err);
 }
 
 char **zs_image_chain_dirs(const char *dir, size_t *n)

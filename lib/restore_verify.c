@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "criu_internal.h"
+#include "zanshin/digest.h"
 #include "zanshin/image_manifest.h"
 #include "zanshin/json.h"
 #include "zanshin/log.h"
@@ -32,8 +33,11 @@ static void *verify_thread(void *arg)
 	struct zs_restore_verify *v = arg;
 	size_t i;
 
+	/* CRIU restores on one core meanwhile: the others hash */
+	unsigned threads = zs_digest_threads() > 1 ? zs_digest_threads() - 1 : 1;
+
 	for (i = 0; i < v->n && v->ret == 0; i++)
-		if (zs_image_manifest_verify(v->dirs[i], &v->err) < 0)
+		if (zs_image_manifest_verify_threads(v->dirs[i], threads, &v->err) < 0)
 			v->ret = -1;
 	return NULL;
 }

@@ -32,6 +32,8 @@ int zs_image_manifest_write(const char *dir, const char *container, zs_error_t *
  * manifest.blocks is there), a missing or extra image file, a parent link
  * other than recorded, ids that differ from the inventory's. */
 int zs_image_manifest_verify(const char *dir, zs_error_t *err);
+/* The same on THREADS hashing threads (0: every usable core). */
+int zs_image_manifest_verify_threads(const char *dir, unsigned threads, zs_error_t *err);
 
 /* zs_image_manifest_verify() of DIR and each parent: *VERIFIED of them had
  * a manifest, *WITHOUT none. */
