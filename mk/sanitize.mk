@@ -18,6 +18,8 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 CFLAGS += $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS) $(SAN_DEFAULTS)
 CHECK_SUITES := $(or $(SUITES),$(SAN_SUITES))
+# ASan/UBSan make the runtime 2-3 times slower
+export TIMEOUT_SCALE ?= 3
 CHECK_AFTER := tests/sanitize/report.sh "$(SAN_LOG)"
 $(BUILD)/bin/zanshin $(BUILD)/bin/zanshind: $(SAN_DEFAULTS)
 else
