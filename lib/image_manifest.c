@@ -142,6 +142,9 @@ static int write_json(const char *dir, const char *image_id, const struct entry 
 	zs_jgen_kv_int(g, "version", ZS_MANIFEST_VERSION);
 	zs_jgen_kv_string(g, "hash", ZS_DIGEST_NAME);
 	zs_jgen_kv_string(g, "image_id", image_id);
+	/* the store's manifests have no block list: a file of that name in a
+	 * generation is just a file */
+	zs_jgen_kv_string(g, "blocks", ZS_IMAGE_BLOCKS);
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
 	for (i = 0; i < n; i++)
@@ -310,7 +313,7 @@ static int check_file(const struct vctx *v, const zs_json *e, uint64_t *off, zs_
 
 	if (entry_fields(v, e, &name, &size, want, err) < 0)
 		return -1;
-	if (strcmp(name, ZS_IMAGE_BLOCKS) == 0)
+	if (v->blocks && strcmp(name, ZS_IMAGE_BLOCKS) == 0)
 		return 0; /* checked first */
 	what = xasprintf("%s/%s", v->dir, name);
 	fd = openat(v->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -330,9 +333,10 @@ static int check_file(const struct vctx *v, const zs_json *e, uint64_t *off, zs_
 }
 
 /* manifest.blocks, checked against its entry: V->blocks. */
-static int load_blocks(struct vctx *v, uint8_t **buf, zs_error_t *err)
+static int load_blocks(struct vctx *v, const zs_json *m, uint8_t **buf, zs_error_t *err)
 {
-	const zs_json *e = find_entry(v->files, ZS_IMAGE_BLOCKS);
+	const char *named = zs_json_string_value(zs_json_get(m, "blocks"));
+	const zs_json *e = named && strcmp(named, ZS_IMAGE_BLOCKS) == 0 ? find_entry(v->files, ZS_IMAGE_BLOCKS) : NULL;
 	cleanup_free char *name = NULL, *path = NULL;
 	uint8_t want[ZS_DIGEST_LEN], got[ZS_DIGEST_LEN];
 	uint64_t size;
@@ -466,7 +470,7 @@ static int verify(struct vctx *v, const zs_json *m, zs_error_t *err)
 	    zs_json_check_array(links, "manifest.json", "links", 0, err) < 0)
 		return zs_error_wrap(err, "%s", v->dir);
 	if (check_ids(v, m, err) < 0 || check_extra(v, links, err) < 0 || check_links(v, links, err) < 0 ||
-	    load_blocks(v, &bbuf, err) < 0)
+	    load_blocks(v, m, &bbuf, err) < 0)
 		return -1;
 	for (i = 0; i < zs_json_array_len(v->files); i++)
 		if (check_file(v, zs_json_array_at(v->files, i), &off, err) < 0)

@@ -8,7 +8,8 @@
  * manifest.blocks: the 16 bytes "zanshin-blocks1\n", then, for each entry
  * of manifest.json's files[] in order (but manifest.blocks itself), the
  * 32-byte SHA-256 of each of its 4096-byte blocks.  It is listed in
- * files[] with its own digest: as trusted as manifest.json. */
+ * files[] with its own digest (as trusted as manifest.json), and named by
+ * manifest.json's "blocks" (the store's manifests have no such key). */
 #ifndef ZANSHIN_IMAGE_MANIFEST_H
 #define ZANSHIN_IMAGE_MANIFEST_H
 #include <stdbool.h>
