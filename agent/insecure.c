@@ -173,7 +173,8 @@ int insecure_check(struct agent *a, zs_error_t *err)
 	/* the coordinator link is TLS with --cert/--key, and the peers it
 	 * names were never checked to be loopback */
 	if (a->coordinator)
-		return zs_make_error(err, -EINVAL, "--insecure-loopback: refused with --coordinator");
+		return zs_make_error(err, -EINVAL,
+				     "--insecure-loopback: refused: --coordinator is given (its link is TLS)");
 	if (all_loopback(a))
 		goto ok;
 	if (has_gateway_route("/proc/net/route", 4, true) || has_gateway_route("/proc/net/ipv6_route", 9, false))

@@ -23,6 +23,7 @@
 #include "move_gens.h"
 #include "move_rebase.h"
 #include "wire.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
 #include "zanshin/log.h"
@@ -277,8 +278,7 @@ static int parse_manifest(const zs_json *h, struct mfile **out, size_t *n, uint6
 		    zs_json_to_uint64(zs_json_get(f, "size"), "image", "files[].size", ZS_JSON_REQUIRED, &v[i].size,
 				      err) < 0)
 			return -1;
-		if (!valid_name(v[i].name) || strcmp(v[i].name, "parent") == 0 ||
-		    strcmp(v[i].name, "manifest.json") == 0 || strcmp(v[i].name, "lineage.json") == 0 ||
+		if (!valid_name(v[i].name) || strcmp(v[i].name, "parent") == 0 || zs_image_manifest_file(v[i].name) ||
 		    (after ? v[i].digest != NULL : strlen(v[i].digest) != 64) || v[i].size > AGENT_MAX_FILE_SIZE)
 			return zs_make_error(err, -EINVAL, "image: file `%s`: invalid name, digest or size", v[i].name);
 		for (size_t j = 0; j < i; j++)

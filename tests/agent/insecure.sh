@@ -4,7 +4,8 @@
 # that compare transports; agent/insecure.c):
 #   1. refused where another machine may reach the agent: a namespace with
 #      a route through a gateway, one with a macvlan interface (no gateway),
-#      a non-loopback --listen outside the test's own namespaces;
+#      a non-loopback --listen outside the test's own namespaces; with
+#      --coordinator, even on loopback;
 #   2. allowed on loopback only, and in the test's own namespaces (veth on a
 #      bridge, no gateway): a container moves A→B→A in plaintext, memory
 #      verified after each move, the second move a diff;
@@ -54,6 +55,13 @@ if ip route show default | grep -q . || ip -o link show | grep -vq ' lo:'; then
 else
 	t_skip "refused in the test's host namespace" "this namespace has neither a default route nor an interface"
 fi
+# on loopback, but with a coordinator (its link is TLS, its peers unchecked)
+out=$(timeout 10 "$AG_BIN" --node Q --listen 127.0.0.1:$AG_PORT --insecure-loopback --coordinator https://127.0.0.1:1 \
+	--root "$CR_T/q/state" --remnant-root "$CR_T/q/store" --state-dir "$CR_T/q/agent" --socket "$CR_T/q.sock" 2>&1)
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "refused: --coordinator" <<<"$out" && [ ! -S "$CR_T/q.sock" ] &&
+	t_ok "refused with --coordinator, even on loopback: $out" || t_fail "refused with --coordinator" "exit $rc: $out"
+rm -f "$CR_T/q.sock"
 port=$((20000 + $$ % 20000))
 "$AG_BIN" --node L --listen 127.0.0.1:$port --insecure-loopback --peer M=127.0.0.1:$((port + 1)) --root "$CR_T/l/state" \
 	--remnant-root "$CR_T/l/store" --state-dir "$CR_T/l/agent" --socket "$CR_T/l.sock" </dev/null >"$CR_T/l.log" 2>&1 &
