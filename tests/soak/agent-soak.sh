@@ -80,11 +80,32 @@ fault() {
 	t_diag "step $n_steps: fault $1${2:+ ($2)}"
 }
 
-# the peers each node's agent knows: every other node
+# the peers each node's agent knows: every other node. Its runtime is
+# $CR_T/zanshin-NODE: nodes on one machine share the cgroup hierarchies,
+# and the Bundle's config.json names the source's cgroup; a restore here
+# gets this node's own cgroup, as on separate machines (else a target's
+# cleanup of a failed restore kills the source's frozen container).
 start_agent() {
 	local n=$1 p peers=()
 	for p in "${ALL[@]}"; do [ "$p" != "$n" ] && peers+=("$p"); done
-	ag_start "$n" "${peers[@]}"
+	ag_start "$n" "${peers[@]}" -- --runtime "$CR_T/zanshin-$n"
+}
+node_runtime() {
+	cat >"$CR_T/zanshin-$1" <<EOS
+#!/bin/bash
+b= prev= restore=
+for a in "\$@"; do
+	[ "\$prev" = --bundle ] && b=\$a
+	[ "\$a" = restore ] && restore=1
+	prev=\$a
+done
+if [ -n "\$restore" ] && [ -f "\$b/config.json" ]; then
+	jq --arg cg "$CR_CG/$1" '.linux.cgroupsPath = \$cg' "\$b/config.json" >"\$b/config.json.zs-soak" &&
+		mv -f "\$b/config.json.zs-soak" "\$b/config.json"
+fi
+exec "$ZANSHIN" "\$@"
+EOS
+	chmod +x "$CR_T/zanshin-$1"
 }
 
 where_runs() {
@@ -177,7 +198,7 @@ watch_two() {
 # one of STATES (words); 1 when the move ended first
 wait_state() {
 	local mpid=$1 n=$2 states=" $3 " id s i
-	for ((i = 0; i < 6000; i++)); do
+	for ((i = 0; ; i++)); do
 		id=${MID:-}
 		[ -n "$id" ] || { id=$(new_move "$FROM") && MID=$id; }
 		if [ -n "$id" ]; then
@@ -296,7 +317,8 @@ op_move() {
 	[ -n "$killed" ] && [ -z "${AG_PID[$killed]:-}" ] && restart_later "$killed"
 	# recovery: exactly one node runs it and every journal is final (an
 	# in-doubt source asks again every 10 s)
-	for ((i = 0; i < 400; i++)); do
+	local until=$((SECONDS + ${SOAK_RECOVERY_S:-60}))
+	while [ $SECONDS -lt $until ]; do
 		w=$(where_runs | tr '\n' ' ')
 		nt=$(non_terminal | tr '\n' ' ')
 		[ "$(wc -w <<<"$w")" -gt 1 ] && break
@@ -343,7 +365,7 @@ ag_node B 2
 ag_node C 3
 ag_node D 4
 mount -t tmpfs -o size=${D_MIB}m,mode=0700 tmpfs "$CR_T/D/store" || ag_die "cannot mount D's store"
-for n in "${ALL[@]}"; do start_agent "$n" || ag_die "agent $n"; done
+for n in "${ALL[@]}"; do node_runtime "$n" && start_agent "$n" || ag_die "agent $n"; done
 t_ok "four agents run (D's store: a $D_MIB MiB tmpfs)"
 loc=A
 t_run A
