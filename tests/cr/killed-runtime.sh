@@ -40,6 +40,7 @@ for ((i = 0; i < 3000; i++)); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.002
 done
+sleep 0.01 # the mark is written just before the answer: let the answer go
 if kill -KILL "$pid" 2>/dev/null; then
 	wait "$pid" 2>/dev/null
 	t_ok "1: runtime killed after CRIU's post-dump ($i polls)"
@@ -117,6 +118,7 @@ for ((i = 0; i < 3000; i++)); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.002
 done
+sleep 0.01
 if kill -KILL "$pid" 2>/dev/null; then
 	wait "$pid" 2>/dev/null
 	for ((i = 0; i < 100; i++)); do [ "$(cr_status A)" != running ] && break; sleep 0.1; done
