@@ -99,7 +99,7 @@ static const struct {
 	}
     F(id),	 F(container),	     F(peer),	    F(role),	      F(state),		F(error),   F(mode),
     F(image_id), F(parent_image_id), F(generation), F(bundle_digest), F(rootfs_digest), F(img_dir), F(restore_from),
-    F(bundle),
+    F(bundle),	 F(precopy_gens),
 #undef F
 };
 
@@ -112,6 +112,9 @@ void move_free(struct move *m)
 		free(*p);
 		*p = NULL;
 	}
+	free(m->rounds);
+	m->rounds = NULL;
+	m->n_rounds = 0;
 }
 
 void move_to_json(const struct move *m, zs_jgen *g)
@@ -145,6 +148,7 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_uint(g, m->bytes_bundle);
 	zs_jgen_key(g, "bytes_metadata");
 	zs_jgen_uint(g, m->bytes_metadata);
+	precopy_rounds_to_json(m, g);
 	zs_jgen_map_close(g);
 }
 
@@ -230,6 +234,8 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 	if (ret == 0)
 		ret = zs_json_to_uint64(zs_json_get(j, "bytes_metadata"), path, "bytes_metadata", 0, &m->bytes_metadata,
 					err);
+	if (ret == 0)
+		ret = precopy_rounds_from_json(j, m, err);
 	m->started = us_field(j, "started_us");
 	m->setup_s = us_field(j, "setup_us");
 	m->downtime_s = us_field(j, "downtime_us");

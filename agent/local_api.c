@@ -92,18 +92,49 @@ static void source_cleanup(struct agent *a, const struct move *m)
 	rm_rf(work);
 }
 
+/* The options of a migrate request: mode, timeout, pre-copy's goal and
+ * rounds (the CLI's flags, checked again here). */
+static int parse_req(const zs_json *q, struct move_req *rq, zs_error_t *err)
+{
+	const char *mode = zs_json_string_value(zs_json_get(q, "mode"));
+	const char *goal = zs_json_string_value(zs_json_get(q, "precopy_goal"));
+	uint64_t timeout = 0, rounds = 5;
+
+	rq->mode = mode ? mode : "stop-copy";
+	if (strcmp(rq->mode, "stop-copy") != 0 && strcmp(rq->mode, "pre-copy") != 0)
+		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: not implemented (stop-copy, pre-copy)", rq->mode);
+	if (zs_json_to_uint64(zs_json_get(q, "timeout"), "migrate", "timeout", 0, &timeout, err) < 0 ||
+	    zs_json_to_uint64(zs_json_get(q, "precopy_rounds"), "migrate", "precopy_rounds", 0, &rounds, err) < 0)
+		return -1;
+	if (timeout > 7 * 24 * 3600)
+		return zs_make_error(err, -EINVAL, "--timeout: at most a week");
+	if (rounds < 1 || rounds > AGENT_MAX_PRECOPY_ROUNDS)
+		return zs_make_error(err, -EINVAL, "--precopy-rounds: from 1 to %d", AGENT_MAX_PRECOPY_ROUNDS);
+	rq->timeout_s = (double) timeout;
+	rq->precopy_rounds = (unsigned) rounds;
+	rq->precopy_goal_pct = 5;
+	if (goal && precopy_parse_goal(goal, rq, err) < 0)
+		return zs_error_wrap(err, "--precopy-goal");
+	return 0;
+}
+
 static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 {
 	cleanup_error zs_error_t err = NULL;
 	struct move m = {0};
+	struct move_req rq = {.client = c};
 	const char *id = zs_json_string_value(zs_json_get(q, "container"));
 	const char *to = zs_json_string_value(zs_json_get(q, "to"));
 	int ret;
 
 	if (id == NULL) {
 		ret = zs_make_error(&err, -EINVAL, "migrate: no container id");
+	} else if (parse_req(q, &rq, &err) < 0) {
+		ret = -1;
 	} else {
+		a->req = &rq;
 		ret = move_source(a, id, to, &m, &err);
+		a->req = NULL;
 	}
 	reply_move(c, &m, ret, err);
 	zs_conn_close(c);

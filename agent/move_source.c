@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "source.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/criu_image.h"
@@ -38,6 +38,8 @@
 /* SIGUSR1 (zanshin move cancel, through the agent): the move stops at
  * the next step before its commit, and rolls back if it checkpointed. */
 static volatile sig_atomic_t cancel_flag;
+/* --timeout: the move is cancelled the same way once it passes (0: none) */
+static double deadline;
 
 static void on_cancel(int sig)
 {
@@ -45,23 +47,30 @@ static void on_cancel(int sig)
 	cancel_flag = 1;
 }
 
-static int cancelled(const struct move *m, zs_error_t *err)
+static bool timed_out(void)
 {
-	if (!cancel_flag)
-		return 0;
-	return zs_make_error(err, -ECANCELED, "move %s cancelled by request", m->id);
+	return deadline > 0 && now_s() > deadline;
 }
 
-struct src {
-	struct agent *a;
-	struct move *m;
-	struct zs_conn c;
-	struct zs_status *st;
-	char *work, *img;
-	bool target_bundle, target_rootfs;
-	char **target_gens;
-	double t_freeze;
-};
+static int why_stopped(const struct move *m, zs_error_t *err)
+{
+	if (cancel_flag)
+		return zs_make_error(err, -ECANCELED, "move %s cancelled by request", m->id);
+	return zs_make_error(err, -ETIMEDOUT, "move %s: its --timeout of %.0f s passed before the commit", m->id,
+			     deadline - m->started);
+}
+
+static int cancelled(const struct move *m, zs_error_t *err)
+{
+	if (!cancel_flag && !timed_out())
+		return 0;
+	return why_stopped(m, err);
+}
+
+int src_cancelled(struct src *s, zs_error_t *err)
+{
+	return cancelled(s->m, err);
+}
 
 static void src_free(struct src *s)
 {
@@ -69,6 +78,7 @@ static void src_free(struct src *s)
 	zs_status_free(s->st);
 	free(s->work);
 	free(s->img);
+	free(s->parent_rel);
 	zs_free_string_array(s->target_gens);
 }
 
@@ -78,6 +88,13 @@ static void put(struct src *s, const char *state)
 
 	if (journal_put(s->a, s->m, state, &e) < 0)
 		zs_log("error", "%s", zs_error_msg(e));
+	if (state)
+		move_progress(s->a, s->m, state, 0, 0, true);
+}
+
+void src_put(struct src *s, const char *state)
+{
+	put(s, state);
 }
 
 /* An answer that follows work on the target (its store settled, a Bundle
@@ -138,7 +155,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	zs_jgen_kv_string(g, "type", "offer");
 	zs_jgen_kv_string(g, "move", s->m->id);
 	zs_jgen_kv_string(g, "container", s->m->container);
-	zs_jgen_kv_string(g, "mode", "stop-copy");
+	zs_jgen_kv_string(g, "mode", s->m->mode);
 	zs_jgen_kv_string(g, "bundle_digest", s->m->bundle_digest);
 	zs_jgen_kv_string(g, "rootfs_digest", s->m->rootfs_digest);
 	if (s->st->image_id)
@@ -174,6 +191,8 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 		if (cancelled(s->m, err) < 0 || zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
 			return -1;
 		done += (uint64_t) r;
+		s->sent += (uint64_t) r;
+		move_progress(s->a, s->m, s->phase, s->sent, s->to_send, false);
 	}
 	return 0;
 }
@@ -234,7 +253,7 @@ static bool target_holds(struct src *s, const char *image_id)
 
 /* --parent-path for a diff against BASE (this node's generation): relative
  * to the image directory, as runc's option is. */
-static char *parent_path(const char *img, const char *base)
+char *src_parent_path(const char *img, const char *base)
 {
 	size_t depth = 0, i;
 	char *rel = xstrdup("");
@@ -257,7 +276,7 @@ static char *parent_path(const char *img, const char *base)
 
 /* The generation a diff can be made against: the container's baseline,
  * held here and by the target. */
-static char *diff_base(struct src *s)
+char *src_diff_base(struct src *s)
 {
 	cleanup_error zs_error_t e = NULL;
 	struct zs_remnant *r = NULL;
@@ -278,11 +297,14 @@ static char *diff_base(struct src *s)
 
 static int checkpoint(struct src *s, zs_error_t *err)
 {
-	cleanup_free char *base = diff_base(s), *rel = NULL;
+	cleanup_free char *base = s->parent_rel ? NULL : src_diff_base(s), *rel = NULL;
 	char *args[] = {"checkpoint", "--image-path", s->img, NULL, NULL, s->m->container, NULL};
 
-	if (base) {
-		rel = parent_path(s->img, base);
+	if (s->parent_rel) {
+		args[3] = "--parent-path";
+		args[4] = s->parent_rel;
+	} else if (base) {
+		rel = src_parent_path(s->img, base);
 		args[3] = "--parent-path";
 		args[4] = rel;
 	} else {
@@ -314,18 +336,18 @@ static bool sent_file(const char *name)
 /* The image's files (regular, not logs, not the parent link) with sizes
  * and sha256-4k digests: the manifest the target checks every file
  * against as it arrives. */
-static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *err)
+static int image_manifest(struct src *s, const char *dir, zs_jgen *g, char ***names, zs_error_t *err)
 {
-	cleanup_dir DIR *d = opendir(s->img);
+	cleanup_dir DIR *d = opendir(dir);
 	struct dirent *de;
 	size_t n = 0;
 
 	if (d == NULL)
-		return zs_make_error(err, errno, "open `%s`", s->img);
+		return zs_make_error(err, errno, "open `%s`", dir);
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
 	while ((de = readdir(d))) {
-		cleanup_free char *p = xasprintf("%s/%s", s->img, de->d_name);
+		cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
 		cleanup_close int fd = -1;
 		uint8_t dg[ZS_DIGEST_LEN];
 		char hex[2 * ZS_DIGEST_LEN + 1];
@@ -337,6 +359,7 @@ static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *
 		if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
 			return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
 		zs_digest_hex(dg, hex);
+		s->to_send += size;
 		zs_jgen_map_open(g);
 		zs_jgen_kv_string(g, "name", de->d_name);
 		zs_jgen_key(g, "size");
@@ -351,9 +374,9 @@ static int image_manifest(struct src *s, zs_jgen *g, char ***names, zs_error_t *
 	return 0;
 }
 
-static int send_one(struct src *s, const char *name, zs_error_t *err)
+static int send_one(struct src *s, const char *dir, const char *name, zs_error_t *err)
 {
-	cleanup_free char *p = xasprintf("%s/%s", s->img, name);
+	cleanup_free char *p = xasprintf("%s/%s", dir, name);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	struct stat st;
 
@@ -371,7 +394,7 @@ static int send_one(struct src *s, const char *name, zs_error_t *err)
 	return 0;
 }
 
-static int send_image(struct src *s, zs_error_t *err)
+int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *err)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_json zs_json *ok = NULL;
@@ -380,24 +403,34 @@ static int send_image(struct src *s, zs_error_t *err)
 	int ret = -1;
 	size_t i;
 
-	if (zs_image_info(s->img, &info, err) < 0)
+	if (zs_image_info(dir, &info, err) < 0)
 		return -1;
 	if (info.image_id == NULL) {
 		zs_image_info_free(&info);
-		return zs_make_error(err, -EINVAL, "%s: the checkpoint has no image id", s->img);
+		return zs_make_error(err, -EINVAL, "%s: the checkpoint has no image id", dir);
 	}
-	s->m->image_id = xstrdup(info.image_id);
-	s->m->diff = info.parent_image_id != NULL;
-	if (info.parent_image_id)
-		s->m->parent_image_id = xstrdup(info.parent_image_id);
-	put(s, "sending");
+	if (round == 0) {
+		/* the checkpoint (a pre-dump round is never restored from) */
+		s->m->image_id = xstrdup(info.image_id);
+		s->m->diff = info.parent_image_id != NULL;
+		if (info.parent_image_id)
+			s->m->parent_image_id = xstrdup(info.parent_image_id);
+		s->phase = "sending";
+		put(s, "sending");
+	}
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "image");
 	zs_jgen_kv_string(g, "image_id", info.image_id);
 	if (info.parent_image_id)
 		zs_jgen_kv_string(g, "parent_image_id", info.parent_image_id);
+	if (round > 0) {
+		zs_jgen_key(g, "pre_dump");
+		zs_jgen_bool(g, true);
+		zs_jgen_kv_int(g, "round", round);
+	}
 	zs_image_info_free(&info);
-	if (image_manifest(s, g, &names, err) < 0)
+	s->sent = s->to_send = 0;
+	if (image_manifest(s, dir, g, &names, err) < 0)
 		goto out;
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "ready", &ok, err) < 0)
@@ -405,8 +438,9 @@ static int send_image(struct src *s, zs_error_t *err)
 	zs_json_free(ok);
 	ok = NULL;
 	for (i = 0; names && names[i]; i++)
-		if (send_one(s, names[i], err) < 0)
+		if (send_one(s, dir, names[i], err) < 0)
 			goto out;
+	move_progress(s->a, s->m, s->phase, s->sent, s->to_send, true);
 	ret = expect_answer(s, "received", &ok, err);
 out:
 	zs_free_string_array(names);
@@ -433,6 +467,7 @@ static int commit(struct src *s, zs_error_t *err)
 
 	if (cancelled(s->m, err) < 0)
 		return 0; /* nothing committed: rolled back */
+	deadline = 0;	  /* from here on the move is the target's to finish */
 	put(s, "commit-sent");
 	if (zs_frame_send(&s->c, "{\"type\":\"commit\"}", 17, err) < 0)
 		return -1;
@@ -533,10 +568,10 @@ int source_rollback(struct agent *a, struct move *m, zs_error_t *err)
  * may fail with it): the error says it was cancelled. */
 static void cancel_reason(struct src *s, zs_error_t *err)
 {
-	if (!cancel_flag)
+	if (!cancel_flag && !timed_out())
 		return;
 	zs_error_release(err);
-	zs_make_error(err, -ECANCELED, "move %s cancelled by request", s->m->id);
+	why_stopped(s->m, err);
 }
 
 static int fail_rollback(struct src *s, zs_error_t *err)
@@ -569,14 +604,19 @@ static int run_move(struct src *s, zs_error_t *err)
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)
 		goto failed;
+	if (strcmp(m->mode, "pre-copy") == 0 && precopy_run(s, err) < 0)
+		goto failed; /* the container runs on: pre-dumps leave it running */
+	s->phase = "checkpointing";
 	if (checkpoint(s, err) < 0) {
 		cleanup_free char *st = rt_status(s->a, m->container);
 		if (st == NULL)
 			return fail_rollback(s, err);
 		goto failed;
 	}
-	if (cancelled(m, err) < 0 || send_image(s, err) < 0)
+	s->t_dumped = now_s();
+	if (cancelled(m, err) < 0 || src_send_image(s, s->img, 0, err) < 0)
 		return fail_rollback(s, err);
+	s->t_sent = now_s();
 	r = commit(s, err);
 	if (r < 0) {
 		zs_log("warning", "move %s: %s; asking node %s", m->id, zs_error_msg(*err), m->peer);
@@ -593,6 +633,10 @@ static int run_move(struct src *s, zs_error_t *err)
 	if (r == 0)
 		return fail_rollback(s, err);
 	finish_metrics(s, true);
+	zs_log("info",
+	       "move %s: downtime %.3f s: checkpoint %.3f s, image sent in %.3f s, commit and restore on %s %.3f s",
+	       m->id, m->downtime_s, s->t_dumped - s->t_freeze, s->t_sent - s->t_dumped, m->peer,
+	       s->t_freeze + m->downtime_s - s->t_sent);
 	put(s, "done");
 	return 0;
 failed:
@@ -624,10 +668,11 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	m->container = xstrdup(container);
 	m->peer = xstrdup(to);
 	m->role = xstrdup("source");
-	m->mode = xstrdup("stop-copy");
+	m->mode = xstrdup(a->req && a->req->mode ? a->req->mode : "stop-copy");
 	m->bundle = xstrdup(s.st->bundle);
 	m->started = now_s();
 	m->pid = getpid();
+	deadline = a->req && a->req->timeout_s > 0 ? m->started + a->req->timeout_s : 0;
 	{
 		struct sigaction sa = {.sa_handler = on_cancel, .sa_flags = SA_RESTART};
 		sigaction(SIGUSR1, &sa, NULL);

@@ -36,6 +36,8 @@ struct tgt {
 	struct zs_remnant *store;
 	char *work, *tmp; /* tmp: the store's temporary generation */
 	bool received;
+	unsigned rounds;    /* pre-copy rounds received */
+	unsigned max_chain; /* pre-copy: the store's, merged after the restore */
 };
 
 static void put(struct tgt *t, const char *state)
@@ -88,10 +90,13 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	const char *cid = zs_json_string_value(zs_json_get(offer, "container"));
 	const char *digest = zs_json_string_value(zs_json_get(offer, "bundle_digest"));
 	const char *rdigest = zs_json_string_value(zs_json_get(offer, "rootfs_digest"));
+	const char *mode = zs_json_string_value(zs_json_get(offer, "mode"));
 	cleanup_free char *rheld = NULL;
 
 	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
 		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "pre-copy") != 0)
+		return zs_make_error(err, -EINVAL, "offer: unknown mode `%s`", mode);
 	if (journal_get(t->a, id, &t->m, err) == 0) {
 		move_free(&t->m);
 		return zs_make_error(err, -EEXIST, "move %s is already known on node %s", id, t->a->node);
@@ -104,7 +109,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	t->m.container = xstrdup(cid);
 	t->m.peer = xstrdup(t->c->peer);
 	t->m.role = xstrdup("target");
-	t->m.mode = xstrdup("stop-copy");
+	t->m.mode = xstrdup(mode ? mode : "stop-copy");
 	t->m.bundle_digest = xstrdup(digest);
 	t->m.started = now_s();
 	t->work = xasprintf("%s/work/%s", t->a->state_dir, id);
@@ -236,7 +241,7 @@ static void mfiles_free(struct mfile *v, size_t n)
 
 /* The image's parent, when a diff, must be a generation held here: its
  * `parent` link in the temporary generation points at it. */
-static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
+static int link_parent(struct tgt *t, const char *image_id, const char *parent_id, zs_error_t *err)
 {
 	struct zs_remnant_gen *g = NULL;
 	cleanup_free char *link = NULL, *target = NULL;
@@ -246,7 +251,7 @@ static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
 		return 0;
 	r = zs_remnant_find(t->store, t->m.container, parent_id, &g, err);
 	if (r == 0)
-		return zs_make_error(err, -ENOENT, "image %s: its parent %s is not held by node %s", t->m.image_id,
+		return zs_make_error(err, -ENOENT, "image %s: its parent %s is not held by node %s", image_id,
 				     parent_id, t->a->node);
 	if (r < 0)
 		return -1;
@@ -258,6 +263,25 @@ static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
 	return 0;
 }
 
+/* A pre-copy round in: a generation at once (the next image links to it). */
+static int received_round(struct tgt *t, zs_error_t *err)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *name = NULL;
+	int r = precopy_commit_round(t->a, &t->m, t->store, t->tmp, &name, err);
+
+	free(t->tmp);
+	t->tmp = NULL;
+	if (r < 0)
+		return -1;
+	t->rounds++;
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "received");
+	zs_jgen_kv_string(g, "generation", name);
+	zs_jgen_map_close(g);
+	return zs_frame_send_gen(t->c, g, err);
+}
+
 static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 {
 	struct mfile *files = NULL;
@@ -265,15 +289,25 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	uint64_t total = 0;
 	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
 	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
+	bool pre = false;
 	int ret = -1;
 
-	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid))) {
+	if (zs_json_to_bool(zs_json_get(h, "pre_dump"), "image", "pre_dump", 0, &pre, err) < 0)
+		goto out;
+	if (t->tmp || t->received || !valid_name(iid) || (pid && !valid_name(pid))) {
 		zs_make_error(err, -EINVAL, "image: a second image, or an invalid image id");
 		goto out;
 	}
-	t->m.image_id = xstrdup(iid);
-	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
-	t->m.diff = pid != NULL;
+	if (pre && (strcmp(t->m.mode, "pre-copy") != 0 || t->rounds >= AGENT_MAX_PRECOPY_ROUNDS)) {
+		zs_make_error(err, -EINVAL, "image: a pre-dump round outside a pre-copy move, or more than %d",
+			      AGENT_MAX_PRECOPY_ROUNDS);
+		goto out;
+	}
+	if (!pre) {
+		t->m.image_id = xstrdup(iid);
+		t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
+		t->m.diff = pid != NULL;
+	}
 	if (parse_manifest(h, &files, &n, &total, err) < 0 || check_space(t->a->remnant_root, total, err) < 0 ||
 	    zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err) < 0)
 		goto out;
@@ -281,7 +315,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	put(t, "receiving");
 	/* the source waits for this before it sends a file: a refusal (no
 	 * space, no parent) reaches it as a clear error, not a broken pipe */
-	if (link_parent(t, pid, err) < 0 || zs_frame_send(t->c, "{\"type\":\"ready\"}", 16, err) < 0)
+	if (link_parent(t, iid, pid, err) < 0 || zs_frame_send(t->c, "{\"type\":\"ready\"}", 16, err) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		cleanup_json zs_json *f = NULL;
@@ -303,6 +337,10 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
+	}
+	if (pre) {
+		ret = received_round(t, err);
+		goto out;
 	}
 	t->received = true;
 	put(t, "received");
@@ -329,6 +367,8 @@ static int commit_restore(struct tgt *t, zs_error_t *err)
 		return r < 0 ? -1 : zs_make_error(err, -ECANCELED, "move %s was %s meanwhile", t->m.id, now);
 	free(t->m.state);
 	t->m.state = xstrdup("restoring");
+	if (t->rounds)
+		t->max_chain = precopy_hold_merge(t->store);
 	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
 		return zs_error_wrap(err, "committing image %s to the store of node %s", t->m.image_id, t->a->node);
 	free(t->tmp);
@@ -395,6 +435,8 @@ static void tgt_abort(struct tgt *t, const char *why)
 	t->tmp = NULL;
 	if (t->m.id == NULL || t->m.state == NULL)
 		return;
+	if (strcmp(t->m.state, "restoring") != 0)
+		precopy_drop_rounds(t->a, &t->m, t->store);
 	free(t->m.error);
 	t->m.error = xstrdup(why);
 	if (strcmp(t->m.state, "restoring") == 0) {
@@ -417,6 +459,10 @@ char *target_status(struct agent *a, const char *id)
 		return xstrdup("unknown");
 	if (strcmp(m.state, "receiving") == 0 || strcmp(m.state, "received") == 0) {
 		r = journal_transition(a, id, m.state, "aborted", &now, &e);
+		if (r > 0 && m.precopy_gens) {
+			precopy_drop_rounds(a, &m, NULL);
+			journal_put(a, &m, "aborted", &e);
+		}
 		move_free(&m);
 		if (r > 0)
 			return xstrdup("aborted");
@@ -465,6 +511,8 @@ void move_target(struct agent *a, struct zs_conn *c)
 		put(&t, "running");
 		send_result(&t, true, NULL);
 		zs_log("info", "move %s: %s from %s runs on %s", t.m.id, t.m.container, c->peer, a->node);
+		if (t.rounds) /* once the source has its answer: outside the downtime */
+			precopy_merge(a, &t.m, t.store, t.max_chain);
 	} else {
 		cleanup_free char *why = zs_error_text(err);
 		zs_log("warning", "move %s of %s from %s: %s", t.m.id ? t.m.id : "?",
