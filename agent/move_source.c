@@ -88,8 +88,10 @@ static void put(struct src *s, const char *state)
 
 	if (journal_put(s->a, s->m, state, &e) < 0)
 		zs_log("error", "%s", zs_error_msg(e));
-	if (state)
+	if (state) {
+		s->phase = state;
 		move_progress(s->a, s->m, state, 0, 0, true);
+	}
 }
 
 void src_put(struct src *s, const char *state)
@@ -232,6 +234,8 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	zs_jgen_key(g, "reuse_rootfs");
 	zs_jgen_bool(g, reuse);
 	zs_jgen_map_close(g);
+	s->sent = 0;
+	s->to_send = (uint64_t) cs.st_size + (reuse ? 0 : (uint64_t) ts.st_size);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, err) < 0 ||
 	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, err) < 0) || expect_answer(s, "ok", &ok, err) < 0)
 		return zs_error_wrap(err, "sending the bundle of %s to %s", s->m->container, s->m->peer);
@@ -415,7 +419,6 @@ int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *e
 		s->m->diff = info.parent_image_id != NULL;
 		if (info.parent_image_id)
 			s->m->parent_image_id = xstrdup(info.parent_image_id);
-		s->phase = "sending";
 		put(s, "sending");
 	}
 	zs_jgen_map_open(g);
@@ -606,7 +609,6 @@ static int run_move(struct src *s, zs_error_t *err)
 		goto failed;
 	if (strcmp(m->mode, "pre-copy") == 0 && precopy_run(s, err) < 0)
 		goto failed; /* the container runs on: pre-dumps leave it running */
-	s->phase = "checkpointing";
 	if (checkpoint(s, err) < 0) {
 		cleanup_free char *st = rt_status(s->a, m->container);
 		if (st == NULL)

@@ -183,7 +183,7 @@ static int one_round(struct src *s, unsigned k, zs_error_t *err)
 	add_round(s->m, bytes, now_s() - t0);
 	free(s->parent_rel);
 	s->parent_rel = xasprintf("../r%u", k);
-	src_put(s, "pre-copy");
+	src_put(s, NULL); /* the round in the journal */
 	return 0;
 }
 
@@ -193,11 +193,10 @@ int precopy_run(struct src *s, zs_error_t *err)
 	unsigned max = rq && rq->precopy_rounds ? rq->precopy_rounds : 5, k;
 	static char phase[32];
 
+	src_put(s, "pre-copy");
 	for (k = 1; k <= max; k++) {
 		snprintf(phase, sizeof(phase), "pre-copy round %u", k);
 		s->phase = phase;
-		if (k == 1)
-			src_put(s, "pre-copy");
 		if (one_round(s, k, err) < 0)
 			return -1;
 		zs_log("info", "move %s: pre-copy round %u: %llu bytes of pages in %.2f s", s->m->id, k,
