@@ -20,7 +20,9 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "source.h"
@@ -41,10 +43,40 @@ static volatile sig_atomic_t cancel_flag;
 /* --timeout: the move is cancelled the same way once it passes (0: none) */
 static double deadline;
 
+/* the connection to the target while the --timeout runs: when it passes,
+ * SIGALRM shuts it down, so that no wait for the target outlasts it */
+static volatile int deadline_fd = -1;
+
 static void on_cancel(int sig)
 {
 	(void) sig;
 	cancel_flag = 1;
+}
+
+static void on_deadline(int sig)
+{
+	(void) sig;
+	if (deadline_fd >= 0)
+		shutdown(deadline_fd, SHUT_RDWR);
+}
+
+static void arm_deadline(double seconds)
+{
+	struct sigaction sa = {.sa_handler = on_deadline, .sa_flags = SA_RESTART};
+	struct itimerval it = {.it_value = {.tv_sec = (time_t) seconds, .tv_usec = 1000}};
+
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* From the commit on the move is the target's to finish: no deadline. */
+static void disarm_deadline(void)
+{
+	struct itimerval none = {0};
+
+	setitimer(ITIMER_REAL, &none, NULL);
+	deadline_fd = -1;
+	deadline = 0;
 }
 
 static bool timed_out(void)
@@ -470,7 +502,7 @@ static int commit(struct src *s, zs_error_t *err)
 
 	if (cancelled(s->m, err) < 0)
 		return 0; /* nothing committed: rolled back */
-	deadline = 0;	  /* from here on the move is the target's to finish */
+	disarm_deadline();
 	put(s, "commit-sent");
 	if (zs_frame_send(&s->c, "{\"type\":\"commit\"}", 17, err) < 0)
 		return -1;
@@ -582,6 +614,7 @@ static int fail_rollback(struct src *s, zs_error_t *err)
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *why = (cancel_reason(s, err), zs_error_text(*err));
 
+	disarm_deadline(); /* the rollback runs to its end */
 	free(s->m->error);
 	s->m->error = xstrdup(why);
 	finish_metrics(s, false);
@@ -601,7 +634,7 @@ static int run_move(struct src *s, zs_error_t *err)
 
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
-	    tls_connect(s->a, m->peer, &s->c, err) < 0 || negotiate(s, err) < 0 ||
+	    tls_connect(s->a, m->peer, &s->c, err) < 0 || (deadline_fd = s->c.fd, negotiate(s, err) < 0) ||
 	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
 		goto failed;
 	m->setup_s = now_s() - m->started;
@@ -675,6 +708,8 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	m->started = now_s();
 	m->pid = getpid();
 	deadline = a->req && a->req->timeout_s > 0 ? m->started + a->req->timeout_s : 0;
+	if (deadline > 0)
+		arm_deadline(a->req->timeout_s);
 	{
 		struct sigaction sa = {.sa_handler = on_cancel, .sa_flags = SA_RESTART};
 		sigaction(SIGUSR1, &sa, NULL);
@@ -687,6 +722,7 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	}
 	put(&s, "negotiating");
 	ret = run_move(&s, err);
+	disarm_deadline();
 	zs_log("info", "move %s of %s to %s: %s%s%s", m->id, container, to, m->state, ret < 0 ? ": " : "",
 	       ret < 0 ? zs_error_msg(*err) : "");
 	src_free(&s);
