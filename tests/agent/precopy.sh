@@ -14,8 +14,8 @@
 #      --timeout exceeded in pre-copy rounds and while a stop-copy image
 #      travels: the container runs on the source;
 #   4. cancel before the checkpoint (while the Bundle travels) and during
-#      pre-copy rounds: the container never stopped, the target keeps no
-#      generation of the move;
+#      pre-copy rounds, either agent SIGKILLed during the rounds: the
+#      container never stopped, the target keeps no generation of the move;
 #   5. the source agent SIGKILLed at commit-sent, the target's agent down
 #      when it restarts: the move is in-doubt, the container stays stopped,
 #      and the periodic retry finds it running on the target;
@@ -313,6 +313,40 @@ fi
 [ "$(cr_status A)" = running ] && t_ok "timeout (stop-copy): running again on A" || t_fail "timeout (stop-copy): running again on A" "$(cr_status A)"
 [ -z "$(cr_status C)" ] && t_ok "timeout (stop-copy): not on C" || t_fail "timeout (stop-copy): not on C" "$(cr_status C)"
 t_wl_verify "timeout (stop-copy): memory on A" A "$d"
+
+# either agent SIGKILLed during pre-copy rounds, and restarted: the move
+# fails, the container ran on, the target keeps no generation of it
+for victim in A C; do
+	h="SIGKILL of $victim during pre-copy"
+	t_wl_verify "$h: before" A
+	d=$WL_DIGEST
+	p0=$(wl_pid_now A)
+	OLD_RECS=$(ls "$CR_T/A/agent/moves/")
+	zm A migrate "$CR_CID" --to C --mode pre-copy --progress none >"$CR_T/k.out" 2>&1 &
+	mpid=$!
+	id=
+	for ((j = 0; j < 4000; j++)); do
+		[ -n "$id" ] || id=$(new_src_move A)
+		[ -n "$id" ] && rec A "$id" | grep -q '"state": "pre-copy"' && [ "$(gens_on C)" -gt "$c_gens" ] && break
+		sleep 0.005
+	done
+	[ -n "$id" ] && [ "$(gens_on C)" -gt "$c_gens" ] && t_ok "$h: C holds a round" || t_fail "$h: C holds a round" "$(rec A "$id")"
+	ag_kill $victim KILL
+	wait $mpid
+	sleep 1
+	if [ $victim = A ]; then ag_start A B C || t_fail "$h: A restarts"; else ag_start C A B || t_fail "$h: C restarts"; fi
+	for ((j = 0; j < 100; j++)); do
+		[ "$(move_state A "$id")" = failed ] && [ "$(move_state C "$id")" = aborted ] && break
+		sleep 0.1
+	done
+	[ "$(move_state A "$id")" = failed ] && t_ok "$h: A's journal says failed" || t_fail "$h: A's journal" "$(move_state A "$id")"
+	[ "$(move_state C "$id")" = aborted ] && t_ok "$h: C's journal says aborted" || t_fail "$h: C's journal" "$(move_state C "$id")"
+	for ((j = 0; j < 100; j++)); do [ "$(wl_pid_now A)" = "$p0" ] && [ "$(gens_on C)" = "$c_gens" ] && break; sleep 0.1; done
+	[ "$(wl_pid_now A)" = "$p0" ] && t_ok "$h: the container ran on (same process)" || t_fail "$h: the container ran on" "pid $p0 -> $(wl_pid_now A)"
+	t_wl_verify "$h: memory on A" A "$d"
+	[ "$(gens_on C)" = "$c_gens" ] && t_ok "$h: C keeps no generation of the move" ||
+		t_fail "$h: C keeps no generation of the move" "$(ls -a "$CR_T/C/store/containers/$CR_CID/generations")"
+done
 tc qdisc del dev "zv$$C" root 2>/dev/null
 
 # ---- 5: the source agent SIGKILLed at commit-sent; the target's agent
