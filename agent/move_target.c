@@ -311,6 +311,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	if (parse_manifest(h, &files, &n, &total, err) < 0 || check_space(t->a->remnant_root, total, err) < 0 ||
 	    zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err) < 0)
 		goto out;
+	free(t->m.img_dir);
 	t->m.img_dir = xstrdup(t->tmp);
 	put(t, "receiving");
 	/* the source waits for this before it sends a file: a refusal (no

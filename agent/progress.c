@@ -5,13 +5,16 @@
  * travel.  A client that went away (--no-wait, Ctrl-C) only ends them:
  * the move goes on. */
 #define _GNU_SOURCE
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "agent.h"
 #include "zanshin/utils.h"
 
 #define PROGRESS_EVERY_S 0.2
+#define PROGRESS_MAX_QUEUED (64 << 10)
 
 static bool client_gone;
 
@@ -21,10 +24,15 @@ void move_progress(struct agent *a, const struct move *m, const char *phase, uin
 	cleanup_jgen zs_jgen *g = NULL;
 	cleanup_error zs_error_t e = NULL;
 	double t = now_s();
+	int queued = 0;
 
 	if (a->req == NULL || a->req->client == NULL || client_gone || m->id == NULL || phase == NULL)
 		return;
 	if (!force && t - last < PROGRESS_EVERY_S)
+		return;
+	/* a client that stopped reading (suspended) never blocks the move:
+	 * events wait in the socket's buffer only up to a bound */
+	if (ioctl(a->req->client->fd, SIOCOUTQ, &queued) == 0 && queued > PROGRESS_MAX_QUEUED)
 		return;
 	last = t;
 	g = zs_jgen_new(false);

@@ -328,8 +328,9 @@ ZS_VERB(migrate)
 	if (!ok)
 		return zs_make_error(err, -EIO, "%s", str(res, "error"));
 	if (!o.stats)
-		printf("%s moved to %s (move %s, %s)\n", argv[first], o.to, str(mv, "id"),
-		       *str(mv, "parent_image_id") ? "diff" : "full image");
+		printf("%s moved to %s (move %s, %s%s, %.3f s downtime)\n", argv[first], o.to, str(mv, "id"),
+		       zs_json_array_len(zs_json_get(mv, "precopy_rounds")) ? "pre-copy rounds and a " : "",
+		       *str(mv, "parent_image_id") ? "diff" : "full image", secs(mv, "downtime_us"));
 	return 0;
 }
 

@@ -168,6 +168,10 @@ src=$(wl_dir B)
 if STATS=$(zm B migrate "$CR_CID" --to A --print-stats --progress none 2>"$CR_T/migrate.err"); then
 	STOP_DOWN=$(stat_of downtime_s)
 	t_ok "stop-copy B→A ($STOP_DOWN s downtime, $(stat_of bytes_pages) bytes of pages)"
+	# B restored the pre-copy's chain with tracking: its checkpoint is a
+	# diff against the pre-copy's checkpoint, which A kept
+	[ "$(stat_of diff)" = true ] && t_ok "stop-copy B→A: a diff (B tracked the container since the pre-copy's restore)" ||
+		t_fail "stop-copy B→A: a diff" "$STATS"
 	wl_follow "$src" A
 	here=A
 	t_wl_verify "stop-copy B→A: memory on A" A "$d"
