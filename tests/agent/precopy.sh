@@ -21,7 +21,9 @@
 #      and the periodic retry finds it running on the target;
 #   6. the link cut after the commit: the container runs on the target, the
 #      source says done, never rolls back;
-#   7. CLI bad input for the new flags; progress on a terminal (script(1)).
+#   7. CLI bad input for the new flags; the target's restore failing after
+#      a pre-copy (rolled back on the source from its checkpoint on top of
+#      the rounds); progress on a terminal (script(1)).
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/lib.sh"
 MIB=64
@@ -323,19 +325,27 @@ t_wl_verify "timeout (stop-copy): memory on A" A "$d"
 for victim in A C; do
 	h="SIGKILL of $victim during pre-copy"
 	t_wl_verify "$h: before" A
-	d=$WL_DIGEST
 	p0=$(wl_pid_now A)
 	OLD_RECS=$(ls "$CR_T/A/agent/moves/")
-	zm A migrate "$CR_CID" --to C --mode pre-copy --progress none >"$CR_T/k.out" 2>&1 &
+	zm A migrate "$CR_CID" --to C --mode pre-copy --precopy-goal 0 --progress none >"$CR_T/k.out" 2>&1 &
 	mpid=$!
 	id=
-	for ((j = 0; j < 4000; j++)); do
+	# once round 1 travels (C has its header), 16 MiB written: round 2
+	# takes seconds on this link, the window for the kill
+	for ((j = 0; j < 1200; j++)); do
 		[ -n "$id" ] || id=$(new_src_move A)
-		[ -n "$id" ] && rec A "$id" | grep -q '"state": "pre-copy"' && [ "$(gens_on C)" -gt "$c_gens" ] && break
-		sleep 0.005
+		[ -n "$id" ] && rec C "$id" | grep -q '"img_dir"' && break
+		sleep 0.05
 	done
-	[ -n "$id" ] && [ "$(gens_on C)" -gt "$c_gens" ] && t_ok "$h: C holds a round" || t_fail "$h: C holds a round" "$(rec A "$id")"
+	wl_do A write 4096 >/dev/null || t_fail "$h: workload wrote 4096 pages during round 1"
+	for ((j = 0; j < 1200; j++)); do
+		[ "$(gens_on C)" -gt "$c_gens" ] && break
+		sleep 0.05
+	done
+	st=$(rec A "$id" | jq -r .state) held=$(gens_on C)
 	ag_kill $victim KILL
+	[ "$held" -gt "$c_gens" ] && [ "$st" = pre-copy ] && t_ok "$h: killed while C holds round 1 and A makes round 2" ||
+		t_fail "$h: killed during the rounds" "A: $st, C's generations: $held"
 	wait $mpid
 	sleep 1
 	if [ $victim = A ]; then ag_start A B C || t_fail "$h: A restarts"; else ag_start C A B || t_fail "$h: C restarts"; fi
@@ -347,7 +357,7 @@ for victim in A C; do
 	[ "$(move_state C "$id")" = aborted ] && t_ok "$h: C's journal says aborted" || t_fail "$h: C's journal" "$(move_state C "$id")"
 	for ((j = 0; j < 100; j++)); do [ "$(wl_pid_now A)" = "$p0" ] && [ "$(gens_on C)" = "$c_gens" ] && break; sleep 0.1; done
 	[ "$(wl_pid_now A)" = "$p0" ] && t_ok "$h: the container ran on (same process)" || t_fail "$h: the container ran on" "pid $p0 -> $(wl_pid_now A)"
-	t_wl_verify "$h: memory on A" A "$d"
+	t_wl_verify "$h: memory on A (the write made during the rounds in it)" A
 	[ "$(gens_on C)" = "$c_gens" ] && t_ok "$h: C keeps no generation of the move" ||
 		t_fail "$h: C keeps no generation of the move" "$(ls -a "$CR_T/C/store/containers/$CR_CID/generations")"
 done
@@ -443,6 +453,40 @@ out=$(zm A migrate "$CR_CID" --to B --mode pre-copy --precopy-goal 5x 2>&1) && t
 out=$(zm A migrate "$CR_CID" --to B --progress loud 2>&1) && t_fail "--progress loud is an error" "$out" ||
 	{ grep -q -- "--progress" <<<"$out" && t_ok "--progress loud: $out" || t_fail "--progress loud: clear error" "$out"; }
 [ "$(cr_status A)" = running ] && t_ok "bad input changed nothing: running on A" || t_fail "still running on A" "$(cr_status A)"
+
+# ---- the target's restore fails after a pre-copy: the source rolls back
+# from its own checkpoint, a diff on top of the rounds ----
+cat >"$CR_T/zanshin-B" <<EOS
+#!/bin/sh
+for a in "\$@"; do
+	if [ "\$a" = restore ] && [ -e "$CR_T/fail-restore" ]; then
+		echo "injected restore failure (test)" >&2
+		exit 1
+	fi
+done
+exec "$ZANSHIN" "\$@"
+EOS
+chmod +x "$CR_T/zanshin-B"
+ag_kill B TERM
+ag_start B A C -- --runtime "$CR_T/zanshin-B" || t_fail "restore fails: B's agent with a failing runtime"
+t_wl_write "restore fails after pre-copy: before" A 512
+t_wl_verify "restore fails after pre-copy: before" A
+d=$WL_DIGEST
+touch "$CR_T/fail-restore"
+if out=$(zm A migrate "$CR_CID" --to B --mode pre-copy --progress none 2>&1); then
+	t_fail "restore fails after pre-copy: the move fails" "$out"
+else
+	grep -q "injected restore failure" <<<"$out" && grep -q "runs again on node A" <<<"$out" &&
+		t_ok "restore fails after pre-copy: the move fails, rolled back, naming why" || t_fail "restore fails after pre-copy: the error" "$out"
+fi
+rm -f "$CR_T/fail-restore"
+mid=$(last_src_id A)
+[ "$(cr_status A)" = running ] && t_ok "restore fails after pre-copy: running again on A" || t_fail "restore fails after pre-copy: running again on A" "$(cr_status A)"
+[ -z "$(cr_status B)" ] && t_ok "restore fails after pre-copy: not on B" || t_fail "restore fails after pre-copy: not on B" "$(cr_status B)"
+t_wl_verify "restore fails after pre-copy: memory on A" A "$d"
+[ "$(move_state A "$mid")" = rolled-back ] && t_ok "restore fails after pre-copy: A's journal says rolled-back" || t_fail "restore fails after pre-copy: A's journal" "$(move_state A "$mid")"
+[ "$(move_state B "$mid")" = aborted ] && t_ok "restore fails after pre-copy: B's journal says aborted" || t_fail "restore fails after pre-copy: B's journal" "$(move_state B "$mid")"
+t_check "restore fails after pre-copy: B's store verifies" z B remnant verify "$CR_CID"
 
 # ---- progress on a terminal: one line rewritten in place ----
 t_wl_verify "tty progress: before" A
