@@ -270,6 +270,8 @@ static int received_round(struct tgt *t, zs_error_t *err)
 	cleanup_free char *name = NULL;
 	int r = precopy_commit_round(t->a, &t->m, t->store, t->tmp, &name, err);
 
+	if (r < 0 && name == NULL)
+		zs_remnant_gen_abort(t->store, t->tmp); /* not committed: nothing half-written stays */
 	free(t->tmp);
 	t->tmp = NULL;
 	if (r < 0)
