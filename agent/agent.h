@@ -18,6 +18,7 @@ struct zs_remnant;
 #define AGENT_MAX_FILE_SIZE (64ull << 30)
 #define AGENT_MAX_BUNDLE_SIZE (16ull << 30)
 #define AGENT_IO_TIMEOUT_S 60 /* default of --io-timeout */
+#define AGENT_PEER_IDLE_S 30  /* a warm connection to a peer is kept so long */
 
 struct agent_peer {
 	char *name, *host, *port;
@@ -31,13 +32,17 @@ struct agent {
 	struct agent_peer peers[AGENT_MAX_PEERS];
 	size_t n_peers;
 	void *tls;		    /* gnutls_certificate_credentials_t */
+	int stop_fd;		    /* children: readable once the agent is stopping (-1: none) */
 	const struct move_req *req; /* the move this process runs (local_api.c) */
+	/* coordinator.c: --coordinator URL, --coordinator-name, --room, --drain-timeout */
+	char *coordinator, *coordinator_name, *room;
+	int drain_timeout;
 };
 
-/* What a local client asked for a move, beyond container and node
- * (local_api.c parses it; move_source.c and precopy.c use it). */
+/* What a local client asked for a move, beyond container, node, mode and
+ * compression (local_api.c parses it; move_source.c and precopy.c use it). */
 struct move_req {
-	const char *mode;	   /* "stop-copy" (default), "pre-copy" */
+	const char *mode;	   /* "stop-copy" (default), "pre-copy", "post-copy" */
 	double timeout_s;	   /* 0: none; else cancelled when exceeded before the commit */
 	uint64_t precopy_goal;	   /* stop the rounds at a round of at most this many bytes... */
 	unsigned precopy_goal_pct; /* ...or of at most this percent of the first round's (when not 0) */
@@ -68,11 +73,23 @@ struct move {
 	bool diff, bundle_sent, rootfs_reused;
 	long long restore_pid;
 	long long pid; /* source: the agent process running the move (cancel) */
+	/* post-copy (postcopy.c): source: the lazy `zanshin checkpoint`,
+	 * target: `criu lazy-pages`; remote faults, last page after running */
+	long long helper_pid;
+	uint64_t faults;
+	double last_page_s;
 	double started, setup_s, downtime_s, total_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
 	struct precopy_round *rounds; /* pre-copy (precopy.c) */
 	size_t n_rounds;
 	char *precopy_gens; /* target: generations of this move's rounds, "A,B" */
+	/* compression (agent/wire.c): --compress asked, the levels used; file
+	 * data raw and as sent, deltas' raw bytes, every byte both ways */
+	char *compress, *compress_levels;
+	bool warm; /* source: on a warm connection (agent/peer_pool.c) */
+	uint64_t bytes_raw, bytes_data, bytes_delta, bytes_wire;
+	uint64_t generations_sent;  /* source: generations the target lacked (move_gens.c) */
+	uint64_t pages_from_target; /* source: pages of a rebased diff the target held (move_rebase.c) */
 };
 void move_free(struct move *m);
 char *move_new_id(void);
@@ -98,6 +115,15 @@ int rt_run(struct agent *a, const char *log_dir, const char *what, char *const a
  * *PID (may be NULL) gets the restore's pid as soon as it runs. */
 int rt_restore(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle, const char *work,
 	       zs_error_t *err);
+char **rt_argv(struct agent *a, const char *log, char *const args[]);
+/* Run ARGV (stdout and stderr to OUT), KEEP[i] as its fd 3 + i; its pid. */
+pid_t spawn_fds(char **argv, const char *out, const int *keep, size_t n, zs_error_t *err);
+char *rt_output_tail(const char *path);
+/* rt_restore in two steps (post-copy pumps pages meanwhile): start it
+ * (LAZY: --lazy-pages), then wait for it. */
+int rt_restore_start(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle,
+		     const char *work, bool lazy, pid_t *pid, zs_error_t *err);
+int rt_restore_wait(struct agent *a, pid_t pid, const char *id, const char *work, zs_error_t *err);
 /* "running", "paused", ..., or NULL when ID does not exist. */
 char *rt_status(struct agent *a, const char *id);
 
@@ -123,7 +149,8 @@ int bundle_record(struct agent *a, const char *id, const char *digest, const cha
 int bundle_digests(const char *config, const char *tar, char **digest, char **rootfs_digest, zs_error_t *err);
 
 /* ---- move_source.c / move_target.c / recover.c ---- */
-int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err);
+int move_source(struct agent *a, const char *container, const char *to, const char *mode, struct move *m,
+		zs_error_t *err);
 void move_target(struct agent *a, struct zs_conn *c);
 void recover(struct agent *a);
 /* Ask again the targets of in-doubt moves (the main loop, now and then). */
@@ -137,6 +164,33 @@ int source_rollback(struct agent *a, struct move *m, zs_error_t *err);
  * reached its restore) */
 char *target_status(struct agent *a, const char *id);
 
+/* ---- postcopy.c: --mode post-copy (docs/agent.md "Post-copy") ---- */
+struct pc_src {
+	pid_t ckpt;	  /* the lazy `zanshin checkpoint` serving the pages */
+	int ps;		  /* this agent's end of its page socket */
+	pid_t init;	  /* the container's init */
+	const char *work; /* the move's work directory */
+};
+/* source: dump all but the pages; CRIU then serves them on P->ps */
+int pc_src_dump(struct agent *a, struct move *m, const char *work, const char *img, struct pc_src *p, zs_error_t *err);
+/* source, image sent: commit, relay the pages.  1 done, 0 the target
+ * never ran it (pc_src_rollback), < 0 it ran there and the transfer
+ * broke (the container is killed, lost) */
+int pc_src_commit(struct agent *a, struct move *m, struct zs_conn *c, struct pc_src *p, double t_freeze,
+		  zs_error_t *err);
+/* source: before the target ran it, CRIU resumes it here */
+int pc_src_rollback(struct agent *a, struct move *m, struct pc_src *p, zs_error_t *err);
+/* target, on commit: lazy daemon + lazy restore, relay the pages.  0 all
+ * pages in (result and pages-done sent); -2 it never ran (the caller
+ * answers the commit with an error); -3 it ran and the transfer broke:
+ * killed, journaled `aborted` */
+int pc_tgt_serve(struct agent *a, struct zs_conn *c, struct move *m, const char *img, const char *bundle,
+		 const char *work, zs_error_t *err);
+/* recovery of a post-copy move an agent killed left unfinished */
+void pc_recover_source(struct agent *a, struct move *m);
+void pc_recover_target(struct agent *a, struct move *m);
+bool is_postcopy(const struct move *m);
+
 /* ---- local_api.c ---- */
 int local_listen(struct agent *a, zs_error_t *err);
 void local_serve(struct agent *a, int fd);
@@ -145,6 +199,7 @@ int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err
 
 /* ---- precopy.c ---- */
 #define AGENT_MAX_PRECOPY_ROUNDS 32
+bool is_precopy(const struct move *m);
 struct precopy_round {
 	uint64_t bytes; /* page bytes of the round's pre-dump */
 	double s;	/* seconds: pre-dump and its transfer */
@@ -168,6 +223,29 @@ void precopy_merge(struct agent *a, struct move *m, struct zs_remnant *store, un
 /* PHASE; DONE of TOTAL bytes (0/0 when it has no size); rate-limited
  * unless FORCE. */
 void move_progress(struct agent *a, const struct move *m, const char *phase, uint64_t done, uint64_t total, bool force);
+/* A new move (with a new client) in this process: events go out again. */
+void move_progress_reset(void);
+/* ---- peer_pool.c: a warm connection per node pair ---- */
+/* A connection to peer NAME: the one this process holds (checked with a
+ * ping; *WARM), else a new one. */
+int peer_conn_get(struct agent *a, const char *name, struct zs_conn *c, bool *warm, zs_error_t *err);
+/* After a move: keep C for the next move to NAME when CLEAN, else close. */
+void peer_conn_put(struct zs_conn *c, const char *name, bool clean);
+/* Hand REQUEST (a migrate to TO) and CLIENT_FD to the process holding a
+ * warm connection to TO: 1 when it took them. */
+int peer_pool_handoff(struct agent *a, const char *to, int client_fd, const char *request);
+/* Hold the warm connection this process has (if any) until it idles out,
+ * running with RUN the moves handed to it. */
+void peer_pool_serve(struct agent *a, void (*run)(struct agent *a, struct zs_conn *c, const zs_json *q));
+/* Target: wait up to SECONDS for the next request on C: 1, or 0 (idle,
+ * closed, or the agent stops). */
+int peer_wait_next(struct agent *a, struct zs_conn *c, int seconds);
+/* ---- coordinator.c ---- */
+/* The coordinator link's process: heartbeats, orders, reports; returns
+ * after SIGTERM (see --drain-timeout). */
+void coord_run(struct agent *a);
+/* A peer the coordinator told this node about (STATE_DIR/peers.json). */
+const struct agent_peer *coord_peer(struct agent *a, const char *name);
 
 /* ---- files ---- */
 bool valid_name(const char *s); /* a plain file or id: [A-Za-z0-9._+-]{1,128}, not . or .. */

@@ -97,9 +97,12 @@ static const struct {
 	{                                                                                                              \
 #k, offsetof(struct move, k)                                                                           \
 	}
-    F(id),	 F(container),	     F(peer),	    F(role),	      F(state),		F(error),   F(mode),
-    F(image_id), F(parent_image_id), F(generation), F(bundle_digest), F(rootfs_digest), F(img_dir), F(restore_from),
-    F(bundle),	 F(precopy_gens),
+    F(id),	   F(container),       F(peer),
+    F(role),	   F(state),	       F(error),
+    F(mode),	   F(image_id),	       F(parent_image_id),
+    F(generation), F(bundle_digest),   F(rootfs_digest),
+    F(img_dir),	   F(restore_from),    F(bundle),
+    F(compress),   F(compress_levels), F(precopy_gens),
 #undef F
 };
 
@@ -115,6 +118,36 @@ void move_free(struct move *m)
 	free(m->rounds);
 	m->rounds = NULL;
 	m->n_rounds = 0;
+}
+
+/* The compression metrics (agent/wire.c). */
+static const struct {
+	const char *key;
+	size_t off;
+} wire_fields[] = {
+    {"bytes_raw", offsetof(struct move, bytes_raw)},
+    {"bytes_data", offsetof(struct move, bytes_data)},
+    {"bytes_delta", offsetof(struct move, bytes_delta)},
+    {"bytes_wire", offsetof(struct move, bytes_wire)},
+    {"generations_sent", offsetof(struct move, generations_sent)},
+    {"pages_from_target", offsetof(struct move, pages_from_target)},
+};
+
+static void journal_put_wire(const struct move *m, zs_jgen *g)
+{
+	for (size_t i = 0; i < sizeof(wire_fields) / sizeof(wire_fields[0]); i++) {
+		zs_jgen_key(g, wire_fields[i].key);
+		zs_jgen_uint(g, *(const uint64_t *) ((const char *) m + wire_fields[i].off));
+	}
+}
+
+static int journal_get_wire(const zs_json *j, const char *path, struct move *m, zs_error_t *err)
+{
+	for (size_t i = 0; i < sizeof(wire_fields) / sizeof(wire_fields[0]); i++)
+		if (zs_json_to_uint64(zs_json_get(j, wire_fields[i].key), path, wire_fields[i].key, 0,
+				      (uint64_t *) ((char *) m + wire_fields[i].off), err) < 0)
+			return -1;
+	return 0;
 }
 
 void move_to_json(const struct move *m, zs_jgen *g)
@@ -137,6 +170,13 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_bool(g, m->rootfs_reused);
 	zs_jgen_kv_int(g, "restore_pid", m->restore_pid);
 	zs_jgen_kv_int(g, "pid", m->pid);
+	if (m->helper_pid)
+		zs_jgen_kv_int(g, "helper_pid", m->helper_pid);
+	if (m->mode && strcmp(m->mode, "post-copy") == 0) {
+		zs_jgen_key(g, "postcopy_faults");
+		zs_jgen_uint(g, m->faults);
+		zs_jgen_kv_int(g, "postcopy_last_page_us", (long long) (m->last_page_s * 1e6));
+	}
 	/* times in microseconds: the JSON module writes integers */
 	zs_jgen_kv_int(g, "started_us", (long long) (m->started * 1e6));
 	zs_jgen_kv_int(g, "setup_us", (long long) (m->setup_s * 1e6));
@@ -148,6 +188,9 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	zs_jgen_uint(g, m->bytes_bundle);
 	zs_jgen_key(g, "bytes_metadata");
 	zs_jgen_uint(g, m->bytes_metadata);
+	journal_put_wire(m, g);
+	zs_jgen_key(g, "warm");
+	zs_jgen_bool(g, m->warm);
 	precopy_rounds_to_json(m, g);
 	zs_jgen_map_close(g);
 }
@@ -226,7 +269,14 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		if (ret == 0)
 			ret = zs_json_to_int64(zs_json_get(j, "pid"), path, "pid", 0, &pid, err);
 		m->pid = pid;
+		pid = 0;
+		if (ret == 0)
+			ret = zs_json_to_int64(zs_json_get(j, "helper_pid"), path, "helper_pid", 0, &pid, err);
+		m->helper_pid = pid;
 	}
+	if (ret == 0)
+		ret = zs_json_to_uint64(zs_json_get(j, "postcopy_faults"), path, "postcopy_faults", 0, &m->faults, err);
+	m->last_page_s = us_field(j, "postcopy_last_page_us");
 	if (ret == 0)
 		ret = zs_json_to_uint64(zs_json_get(j, "bytes_pages"), path, "bytes_pages", 0, &m->bytes_pages, err);
 	if (ret == 0)
@@ -234,6 +284,10 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 	if (ret == 0)
 		ret = zs_json_to_uint64(zs_json_get(j, "bytes_metadata"), path, "bytes_metadata", 0, &m->bytes_metadata,
 					err);
+	if (ret == 0)
+		ret = journal_get_wire(j, path, m, err);
+	if (ret == 0)
+		ret = zs_json_to_bool(zs_json_get(j, "warm"), path, "warm", 0, &m->warm, err);
 	if (ret == 0)
 		ret = precopy_rounds_from_json(j, m, err);
 	m->started = us_field(j, "started_us");

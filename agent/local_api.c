@@ -101,8 +101,10 @@ static int parse_req(const zs_json *q, struct move_req *rq, zs_error_t *err)
 	uint64_t timeout = 0, rounds = 5;
 
 	rq->mode = mode ? mode : "stop-copy";
-	if (strcmp(rq->mode, "stop-copy") != 0 && strcmp(rq->mode, "pre-copy") != 0)
-		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: not implemented (stop-copy, pre-copy)", rq->mode);
+	if (strcmp(rq->mode, "stop-copy") != 0 && strcmp(rq->mode, "pre-copy") != 0 &&
+	    strcmp(rq->mode, "post-copy") != 0)
+		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: not implemented (stop-copy, pre-copy, post-copy)",
+				     rq->mode);
 	if (zs_json_to_uint64(zs_json_get(q, "timeout"), "migrate", "timeout", 0, &timeout, err) < 0 ||
 	    zs_json_to_uint64(zs_json_get(q, "precopy_rounds"), "migrate", "precopy_rounds", 0, &rounds, err) < 0)
 		return -1;
@@ -118,28 +120,77 @@ static int parse_req(const zs_json *q, struct move_req *rq, zs_error_t *err)
 	return 0;
 }
 
-static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
+static void run_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 {
 	cleanup_error zs_error_t err = NULL;
 	struct move m = {0};
 	struct move_req rq = {.client = c};
 	const char *id = zs_json_string_value(zs_json_get(q, "container"));
 	const char *to = zs_json_string_value(zs_json_get(q, "to"));
+	const char *compress = zs_json_string_value(zs_json_get(q, "compress"));
 	int ret;
 
+	if (compress)
+		m.compress = xstrdup(compress);
 	if (id == NULL) {
 		ret = zs_make_error(&err, -EINVAL, "migrate: no container id");
 	} else if (parse_req(q, &rq, &err) < 0) {
 		ret = -1;
 	} else {
 		a->req = &rq;
-		ret = move_source(a, id, to, &m, &err);
+		move_progress_reset();
+		ret = move_source(a, id, to, rq.mode, &m, &err);
 		a->req = NULL;
 	}
 	reply_move(c, &m, ret, err);
 	zs_conn_close(c);
 	source_cleanup(a, &m);
 	move_free(&m);
+}
+
+/* A migrate: run here, or by the process holding a warm connection to
+ * the target (agent/peer_pool.c), which then answers the client. */
+static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
+{
+	cleanup_error zs_error_t err = NULL;
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *req = NULL;
+	const char *keys[] = {"container", "to", "compress", "mode", "precopy_goal"};
+	const char *nums[] = {"timeout", "precopy_rounds"};
+	struct move_req rq = {0};
+	size_t len = 0;
+
+	if (parse_req(q, &rq, &err) < 0) { /* refused here, not by the holder of a warm connection */
+		struct move m = {0};
+		reply_move(c, &m, -1, err);
+		zs_conn_close(c);
+		return;
+	}
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "migrate");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = zs_json_string_value(zs_json_get(q, keys[i]));
+		if (v)
+			zs_jgen_kv_string(g, keys[i], v);
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		cleanup_error zs_error_t e = NULL;
+		uint64_t v = 0;
+		if (zs_json_get(q, nums[i]) &&
+		    zs_json_to_uint64(zs_json_get(q, nums[i]), "migrate", nums[i], 0, &v, &e) == 0) {
+			zs_jgen_key(g, nums[i]);
+			zs_jgen_uint(g, v);
+		}
+	}
+	zs_jgen_map_close(g);
+	req = zs_jgen_result(g, &len);
+	if (peer_pool_handoff(a, zs_json_string_value(zs_json_get(q, "to")), c->fd, req) == 1) {
+		zs_conn_close(c);
+		return;
+	}
+	run_migrate(a, c, q);
+	/* the connection this move leaves (if clean) serves the next ones */
+	peer_pool_serve(a, run_migrate);
 }
 
 static void do_moves(struct agent *a, struct zs_conn *c)
@@ -179,7 +230,8 @@ int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		return zs_make_error(err, -EINVAL, "move %s was started by node %s: cancel it there", id, m->peer);
 	if (move_terminal(m->state))
 		return zs_make_error(err, -EALREADY, "move %s has already ended (%s)", id, m->state);
-	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0)
+	if (strcmp(m->state, "commit-sent") == 0 || strcmp(m->state, "in-doubt") == 0 ||
+	    strcmp(m->state, "post-copy") == 0)
 		return zs_make_error(err, -EBUSY, "move %s is committed on node %s: too late to cancel", id, m->peer);
 	if (m->pid <= 1 || kill((pid_t) m->pid, SIGUSR1) < 0)
 		return zs_make_error(err, -ESRCH, "move %s: its process is gone (the agent restarted?)", id);

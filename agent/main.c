@@ -2,6 +2,7 @@
  * listeners, one child process per connection, SIGTERM.  See zanshind(8). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
@@ -21,8 +22,9 @@
 
 static volatile sig_atomic_t got_term, got_chld;
 static unsigned n_children;
-static pid_t retry_pid;
-#define RETRY_S 10 /* in-doubt moves are asked about again this often */
+static pid_t retry_pid, coord_pid;
+static int stop_w = -1; /* closed when stopping: children's stop_fd reads EOF */
+#define RETRY_S 10	/* in-doubt moves are asked about again this often */
 
 static void on_signal(int sig)
 {
@@ -51,6 +53,11 @@ static void usage(FILE *f)
 		"  --state-dir DIR         journal, held Bundles (default /var/lib/zanshind)\n"
 		"  --runtime PATH          the zanshin binary (default: next to zanshind)\n"
 		"  --io-timeout SECONDS    give up a silent peer after SECONDS (default 60)\n"
+		"  --coordinator URL       report to zanshin-api at https://HOST:PORT, take its orders\n"
+		"                          and its peers' addresses (docs/coordinator.md)\n"
+		"  --coordinator-name NAME the name in the coordinator's certificate (default: URL's host)\n"
+		"  --room ROOM             this node's room (its class timetable), told to the coordinator\n"
+		"  --drain-timeout SECONDS at SIGTERM, keep moving containers away for up to SECONDS (0)\n"
 		"  --log FILE              log file (default stderr)\n"
 		"  --log-format text|json  log format (default text)\n"
 		"  --help                  this text\n",
@@ -112,26 +119,51 @@ enum {
 	O_LOG,
 	O_LOGFMT,
 	O_RT,
-	O_IOT
+	O_COORD,
+	O_COORDNAME,
+	O_ROOM,
+	O_IOT,
+	O_DRAIN
 };
 
 static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 {
-	static const struct option opts[] = {{"node", 1, 0, O_NODE},	 {"listen", 1, 0, O_LISTEN},
-					     {"cert", 1, 0, O_CERT},	 {"key", 1, 0, O_KEY},
-					     {"ca", 1, 0, O_CA},	 {"peer", 1, 0, O_PEER},
-					     {"root", 1, 0, O_ROOT},	 {"remnant-root", 1, 0, O_RROOT},
-					     {"socket", 1, 0, O_SOCKET}, {"state-dir", 1, 0, O_STATE},
-					     {"log", 1, 0, O_LOG},	 {"log-format", 1, 0, O_LOGFMT},
-					     {"runtime", 1, 0, O_RT},	 {"io-timeout", 1, 0, O_IOT},
-					     {"help", 0, 0, 'h'},	 {0, 0, 0, 0}};
-	char **slots[] = {[O_NODE - O_NODE] = &a->node,	    [O_LISTEN - O_NODE] = &a->listen,
-			  [O_CERT - O_NODE] = &a->cert,	    [O_KEY - O_NODE] = &a->key,
-			  [O_CA - O_NODE] = &a->ca,	    [O_PEER - O_NODE] = NULL,
-			  [O_ROOT - O_NODE] = &a->root,	    [O_RROOT - O_NODE] = &a->remnant_root,
-			  [O_SOCKET - O_NODE] = &a->socket, [O_STATE - O_NODE] = &a->state_dir,
-			  [O_LOG - O_NODE] = &a->log,	    [O_LOGFMT - O_NODE] = &a->log_format,
-			  [O_RT - O_NODE] = &a->runtime};
+	static const struct option opts[] = {{"node", 1, 0, O_NODE},
+					     {"listen", 1, 0, O_LISTEN},
+					     {"cert", 1, 0, O_CERT},
+					     {"key", 1, 0, O_KEY},
+					     {"ca", 1, 0, O_CA},
+					     {"peer", 1, 0, O_PEER},
+					     {"root", 1, 0, O_ROOT},
+					     {"remnant-root", 1, 0, O_RROOT},
+					     {"socket", 1, 0, O_SOCKET},
+					     {"state-dir", 1, 0, O_STATE},
+					     {"log", 1, 0, O_LOG},
+					     {"log-format", 1, 0, O_LOGFMT},
+					     {"runtime", 1, 0, O_RT},
+					     {"io-timeout", 1, 0, O_IOT},
+					     {"coordinator", 1, 0, O_COORD},
+					     {"coordinator-name", 1, 0, O_COORDNAME},
+					     {"room", 1, 0, O_ROOM},
+					     {"drain-timeout", 1, 0, O_DRAIN},
+					     {"help", 0, 0, 'h'},
+					     {0, 0, 0, 0}};
+	char **slots[] = {[O_NODE - O_NODE] = &a->node,
+			  [O_LISTEN - O_NODE] = &a->listen,
+			  [O_CERT - O_NODE] = &a->cert,
+			  [O_KEY - O_NODE] = &a->key,
+			  [O_CA - O_NODE] = &a->ca,
+			  [O_PEER - O_NODE] = NULL,
+			  [O_ROOT - O_NODE] = &a->root,
+			  [O_RROOT - O_NODE] = &a->remnant_root,
+			  [O_SOCKET - O_NODE] = &a->socket,
+			  [O_STATE - O_NODE] = &a->state_dir,
+			  [O_LOG - O_NODE] = &a->log,
+			  [O_LOGFMT - O_NODE] = &a->log_format,
+			  [O_RT - O_NODE] = &a->runtime,
+			  [O_COORD - O_NODE] = &a->coordinator,
+			  [O_COORDNAME - O_NODE] = &a->coordinator_name,
+			  [O_ROOM - O_NODE] = &a->room};
 	int c;
 
 	opterr = 0;
@@ -148,12 +180,21 @@ static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 			a->io_timeout = (int) v;
 			continue;
 		}
+		if (c == O_DRAIN) {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || v < 0 || v > 86400)
+				return zs_make_error(err, -EINVAL, "--drain-timeout `%s`: seconds from 0 to 86400",
+						     optarg);
+			a->drain_timeout = (int) v;
+			continue;
+		}
 		if (c == O_PEER) {
 			if (add_peer(a, optarg, err) < 0)
 				return -1;
 			continue;
 		}
-		if (c < O_NODE || c > O_RT)
+		if (c < O_NODE || c > O_ROOM)
 			return zs_make_error(err, -EINVAL, "unknown or incomplete option `%s` (see --help)",
 					     argv[optind - 1]);
 		free(*slots[c - O_NODE]);
@@ -165,6 +206,10 @@ static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 		return zs_make_error(err, -EINVAL, "--node NAME is required (letters, digits, . _ + -)");
 	if (a->listen == NULL)
 		return zs_make_error(err, -EINVAL, "--listen ADDR:PORT is required");
+	if (a->coordinator && !str_has_prefix(a->coordinator, "https://"))
+		return zs_make_error(err, -EINVAL, "--coordinator `%s`: expected https://HOST:PORT", a->coordinator);
+	if ((a->coordinator_name && !valid_name(a->coordinator_name)) || (a->room && !valid_name(a->room)))
+		return zs_make_error(err, -EINVAL, "--coordinator-name, --room: letters, digits, . _ + -");
 	if (a->log_format && strcmp(a->log_format, "text") != 0 && strcmp(a->log_format, "json") != 0)
 		return zs_make_error(err, -EINVAL, "--log-format must be text or json");
 	return 0;
@@ -232,6 +277,8 @@ static void reap(void)
 			n_children--;
 		if (pid == retry_pid)
 			retry_pid = 0;
+		if (pid == coord_pid)
+			coord_pid = 0;
 	}
 }
 
@@ -243,6 +290,8 @@ static void child_setup(int lfd, int ufd)
 
 	close(lfd);
 	close(ufd);
+	if (stop_w >= 0)
+		close(stop_w);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
@@ -307,9 +356,33 @@ static void retry_in_doubt(struct agent *a, int lfd, int ufd)
 	_exit(0);
 }
 
+/* The coordinator link runs in a process of its own, started again
+ * (at most every RETRY_S seconds) when it ends before SIGTERM. */
+static void coord_link(struct agent *a, int lfd, int ufd)
+{
+	static time_t last;
+	time_t now = time(NULL);
+	pid_t pid;
+
+	if (a->coordinator == NULL || coord_pid > 0 || (last && now - last < RETRY_S))
+		return;
+	last = now;
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid > 0) {
+		coord_pid = pid;
+		n_children++;
+		return;
+	}
+	child_setup(lfd, ufd);
+	coord_run(a);
+	_exit(0);
+}
+
 static int loop(struct agent *a, int lfd, int ufd)
 {
-	const struct timespec tick = {.tv_sec = RETRY_S};
+	const struct timespec tick = {.tv_sec = a->coordinator ? 1 : RETRY_S};
 	sigset_t block, empty;
 	struct sigaction sa = {.sa_handler = on_signal};
 
@@ -322,6 +395,13 @@ static int loop(struct agent *a, int lfd, int ufd)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	{
+		int sp[2];
+		if (pipe2(sp, O_CLOEXEC) == 0) {
+			a->stop_fd = sp[0];
+			stop_w = sp[1];
+		}
+	}
 	while (!got_term) {
 		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = ufd, .events = POLLIN}};
 		int r = ppoll(p, 2, &tick, &empty);
@@ -330,6 +410,7 @@ static int loop(struct agent *a, int lfd, int ufd)
 			reap();
 		}
 		retry_in_doubt(a, lfd, ufd);
+		coord_link(a, lfd, ufd);
 		if (r <= 0)
 			continue;
 		for (int i = 0; i < 2; i++) {
@@ -341,7 +422,12 @@ static int loop(struct agent *a, int lfd, int ufd)
 				serve(a, lfd, ufd, cfd, i == 1);
 		}
 	}
+	if (coord_pid > 0)
+		kill(coord_pid, SIGTERM); /* it reports `stopping`, see --drain-timeout */
 	zs_log("info", "SIGTERM: no new work; waiting for %u connection(s) to finish", n_children);
+	if (stop_w >= 0)
+		close(stop_w); /* idle warm connections let go */
+	stop_w = -1;
 	close(lfd);
 	close(ufd);
 	unlink(a->socket);
@@ -356,7 +442,7 @@ static int loop(struct agent *a, int lfd, int ufd)
 
 int main(int argc, char **argv)
 {
-	struct agent a = {0};
+	struct agent a = {.stop_fd = -1};
 	cleanup_error zs_error_t err = NULL;
 	int lfd, ufd;
 

@@ -1,8 +1,12 @@
-/* zanshind — the source side of a move (stop-and-copy).
+/* zanshind — the source side of a move (stop-and-copy; pre-copy rounds
+ * in precopy.c come before its checkpoint, post-copy in postcopy.c after
+ * the setup).
  *
  *   negotiating   offer → the target says which generations of the
  *                 container it holds and whether it holds its Bundle
- *   (bundle)      the Bundle, only when the target lacks it
+ *   (bundle)      the Bundle, only when the target lacks it; then the
+ *                 generations the target lacks (move_gens.c)
+ *   (pre-copy)    pre-dump rounds, each stored by the target at once
  *   checkpointing `zanshin checkpoint` (a diff against the baseline when
  *                 the container is tracked and the target holds it)
  *   sending       image manifest, then every file
@@ -106,12 +110,16 @@ int src_cancelled(struct src *s, zs_error_t *err)
 
 static void src_free(struct src *s)
 {
-	zs_conn_close(&s->c);
+	peer_conn_put(&s->c, s->m->peer, s->m->state && strcmp(s->m->state, "done") == 0);
 	zs_status_free(s->st);
 	free(s->work);
 	free(s->img);
 	free(s->parent_rel);
+	free(s->own_iid);
 	zs_free_string_array(s->target_gens);
+	wire_tx_free(&s->tx);
+	gens_plan_free(&s->plan);
+	rebase_map_free(&s->rb);
 }
 
 static void put(struct src *s, const char *state)
@@ -194,6 +202,7 @@ static int negotiate(struct src *s, zs_error_t *err)
 	zs_jgen_kv_string(g, "rootfs_digest", s->m->rootfs_digest);
 	if (s->st->image_id)
 		zs_jgen_kv_string(g, "baseline", s->st->image_id);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "have", &have, err) < 0)
 		return -1;
@@ -203,6 +212,9 @@ static int negotiate(struct src *s, zs_error_t *err)
 	    zs_json_to_string_array(zs_json_get(have, "generations"), "have", "generations", ZS_JSON_REQUIRED,
 				    &s->target_gens, NULL, err) < 0)
 		return zs_error_wrap(err, "node %s", s->m->peer);
+	wire_have(&s->tx, have);
+	if (s->st->tracking)
+		gens_plan(s->a, s->m->container, s->st->image_id, s->target_gens, &s->plan);
 	return 0;
 }
 
@@ -222,7 +234,7 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_err
 		if (r <= 0)
 			return zs_make_error(err, r < 0 ? errno : -EIO, "read `%s`: %s", path,
 					     r < 0 ? "error" : "shorter than it was");
-		if (cancelled(s->m, err) < 0 || zs_conn_write(&s->c, buf, (size_t) r, err) < 0)
+		if (cancelled(s->m, err) < 0 || wire_send_at(&s->c, &s->tx, buf, (size_t) r, done, err) < 0)
 			return -1;
 		done += (uint64_t) r;
 		s->sent += (uint64_t) r;
@@ -265,7 +277,9 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	zs_jgen_kv_int(g, "size", reuse ? 0 : (long long) ts.st_size);
 	zs_jgen_key(g, "reuse_rootfs");
 	zs_jgen_bool(g, reuse);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
+	s->tx.meta = false;
 	s->sent = 0;
 	s->to_send = (uint64_t) cs.st_size + (reuse ? 0 : (uint64_t) ts.st_size);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, err) < 0 ||
@@ -319,7 +333,7 @@ char *src_diff_base(struct src *s)
 	struct zs_remnant_gen *g = NULL;
 	char *path = NULL;
 
-	if (!s->st->tracking || s->st->image_id == NULL || !target_holds(s, s->st->image_id))
+	if (!s->st->tracking || s->st->image_id == NULL || (!target_holds(s, s->st->image_id) && s->plan.n == 0))
 		return NULL;
 	if (zs_remnant_open(s->a->remnant_root, &r, &e) < 0)
 		return NULL;
@@ -369,9 +383,40 @@ static bool sent_file(const char *name)
 	       strcmp(name, "lineage.json") != 0 && !(l > 4 && strcmp(name + l - 4, ".log") == 0);
 }
 
+/* One file of the manifest: name, size, sha256-4k digest. */
+static int manifest_entry(struct src *s, const char *dir, zs_jgen *g, const char *name, char ***names, size_t *n,
+			  zs_error_t *err)
+{
+	cleanup_free char *p = xasprintf("%s/%s", dir, name);
+	cleanup_close int fd = -1;
+	uint8_t dg[ZS_DIGEST_LEN];
+	char hex[2 * ZS_DIGEST_LEN + 1];
+	uint64_t size = 0;
+	struct stat st;
+
+	if (!sent_file(name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
+		return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
+	zs_digest_hex(dg, hex);
+	s->to_send += size;
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "name", name);
+	zs_jgen_key(g, "size");
+	zs_jgen_uint(g, size);
+	zs_jgen_kv_string(g, "digest", hex);
+	zs_jgen_map_close(g);
+	*names = xrealloc(*names, sizeof(char *) * (*n + 2));
+	(*names)[(*n)++] = xstrdup(name);
+	(*names)[*n] = NULL;
+	return 0;
+}
+
 /* The image's files (regular, not logs, not the parent link) with sizes
  * and sha256-4k digests: the manifest the target checks every file
- * against as it arrives. */
+ * against as it arrives.  The pages files come last: a page travelling as
+ * a delta is rebuilt by the target from the pagemap it already has. */
 static int image_manifest(struct src *s, const char *dir, zs_jgen *g, char ***names, zs_error_t *err)
 {
 	cleanup_dir DIR *d = opendir(dir);
@@ -382,35 +427,19 @@ static int image_manifest(struct src *s, const char *dir, zs_jgen *g, char ***na
 		return zs_make_error(err, errno, "open `%s`", dir);
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
-	while ((de = readdir(d))) {
-		cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
-		cleanup_close int fd = -1;
-		uint8_t dg[ZS_DIGEST_LEN];
-		char hex[2 * ZS_DIGEST_LEN + 1];
-		uint64_t size = 0;
-		struct stat st;
-		if (!sent_file(de->d_name) || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || zs_digest_fd(fd, p, dg, &size, err) < 0)
-			return fd < 0 ? zs_make_error(err, errno, "open `%s`", p) : -1;
-		zs_digest_hex(dg, hex);
-		s->to_send += size;
-		zs_jgen_map_open(g);
-		zs_jgen_kv_string(g, "name", de->d_name);
-		zs_jgen_key(g, "size");
-		zs_jgen_uint(g, size);
-		zs_jgen_kv_string(g, "digest", hex);
-		zs_jgen_map_close(g);
-		*names = xrealloc(*names, sizeof(char *) * (n + 2));
-		(*names)[n++] = xstrdup(de->d_name);
-		(*names)[n] = NULL;
+	for (int pages = 0; pages < 2; pages++) {
+		rewinddir(d);
+		while ((de = readdir(d)))
+			if (is_pages(de->d_name) == pages && manifest_entry(s, dir, g, de->d_name, names, &n, err) < 0)
+				return -1;
 	}
 	zs_jgen_array_close(g);
 	return 0;
 }
 
-static int send_one(struct src *s, const char *dir, const char *name, zs_error_t *err)
+/* File NAME of the image DIR (a diff against its parent when DIFF: pages
+ * may go as deltas), through the wire layer. */
+static int send_one(struct src *s, const char *dir, const char *name, bool diff, zs_error_t *err)
 {
 	cleanup_free char *p = xasprintf("%s/%s", dir, name);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -422,12 +451,27 @@ static int send_one(struct src *s, const char *dir, const char *name, zs_error_t
 	zs_jgen_kv_string(g, "type", "file");
 	zs_jgen_kv_string(g, "name", name);
 	zs_jgen_kv_int(g, "size", (long long) st.st_size);
+	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
+	s->tx.meta = !is_pages(name);
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || wire_file_begin(&s->tx, dir, name, diff, err) < 0 ||
+	    send_file_data(s, p, (uint64_t) st.st_size, err) < 0)
 		return -1;
+	wire_file_end(&s->tx);
 	if (is_pages(name))
 		s->m->bytes_pages += (uint64_t) st.st_size;
 	return 0;
+}
+
+/* Whether the target takes deltas against PARENT_ID's pages (the rule of
+ * move_target.c's recv_piece). */
+static bool deltas_taken(struct src *s, const char *parent_id)
+{
+	if (s->own_iid && strcmp(parent_id, s->own_iid) == 0)
+		return true;
+	if (s->known < 0)
+		s->known = peer_knows(s->a, s->m->peer, s->m->container);
+	return s->known > 0;
 }
 
 int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *err)
@@ -435,7 +479,9 @@ int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *e
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_json zs_json *ok = NULL;
 	struct zs_image_info info = {0};
+	cleanup_free char *iid = NULL;
 	char **names = NULL;
+	bool diff, own;
 	int ret = -1;
 	size_t i;
 
@@ -459,10 +505,17 @@ int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *e
 	if (info.parent_image_id)
 		zs_jgen_kv_string(g, "parent_image_id", info.parent_image_id);
 	if (round > 0) {
+		/* a generation the target stores at once (as move_gens.c's),
+		 * marked a pre-dump: removed again if the move aborts */
+		zs_jgen_key(g, "store");
+		zs_jgen_bool(g, true);
 		zs_jgen_key(g, "pre_dump");
 		zs_jgen_bool(g, true);
 		zs_jgen_kv_int(g, "round", round);
 	}
+	diff = info.parent_image_id != NULL && deltas_taken(s, info.parent_image_id);
+	own = info.parent_image_id == NULL || (s->own_iid && strcmp(info.parent_image_id, s->own_iid) == 0);
+	iid = xstrdup(info.image_id);
 	zs_image_info_free(&info);
 	s->sent = s->to_send = 0;
 	if (image_manifest(s, dir, g, &names, err) < 0)
@@ -473,13 +526,69 @@ int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *e
 	zs_json_free(ok);
 	ok = NULL;
 	for (i = 0; names && names[i]; i++)
-		if (send_one(s, dir, names[i], err) < 0)
+		if (send_one(s, dir, names[i], diff, err) < 0)
 			goto out;
 	move_progress(s->a, s->m, s->phase, s->sent, s->to_send, true);
 	ret = expect_answer(s, "received", &ok, err);
+	if (ret == 0 && round > 0) {
+		free(s->own_iid);
+		s->own_iid = own ? steal_pointer(&iid) : NULL;
+	}
 out:
 	zs_free_string_array(names);
 	return ret < 0 ? zs_error_wrap(err, "sending the checkpoint of %s to %s", s->m->container, s->m->peer) : 0;
+}
+
+static int expect_cb(void *s, const char *type, zs_json **out, zs_error_t *err)
+{
+	return expect_answer(s, type, out, err);
+}
+
+/* The generations the target lacks, before the checkpoint (move_gens.c). */
+static int send_gens(struct src *s, zs_error_t *err)
+{
+	struct gens_ctx x = {.s = s, .c = &s->c, .tx = &s->tx, .m = s->m, .cancelled = cancelled, .expect = expect_cb};
+
+	return gens_send(&x, &s->plan, err);
+}
+
+/* The target holds a generation of the container, but neither its
+ * baseline nor a chain to it: the digests of that generation's pages
+ * (move_rebase.c), during setup. */
+static int rebase_setup(struct src *s, zs_error_t *err)
+{
+	size_t n = 0;
+
+	while (s->target_gens && s->target_gens[n])
+		n++;
+	/* pre-copy: the rounds are diffs against what the target holds */
+	if (n == 0 || !s->tx.rebase || s->plan.n || target_holds(s, s->st->image_id) || is_precopy(s->m))
+		return 0;
+	if (rebase_prepare(s->a, &s->c, s->target_gens[n - 1], &s->rb, err) < 0) {
+		/* a full image then; a broken connection fails the next step */
+		zs_log("warning", "move %s: digests of %s on %s: %s", s->m->id, s->target_gens[n - 1], s->m->peer,
+		       zs_error_msg(*err));
+		zs_error_release(err);
+		rebase_map_free(&s->rb);
+	}
+	return 0;
+}
+
+/* The checkpoint as a diff against that generation, when much smaller. */
+static void rebase_image(struct src *s)
+{
+	cleanup_error zs_error_t e = NULL;
+	char *img;
+
+	if (s->rb.image_id == NULL)
+		return;
+	img = rebase_apply(s->img, s->work, &s->rb, &s->m->pages_from_target, &e);
+	if (e)
+		zs_log("warning", "move %s: a diff against %s: %s", s->m->id, s->rb.image_id, zs_error_msg(e));
+	if (img) {
+		free(s->img);
+		s->img = img;
+	}
 }
 
 static void finish_metrics(struct src *s, bool done)
@@ -491,6 +600,7 @@ static void finish_metrics(struct src *s, bool done)
 		s->m->downtime_s = t - s->t_freeze;
 	if (s->c.bytes_out >= s->m->bytes_pages + s->m->bytes_bundle)
 		s->m->bytes_metadata = s->c.bytes_out + s->c.bytes_in - s->m->bytes_pages - s->m->bytes_bundle;
+	wire_metrics(&s->tx, &s->c, s->m);
 }
 
 /* 1: the target runs it; 0: it does not and never will; < 0: unknown. */
@@ -627,6 +737,42 @@ static int fail_rollback(struct src *s, zs_error_t *err)
 	return zs_make_error(err, -EIO, "%s (container %s runs again on node %s)", why, s->m->container, s->a->node);
 }
 
+/* --mode post-copy (postcopy.c): a lazy dump, the image without its
+ * pages, then the pages while the container already runs there. */
+static int run_postcopy(struct src *s, zs_error_t *err)
+{
+	struct pc_src p = {.init = s->st->pid, .work = s->work};
+	struct move *m = s->m;
+	int r;
+
+	m->img_dir = xstrdup(s->img);
+	put(s, "checkpointing");
+	s->t_freeze = now_s();
+	if (pc_src_dump(s->a, m, s->work, s->img, &p, err) < 0)
+		return -2;
+	if (cancelled(m, err) < 0 || src_send_image(s, s->img, 0, err) < 0) {
+		r = 0;
+	} else {
+		disarm_deadline(); /* from the commit on: the target's to finish */
+		r = pc_src_commit(s->a, m, &s->c, &p, s->t_freeze, err);
+	}
+	if (r == 1)
+		return 0;
+	cancel_reason(s, err);
+	free(m->error);
+	m->error = zs_error_text(*err);
+	finish_metrics(s, false);
+	zs_error_release(err);
+	if (r == 0 && pc_src_rollback(s->a, m, &p, err) == 0)
+		return zs_make_error(err, -EIO, "%s (container %s runs again on node %s)", m->error, m->container,
+				     s->a->node);
+	if (r < 0) {
+		put(s, "failed");
+		return zs_make_error(err, -EIO, "%s", m->error);
+	}
+	return -1;
+}
+
 static int run_move(struct src *s, zs_error_t *err)
 {
 	struct move *m = s->m;
@@ -634,13 +780,24 @@ static int run_move(struct src *s, zs_error_t *err)
 
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
-	    tls_connect(s->a, m->peer, &s->c, err) < 0 || (deadline_fd = s->c.fd, negotiate(s, err) < 0) ||
-	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)))
+	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || (deadline_fd = s->c.fd, negotiate(s, err) < 0) ||
+	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) ||
+	    (s->plan.n && send_gens(s, err) < 0) || rebase_setup(s, err) < 0)
 		goto failed;
 	m->setup_s = now_s() - m->started;
 	if (cancelled(m, err) < 0)
 		goto failed;
-	if (strcmp(m->mode, "pre-copy") == 0 && precopy_run(s, err) < 0)
+	if (is_postcopy(m)) {
+		r = run_postcopy(s, err);
+		if (r == -2)
+			goto failed;
+		if (r == 0) {
+			finish_metrics(s, false);
+			put(s, "done");
+		}
+		return r;
+	}
+	if (is_precopy(m) && precopy_run(s, err) < 0)
 		goto failed; /* the container runs on: pre-dumps leave it running */
 	if (checkpoint(s, err) < 0) {
 		cleanup_free char *st = rt_status(s->a, m->container);
@@ -649,6 +806,7 @@ static int run_move(struct src *s, zs_error_t *err)
 		goto failed;
 	}
 	s->t_dumped = now_s();
+	rebase_image(s);
 	if (cancelled(m, err) < 0 || src_send_image(s, s->img, 0, err) < 0)
 		return fail_rollback(s, err);
 	s->t_sent = now_s();
@@ -683,13 +841,18 @@ failed:
 	return -1;
 }
 
-int move_source(struct agent *a, const char *container, const char *to, struct move *m, zs_error_t *err)
+int move_source(struct agent *a, const char *container, const char *to, const char *mode, struct move *m,
+		zs_error_t *err)
 {
-	struct src s = {.a = a, .m = m, .c = {.fd = -1}};
+	struct src s = {.a = a, .m = m, .c = {.fd = -1}, .known = -1};
 	cleanup_close int lock = -1;
 	int ret;
 
-	memset(m, 0, sizeof(*m));
+	cancel_flag = 0; /* a process may run several moves (a warm connection) */
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "pre-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "unknown mode `%s` (stop-copy, pre-copy, post-copy)", mode);
+	if (wire_request(&s.tx, m, err) < 0)
+		return -1;
 	if (check_request(&s, container, to, err) < 0) {
 		src_free(&s);
 		return -1;
@@ -703,7 +866,7 @@ int move_source(struct agent *a, const char *container, const char *to, struct m
 	m->container = xstrdup(container);
 	m->peer = xstrdup(to);
 	m->role = xstrdup("source");
-	m->mode = xstrdup(a->req && a->req->mode ? a->req->mode : "stop-copy");
+	m->mode = xstrdup(mode ? mode : "stop-copy");
 	m->bundle = xstrdup(s.st->bundle);
 	m->started = now_s();
 	m->pid = getpid();

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "move_gens.h"
+#include "move_rebase.h"
+#include "wire.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
 #include "zanshin/log.h"
@@ -38,6 +41,19 @@ struct tgt {
 	bool received;
 	unsigned rounds;    /* pre-copy rounds received */
 	unsigned max_chain; /* pre-copy: the store's, merged after the restore */
+	bool lazy;	    /* post-copy: tmp is WORK/img, never committed to the store
+			     * (its pages stay on the source) */
+	bool chunks;	    /* the data of the current frame comes in chunks */
+	struct wire_rx rx;
+	const char *file; /* the image file being received, NULL for a Bundle */
+	unsigned stored;  /* generations committed ahead of the image (move_gens.c) */
+	bool peer_known;  /* the peer moved this container before (peer_knows) */
+	/* the image id of the newest generation this move stored whose whole
+	 * chain came in this move (a pre-copy's rounds from a whole first
+	 * one), and whether the image arriving is a diff against it: its
+	 * deltas are against pages this peer sent, whoever it is */
+	char *own_iid;
+	bool own_parent;
 };
 
 static void put(struct tgt *t, const char *state)
@@ -46,6 +62,29 @@ static void put(struct tgt *t, const char *state)
 
 	if (journal_put(t->a, &t->m, state, &e) < 0)
 		zs_log("error", "%s", zs_error_msg(e));
+}
+
+/* The next piece of a file's data into BUF (at most CHUNK bytes), OFF
+ * bytes into it: *N. */
+static int recv_piece(struct tgt *t, char *buf, uint64_t off, uint64_t remaining, size_t *n, zs_error_t *err)
+{
+	struct zs_zchunk h;
+	const void *base = NULL;
+
+	if (!t->chunks) {
+		*n = remaining < CHUNK ? (size_t) remaining : CHUNK;
+		return zs_conn_read(t->c, buf, *n, err);
+	}
+	if (wire_recv_header(t->c, &t->rx, remaining, &h, err) < 0)
+		return -1;
+	*n = h.raw_len;
+	if (h.kind == ZS_ZDELTA && !t->own_parent && !t->peer_known &&
+	    !(t->peer_known = peer_knows(t->a, t->c->peer, t->m.container)))
+		return zs_make_error(err, -EACCES, "a delta chunk from node %s, which never moved container %s here",
+				     t->c->peer, t->m.container);
+	if (h.kind == ZS_ZDELTA && wire_rx_base(&t->rx, t->tmp, t->file, off, h.raw_len, &base, err) < 0)
+		return -1;
+	return wire_recv_payload(t->c, &t->rx, &h, base, buf, err);
 }
 
 static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const char *want_hex, zs_error_t *err)
@@ -58,8 +97,12 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 	if (fd < 0)
 		return zs_make_error(err, errno, "create `%s`", path);
 	while (done < size) {
-		size_t n = size - done < CHUNK ? (size_t) (size - done) : CHUNK;
-		if (zs_conn_read(t->c, buf, n, err) < 0 || write_all(fd, buf, n) < 0) {
+		size_t n = 0;
+		if (recv_piece(t, buf, done, size - done, &n, err) < 0) {
+			zs_digest_free(d);
+			return zs_error_wrap(err, "receiving `%s`", path);
+		}
+		if (write_all(fd, buf, n) < 0) {
 			zs_digest_free(d);
 			return zs_make_error(err, errno, "receiving `%s`", path);
 		}
@@ -72,10 +115,16 @@ static int recv_to_file(struct tgt *t, const char *path, uint64_t size, const ch
 		char hex[2 * ZS_DIGEST_LEN + 1];
 		zs_digest_final(d, dg);
 		zs_digest_hex(dg, hex);
-		if (strcmp(hex, want_hex) != 0)
-			return zs_make_error(err, -EBADMSG, "%s: digest %s, the manifest says %s", path, hex, want_hex);
+		if (strcmp(hex, want_hex) != 0) {
+			/* the digest of what was rebuilt stays in this node's log:
+			 * the peer is not told a digest of pages it did not send */
+			zs_log("warning", "%s: digest %s", path, hex);
+			return zs_make_error(err, -EBADMSG, "%s: not the digest the manifest says (%s)", path,
+					     want_hex);
+		}
 	}
-	if (fsync(fd) < 0)
+	/* a post-copy image is never committed: a crash aborts its move */
+	if (!(t->lazy && want_hex) && fsync(fd) < 0)
 		return zs_make_error(err, errno, "fsync `%s`", path);
 	return 0;
 }
@@ -95,8 +144,9 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 
 	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
 		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
-	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "pre-copy") != 0)
-		return zs_make_error(err, -EINVAL, "offer: unknown mode `%s`", mode);
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "pre-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "offer: unknown mode (stop-copy, pre-copy, post-copy)");
+	t->lazy = mode && strcmp(mode, "post-copy") == 0;
 	if (journal_get(t->a, id, &t->m, err) == 0) {
 		move_free(&t->m);
 		return zs_make_error(err, -EEXIST, "move %s is already known on node %s", id, t->a->node);
@@ -136,6 +186,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	zs_jgen_bool(g, held != NULL);
 	zs_jgen_key(g, "rootfs");
 	zs_jgen_bool(g, held != NULL || rheld != NULL);
+	wire_offer(g);
 	zs_jgen_map_close(g);
 	zs_remnant_gens_free(gens, n);
 	return zs_frame_send_gen(t->c, g, err);
@@ -167,7 +218,8 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 	    zs_json_to_uint64(zs_json_get(h, "config_size"), "bundle", "config_size", ZS_JSON_REQUIRED, &csize, err) <
 		0 ||
 	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
-	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0)
+	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0 ||
+	    wire_encoding(h, "bundle", &t->chunks, err) < 0)
 		return -1;
 	if (!valid_name(digest) || !valid_name(rdigest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE ||
 	    (reuse && size != 0))
@@ -263,6 +315,16 @@ static int link_parent(struct tgt *t, const char *image_id, const char *parent_i
 	return 0;
 }
 
+/* A generation stored: the newest of a chain all sent in this move when
+ * it is whole or a diff against the one before. */
+static void own_chain(struct tgt *t)
+{
+	bool own = t->m.parent_image_id == NULL || t->own_parent;
+
+	free(t->own_iid);
+	t->own_iid = own ? xstrdup(t->m.image_id) : NULL;
+}
+
 /* A pre-copy round in: a generation at once (the next image links to it). */
 static int received_round(struct tgt *t, zs_error_t *err)
 {
@@ -277,11 +339,45 @@ static int received_round(struct tgt *t, zs_error_t *err)
 	if (r < 0)
 		return -1;
 	t->rounds++;
+	own_chain(t);
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "received");
 	zs_jgen_kv_string(g, "generation", name);
 	zs_jgen_map_close(g);
+	free(t->m.img_dir);
+	t->m.img_dir = NULL;
 	return zs_frame_send_gen(t->c, g, err);
+}
+
+/* Where the image's files go: a temporary generation of the store, or
+ * (post-copy) the move's work directory. */
+static int image_begin(struct tgt *t, zs_error_t *err)
+{
+	if (!t->lazy)
+		return zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err);
+	t->tmp = xasprintf("%s/img", t->work);
+	rm_rf(t->tmp);
+	return mkdir_p(t->tmp, 0700, err);
+}
+
+/* A generation the source sent ahead of its image (move_gens.c): every
+ * file in and checked, committed to the store now. */
+static int store_gen(struct tgt *t, zs_error_t *err)
+{
+	struct zs_remnant_gen *g = NULL;
+
+	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
+		return zs_error_wrap(err, "committing generation %s to the store of node %s", t->m.image_id,
+				     t->a->node);
+	zs_log("info", "move %s: generation %s of %s stored as %s", t->m.id, t->m.image_id, t->m.container, g->name);
+	zs_remnant_gen_free(g);
+	free(t->tmp);
+	t->tmp = NULL;
+	free(t->m.img_dir);
+	t->m.img_dir = NULL;
+	t->stored++;
+	own_chain(t);
+	return zs_frame_send(t->c, "{\"type\":\"received\"}", 19, err);
 }
 
 static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
@@ -291,27 +387,36 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	uint64_t total = 0;
 	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
 	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
-	bool pre = false;
-	int ret = -1;
+	bool store = false, pre = false;
+	int ret = -1, r;
 
-	if (zs_json_to_bool(zs_json_get(h, "pre_dump"), "image", "pre_dump", 0, &pre, err) < 0)
-		goto out;
-	if (t->tmp || t->received || !valid_name(iid) || (pid && !valid_name(pid))) {
-		zs_make_error(err, -EINVAL, "image: a second image, or an invalid image id");
+	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid)) ||
+	    zs_json_to_bool(zs_json_get(h, "store"), "image", "store", 0, &store, err) < 0 ||
+	    zs_json_to_bool(zs_json_get(h, "pre_dump"), "image", "pre_dump", 0, &pre, err) < 0 ||
+	    (store && !pre && (pid == NULL || t->stored >= AGENT_MAX_GENS))) {
+		zs_error_release(err);
+		zs_make_error(err, -EINVAL,
+			      "image: a second image, an invalid image id, or a generation to store that is not a "
+			      "diff (or one too many)");
 		goto out;
 	}
-	if (pre && (strcmp(t->m.mode, "pre-copy") != 0 || t->rounds >= AGENT_MAX_PRECOPY_ROUNDS)) {
-		zs_make_error(err, -EINVAL, "image: a pre-dump round outside a pre-copy move, or more than %d",
+	/* a pre-dump round: a generation to store (its first may be whole),
+	 * only in a pre-copy move, at most AGENT_MAX_PRECOPY_ROUNDS */
+	if (pre && (!store || !is_precopy(&t->m) || t->rounds >= AGENT_MAX_PRECOPY_ROUNDS)) {
+		zs_make_error(err, -EINVAL,
+			      "image: a pre-dump round that is not a generation to store, outside a pre-copy move, "
+			      "or more than %d",
 			      AGENT_MAX_PRECOPY_ROUNDS);
 		goto out;
 	}
-	if (!pre) {
-		t->m.image_id = xstrdup(iid);
-		t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
-		t->m.diff = pid != NULL;
-	}
-	if (parse_manifest(h, &files, &n, &total, err) < 0 || check_space(t->a->remnant_root, total, err) < 0 ||
-	    zs_remnant_gen_begin(t->store, t->m.container, &t->tmp, err) < 0)
+	free(t->m.image_id);
+	free(t->m.parent_image_id);
+	t->m.image_id = xstrdup(iid);
+	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
+	t->m.diff = pid != NULL;
+	t->own_parent = pid && t->own_iid && strcmp(pid, t->own_iid) == 0;
+	if (parse_manifest(h, &files, &n, &total, err) < 0 ||
+	    check_space(t->lazy ? t->work : t->a->remnant_root, total, err) < 0 || image_begin(t, err) < 0)
 		goto out;
 	free(t->m.img_dir);
 	t->m.img_dir = xstrdup(t->tmp);
@@ -336,13 +441,19 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			goto out;
 		}
 		path = xasprintf("%s/%s", t->tmp, name);
-		if (recv_to_file(t, path, size, files[i].digest, err) < 0)
+		t->file = name;
+		r = wire_encoding(f, "file", &t->chunks, err);
+		if (r == 0)
+			r = recv_to_file(t, path, size, files[i].digest, err);
+		t->file = NULL;
+		wire_rx_file_end(&t->rx);
+		if (r < 0)
 			goto out;
 		if (str_has_prefix(name, "pages-"))
 			t->m.bytes_pages += size;
 	}
-	if (pre) {
-		ret = received_round(t, err);
+	if (store) {
+		ret = pre ? received_round(t, err) : store_gen(t, err);
 		goto out;
 	}
 	t->received = true;
@@ -384,6 +495,30 @@ static int commit_restore(struct tgt *t, zs_error_t *err)
 	return r;
 }
 
+/* post-copy: restore at once, the pages follow from the source */
+static int commit_postcopy(struct tgt *t, zs_error_t *err)
+{
+	cleanup_free char *bundle = NULL, *now = NULL, *work = xasprintf("%s/restore", t->work);
+	int r;
+
+	if (!t->received)
+		return zs_make_error(err, -EPROTO, "commit before the image was received"), -2;
+	bundle = bundle_find(t->a, t->m.bundle_digest);
+	if (bundle == NULL)
+		return zs_make_error(err, -ENOENT, "bundle %s of %s is not held by node %s", t->m.bundle_digest,
+				     t->m.container, t->a->node),
+		       -2;
+	r = journal_transition(t->a, t->m.id, "received", "restoring", &now, err);
+	if (r <= 0)
+		return (r < 0 ? -1 : zs_make_error(err, -ECANCELED, "move %s was %s meanwhile", t->m.id, now)), -2;
+	free(t->m.state);
+	t->m.state = xstrdup("restoring");
+	t->m.bundle = xstrdup(bundle);
+	if (mkdir_p(work, 0700, err) < 0)
+		return -2;
+	return pc_tgt_serve(t->a, t->c, &t->m, t->tmp, bundle, work, err);
+}
+
 static void send_result(struct tgt *t, bool ok, const char *msg)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -418,6 +553,10 @@ static int serve_move(struct tgt *t, const zs_json *offer, zs_error_t *err)
 			r = recv_bundle(t, h, err);
 		else if (strcmp(type, "image") == 0)
 			r = recv_image(t, h, err);
+		else if (strcmp(type, "commit") == 0 && t->lazy)
+			return commit_postcopy(t, err);
+		else if (strcmp(type, "digests") == 0)
+			r = rebase_answer(t->a, t->c, t->store, t->m.container, h, err);
 		else if (strcmp(type, "commit") == 0)
 			return commit_restore(t, err) < 0 ? -2 : 0;
 		else
@@ -432,7 +571,9 @@ static void tgt_abort(struct tgt *t, const char *why)
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *now = NULL;
 
-	if (t->tmp)
+	if (t->tmp && t->lazy)
+		rm_rf(t->tmp);
+	else if (t->tmp)
 		zs_remnant_gen_abort(t->store, t->tmp);
 	free(t->tmp);
 	t->tmp = NULL;
@@ -489,30 +630,44 @@ static void answer_status(struct agent *a, struct zs_conn *c, const zs_json *q)
 	zs_frame_send_gen(c, g, &e);
 }
 
-void move_target(struct agent *a, struct zs_conn *c)
+/* One request on the connection: 1 when it ended cleanly (the connection
+ * may carry the next one), else 0.  IDLE: it follows a move (a close is
+ * the peer letting go of a warm connection, not an error). */
+static int serve_one(struct agent *a, struct zs_conn *c, bool idle)
 {
 	struct tgt t = {.a = a, .c = c};
 	cleanup_error zs_error_t err = NULL;
 	cleanup_json zs_json *first = NULL;
 	const char *type = NULL;
 	int r;
+	uint64_t bytes0 = c->bytes_in + c->bytes_out;
 
 	if (zs_frame_recv(c, &first, &type, &err) < 0) {
-		zs_log("warning", "connection from %s: %s", c->peer, zs_error_msg(err));
-		return;
+		zs_log(idle ? "debug" : "warning", "connection from %s: %s", c->peer, zs_error_msg(err));
+		return 0;
 	}
 	if (strcmp(type, "status") == 0) {
 		answer_status(a, c, first);
-		return;
+		return 1;
 	}
+	if (strcmp(type, "ping") == 0)
+		return zs_frame_send(c, "{\"type\":\"pong\"}", 15, &err) == 0;
 	if (strcmp(type, "offer") != 0) {
-		zs_frame_send_error(c, "expected an offer or a status query", &err);
-		return;
+		zs_frame_send_error(c, "expected an offer, a ping or a status query", &err);
+		return 0;
 	}
 	r = serve_move(&t, first, &err);
-	if (r == 0) {
+	t.m.bytes_raw = t.rx.raw;
+	t.m.bytes_data = t.rx.wire;
+	t.m.bytes_delta = t.rx.delta_raw;
+	t.m.bytes_wire = c->bytes_in + c->bytes_out - bytes0;
+	if (r == -3) {
+		/* post-copy broke after the restore: journaled by postcopy.c */
+		zs_log("warning", "move %s: %s", t.m.id, t.m.error ? t.m.error : "post-copy failed");
+	} else if (r == 0) {
 		put(&t, "running");
-		send_result(&t, true, NULL);
+		if (!t.lazy)
+			send_result(&t, true, NULL);
 		zs_log("info", "move %s: %s from %s runs on %s", t.m.id, t.m.container, c->peer, a->node);
 		if (t.rounds) /* once the source has its answer: outside the downtime */
 			precopy_merge(a, &t.m, t.store, t.max_chain);
@@ -528,9 +683,23 @@ void move_target(struct agent *a, struct zs_conn *c)
 			zs_frame_send_error(c, why, &e);
 		}
 	}
-	if (t.work && r == 0)
+	if (t.work && r == 0 && t.lazy)
+		rm_rf(t.tmp); /* the daemon's and the restore's logs stay */
+	else if (t.work && r == 0)
 		rm_rf(t.work);
+	wire_rx_free(&t.rx);
+	free(t.own_iid);
 	zs_remnant_close(t.store);
 	free(t.work);
 	move_free(&t.m);
+	return r == 0;
+}
+
+void move_target(struct agent *a, struct zs_conn *c)
+{
+	/* after a move, the source may keep the connection for its next
+	 * one (agent/peer_pool.c): wait a little longer than it keeps it */
+	for (bool idle = false; serve_one(a, c, idle) == 1; idle = true)
+		if (peer_wait_next(a, c, AGENT_PEER_IDLE_S + 10) <= 0)
+			break;
 }

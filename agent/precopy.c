@@ -101,6 +101,11 @@ bad:
 
 /* ---- source ---- */
 
+bool is_precopy(const struct move *m)
+{
+	return m->mode && strcmp(m->mode, "pre-copy") == 0;
+}
+
 /* Bytes of the pages (pages-*.img) in DIR. */
 static uint64_t pages_bytes(const char *dir)
 {

@@ -17,10 +17,16 @@
 #define PROGRESS_MAX_QUEUED (64 << 10)
 
 static bool client_gone;
+static double last;
+
+void move_progress_reset(void)
+{
+	client_gone = false;
+	last = 0;
+}
 
 void move_progress(struct agent *a, const struct move *m, const char *phase, uint64_t done, uint64_t total, bool force)
 {
-	static double last;
 	cleanup_jgen zs_jgen *g = NULL;
 	cleanup_error zs_error_t e = NULL;
 	double t = now_s();

@@ -101,7 +101,11 @@ void recover(struct agent *a)
 		}
 		if (!move_terminal(m.state)) {
 			zs_log("info", "move %s (%s of %s) was %s: recovering", m.id, m.role, m.container, m.state);
-			if (strcmp(m.role, "target") == 0)
+			if (is_postcopy(&m) && strcmp(m.role, "target") == 0)
+				pc_recover_target(a, &m);
+			else if (is_postcopy(&m))
+				pc_recover_source(a, &m);
+			else if (strcmp(m.role, "target") == 0)
 				recover_target(a, &m);
 			else
 				recover_source(a, &m, 15);
@@ -147,7 +151,10 @@ void recover_in_doubt(struct agent *a)
 		if (journal_get(a, ids[i], &m, &e) < 0)
 			continue;
 		if (strcmp(m.role, "source") == 0 && strcmp(m.state, "in-doubt") == 0) {
-			recover_source(a, &m, 1);
+			if (is_postcopy(&m))
+				pc_recover_source(a, &m);
+			else
+				recover_source(a, &m, 1);
 			if (strcmp(m.state, "in-doubt") != 0)
 				zs_log("info", "move %s: %s", m.id, m.state);
 		}

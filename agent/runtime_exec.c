@@ -30,7 +30,7 @@ char *rt_status(struct agent *a, const char *id)
 	return s;
 }
 
-static char **rt_argv(struct agent *a, const char *log, char *const args[])
+char **rt_argv(struct agent *a, const char *log, char *const args[])
 {
 	size_t n = 0, i = 0;
 	char **v;
@@ -107,6 +107,53 @@ static int wait_status(pid_t pid, const char *what, const char *out, const char 
 	return zs_make_error(err, -EIO, "%s killed by signal %d: %s", what, WTERMSIG(status), tail);
 }
 
+/* KEEP[i] becomes fd 3 + i of the child (stdin /dev/null, stdout and
+ * stderr to OUT); nothing else is inherited. */
+pid_t spawn_fds(char **argv, const char *out, const int *keep, size_t n, zs_error_t *err)
+{
+	cleanup_close int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cleanup_close int ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid_t pid;
+
+	if (in < 0 || ofd < 0)
+		return zs_make_error(err, errno, "open `%s`", ofd < 0 ? out : "/dev/null");
+	pid = fork();
+	if (pid < 0)
+		return zs_make_error(err, errno, "fork");
+	if (pid == 0) {
+		int hi[8];
+		size_t i;
+		sigset_t none;
+		if (n > 8)
+			_exit(127);
+		/* above every fd the dup2s below overwrite */
+		for (i = 0; i < n; i++)
+			if ((hi[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64)) < 0)
+				_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(in, 0) < 0 || dup2(ofd, 1) < 0 || dup2(ofd, 2) < 0)
+			_exit(127);
+		for (i = 0; i < n; i++)
+			if (dup2(hi[i], 3 + (int) i) < 0) /* dup2: not close-on-exec */
+				_exit(127);
+		syscall(SYS_close_range, 3 + (unsigned) n, ~0U, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The last lines of a command's output, for an error message. */
+char *rt_output_tail(const char *path)
+{
+	return tail_of(path);
+}
+
 int rt_run(struct agent *a, const char *log_dir, const char *what, char *const args[], zs_error_t *err)
 {
 	cleanup_free char *out = xasprintf("%s/%s.out", log_dir, what), *desc = xasprintf("zanshin %s", what);
@@ -171,19 +218,25 @@ static int spawn_holder(int in_w, int out_r, const char *log, zs_error_t *err)
 	return 0;
 }
 
-int rt_restore(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle, const char *work,
-	       zs_error_t *err)
+int rt_restore_start(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle,
+		     const char *work, bool lazy, pid_t *pidp, zs_error_t *err)
 {
 	cleanup_free char *rlog = xasprintf("%s/restore-runtime.log", work), *clog = NULL;
-	cleanup_free char *desc = xasprintf("zanshin restore of %s", id);
 	char *args[] = {"restore",     "-d",	   "--image-path",  (char *) img, "--work-path",
-			(char *) work, "--bundle", (char *) bundle, (char *) id,  NULL};
-	cleanup_free char **argv = rt_argv(a, rlog, args);
+			(char *) work, "--bundle", (char *) bundle, (char *) id,  NULL,
+			NULL};
+	cleanup_free char **argv = NULL;
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
 	cleanup_error zs_error_t je = NULL;
 	pid_t pid;
-	int ret;
+	int ret = 0;
 
+	if (lazy) {
+		/* the image's pages come from `criu lazy-pages` (postcopy.c) */
+		memmove(args + 3, args + 2, sizeof(*args) * 8);
+		args[2] = "--lazy-pages";
+	}
+	argv = rt_argv(a, rlog, args);
 	clog = xasprintf("%s/logs/%s.log", a->state_dir, id);
 	if (mkdir_p(work, 0700, err) < 0)
 		return -1;
@@ -203,14 +256,12 @@ int rt_restore(struct agent *a, struct move *m, const char *id, const char *img,
 	}
 	if (pid == 0)
 		child_exec(argv, in[0], out[1], out[1]);
+	*pidp = pid;
 	if (m) {
 		m->restore_pid = pid;
 		if (journal_put(a, m, NULL, &je) < 0)
 			zs_log("warning", "%s", zs_error_msg(je));
 	}
-	/* the container's log also has what the restore wrote to stderr */
-	usleep(50000);
-	ret = wait_status(pid, desc, rlog, clog, err);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
@@ -219,4 +270,25 @@ out:
 			close(out[i]);
 	}
 	return ret;
+}
+
+int rt_restore_wait(struct agent *a, pid_t pid, const char *id, const char *work, zs_error_t *err)
+{
+	cleanup_free char *rlog = xasprintf("%s/restore-runtime.log", work);
+	cleanup_free char *clog = xasprintf("%s/logs/%s.log", a->state_dir, id);
+	cleanup_free char *desc = xasprintf("zanshin restore of %s", id);
+
+	return wait_status(pid, desc, rlog, clog, err);
+}
+
+int rt_restore(struct agent *a, struct move *m, const char *id, const char *img, const char *bundle, const char *work,
+	       zs_error_t *err)
+{
+	pid_t pid;
+
+	if (rt_restore_start(a, m, id, img, bundle, work, false, &pid, err) < 0)
+		return -1;
+	/* the container's log also has what the restore wrote to stderr */
+	usleep(50000);
+	return rt_restore_wait(a, pid, id, work, err);
 }

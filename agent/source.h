@@ -3,6 +3,9 @@
 #ifndef ZANSHIN_AGENT_SOURCE_H
 #define ZANSHIN_AGENT_SOURCE_H
 #include "agent.h"
+#include "move_gens.h"
+#include "move_rebase.h"
+#include "wire.h"
 #include "zanshin/status.h"
 
 struct src {
@@ -17,13 +20,24 @@ struct src {
 	double t_freeze, t_dumped, t_sent; /* the downtime's phases */
 	const char *phase;		   /* for progress events */
 	uint64_t sent, to_send;		   /* bytes of the image on its way */
+	struct wire_tx tx;		   /* compression, deltas (wire.c) */
+	struct gens_plan plan;		   /* generations the target lacks, sent first */
+	struct rebase_map rb;		   /* digests of a generation the target holds */
+	/* deltas go only where the target takes them: against a chain all
+	 * sent in this move (OWN_IID: its newest generation, a pre-copy's
+	 * last round), or to a peer this container moved to or from before
+	 * (KNOWN: -1 not asked yet) */
+	char *own_iid;
+	int known;
 };
 
 void src_put(struct src *s, const char *state);
 /* < 0 with an error once the move was cancelled or its --timeout passed. */
 int src_cancelled(struct src *s, zs_error_t *err);
-/* The image in DIR: manifest, then every file.  ROUND > 0: pre-dump round
- * ROUND of a pre-copy (the target commits it at once); 0: the checkpoint. */
+/* The image in DIR: manifest, then every file (through the wire layer:
+ * compressed, deltas).  ROUND > 0: pre-dump round ROUND of a pre-copy,
+ * sent as a generation to store (the target commits it at once); 0: the
+ * checkpoint. */
 int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *err);
 /* This node's generation a diff can be made against (held by the target
  * too), or NULL. */

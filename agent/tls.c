@@ -144,7 +144,7 @@ const struct agent_peer *agent_peer(struct agent *a, const char *name)
 	for (i = 0; i < a->n_peers; i++)
 		if (strcmp(a->peers[i].name, name) == 0)
 			return &a->peers[i];
-	return NULL;
+	return coord_peer(a, name);
 }
 
 static int tcp_connect(struct agent *a, const struct agent_peer *p, zs_error_t *err)

@@ -29,10 +29,19 @@
 #include "zanshin/utils.h"
 
 static int status_fd = -1;
+/* the temporary generation CRIU dumps into (an automatic diff), marked at
+ * post-dump: see lib/remnant_orphan.c */
+static const char *dump_tmp;
 
 static int dump_notify(char *action, criu_notify_arg_t na)
 {
 	zs_debug("criu notify: %s", action);
+	if (strcmp(action, "post-dump") == 0 && dump_tmp) {
+		cleanup_error zs_error_t e = NULL;
+		if (zs_remnant_dump_mark(dump_tmp, &e) < 0)
+			zs_warn("checkpoint: cannot mark the finished dump (kept only if this command completes): %s",
+				zs_error_msg(e));
+	}
 	if (strcmp(action, "status-ready") == 0 && status_fd >= 0) {
 		if (write(status_fd, "", 1) != 1)
 			zs_warn("cannot write \\0 to --status-fd %d", status_fd);
@@ -93,6 +102,24 @@ static int page_server(criu_opts *c, const char *arg, zs_error_t *err)
 		return zs_make_error(err, -EINVAL, "--page-server: invalid port in `%s`", arg);
 	if (criu_local_set_page_server_address_port(c, addr, (int) port) < 0)
 		return zs_make_error(err, ENOMEM, "libcriu: page server");
+	return 0;
+}
+
+/* --page-server-fd: a lazy dump serves its pages on this connected socket
+ * (whoever gave it carries the bytes), never on a listening port. */
+static int page_server_fd(criu_opts *c, const struct zs_checkpoint_opts *o, zs_error_t *err)
+{
+	struct stat st;
+
+	if (o->page_server_fd < 0)
+		return 0;
+	if (!o->c.lazy_pages || (o->page_server && *o->page_server))
+		return zs_make_error(err, -EINVAL, "--page-server-fd needs --lazy-pages and no --page-server");
+	if (fstat(o->page_server_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return zs_make_error(err, -EBADF, "invalid --page-server-fd argument %d: not a socket",
+				     o->page_server_fd);
+	if (criu_local_set_page_server_fd(c, o->page_server_fd) < 0)
+		return zs_make_error(err, ENOMEM, "libcriu: page server fd");
 	return 0;
 }
 
@@ -188,7 +215,7 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 	criu_local_set_leave_running(c, o->leave_running || o->pre_dump);
 	criu_local_set_notify_cb(c, dump_notify);
 	if (external_namespaces(c, k->cfg, err) < 0 || freezer(c, k->cg, err) < 0 ||
-	    page_server(c, o->page_server, err) < 0)
+	    page_server(c, o->page_server, err) < 0 || page_server_fd(c, o, err) < 0)
 		return -1;
 	if ((o->parent_path && *o->parent_path) || k->parent) {
 		if (criu_local_set_parent_images(c, k->parent ? k->parent : o->parent_path) < 0)
@@ -371,7 +398,9 @@ static int run_dump(struct ckpt *k, zs_error_t *err)
 		return ret;
 	zs_debug("checkpoint: criu %s of pid %d into %s", o->pre_dump ? "pre-dump" : "dump", (int) k->st->pid,
 		 dump_dir(k));
+	dump_tmp = o->pre_dump ? NULL : k->tmp;
 	ret = o->pre_dump ? criu_local_pre_dump(c) : criu_local_dump(c);
+	dump_tmp = NULL;
 	if (ret < 0)
 		return zs_criu_error(err, ret, o->pre_dump ? "pre-dump" : "dump", k->work_dir,
 				     o->pre_dump ? "predump.log" : "dump.log");
@@ -386,6 +415,7 @@ static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 	struct zs_remnant_gen *g = NULL;
 	int ret;
 
+	zs_remnant_dump_unmark(k->tmp);
 	ret = zs_remnant_gen_commit(k->store, k->o->c.id, k->tmp, &g, err);
 	if (ret < 0) {
 		/* the diff stays where CRIU wrote it: its `parent` leads to the

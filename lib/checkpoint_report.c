@@ -170,7 +170,8 @@ void zs_ckpt_report_log(const struct zs_ckpt_report *r)
 	cleanup_free char *where = NULL;
 
 	if (r->diff)
-		where = xasprintf("diff against generation %s", r->base ? r->base : "?");
+		where = r->base ? xasprintf("diff against generation %s", r->base)
+				: xasprintf("diff against image %s", r->parent_image_id);
 	else
 		where = xstrdup("full");
 	zs_log("info", "checkpoint of %s: %s, %llu pages, %.1f MiB, %.2f s%s%s%s%s", r->id, where,

@@ -1,6 +1,7 @@
 /* zanshin — JSON through yajl (the only file that includes yajl). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,18 @@ int zs_json_to_int64(const zs_json *v, const char *file, const char *field, int 
 	if (!zs_json_is_number(v) || !YAJL_IS_INTEGER(v))
 		return zs_make_error(err, -EINVAL, "%s: %s: must be an integer", file, field);
 	*out = v->u.number.i;
+	return 0;
+}
+
+int zs_json_to_double(const zs_json *v, const char *file, const char *field, int flags, double *out, zs_error_t *err)
+{
+	int r = absent(v, file, field, flags, err);
+
+	if (r)
+		return r < 0 ? r : 0;
+	if (!zs_json_is_number(v) || !YAJL_IS_DOUBLE(v) || !isfinite(v->u.number.d))
+		return zs_make_error(err, -EINVAL, "%s: %s: must be a finite number", file, field);
+	*out = v->u.number.d;
 	return 0;
 }
 

@@ -308,6 +308,13 @@ static int gc_tmp_in(struct gc_ctx *c, const char *id, const char *dir, zs_error
 		if (!str_has_prefix(de->d_name, ZS_TMP_PREFIX))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
+		if (str_has_prefix(de->d_name, ZS_TMP_PREFIX "dump-") && !c->o->dry_run && strcmp(id, "-") != 0) {
+			bool keep = false;
+			if (zs_rem_recover_dump(c->r, id, p, &keep, err) < 0)
+				return -1;
+			if (keep)
+				continue;
+		}
 		if (lstat(p, &st) < 0 || (uint64_t) (c->o->now - st.st_mtime) < c->r->settings.remnant.tmp_grace ||
 		    st.st_mtime > c->o->now)
 			continue;

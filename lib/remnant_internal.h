@@ -46,6 +46,9 @@ int zs_rem_merge_locked(struct zs_remnant *r, const char *id, const struct zs_re
 /* Remove a generation: renamed to .tmp-* first (gone at once), then deleted. */
 int zs_rem_retire(struct zs_remnant *r, const char *id, const char *name, zs_error_t *err);
 int zs_rem_fsync_path(const char *path, zs_error_t *err);
+/* lib/remnant_orphan.c: commit TMP when it holds a finished dump whose
+ * runtime was killed (this boot); *KEEP: do not remove TMP. Under ID's lock. */
+int zs_rem_recover_dump(struct zs_remnant *r, const char *id, const char *tmp, bool *keep, zs_error_t *err);
 
 /* lib/remnant_manifest.c */
 /* Hash (and fsync) every entry of DIR but manifest.json, write manifest.json. */

@@ -211,6 +211,8 @@ static int notify_pts_master(struct rst *r)
 	return ret;
 }
 
+static int save_state(struct rst *r, zs_error_t *err);
+
 static int restore_notify(char *action, criu_notify_arg_t na)
 {
 	struct rst *r = cur;
@@ -218,9 +220,14 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 	zs_debug("criu notify: %s", action);
 	if (strcmp(action, "setup-namespaces") == 0)
 		return notify_setup_namespaces(r, criu_notify_pid(na)) < 0 ? -1 : 0;
-	if (strcmp(action, "post-restore") == 0)
+	if (strcmp(action, "post-restore") == 0) {
+		/* the tasks are restored and not yet running: state.json now,
+		 * so that a container whose runtime is killed from here on is
+		 * known (runs, or stopped for `delete`), never an unknown
+		 * second copy beside a retried restore */
 		r->pid = criu_notify_pid(na);
-	else if (strcmp(action, "orphan-pts-master") == 0)
+		return save_state(r, &r->notify_err) < 0 ? -1 : 0;
+	} else if (strcmp(action, "orphan-pts-master") == 0)
 		return notify_pts_master(r) < 0 ? -1 : 0;
 	return 0;
 }

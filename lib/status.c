@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "zanshin/cgroup.h"
+#include "zanshin/log.h"
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
@@ -187,7 +189,12 @@ void cleanup_statusp(struct zs_status **st)
 int zs_status_delete(const char *root, const char *id, zs_error_t *err)
 {
 	cleanup_free char *dir = zs_status_dir(root, id);
+	cleanup_free char *criu_root = xasprintf("%s/criu-root", dir);
 
+	/* a restore killed before its clean-up left the rootfs bound there
+	 * (lib/restore.c prepare_root): detach it, rm_rf never crosses it */
+	if (umount2(criu_root, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+		zs_debug("delete: detached the rootfs a killed restore left on `%s`", criu_root);
 	if (rm_rf(dir) < 0 && errno != ENOENT)
 		return zs_make_error(err, errno, "remove `%s`", dir);
 	return 0;

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -327,14 +328,38 @@ int mkdir_p(const char *path, mode_t mode, zs_error_t *err)
 	return 0;
 }
 
-static int rm_rf_at(int dfd, const char *name)
+/* Open directory NAME in DFD for removal; below the top, never across a
+ * mount point (a bind mount of the same filesystem included: a rootfs
+ * bound under a state directory must not be emptied with it). -1 with
+ * errno EXDEV for a mount point. */
+static int rm_open_dir(int dfd, const char *name, bool top)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+			       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH};
+	long fd;
+
+	if (top)
+		return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	how.resolve |= RESOLVE_NO_XDEV;
+	fd = syscall(SYS_openat2, dfd, name, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return (int) fd;
+}
+
+static int rm_rf_at(int dfd, const char *name, bool top)
+{
+	int fd = rm_open_dir(dfd, name, top), busy = 0;
 	DIR *d;
 	struct dirent *de;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EXDEV) {
+			errno = EBUSY; /* a mount point: left alone */
+			return -1;
+		}
 		return unlinkat(dfd, name, 0);
+	}
 	d = fdopendir(fd);
 	if (d == NULL) {
 		close(fd);
@@ -343,18 +368,27 @@ static int rm_rf_at(int dfd, const char *name)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (de->d_type == DT_DIR)
-			rm_rf_at(dirfd(d), de->d_name);
-		else
-			unlinkat(dirfd(d), de->d_name, 0);
+		if (de->d_type == DT_DIR) {
+			if (rm_rf_at(dirfd(d), de->d_name, false) < 0 && errno == EBUSY)
+				busy = 1;
+		} else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EBUSY)
+			busy = 1;
 	}
 	closedir(d);
-	return unlinkat(dfd, name, AT_REMOVEDIR);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0) {
+		if (busy)
+			errno = EBUSY;
+		return -1;
+	}
+	return 0;
 }
 
+/* Remove PATH and what is under it, on PATH's own mounts only: a mount
+ * point below PATH (and what it shows) is left alone, and the removal
+ * fails with EBUSY. */
 int rm_rf(const char *path)
 {
-	return rm_rf_at(AT_FDCWD, path);
+	return rm_rf_at(AT_FDCWD, path, true);
 }
 
 bool str_has_prefix(const char *s, const char *prefix)

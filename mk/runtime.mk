@@ -6,7 +6,7 @@ ZS_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initi
 # libcriu is linked statically (build/lib/libcriu.a, our patched build): the
 # create/run/exec path re-executes from a sealed memfd where $$ORIGIN rpaths
 # cannot work, and a system libcriu must never be picked up instead.
-ZS_LIBS := $(BUILD)/lib/libcriu.a -lprotobuf-c -lgnutls -lyajl -lseccomp -lcap
+ZS_LIBS := $(BUILD)/lib/libcriu.a -lprotobuf-c -lgnutls -lzstd -lyajl -lseccomp -lcap
 
 ZS_LIB_SRCS := $(wildcard lib/*.c)
 ZS_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(ZS_LIB_SRCS))

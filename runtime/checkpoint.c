@@ -19,6 +19,7 @@ enum {
 	O_LAZY,
 	O_STATUS_FD,
 	O_PAGE_SERVER,
+	O_PAGE_SERVER_FD,
 	O_LOCKS,
 	O_PRE_DUMP,
 	O_CG_MODE,
@@ -41,6 +42,8 @@ static const struct zs_optdef opts[] = {
     {"lazy-pages", 0, false, O_LAZY, "use userfaultfd to lazily restore memory pages"},
     {"status-fd", 0, true, O_STATUS_FD, "criu writes \\0 to this FD once lazy-pages is ready"},
     {"page-server", 0, true, O_PAGE_SERVER, "ADDRESS:PORT of the page server"},
+    {"page-server-fd", 0, true, O_PAGE_SERVER_FD,
+     "with --lazy-pages: a connected socket to serve the pages on, instead of a TCP port (zanshin)"},
     {"file-locks", 0, false, O_LOCKS, "handle file locks, for safety"},
     {"pre-dump", 0, false, O_PRE_DUMP,
      "dump container's memory information only, leave the container running after this"},
@@ -106,6 +109,8 @@ static int on_opt(int id, const char *v, void *data)
 		break;
 	case O_STATUS_FD:
 		return parse_fd(v, &o->status_fd, p->err);
+	case O_PAGE_SERVER_FD:
+		return parse_fd(v, &o->page_server_fd, p->err);
 	case O_PAGE_SERVER:
 		o->page_server = v;
 		break;
@@ -136,7 +141,7 @@ static int on_opt(int id, const char *v, void *data)
 
 ZS_VERB(checkpoint)
 {
-	struct parsed p = {.o = {.status_fd = -1}, .err = err};
+	struct parsed p = {.o = {.status_fd = -1, .page_server_fd = -1}, .err = err};
 	char *stats = NULL;
 	int first, ret;
 

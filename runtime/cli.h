@@ -63,6 +63,7 @@ ZS_VERB(remnant);
 ZS_VERB(migrate);
 ZS_VERB(moves);
 ZS_VERB(move);
+ZS_VERB(cluster);
 
 /* Verbs exit with this when a verb's own --help was printed. */
 #define ZS_EXIT_HELP 0

@@ -26,6 +26,8 @@ struct command {
 
 static const struct command commands[] = {
     {"checkpoint", zs_cmd_checkpoint, "checkpoint a running container"},
+    {"cluster", zs_cmd_cluster,
+     "the cluster as the coordinator (zanshin-api) sees it: nodes, containers, remnants, moves, move, drain"},
     {"create", zs_cmd_create, "create a container"},
     {"delete", zs_cmd_delete, "delete any resources held by the container often used with detached container"},
     {"events", zs_cmd_events,

@@ -12,14 +12,17 @@
 #include "migrate_progress.h"
 #include "zanshin/frame.h"
 #include "zanshin/utils.h"
+#include "zanshin/zcompress.h"
 
-enum { O_TO = 1, O_SOCKET, O_STATS, O_MODE, O_TIMEOUT, O_FORMAT, O_NOWAIT, O_PROGRESS, O_GOAL, O_ROUNDS };
+enum { O_TO = 1, O_SOCKET, O_STATS, O_MODE, O_TIMEOUT, O_FORMAT, O_NOWAIT, O_PROGRESS, O_GOAL, O_ROUNDS, O_COMPRESS };
 
 static const struct zs_optdef migrate_opts[] = {
     {"to", 0, true, O_TO, "the node to move the container to (a --peer of the agent)"},
     {"agent-socket", 0, true, O_SOCKET, "the node agent's socket (default: " ZS_AGENT_SOCKET ")"},
     {"print-stats", 0, false, O_STATS, "print the move's metrics as one JSON object"},
-    {"mode", 0, true, O_MODE, "stop-copy (default) or pre-copy (pre-dump rounds while the container runs)"},
+    {"mode", 0, true, O_MODE,
+     "stop-copy (default), pre-copy (pre-dump rounds while the container runs) or post-copy (the target runs it "
+     "at once, its memory follows from this node)"},
     {"precopy-goal", 0, true, O_GOAL,
      "pre-copy: stop the rounds at one of at most SIZE bytes (K, M, G) or N% of the first (default 5%)"},
     {"precopy-rounds", 0, true, O_ROUNDS, "pre-copy: at most N pre-dump rounds (default 5, at most 32)"},
@@ -28,6 +31,7 @@ static const struct zs_optdef migrate_opts[] = {
     {"no-wait", 0, false, O_NOWAIT, "print the move's id and return at once (`zanshin moves` follows it)"},
     {"progress", 0, true, O_PROGRESS,
      "tty (one updating line), json (JSON lines) or none, on stderr (default: tty on a terminal, else json)"},
+    {"compress", 0, true, O_COMPRESS, "auto (default), none, zstd or zstd:LEVEL: file data on the wire"},
     {NULL, 0, false, 0, NULL},
 };
 
@@ -38,7 +42,7 @@ static const struct zs_optdef moves_opts[] = {
 };
 
 struct mopts {
-	const char *to, *socket, *mode, *format, *progress, *goal;
+	const char *to, *socket, *mode, *format, *progress, *goal, *compress;
 	bool stats, no_wait;
 	long timeout, rounds;
 	zs_error_t *err;
@@ -76,6 +80,13 @@ static int on_opt(int id, const char *v, void *data)
 	case O_FORMAT:
 		o->format = v;
 		break;
+	case O_COMPRESS: {
+		struct zs_zspec spec;
+		if (zs_zspec_parse(v, &spec, o->err) < 0)
+			return -1;
+		o->compress = v;
+		break;
+	}
 	case O_TIMEOUT:
 		errno = 0;
 		o->timeout = strtol(v, &end, 10);
@@ -153,11 +164,14 @@ static char *rounds_json(const zs_json *v)
 static char *move_json(const zs_json *m)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
-	cleanup_free char *head = NULL;
-	const char *keys[] = {"id",	  "container",	     "role", "peer", "state", "mode",
-			      "image_id", "parent_image_id", "error"};
+	cleanup_free char *head = NULL, *rounds = NULL, *last_page = NULL;
+	const char *keys[] = {"id",	  "container",	     "role",  "peer",	  "state",	    "mode",
+			      "image_id", "parent_image_id", "error", "compress", "compress_levels"};
+	const char *nums[] = {"bytes_pages", "bytes_bundle", "bytes_metadata",	 "bytes_raw",	     "bytes_data",
+			      "bytes_delta", "bytes_wire",   "generations_sent", "pages_from_target"};
 	size_t len = 0;
 	bool diff = false;
+	double ratio;
 	zs_error_t e = NULL;
 
 	zs_json_to_bool(zs_json_get(m, "diff"), "move", "diff", 0, &diff, &e);
@@ -175,23 +189,37 @@ static char *move_json(const zs_json *m)
 		zs_jgen_key(g, "rootfs_reused");
 		zs_jgen_bool(g, reused);
 	}
-	zs_jgen_key(g, "bytes_pages");
-	zs_jgen_uint(g, num(m, "bytes_pages"));
-	zs_jgen_key(g, "bytes_bundle");
-	zs_jgen_uint(g, num(m, "bytes_bundle"));
-	zs_jgen_key(g, "bytes_metadata");
-	zs_jgen_uint(g, num(m, "bytes_metadata"));
+	{
+		bool warm = false;
+		zs_json_to_bool(zs_json_get(m, "warm"), "move", "warm", 0, &warm, &e);
+		zs_error_release(&e);
+		zs_jgen_key(g, "warm");
+		zs_jgen_bool(g, warm);
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		zs_jgen_key(g, nums[i]);
+		zs_jgen_uint(g, num(m, nums[i]));
+	}
+	if (zs_json_get(m, "postcopy_faults")) {
+		/* post-copy: faults served from the source, and (below) the
+		 * time from running on the target until the last page came */
+		zs_jgen_key(g, "postcopy_faults");
+		zs_jgen_uint(g, num(m, "postcopy_faults"));
+	}
 	zs_jgen_map_close(g);
 	head = zs_jgen_result(g, &len);
 	/* the generator writes integers only: the seconds are added here */
 	if (len < 2)
 		return xstrdup("{}");
 	head[len - 1] = '\0';
-	{
-		cleanup_free char *rounds = rounds_json(zs_json_get(m, "precopy_rounds"));
-		return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f%s}", head,
-				 secs(m, "setup_us"), secs(m, "downtime_us"), secs(m, "total_us"), rounds);
-	}
+	/* ratio: file data raw / as it went on the wire */
+	ratio = num(m, "bytes_data") ? (double) num(m, "bytes_raw") / (double) num(m, "bytes_data") : 1.0;
+	rounds = rounds_json(zs_json_get(m, "precopy_rounds"));
+	if (zs_json_get(m, "postcopy_last_page_us"))
+		last_page = xasprintf(",\"postcopy_last_page_s\":%.6f", secs(m, "postcopy_last_page_us"));
+	return xasprintf("%s,\"setup_s\":%.6f,\"downtime_s\":%.6f,\"total_s\":%.6f,\"ratio\":%.3f%s%s}", head,
+			 secs(m, "setup_us"), secs(m, "downtime_us"), secs(m, "total_us"), ratio,
+			 last_page ? last_page : "", rounds);
 }
 
 static int request(const char *socket, long timeout, const char *json, const char *want, zs_json **out, zs_error_t *err)
@@ -224,6 +252,8 @@ static char *migrate_request(const struct mopts *o, const char *id)
 	zs_jgen_kv_string(q, "to", o->to);
 	if (o->mode)
 		zs_jgen_kv_string(q, "mode", o->mode);
+	if (o->compress)
+		zs_jgen_kv_string(q, "compress", o->compress);
 	if (o->goal)
 		zs_jgen_kv_string(q, "precopy_goal", o->goal);
 	if (o->rounds > 0)
@@ -301,8 +331,11 @@ ZS_VERB(migrate)
 		return -1;
 	if (o.to == NULL || *o.to == '\0')
 		return zs_make_error(err, -EINVAL, "migrate: --to <node> is required");
-	if (o.mode && strcmp(o.mode, "stop-copy") != 0 && strcmp(o.mode, "pre-copy") != 0)
-		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: not implemented (stop-copy, pre-copy)", o.mode);
+	if (o.mode && strcmp(o.mode, "stop-copy") != 0 && strcmp(o.mode, "pre-copy") != 0 &&
+	    strcmp(o.mode, "post-copy") != 0)
+		return zs_make_error(err, -EOPNOTSUPP,
+				     "--mode %s: stop-copy, pre-copy and post-copy are implemented in this version",
+				     o.mode);
 	if ((o.goal || o.rounds) && (o.mode == NULL || strcmp(o.mode, "pre-copy") != 0))
 		return zs_make_error(err, -EINVAL, "--precopy-goal and --precopy-rounds need --mode pre-copy");
 	if (o.no_wait && o.stats)

@@ -41,7 +41,8 @@ PKGS="build-essential pkg-config git ca-certificates dpkg-dev
  runc crun containerd podman skopeo
  psmisc procps util-linux kmod file e2fsprogs hyperfine go-md2man man-db bash-completion
  stress socat gnuplot-nox conntrack clang libclang-rt-14-dev
- gnutls-bin"
+ gnutls-bin libzstd-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libpq-dev postgresql
+ libical-dev chromium"
 
 need_root
 write_src_list

@@ -24,6 +24,7 @@ struct zs_checkpoint_opts {
 	const char *parent_path; /* relative to the image path, as runc */
 	const char *page_server; /* ADDRESS:PORT */
 	int status_fd;		 /* -1 = none */
+	int page_server_fd;	 /* -1 = none: a connected socket a lazy dump serves its pages on */
 	bool leave_running, pre_dump, track_mem;
 	char **stats_out; /* non-NULL: gets the --print-stats JSON object (caller frees) */
 };

@@ -50,6 +50,8 @@ int zs_json_check_object(const zs_json *v, const char *file, const char *field, 
 int zs_json_check_array(const zs_json *v, const char *file, const char *field, int flags, zs_error_t *err);
 int zs_json_to_string(const zs_json *v, const char *file, const char *field, int flags, char **out, zs_error_t *err);
 int zs_json_to_int64(const zs_json *v, const char *file, const char *field, int flags, int64_t *out, zs_error_t *err);
+/* any finite number (integer or not) */
+int zs_json_to_double(const zs_json *v, const char *file, const char *field, int flags, double *out, zs_error_t *err);
 int zs_json_to_uint64(const zs_json *v, const char *file, const char *field, int flags, uint64_t *out, zs_error_t *err);
 int zs_json_to_bool(const zs_json *v, const char *file, const char *field, int flags, bool *out, zs_error_t *err);
 /* NULL-terminated array of strings; *n_out (optional) gets the count. */

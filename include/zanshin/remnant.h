@@ -55,6 +55,11 @@ int zs_remnant_gen_begin(struct zs_remnant *r, const char *id, char **tmp_dir, z
 int zs_remnant_gen_commit(struct zs_remnant *r, const char *id, const char *tmp_dir, struct zs_remnant_gen **gen,
 			  zs_error_t *err);
 void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir);
+/* Mark a temporary generation CRIU has finished dumping into (before its
+ * processes are killed), so that gc keeps it as a generation when the
+ * runtime dies before committing it; unmark before a commit. */
+int zs_remnant_dump_mark(const char *tmp_dir, zs_error_t *err);
+void zs_remnant_dump_unmark(const char *tmp_dir);
 
 /* Keep a copy of an image directory written elsewhere as a generation of
  * ID (each file opened once, never through a symlink, a regular file, its

@@ -72,6 +72,7 @@ int safe_mkdir_p_at(int rootfd, const char *path, mode_t mode, zs_error_t *err);
 int mkdir_p(const char *path, mode_t mode, zs_error_t *err);
 
 /* Remove a directory tree (does not cross mounts: fails on EBUSY). */
+/* Remove PATH recursively, never across a mount point below it (EBUSY). */
 int rm_rf(const char *path);
 
 /* Re-exec the calling binary from a sealed memfd copy unless it already

@@ -23,8 +23,8 @@ def frame(obj):
     s.sendall(struct.pack(">I", len(b)) + b)
 
 
-def offer(move, container=cid):
-    frame({"type": "offer", "move": move, "container": container, "mode": "stop-copy",
+def offer(move, container=cid, mode="stop-copy"):
+    frame({"type": "offer", "move": move, "container": container, "mode": mode,
            "bundle_digest": "0" * 64, "rootfs_digest": "1" * 64})
 
 
@@ -51,6 +51,16 @@ elif scenario == "huge":
            "files": [{"name": "pages-1.img", "size": 1 << 50, "digest": BAD}]})
 elif scenario == "commit":
     offer("mhostile-commit")
+    frame({"type": "commit"})
+elif scenario == "badmode":
+    offer("mhostile-badmode", mode="evil")
+elif scenario == "psearly":
+    # post-copy: page-server bytes before any commit (no daemon to take them)
+    offer("mhostile-psearly", mode="post-copy")
+    frame({"type": "ps", "size": 24})
+    s.sendall(b"\0" * 24)
+elif scenario == "pscommit":
+    offer("mhostile-pscommit", mode="post-copy")
     frame({"type": "commit"})
 else:
     sys.exit("unknown scenario " + scenario)

@@ -1,17 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Fuzz the CRIU image readers (issue 18 item 6) for a short while: build
-# the libFuzzer target (make fuzz: clang, ASan, UBSan), make a seed corpus
-# from a real image (our CRIU dumps a sleeping process), run it for
-# FUZZ_SECONDS (default 20). A crash, a leak, a sanitizer report or an
+# Fuzz the parsers of untrusted input for a short while (issue 18 item 6,
+# issue 16 item 3): build the libFuzzer targets (make fuzz: clang, ASan,
+# UBSan; mk/fuzz.mk), make seed corpora (a real image our CRIU dumps of a
+# sleeping process; config.json from `zanshin spec` and the suites; a
+# zanshin.json; the records of a generation the store keeps of that image),
+# run each for FUZZ_SECONDS (default 15). A crash, a leak, a sanitizer report or an
 # input that takes more than 5 s is a failure; the input is kept in
 # build/test-logs/fuzz/. TAP on stdout.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
-SECS=${FUZZ_SECONDS:-20}
+SECS=${FUZZ_SECONDS:-15}
 out=$top/build/test-logs/fuzz
-bin=$top/build/fuzz/criu_image_fuzz
 
 if ! command -v "${FUZZ_CC:-clang}" >/dev/null; then
 	t_skip "criu_image_fuzz" "clang is not installed (apt-get install clang): no libFuzzer"
@@ -23,7 +24,7 @@ if ! log=$(make -C "$top" fuzz 2>&1); then
 	t_done
 	exit
 fi
-t_ok "make fuzz builds $(basename "$bin")"
+t_ok "make fuzz builds $(cd "$top/build/fuzz" && ls -- *_fuzz | tr '\n' ' ')"
 
 T=$(mktemp -d /tmp/zs-fuzz.XXXXXX)
 trap 'kill $sp 2>/dev/null; rm -rf "$T"' EXIT
@@ -44,10 +45,36 @@ else
 	t_fail "seed corpus from a real image" "$(tail -n 5 "$T/img/dump.log" 2>/dev/null)"
 fi
 mkdir -p "$out"
-if (cd "$T" && "$bin" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
-	-artifact_prefix="$out/" "$T/corpus" >"$out/criu_image_fuzz.log" 2>&1); then
-	t_ok "criu_image_fuzz: ${SECS}s, $(grep -oE 'stat::number_of_executed_units: [0-9]+' "$out/criu_image_fuzz.log" | grep -oE '[0-9]+') inputs, no crash, leak or sanitizer report"
+
+# the other targets' seeds: what the runtime itself writes and reads
+mkdir -p "$T/c" "$T/s" "$T/m"
+"$top/build/bin/zanshin" spec --bundle "$T/c" >/dev/null 2>&1
+(. "$top/tests/cr/lib.sh" && cr_config 64 /zs-fuzz >"$T/c/cr.json") 2>/dev/null
+printf '%s' '{"track_mem": true, "restore_timeout": 60, "remnant": {"root": "/var/lib/zanshin", "max_age": 604800, "max_bytes": 10737418240, "max_chain": 8, "tmp_grace": 600, "keep_rootfs_max_bytes": 1073741824}}' >"$T/s/full.json"
+printf '%s' '{}' >"$T/s/empty.json"
+if [ -f "$T/img/inventory.img" ] &&
+	"$top/build/bin/zanshin" --remnant-root "$T/store" remnant import fz "$T/img" >/dev/null 2>&1; then
+	g=$(ls -d "$T"/store/containers/fz/generations/0* | head -n1)
+	{ printf '\x00' && cat "$g/manifest.json"; } >"$T/m/manifest"
+	{ printf '\x01' && cat "$g/lineage.json"; } >"$T/m/lineage"
+	t_ok "seed records from a stored generation"
 else
-	t_fail "criu_image_fuzz" "$(grep -E 'ERROR|SUMMARY|Test unit written' "$out/criu_image_fuzz.log" | head -n 10)"
+	t_fail "seed records from a stored generation" "zanshin remnant import of the dumped image failed"
 fi
+
+# fuzz TARGET CORPUS: one target for SECS seconds
+fuzz() {
+	local name=$1 corpus=$2 n
+	if (cd "$T" && "$top/build/fuzz/$name" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=1024 \
+		-print_final_stats=1 -artifact_prefix="$out/$name-" "$corpus" >"$out/$name.log" 2>&1); then
+		n=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$out/$name.log" | grep -oE '[0-9]+')
+		t_ok "$name: ${SECS}s, $n inputs, no crash, leak or sanitizer report"
+	else
+		t_fail "$name" "$(grep -E 'ERROR|SUMMARY|Test unit written' "$out/$name.log" | head -n 10)"
+	fi
+}
+fuzz criu_image_fuzz "$T/corpus"
+fuzz config_fuzz "$T/c"
+fuzz settings_fuzz "$T/s"
+fuzz manifest_fuzz "$T/m"
 t_done

@@ -589,7 +589,7 @@ static void __attribute__((noreturn)) root_start(const char *dir, int nchildren,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: zs-workload -d DIR [-m MIB] [-p CHILDREN] [-t THREADS] [-s SEED]\n");
+	fprintf(stderr, "usage: zs-workload -d DIR [-m MIB] [-p CHILDREN] [-t THREADS] [-s SEED] [-e WORDS]\n");
 	exit(2);
 }
 
@@ -603,7 +603,7 @@ int main(int argc, char **argv)
 
 	W.mib = 64;
 	W.seed = 1;
-	while ((opt = getopt(argc, argv, "d:m:p:t:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:p:t:s:e:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -619,6 +619,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			W.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'e':
+			wl_random_words = (unsigned) strtoul(optarg, NULL, 0);
 			break;
 		default:
 			usage();

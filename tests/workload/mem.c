@@ -42,15 +42,24 @@ uint64_t wl_mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+unsigned wl_random_words = WL_WORDS;
+
 static void pattern(uint64_t *w, uint64_t seed, uint32_t tag, uint64_t key, uint8_t ver)
 {
-	uint64_t s = wl_mix64(seed ^ wl_mix64(key ^ ((uint64_t) tag << 40) ^ ((uint64_t) ver << 32))) | 1;
+	/* -e: the random words do not change with the version (a rewrite
+	 * changes the header only: a page that changed little) */
+	uint64_t v = wl_random_words < WL_WORDS ? 0 : ver;
+	uint64_t s = wl_mix64(seed ^ wl_mix64(key ^ ((uint64_t) tag << 40) ^ (v << 32))) | 1;
 	size_t i;
 
 	w[0] = WL_MAGIC ^ key;
 	w[1] = ((uint64_t) tag << 32) | ver;
 	w[2] = key;
 	for (i = 3; i < WL_WORDS; i++) {
+		if (i - 3 >= wl_random_words) {
+			w[i] = key << 8 | (i & 7);
+			continue;
+		}
 		s ^= s << 13;
 		s ^= s >> 7;
 		s ^= s << 17;

@@ -17,6 +17,11 @@
 #include <sys/types.h>
 
 #define WL_PAGE 4096UL
+/* -e WORDS: random 64-bit words per page after its header (default: all),
+ * the same for every version of the page; the rest repeats a short
+ * pattern of the page's key: compressible pages, and a rewrite changes
+ * only the page's header (its version), as a page that changed little. */
+extern unsigned wl_random_words;
 #define WL_MAX_REGIONS 256
 #define WL_MAX_HOLES 64
 #define WL_MAX_PROCS 64

@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Heartbeats of NODES nodes every INTERVAL seconds (issue 14, "Performance":
+# 1,000 nodes every 5 s use <= 25 % of one core on the coordinator), on
+# SQLite and on PostgreSQL.  bench/lib/hbsim.py simulates the agents: each
+# node has its own node certificate (signed by the bench's CA) and a
+# keep-alive HTTPS connection, and POSTs the real /v1/heartbeat with
+# CONTAINERS containers (two generations and a Bundle each; 10,000
+# containers in all with the defaults); 2 % of the heartbeats report a new
+# generation.  The coordinator's CPU time (utime + stime of zanshin-api,
+# /proc/PID/stat) is sampled every second; the result is its CPU over the
+# DURATION-second window after every node has registered, as % of one
+# core.  Coordinator, simulator and PostgreSQL share the 2 vCPUs.
+# Environment: NODES (1000; quick 200), INTERVAL (5), DURATION (60; quick
+# 20), CONTAINERS (10), BACKENDS ("sqlite postgresql").
+set -u
+. "$(dirname "$0")/lib/bench.sh"
+if [ "$BENCH_MODE" = quick ]; then
+	NODES=${NODES:-200} DURATION=${DURATION:-20}
+fi
+NODES=${NODES:-1000} INTERVAL=${INTERVAL:-5} DURATION=${DURATION:-60} CONTAINERS=${CONTAINERS:-10}
+BACKENDS=${BACKENDS:-sqlite postgresql}
+API=$BENCH_TOP/build/bin/zanshin-api
+PGBIN=/usr/lib/postgresql/15/bin
+[ -x "$API" ] || bench_die "$API missing: run make"
+bench_begin coordinator-heartbeats "Coordinator: heartbeats of $NODES nodes every ${INTERVAL} s"
+NS=zshb$$
+API_PID= SAMPLER=
+cleanup() {
+	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
+	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+	[ -f "$BENCH_W/pg/data/postmaster.pid" ] &&
+		su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D '$BENCH_W/pg/data' -m immediate stop" >/dev/null 2>&1
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$BENCH_W"
+}
+trap cleanup EXIT
+ip netns add "$NS" && ip -n "$NS" link set lo up || bench_die "cannot make a network namespace"
+W=$BENCH_W
+CERT=$BENCH_TOP/scripts/zanshin-cert.sh
+"$CERT" ca --out "$W/ca" >/dev/null && "$CERT" node coord --ca "$W/ca" --out "$W/coord" >/dev/null || bench_die "CA"
+# one key for every simulated node (a certificate each: its CN is its name)
+mkdir -p "$W/nodes"
+certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile "$W/nodes/key.pem" 2>/dev/null || bench_die "key"
+bench_log "making $NODES node certificates"
+for ((i = 0; i < NODES; i++)); do
+	printf 'cn = "n%d"\ntls_www_client\nsigning_key\nexpiration_days = 2\n' "$i" >"$W/nodes/t"
+	certtool --generate-certificate --load-privkey "$W/nodes/key.pem" --load-ca-certificate "$W/ca/ca.pem" \
+		--load-ca-privkey "$W/ca/ca-key.pem" --template "$W/nodes/t" --outfile "$W/nodes/n$i.pem" 2>/dev/null ||
+		bench_die "certificate n$i"
+	ln -s key.pem "$W/nodes/n$i-key.pem"
+done
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run_backend() {
+	local b=$1 db=$2 out hz start end c0 c1 cpu
+	nsenter --net="/run/netns/$NS" -- "$API" --listen 127.0.0.1:7430 --cert "$W/coord/coord.pem" \
+		--key "$W/coord/coord-key.pem" --ca "$W/ca/ca.pem" --db "$db" --heartbeat "$INTERVAL" \
+		--node-timeout $((INTERVAL * 4)) --log "$W/api-$b.log" &
+	API_PID=$!
+	sleep 1
+	kill -0 "$API_PID" 2>/dev/null || bench_die "$b: zanshin-api did not start: $(tail -n 3 "$W/api-$b.log")"
+	(while sleep 1; do echo "$(date +%s.%N) $(ticks "$API_PID")"; done) >"$W/cpu-$b.txt" 2>/dev/null &
+	SAMPLER=$!
+	out=$(nsenter --net="/run/netns/$NS" -- "$BENCH_PY" "$BENCH_TOP/bench/lib/hbsim.py" 127.0.0.1 7430 "$W/ca/ca.pem" \
+		"$W/nodes" "$NODES" "$INTERVAL" "$DURATION" "$CONTAINERS" 0.02) || bench_die "$b: the simulator failed"
+	kill "$SAMPLER"
+	SAMPLER=
+	kill "$API_PID" && wait "$API_PID"
+	API_PID=
+	start=$(jq -r .window_start <<<"$out")
+	end=$(jq -r .window_end <<<"$out")
+	hz=$(getconf CLK_TCK)
+	cpu=$(awk -v s="$start" -v e="$end" -v hz="$hz" '$1 >= s && !t0 {t0 = $1; c0 = $2} $1 <= e {t1 = $1; c1 = $2}
+		END { if (t1 > t0) printf "%.2f", 100 * (c1 - c0) / hz / (t1 - t0); else print "nan" }' "$W/cpu-$b.txt")
+	bench_log "$b: $out; coordinator CPU $cpu % of one core"
+	local cfg="$NODES nodes / ${INTERVAL} s"
+	bench_sample "$b" "$cfg" coordinator_cpu_pct "$cpu"
+	bench_sample "$b" "$cfg" heartbeats_per_s "$(jq -r .rate_per_s <<<"$out")"
+	bench_sample "$b" "$cfg" latency_ms_p50 "$(jq -r .latency_ms_p50 <<<"$out")"
+	bench_sample "$b" "$cfg" latency_ms_p99 "$(jq -r .latency_ms_p99 <<<"$out")"
+	bench_sample "$b" "$cfg" errors "$(jq -r .errors <<<"$out")"
+	bench_goal_abs "$b: heartbeats of $NODES nodes every ${INTERVAL} s use <= 25 % of one core" "$b" coordinator_cpu_pct "$cfg" 25
+}
+
+bench_note "Each simulated node: its own certificate, one keep-alive HTTPS connection, a heartbeat every ${INTERVAL} s (staggered) with $CONTAINERS containers, 2 generations and a Bundle each; 2 % of heartbeats add a generation."
+bench_note "Coordinator CPU = utime + stime of zanshin-api over the ${DURATION} s window after every node registered, % of one core; the simulator (Python) and PostgreSQL run on the same 2 vCPUs."
+for b in $BACKENDS; do
+	case $b in
+	sqlite) run_backend sqlite "sqlite:$W/hb.db" ;;
+	postgresql)
+		if [ ! -x "$PGBIN/initdb" ]; then
+			bench_log "postgresql: $PGBIN/initdb missing, skipped"
+			continue
+		fi
+		mkdir -p "$W/pg" && chown postgres "$W/pg" && chmod 0755 "$W"
+		su postgres -s /bin/sh -c "$PGBIN/initdb -D '$W/pg/data' -A trust -U zs >/dev/null 2>&1 &&
+			$PGBIN/pg_ctl -D '$W/pg/data' -o \"-k $W/pg -c listen_addresses= -c fsync=off\" -l '$W/pg/pg.log' -w start >/dev/null &&
+			$PGBIN/createdb -h '$W/pg' -U zs zanshin" || bench_die "postgresql cluster"
+		run_backend postgresql "postgresql://zs@/zanshin?host=$W/pg"
+		;;
+	esac
+done
+bench_plot coordinator-heartbeats-cpu.png bars coordinator_cpu_pct "zanshin-api CPU (% of one core), $NODES nodes every ${INTERVAL} s"
+bench_end

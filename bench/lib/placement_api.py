@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Placement through zanshin-api's real API (bench/placement-api.sh).
+
+simulate: NODES simulated agents (one node certificate each) send the
+heartbeats real agents send: load, their containers (CONTAINERS in all), and
+their remnant inventory (each container's 1-8 generations spread over 1-3
+nodes, its Bundle on the first).  Then, over one keep-alive HTTPS connection
+with an admin token, GET /v1/place/ID for SAMPLES random containers, with and
+without ?explain=1; prints JSON with p50/p99/max in milliseconds.
+"""
+import http.client
+import json
+import random
+import ssl
+import sys
+import time
+
+def ctx(ca, cert=None, key=None):
+    c = ssl.create_default_context(cafile=ca)
+    c.check_hostname = False  # the coordinator's name is checked by the CA only here
+    if cert:
+        c.load_cert_chain(cert, key)
+    return c
+
+def conn(host, port, c):
+    return http.client.HTTPSConnection(host, port, context=c, timeout=60)
+
+def plan(nodes, containers, seed=7):
+    rnd = random.Random(seed)
+    held = {n: {"remnants": [], "bundles": []} for n in range(nodes)}
+    runs = {n: [] for n in range(nodes)}
+    for i in range(containers):
+        cid = f"c{i:05d}"
+        home = i % nodes
+        runs[home].append({"id": cid, "state": "running", "memory": rnd.randint(64, 2048) << 20})
+        gens = rnd.randint(1, 8)
+        holders = rnd.sample(range(nodes), rnd.randint(1, 3))
+        for k, n in enumerate(holders):
+            have = rnd.randint(1, gens)
+            parent = None
+            for g in range(have):
+                img = f"{cid}-g{g}"
+                r = {"container": cid, "image_id": img, "size": 4096 * (g + 1)}
+                if parent:
+                    r["parent_id"] = parent
+                held[n]["remnants"].append(r)
+                parent = img
+            if k == 0:
+                held[n]["bundles"].append({"container": cid, "digest": f"{i:016x}"})
+    return rnd, held, runs
+
+def simulate(host, port, ca, pki, nodes, containers):
+    rnd, held, runs = plan(nodes, containers)
+    t0 = time.time()
+    for n in range(nodes):
+        name = f"sim{n:04d}"
+        c = conn(host, port, ctx(ca, f"{pki}/{name}.pem", f"{pki}/key.pem"))
+        used = rnd.randint(1, 15) << 30
+        body = {"address": f"10.99.{n // 250}.{n % 250 + 1}:7427", "cpu": round(rnd.random(), 3),
+                "mem_used": used, "mem_total": 16 << 30, "containers": runs[n],
+                "remnants": held[n]["remnants"], "bundles": held[n]["bundles"]}
+        c.request("POST", "/v1/heartbeat", json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        out = r.read()
+        if r.status != 200:
+            sys.exit(f"heartbeat of {name}: {r.status} {out[:300]!r}")
+        c.close()
+    return time.time() - t0
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p))]
+
+def place(host, port, ca, token, containers, samples, explain):
+    rnd = random.Random(11)
+    c = conn(host, port, ctx(ca))
+    lat, placed = [], 0
+    for _ in range(samples):
+        cid = f"c{rnd.randrange(containers):05d}"
+        t = time.perf_counter()
+        c.request("GET", f"/v1/place/{cid}?explain={1 if explain else 0}", headers={"Authorization": "Bearer " + token})
+        r = c.getresponse()
+        body = r.read()
+        lat.append((time.perf_counter() - t) * 1000)
+        if r.status != 200:
+            sys.exit(f"place {cid}: {r.status} {body[:300]!r}")
+        placed += json.loads(body)["target"] is not None
+    return {"p50_ms": round(pct(lat, 0.5), 3), "p99_ms": round(pct(lat, 0.99), 3), "max_ms": round(max(lat), 3),
+            "samples": samples, "placed": placed}
+
+def main():
+    host, port, ca, pki, token_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    nodes, containers, samples = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+    token = open(token_file).readline().strip()
+    hb = simulate(host, port, ca, pki, nodes, containers)
+    res = {"nodes": nodes, "containers": containers, "heartbeats_s": round(hb, 1),
+           "place": place(host, port, ca, token, containers, samples, False),
+           "explain": place(host, port, ca, token, containers, max(samples // 4, 1), True)}
+    print(json.dumps(res))
+
+if __name__ == "__main__":
+    main()
