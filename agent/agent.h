@@ -246,6 +246,8 @@ int peer_wait_next(struct agent *a, struct zs_conn *c, int seconds);
 void coord_run(struct agent *a);
 /* A peer the coordinator told this node about (STATE_DIR/peers.json). */
 const struct agent_peer *coord_peer(struct agent *a, const char *name);
+/* Report a move made with `zanshin migrate` (not ordered) to the coordinator. */
+void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error_t err);
 
 /* ---- files ---- */
 bool valid_name(const char *s); /* a plain file or id: [A-Za-z0-9._+-]{1,128}, not . or .. */

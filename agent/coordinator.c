@@ -356,7 +356,24 @@ const struct agent_peer *coord_peer(struct agent *a, const char *name)
 
 /* ---- orders ---- */
 
+static void report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local);
+
 static void report(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err)
+{
+	report_as(a, order, m, ret, err, false);
+}
+
+void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error_t err)
+{
+	cleanup_free char *id = NULL;
+
+	if (a->coordinator == NULL || m->id == NULL || !valid_name(m->id))
+		return;
+	id = xasprintf("local-%s", m->id);
+	report_as(a, id, m, ret, err, true);
+}
+
+static void report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local)
 {
 	struct zs_coord_client c = client(a);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -368,6 +385,10 @@ static void report(struct agent *a, const char *order, const struct move *m, int
 		st = "done";
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "state", st);
+	if (local) {
+		zs_jgen_kv_string(g, "container", m->container);
+		zs_jgen_kv_string(g, "to", m->peer);
+	}
 	if (ret < 0) {
 		text = zs_error_text(err);
 		zs_jgen_kv_string(g, "error", text);
@@ -421,7 +442,7 @@ static void run_order(struct agent *a, const char *order, const char *container,
 		add_peer_address(a, to, address);
 	zs_log("info", "coordinator: move %s: %s to %s", order, container, to);
 	report_running(a, order);
-	ret = move_source(a, container, to, NULL, &m, &err);
+	ret = move_source(a, container, to, NULL, &m, &err); /* stop-copy: what the coordinator orders */
 	report(a, order, &m, ret, err);
 	if (m.id && move_terminal(m.state)) {
 		work = xasprintf("%s/work/%s", a->state_dir, m.id);
@@ -492,7 +513,7 @@ void coord_run(struct agent *a)
 	int interval = 3;
 	time_t sent = 0, stop_at = 0;
 	unsigned movers = 0;
-	bool warned = false;
+	bool warned = false, said_stopping = false;
 
 	sigaction(SIGTERM, &sa, NULL);
 	cpu_load();
@@ -506,7 +527,8 @@ void coord_run(struct agent *a)
 		reap_movers(&movers);
 		if (stopping && stop_at == 0)
 			stop_at = now + a->drain_timeout;
-		if (last == NULL || strcmp(inv, last) != 0 || now - sent >= interval || (stopping && sent < stop_at)) {
+		if (last == NULL || strcmp(inv, last) != 0 || now - sent >= interval || (stopping && !said_stopping)) {
+			said_stopping = stopping; /* tried at least once */
 			body = heartbeat_body(a, inv, stopping);
 			if (beat(a, body, &interval, &movers, &e) < 0) {
 				if (!warned)
@@ -521,7 +543,7 @@ void coord_run(struct agent *a)
 				sent = now;
 			}
 		}
-		if (stopping && ((running == 0 && movers == 0) || now >= stop_at))
+		if (said_stopping && ((running == 0 && movers == 0) || now >= stop_at))
 			break;
 		sleep(1);
 	}

@@ -143,6 +143,7 @@ static void run_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 		a->req = NULL;
 	}
 	reply_move(c, &m, ret, err);
+	coord_report_local(a, &m, ret, err);
 	zs_conn_close(c);
 	source_cleanup(a, &m);
 	move_free(&m);

@@ -307,6 +307,7 @@ int moves_take_orders(struct coord *co, const char *node, zs_jgen *g, zs_error_t
 
 struct report {
 	char *state, *error, *agent_move;
+	char *container, *to; /* a move the agent made on its own (`zanshin migrate`) */
 	bool diff, has_diff;
 	double setup_s, downtime_s, total_s;
 	int64_t bytes[3];
@@ -314,9 +315,9 @@ struct report {
 
 static int report_parse(const char *body, struct report *rp, zs_error_t *err)
 {
-	static const char *const keys[] = {"state",	   "error",	     "agent_move", "diff",
-					   "setup_s",	   "downtime_s",     "total_s",	   "bytes_pages",
-					   "bytes_bundle", "bytes_metadata", NULL};
+	static const char *const keys[] = {"state",	 "error",   "agent_move",  "diff",	   "setup_s",
+					   "downtime_s", "total_s", "bytes_pages", "bytes_bundle", "bytes_metadata",
+					   "container",	 "to",	    NULL};
 	static const char *const states[] = {"running", "done", "failed", "rolled-back", NULL};
 	cleanup_json zs_json *j = NULL;
 	size_t k;
@@ -333,6 +334,11 @@ static int report_parse(const char *body, struct report *rp, zs_error_t *err)
 	    zs_json_to_int64(zs_json_get(j, "bytes_bundle"), "report", "bytes_bundle", 0, &rp->bytes[1], err) < 0 ||
 	    zs_json_to_int64(zs_json_get(j, "bytes_metadata"), "report", "bytes_metadata", 0, &rp->bytes[2], err) < 0)
 		return -1;
+	if (zs_json_to_string(zs_json_get(j, "container"), "report", "container", 0, &rp->container, err) < 0 ||
+	    zs_json_to_string(zs_json_get(j, "to"), "report", "to", 0, &rp->to, err) < 0)
+		return -1;
+	if ((rp->container && !valid_container_id(rp->container)) || (rp->to && !valid_node_name(rp->to)))
+		return zs_make_error(err, -EINVAL, "report: container, to: not a valid container id, node name");
 	rp->has_diff = zs_json_get(j, "diff") != NULL;
 	for (k = 0; states[k] && strcmp(states[k], rp->state) != 0; k++)
 		;
@@ -346,6 +352,29 @@ static int report_parse(const char *body, struct report *rp, zs_error_t *err)
 		return zs_make_error(err, -EINVAL, "report: agent_move: not a valid move id");
 	if (rp->error && strlen(rp->error) > 4096)
 		rp->error[4096] = '\0';
+	return 0;
+}
+
+/* A move made on the node's own (`zanshin migrate`), reported under an id
+ * of the agent's (local-MOVE): recorded `running`, then updated as any
+ * report. */
+static int local_move(struct coord *co, const struct who *who, const char *id, const struct report *rp, zs_error_t *err)
+{
+	cleanup_free char *now = fmt_double(coord_now()), *detail = NULL;
+	const char *p[] = {id, rp->container, who->name, rp->to, now};
+
+	if (!str_has_prefix(id, "local-"))
+		return zs_make_error(err, -ENOENT, "no move `%s` (a move of the node's own is reported as local-ID)",
+				     id);
+	if (strcmp(rp->to, who->name) == 0)
+		return zs_make_error(err, -EINVAL, "report: to: the move's source %s itself", who->name);
+	detail = xasprintf("%s %s -> %s", rp->container, who->name, rp->to);
+	if (db_exec(co->db,
+		    "INSERT INTO moves(id, container, source, target, state, reason, requested_by, created, updated) "
+		    "VALUES ($1, $2, $3, $4, 'running', 'local', $3, $5, $5)",
+		    p, 5, NULL, err) < 0 ||
+	    audit(co, who, "move.local", id, detail, err) < 0)
+		return -EIO;
 	return 0;
 }
 
@@ -365,6 +394,15 @@ static int report_store(struct coord *co, const struct who *who, const char *id,
 
 	if (move_get(co, id, &m, err) < 0)
 		return -EIO;
+	if (m->rows == 0 && rp->container && rp->to) {
+		int r = local_move(co, who, id, rp, err);
+		if (r < 0)
+			return r;
+		db_result_free(m);
+		m = NULL;
+		if (move_get(co, id, &m, err) < 0)
+			return -EIO;
+	}
 	if (m->rows == 0)
 		return zs_make_error(err, -ENOENT, "no move `%s`", id);
 	if (strcmp(db_cell(m, 0, "source"), who->name) != 0)
@@ -408,7 +446,7 @@ int api_move_report(struct req *r, struct reply *rep)
 				ret = -EIO;
 		}
 	}
-	free(rp.state), free(rp.error), free(rp.agent_move);
+	free(rp.state), free(rp.error), free(rp.agent_move), free(rp.container), free(rp.to);
 	if (ret == -EIO)
 		return reply_internal(rep, err);
 	if (ret < 0)

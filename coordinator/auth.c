@@ -122,10 +122,21 @@ int auth_identify(struct coord *co, void *conn, struct who *who, int *status, zs
 	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	unsigned n = 0;
 
+	const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct who *cached = sc ? sc->socket_context : NULL;
+
 	*who = (struct who){0};
 	if (ci && ci->tls_session && gnutls_certificate_get_peers(ci->tls_session, &n) && n > 0) {
 		*status = 403;
-		return by_cert(co, ci->tls_session, who, err);
+		if (cached && cached->role != WHO_NONE) {
+			*who = *cached; /* verified at this connection's first request */
+			return 0;
+		}
+		if (by_cert(co, ci->tls_session, who, err) < 0)
+			return -1;
+		if (cached)
+			*cached = *who;
+		return 0;
 	}
 	if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
 		*status = 401;

@@ -94,6 +94,8 @@ static const char *const migrations[] = {
     "CREATE INDEX bundles_by_container ON bundles(container);"
     "CREATE INDEX bundles_by_digest ON bundles(digest);"
     "CREATE INDEX timetable_by_room ON timetable_events(room, starts);",
+    /* 5: a node's containers are replaced at every changed heartbeat */
+    "CREATE INDEX containers_by_node ON containers(node);",
 };
 
 static int migrate_locked(struct db *d, zs_error_t *err);

@@ -237,6 +237,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return send_reply(c, &rep);
 }
 
+/* A connection's verified certificate identity is kept for its life
+ * (auth.c): one chain verification per connection, not per request. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = xzalloc(sizeof(struct who));
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode code)
 {
 	struct pending *p = *ctx;
@@ -321,12 +334,12 @@ int http_start(struct coord *co, zs_error_t *err)
 	fd = listen_socket(co->listen, err);
 	if (fd < 0)
 		return -1;
-	co->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, co, MHD_OPTION_NOTIFY_COMPLETED, done, co,
-				   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert,
-				   MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
-				   MHD_OPTION_HTTPS_PRIORITIES, PRIORITY, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-				   MHD_OPTION_THREAD_POOL_SIZE, COORD_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-				   COORD_MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, co, MHD_OPTION_END);
+	co->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, handle, co, MHD_OPTION_NOTIFY_COMPLETED, done, co, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, co, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
+	    key, MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_HTTPS_PRIORITIES, PRIORITY, MHD_OPTION_CONNECTION_TIMEOUT,
+	    30u, MHD_OPTION_THREAD_POOL_SIZE, COORD_THREADS, MHD_OPTION_CONNECTION_LIMIT, COORD_MAX_CONNECTIONS,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, co, MHD_OPTION_END);
 	if (co->mhd == NULL) {
 		close(fd);
 		return zs_make_error(err, -EINVAL, "cannot serve HTTPS on %s: --cert `%s` / --key `%s` not usable",

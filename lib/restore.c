@@ -32,6 +32,7 @@
 #include "zanshin/criu_image.h"
 #include "zanshin/image_dir.h"
 #include "zanshin/json.h"
+#include "zanshin/lazy_restore.h"
 #include "zanshin/linux.h"
 #include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
@@ -57,6 +58,7 @@ struct rst {
 	char *parent_id;  /* the image is a diff against this image */
 	char *generation; /* the remnant generation restored from */
 	pid_t pid;
+	struct zs_lazy_server lazy;
 	bool dir_created, root_mounted, track, timed_out;
 	zs_error_t notify_err;
 };
@@ -493,6 +495,8 @@ static bool setting_track_mem(void)
 	return s.track_mem;
 }
 
+static int lazy_options(struct rst *r, criu_opts *c, zs_error_t *err);
+
 static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
 {
 	const struct zs_restore_opts *o = r->o;
@@ -521,10 +525,51 @@ static int criu_options(struct rst *r, criu_opts *c, zs_error_t *err)
 		return zs_make_error(err, ENOMEM, "libcriu: lsm mount context");
 	r->track = o->track_mem == 1 || (o->track_mem < 0 && setting_track_mem() && !o->c.auto_dedup &&
 					 !o->c.lazy_pages && r->image_id != NULL && kernel_can_track());
+	if (o->lazy && lazy_options(r, c, err) < 0)
+		return -1;
 	criu_local_set_track_mem(c, r->track);
 	if (namespaces(r, c, err) < 0 || zs_cr_stdio_restore(c, r->image_dir, r->null_fds, err) < 0)
 		return -1;
 	return zs_criu_mount_maps(c, r->cfg, r->rootfs, r->bundle, 0, true, err);
+}
+
+/* --lazy: our fault server keeps tracking exact and needs wp-async
+ * tracking (criu-patches 0019); runc's --lazy-pages is the user's own
+ * `criu lazy-pages`. */
+static int lazy_options(struct rst *r, criu_opts *c, zs_error_t *err)
+{
+	const struct zs_restore_opts *o = r->o;
+
+	if (o->c.lazy_pages)
+		return zs_make_error(err, EINVAL,
+				     "--lazy and --lazy-pages cannot be used together: --lazy starts its own fault "
+				     "server, --lazy-pages connects to one the caller started");
+	if (o->track_mem == 0 || o->c.auto_dedup)
+		return zs_make_error(err, EINVAL,
+				     "--lazy needs memory tracking (not --no-track-mem, not --auto-dedup): its fault "
+				     "server shares the tracking userfaultfd and the tracking keeper guards it");
+	if (!kernel_can_track())
+		return zs_make_error(err, EOPNOTSUPP,
+				     "--lazy needs userfaultfd WP_ASYNC|WP_UNPOPULATED (Linux >= 6.7), which this "
+				     "kernel lacks");
+	r->track = true;
+	criu_local_set_lazy_pages(c, true);
+	zs_debug("restore: --lazy: private anonymous memory on first touch; shared memory, file mappings and "
+		 "stacks restored eagerly");
+	return 0;
+}
+
+/* --lazy: the fault server runs on the host, outside the container's
+ * cgroup (it outlives the restore; started before we join the cgroup). */
+static int start_lazy_server(struct rst *r, zs_error_t *err)
+{
+	cleanup_free char *bin = NULL;
+
+	if (!r->o->lazy)
+		return 0;
+	if (zs_criu_binary(r->o->c.criu, &bin, err) < 0)
+		return -1;
+	return zs_lazy_server_start(bin, r->image_dir, r->work_dir, &r->lazy, err);
 }
 
 static int join_cgroup(struct rst *r, criu_opts *c, zs_error_t *err)
@@ -635,6 +680,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	if (ret == 0)
 		ret = criu_options(r, c, err);
 	if (ret == 0)
+		ret = start_lazy_server(r, err);
+	if (ret == 0)
 		ret = join_cgroup(r, c, err);
 	if (ret < 0)
 		return ret;
@@ -697,6 +744,9 @@ static void rst_cleanup(struct rst *r, bool failed)
 		kill(r->pid, SIGKILL);
 		waitpid(r->pid, NULL, 0);
 	}
+	if (failed)
+		zs_lazy_server_abort(&r->lazy);
+	zs_lazy_server_release(&r->lazy);
 	if (failed && r->cg)
 		zs_cgroup_destroy(r->cg, &e);
 	if (failed && r->dir_created)
@@ -732,8 +782,13 @@ static void rst_cleanup(struct rst *r, bool failed)
 
 int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_error_t *err)
 {
-	struct rst r = {
-	    .o = o, .image_fd = -1, .work_fd = -1, .console_fd = -1, .ns_fds = {-1, -1}, .null_fds = {-1, -1, -1}};
+	struct rst r = {.o = o,
+			.image_fd = -1,
+			.work_fd = -1,
+			.console_fd = -1,
+			.ns_fds = {-1, -1},
+			.null_fds = {-1, -1, -1},
+			.lazy = ZS_LAZY_SERVER_INIT};
 	pid_t pid;
 	int ret;
 

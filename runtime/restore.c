@@ -24,6 +24,7 @@ enum {
 	O_EMPTY_NS,
 	O_DEDUP,
 	O_LAZY,
+	O_LAZY_LOCAL,
 	O_LSM_PROFILE,
 	O_LSM_MOUNT,
 	O_TRACK,
@@ -48,6 +49,9 @@ static const struct zs_optdef opts[] = {
     {"empty-ns", 0, true, O_EMPTY_NS, "create a namespace, but don't restore its properties ('network')"},
     {"auto-dedup", 0, false, O_DEDUP, "enable auto deduplication of memory images"},
     {"lazy-pages", 0, false, O_LAZY, "use userfaultfd to lazily restore memory pages"},
+    {"lazy", 0, false, O_LAZY_LOCAL,
+     "run at once and fill private memory from the images on first touch and in the background, tracking kept "
+     "(zanshin; docs/lazy-restore.md)"},
     {"lsm-profile", 0, true, O_LSM_PROFILE, "Specify an LSM profile to be used during restore"},
     {"lsm-mount-context", 0, true, O_LSM_MOUNT, "Specify an LSM mount context to be used during restore"},
     {"track-mem", 0, false, O_TRACK,
@@ -113,6 +117,9 @@ static int on_opt(int id, const char *v, void *data)
 		break;
 	case O_LAZY:
 		o->c.lazy_pages = zs_opt_bool(v);
+		break;
+	case O_LAZY_LOCAL:
+		o->lazy = zs_opt_bool(v);
 		break;
 	case O_LSM_PROFILE:
 		o->lsm_profile = v;

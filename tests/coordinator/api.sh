@@ -128,6 +128,7 @@ node_state() { zc nodes -f json | jq -r --arg n "$1" '.nodes[] | select(.name ==
 node_state_is() { [ "$(node_state "$1")" = "$2" ]; }
 move_state_is() { [ "$(zc moves "$1" -f json | jq -r .state)" = "$2" ]; }
 remnant_on() { zc remnants "$CR_CID" -f json | jq -e --arg n "$1" '.generations[] | select(.node == $n)' >/dev/null; }
+local_done() { zc moves -f json | jq -e --arg s "$1" --arg t "$2" '[.moves[] | select(.reason == "local" and .state == "done" and .source == $s and .target == $t)] | length > 0' >/dev/null; }
 both_up() { [ "$(node_state A)" = up ] && [ "$(node_state B)" = up ]; }
 container_on() { [ "$(zc containers -f json | jq -r --arg c "$CR_CID" '.containers[] | select(.id == $c) | .node')" = "$1" ]; }
 f_record() { as_admin GET /v1/nodes/F | sed 's/"last_seen":[0-9.]*//'; echo "$(as_admin GET /v1/remnants?container=cf)"; }
@@ -207,6 +208,8 @@ move_via() {
 run_backend() {
 	run_tests "$@"
 	agents_stop
+	[ "$(zc nodes -f json | jq -r '.nodes[] | select(.name == "B") | .stopping')" = true ] &&
+		t_ok "$1: an agent stopped with SIGTERM told the coordinator (stopping)" || t_fail "$1: stopping" "$(zc nodes)"
 	api_stop
 	t_ok "$1: coordinator and agents stopped"
 }
@@ -274,6 +277,23 @@ run_tests() {
 	t_wl_verify "$b: after the idempotent move" B "$d" || return 1
 	[ "$(zc moves -f json | jq --arg k "k-$b" '[.moves[] | select(.idempotency_key == $k)] | length')" = 1 ] &&
 		t_ok "$b: one record for the key" || t_fail "$b: one record for the key" "$(zc moves)"
+	move_via "$b" B A || return 1
+	# ---- a move made on the node's own (zanshin migrate) is reported too ----
+	t_wl_verify "$b: before a local migrate" A || return 1
+	d=$WL_DIGEST
+	src=$(wl_dir A)
+	if out=$(zm A migrate "$CR_CID" --to B --print-stats 2>&1); then
+		wl_follow "$src" B
+		t_wl_verify "$b: zanshin migrate A→B (B's address from the coordinator)" B "$d" || return 1
+		if wait_for 15 local_done A B; then
+			t_ok "$b: the local move is in the coordinator's records: $(zc moves -f json | jq -c '[.moves[] | select(.reason == "local")] | last | {id, state, diff, downtime_s, bytes_pages}')"
+		else
+			t_fail "$b: the local move reported" "$(zc moves)" "$(tail -n 5 "$CR_T/A/agent.log")"
+		fi
+	else
+		t_fail "$b: zanshin migrate A→B" "$out"
+		return 1
+	fi
 	move_via "$b" B A || return 1
 	# ---- drain ----
 	out=$(zc drain B) && [ "$(zc nodes -f json | jq -r '.nodes[] | select(.name == "B") | .draining')" = true ] &&
