@@ -133,6 +133,15 @@ sum=$(jq '[.precopy_rounds[].bytes] | add' <<<"$STATS")
 final=$(($(stat_of bytes_pages) - sum))
 t_diag "pre-copy 1: rounds $(jq -c '[.precopy_rounds[].bytes]' <<<"$STATS"), final checkpoint $final bytes of pages"
 t_range "pre-copy 1: the final checkpoint holds less than the first round" "$final" 0 $((r1 - 1))
+# the rounds' files go through the wire layer like an image's: chunks,
+# and the later rounds' pages as deltas against the round before (B
+# takes them from A, which never moved the container there: the chain
+# came whole in this move)
+[ "$(stat_of compress_levels)" != none ] && [ "$(stat_of bytes_data)" -gt 0 ] &&
+	t_ok "pre-copy 1: in chunks ($(stat_of compress_levels), ratio $(stat_of ratio))" ||
+	t_fail "pre-copy 1: in chunks" "$STATS"
+[ "$(stat_of bytes_delta)" -gt 0 ] && t_ok "pre-copy 1: later rounds' pages as deltas ($(stat_of bytes_delta) bytes)" ||
+	t_fail "pre-copy 1: later rounds' pages as deltas" "$STATS"
 [ "$WRITES" -ge 2 ] && t_ok "pre-copy 1: the workload wrote during the rounds ($WRITES x $WK pages)" ||
 	t_fail "pre-copy 1: the workload wrote during the rounds" "$WRITES writes"
 [ -z "$(cr_status A)" ] && t_ok "pre-copy 1: gone from A" || t_fail "pre-copy 1: gone from A" "$(cr_status A)"
