@@ -3,6 +3,7 @@
 #   make deps     install every Debian package the build, tests and demo need
 #   make          build patched CRIU + libcriu (build/bin/criu, build/lib) and the runtime
 #   make check    deps + build + every test; last line "N passed, N failed[, N skipped]"
+#                 (SANITIZE=address,undefined: with ASan/UBSan, mk/sanitize.mk)
 #   make demo     deps + build + the main job, printed
 #   make bench    regenerate bench/results/
 #   make install  PREFIX=/usr/local (zanshin in sbin/; our criu in libexec/zanshin/criu,
@@ -40,9 +41,12 @@ $(BUILD)/stock/bin/criu: scripts/criu-build.sh
 
 # Stock CRIU (same verified tarball, no patches) is built too: tests compare
 # against it (e.g. an unpatched CRIU must still dump a tracked tree).
+# SANITIZE=address,undefined: sanitized runtime and agent, SAN_SUITES, and
+# the sanitizers' reports checked (mk/sanitize.mk).
 check: deps
 	@$(MAKE) --no-print-directory all criu-stock
-	@tests/run-all.sh
+	@mkdir -p $(SAN_LOG) && touch $(SAN_LOG)/.check-start
+	@tests/run-all.sh $(CHECK_SUITES); rc=$$?; $(CHECK_AFTER) || rc=1; exit $$rc
 
 test: all
 	@tests/run-all.sh $(SUITES)

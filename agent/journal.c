@@ -31,21 +31,6 @@ double now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-bool valid_name(const char *s)
-{
-	size_t n = 0;
-
-	if (s == NULL || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (; s[n]; n++) {
-		char ch = s[n];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-		      ch == '_' || ch == '-' || ch == '+'))
-			return false;
-	}
-	return n > 0 && n <= 128;
-}
-
 char *move_new_id(void)
 {
 	unsigned char r[4] = {0};

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/criu_image.h"
@@ -377,10 +378,11 @@ static bool sent_file(const char *name)
 {
 	size_t l = strlen(name);
 
-	/* manifest.json and lineage.json: the store's own records, not CRIU's
-	 * (an export of a store generation carries them) */
-	return valid_name(name) && strcmp(name, "parent") != 0 && strcmp(name, "manifest.json") != 0 &&
-	       strcmp(name, "lineage.json") != 0 && !(l > 4 && strcmp(name + l - 4, ".log") == 0);
+	/* manifest.json, lineage.json, manifest.blocks: the store's or the
+	 * image's own records, not CRIU's (an export of a store generation
+	 * carries them, a checkpoint into --image-path writes them) */
+	return valid_name(name) && strcmp(name, "parent") != 0 && !zs_image_manifest_file(name) &&
+	       !(l > 4 && strcmp(name + l - 4, ".log") == 0);
 }
 
 /* One file of the manifest: name, size, sha256-4k digest. */

@@ -23,6 +23,8 @@
 #include "move_gens.h"
 #include "move_rebase.h"
 #include "wire.h"
+#include "zanshin/image_manifest.h"
+#include "peer_request.h"
 #include "zanshin/config.h"
 #include "zanshin/digest.h"
 #include "zanshin/log.h"
@@ -30,7 +32,6 @@
 #include "zanshin/utils.h"
 
 #define CHUNK (1u << 20)
-#define MAX_CONFIG (1u << 20)
 
 struct tgt {
 	struct agent *a;
@@ -142,11 +143,8 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	const char *mode = zs_json_string_value(zs_json_get(offer, "mode"));
 	cleanup_free char *rheld = NULL;
 
-	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
-		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
-	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "pre-copy") != 0 && strcmp(mode, "post-copy") != 0)
-		return zs_make_error(err, -EINVAL, "offer: unknown mode (stop-copy, pre-copy, post-copy)");
-	t->lazy = mode && strcmp(mode, "post-copy") == 0;
+	if (peer_check_offer(offer, &t->lazy, err) < 0)
+		return -1;
 	if (journal_get(t->a, id, &t->m, err) == 0) {
 		move_free(&t->m);
 		return zs_make_error(err, -EEXIST, "move %s is already known on node %s", id, t->a->node);
@@ -211,19 +209,16 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 			  *rdigest = NULL;
 	uint64_t csize = 0, size = 0;
 	bool reuse = false;
+	struct bundle_hdr b;
+	int r = peer_parse_bundle(h, &b, err);
 
-	if (zs_json_to_string(zs_json_get(h, "digest"), "bundle", "digest", ZS_JSON_REQUIRED, &digest, err) < 0 ||
-	    zs_json_to_string(zs_json_get(h, "rootfs_digest"), "bundle", "rootfs_digest", ZS_JSON_REQUIRED, &rdigest,
-			      err) < 0 ||
-	    zs_json_to_uint64(zs_json_get(h, "config_size"), "bundle", "config_size", ZS_JSON_REQUIRED, &csize, err) <
-		0 ||
-	    zs_json_to_uint64(zs_json_get(h, "size"), "bundle", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
-	    zs_json_to_bool(zs_json_get(h, "reuse_rootfs"), "bundle", "reuse_rootfs", 0, &reuse, err) < 0 ||
-	    wire_encoding(h, "bundle", &t->chunks, err) < 0)
+	digest = b.digest;
+	rdigest = b.rdigest;
+	csize = b.csize;
+	size = b.size;
+	reuse = b.reuse;
+	if (r < 0 || wire_encoding(h, "bundle", &t->chunks, err) < 0)
 		return -1;
-	if (!valid_name(digest) || !valid_name(rdigest) || csize > MAX_CONFIG || size > AGENT_MAX_BUNDLE_SIZE ||
-	    (reuse && size != 0))
-		return zs_make_error(err, -EINVAL, "bundle: invalid digest or size");
 	if (check_space(t->a->state_dir, csize + size, err) < 0)
 		return -1;
 	rm_rf(dir);
@@ -242,53 +237,6 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 	t->m.bytes_bundle = csize + size;
 	t->m.rootfs_reused = reuse;
 	return zs_frame_send(t->c, "{\"type\":\"ok\"}", 13, err);
-}
-
-struct mfile {
-	char *name, *digest;
-	uint64_t size;
-};
-
-static int parse_manifest(const zs_json *h, struct mfile **out, size_t *n, uint64_t *total, zs_error_t *err)
-{
-	const zs_json *files = zs_json_get(h, "files");
-	size_t i, k = zs_json_array_len(files);
-	struct mfile *v;
-
-	if (!zs_json_is_array(files) || k == 0 || k > AGENT_MAX_FILES)
-		return zs_make_error(err, -EINVAL, "image: `files` must be an array of 1 to %d files", AGENT_MAX_FILES);
-	v = xzalloc(sizeof(*v) * k);
-	*out = v;
-	*n = k;
-	*total = 0;
-	for (i = 0; i < k; i++) {
-		const zs_json *f = zs_json_array_at(files, i);
-		if (zs_json_to_string(zs_json_get(f, "name"), "image", "files[].name", ZS_JSON_REQUIRED, &v[i].name,
-				      err) < 0 ||
-		    zs_json_to_string(zs_json_get(f, "digest"), "image", "files[].digest", ZS_JSON_REQUIRED,
-				      &v[i].digest, err) < 0 ||
-		    zs_json_to_uint64(zs_json_get(f, "size"), "image", "files[].size", ZS_JSON_REQUIRED, &v[i].size,
-				      err) < 0)
-			return -1;
-		if (!valid_name(v[i].name) || strcmp(v[i].name, "parent") == 0 ||
-		    strcmp(v[i].name, "manifest.json") == 0 || strcmp(v[i].name, "lineage.json") == 0 ||
-		    strlen(v[i].digest) != 64 || v[i].size > AGENT_MAX_FILE_SIZE)
-			return zs_make_error(err, -EINVAL, "image: file `%s`: invalid name, digest or size", v[i].name);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(v[j].name, v[i].name) == 0)
-				return zs_make_error(err, -EINVAL, "image: file `%s` listed twice", v[i].name);
-		*total += v[i].size;
-	}
-	return 0;
-}
-
-static void mfiles_free(struct mfile *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++) {
-		free(v[i].name);
-		free(v[i].digest);
-	}
-	free(v);
 }
 
 /* The image's parent, when a diff, must be a generation held here: its
@@ -390,7 +338,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	bool store = false, pre = false;
 	int ret = -1, r;
 
-	if (t->tmp || !valid_name(iid) || (pid && !valid_name(pid)) ||
+	if (t->tmp || peer_check_image(h, err) < 0 ||
 	    zs_json_to_bool(zs_json_get(h, "store"), "image", "store", 0, &store, err) < 0 ||
 	    zs_json_to_bool(zs_json_get(h, "pre_dump"), "image", "pre_dump", 0, &pre, err) < 0 ||
 	    (store && !pre && (pid == NULL || t->stored >= AGENT_MAX_GENS))) {
@@ -415,7 +363,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
 	t->m.diff = pid != NULL;
 	t->own_parent = pid && t->own_iid && strcmp(pid, t->own_iid) == 0;
-	if (parse_manifest(h, &files, &n, &total, err) < 0 ||
+	if (peer_parse_manifest(h, &files, &n, &total, err) < 0 ||
 	    check_space(t->lazy ? t->work : t->a->remnant_root, total, err) < 0 || image_begin(t, err) < 0)
 		goto out;
 	free(t->m.img_dir);
@@ -428,20 +376,11 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	for (i = 0; i < n; i++) {
 		cleanup_json zs_json *f = NULL;
 		cleanup_free char *path = NULL;
-		const char *name;
 		uint64_t size = 0;
-		if (zs_frame_expect(t->c, "file", &f, err) < 0)
+		if (zs_frame_expect(t->c, "file", &f, err) < 0 || peer_check_file(f, &files[i], &size, err) < 0)
 			goto out;
-		name = zs_json_string_value(zs_json_get(f, "name"));
-		if (name == NULL || strcmp(name, files[i].name) != 0 ||
-		    zs_json_to_uint64(zs_json_get(f, "size"), "file", "size", ZS_JSON_REQUIRED, &size, err) < 0 ||
-		    size != files[i].size) {
-			zs_make_error(err, -EBADMSG, "file `%s`: not the next file of the manifest (%s, %llu bytes)",
-				      name ? name : "", files[i].name, (unsigned long long) files[i].size);
-			goto out;
-		}
-		path = xasprintf("%s/%s", t->tmp, name);
-		t->file = name;
+		path = xasprintf("%s/%s", t->tmp, files[i].name);
+		t->file = files[i].name;
 		r = wire_encoding(f, "file", &t->chunks, err);
 		if (r == 0)
 			r = recv_to_file(t, path, size, files[i].digest, err);
@@ -449,7 +388,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 		wire_rx_file_end(&t->rx);
 		if (r < 0)
 			goto out;
-		if (str_has_prefix(name, "pages-"))
+		if (str_has_prefix(files[i].name, "pages-"))
 			t->m.bytes_pages += size;
 	}
 	if (store) {
@@ -460,7 +399,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	put(t, "received");
 	ret = zs_frame_send(t->c, "{\"type\":\"received\"}", 19, err);
 out:
-	mfiles_free(files, n);
+	peer_mfiles_free(files, n);
 	return ret;
 }
 

@@ -105,6 +105,37 @@ static void kill_container(struct agent *a, const char *id, const char *work)
 	remove_container(a, id, work);
 }
 
+/* SIGKILL every process below PID (not PID): a lazy restore whose page
+ * source is gone waits for a page that never comes, CRIU and the restored
+ * tasks stuck in a fault until the daemon ends, and the daemon must not
+ * end first (its userfaultfd gone, a fault would read a zero page). */
+static void kill_below(pid_t pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/task", (int) pid);
+	cleanup_dir DIR *d = opendir(path);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		cleanup_free char *f = NULL, *line = NULL;
+		cleanup_file FILE *fp = NULL;
+		size_t cap = 0;
+		if (e->d_name[0] == '.')
+			continue;
+		f = xasprintf("%s/%s/children", path, e->d_name);
+		fp = fopen(f, "re");
+		if (fp == NULL || getline(&line, &cap, fp) <= 0)
+			continue;
+		for (char *sp = NULL, *t = strtok_r(line, " \n", &sp); t; t = strtok_r(NULL, " \n", &sp)) {
+			pid_t c = (pid_t) atoi(t);
+			if (c <= 0)
+				continue;
+			kill(c, SIGSTOP); /* no new children meanwhile */
+			kill_below(c);
+			kill(c, SIGKILL);
+		}
+	}
+}
+
 /* ---- the pump: page server bytes <-> `ps` frames ---- */
 
 enum { PUMP_FRAME = 1, PUMP_PID, PUMP_IDLE };
@@ -635,6 +666,9 @@ static int tgt_broken(struct tgt_pc *t, zs_error_t *err)
 	cleanup_error zs_error_t e = NULL;
 
 	if (t->restore > 0) {
+		/* still restoring: its pages will never come (the daemon is
+		 * kept until the restored tasks are gone) */
+		kill_below(t->restore);
 		rt_restore_wait(t->a, t->restore, t->m->container, t->work, &e);
 		t->restore = -1;
 	}

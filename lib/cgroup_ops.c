@@ -188,7 +188,8 @@ int zs_cgroup_pids(const struct zs_cgroup *cg, bool recursive, pid_t **pids, siz
 		*n = 0;
 		return -1;
 	}
-	qsort(*pids, *n, sizeof(pid_t), cmp_pid);
+	if (*n > 1) /* qsort(NULL, 0, ...) is undefined (UBSan: nonnull) */
+		qsort(*pids, *n, sizeof(pid_t), cmp_pid);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * afterwards unless --leave-running or --pre-dump), plus diffs against the
  * image the container was restored from (see docs/checkpoint-restore.md). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,7 @@
 #include "zanshin/container.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/image_dir.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/json.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
@@ -31,14 +33,14 @@
 static int status_fd = -1;
 /* the temporary generation CRIU dumps into (an automatic diff), marked at
  * post-dump: see lib/remnant_orphan.c */
-static const char *dump_tmp;
+static const char *dump_tmp, *dump_id;
 
 static int dump_notify(char *action, criu_notify_arg_t na)
 {
 	zs_debug("criu notify: %s", action);
 	if (strcmp(action, "post-dump") == 0 && dump_tmp) {
 		cleanup_error zs_error_t e = NULL;
-		if (zs_remnant_dump_mark(dump_tmp, &e) < 0)
+		if (zs_remnant_dump_mark(dump_tmp, dump_id, &e) < 0)
 			zs_warn("checkpoint: cannot mark the finished dump (kept only if this command completes): %s",
 				zs_error_msg(e));
 	}
@@ -172,6 +174,7 @@ struct ckpt {
 	struct zs_remnant_gen *base; /* auto diff: the baseline generation */
 	char *tmp;		     /* auto diff: the generation being written */
 	char *parent;		     /* auto diff: ../NAME; or the store's copy of --parent-path */
+	char *swap;		     /* the sibling of --image-path CRIU writes, swapped in when complete */
 	bool relink;		     /* parent is the store's copy: `parent` -> --parent-path after */
 	bool dumped;		     /* CRIU's dump succeeded: the processes are gone unless left running */
 	struct timespec t0;
@@ -182,7 +185,87 @@ struct ckpt {
  * generation in the store. */
 static const char *dump_dir(const struct ckpt *k)
 {
-	return k->tmp ? k->tmp : k->image_dir;
+	if (k->tmp)
+		return k->tmp;
+	return k->swap ? k->swap : k->image_dir;
+}
+
+/* CRIU writes the image (and zanshin its manifest) into --image-path, in
+ * the directory itself, not into the store or a page server? */
+static bool writes_image_dir(const struct ckpt *k)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+
+	return k->tmp == NULL && !o->c.lazy_pages && !(o->page_server && *o->page_server);
+}
+
+/* --parent-path resolves to the same directory from DIR as from
+ * --image-path. */
+static bool same_parent(const struct ckpt *k, const char *dir)
+{
+	const char *p = k->o->parent_path;
+	cleanup_free char *a = NULL, *b = NULL, *ra = NULL, *rb = NULL;
+
+	if (p == NULL || *p == '\0')
+		return true;
+	a = xasprintf("%s/%s", k->image_dir, p);
+	b = xasprintf("%s/%s", dir, p);
+	ra = realpath(a, NULL);
+	rb = realpath(b, NULL);
+	return ra && rb && strcmp(ra, rb) == 0;
+}
+
+/* A dump into --image-path goes into a new sibling directory, swapped in
+ * when complete (zs_cr_swap_in): CRIU writes its files in place, so a dump
+ * that fails partway would leave the previous image mixed with the new
+ * one.  Not for a mount point (it cannot be renamed) or a --parent-path
+ * that leads elsewhere from the sibling: there, CRIU writes in place, the
+ * old manifest removed first. */
+static int plan_swap(struct ckpt *k, zs_error_t *err)
+{
+	cleanup_free char *real = NULL;
+
+	if (!writes_image_dir(k) || k->swap)
+		return 0;
+	real = realpath(k->image_dir, NULL);
+	if (real == NULL)
+		return zs_make_error(err, errno, "--image-path `%s`", k->image_dir);
+	if (!zs_cr_is_mount_root(real)) {
+		zs_cr_settle_siblings(real);
+		k->swap = zs_cr_sibling(real, "dump");
+		rm_rf(k->swap);
+		if (mkdir(k->swap, 0700) < 0)
+			return zs_make_error(err, errno, "mkdir `%s`", k->swap);
+		if (same_parent(k, k->swap))
+			return 0;
+		rmdir(k->swap);
+		free(k->swap);
+		k->swap = NULL;
+	}
+	cleanup_free char *m = xasprintf("%s/%s", k->image_dir, ZS_IMAGE_MANIFEST);
+	if (unlink(m) < 0 && errno != ENOENT)
+		return zs_make_error(err, errno, "remove `%s`", m);
+	return 0;
+}
+
+/* After the dump: the image's manifest, then (swap) the image in place. */
+static int finish_image_dir(struct ckpt *k, zs_error_t *err)
+{
+	if (!writes_image_dir(k))
+		return 0;
+	if (zs_image_manifest_write(dump_dir(k), k->o->c.id, err) < 0)
+		return zs_error_wrap(err,
+				     "checkpoint not written to --image-path `%s` (the previous contents are "
+				     "unchanged)",
+				     k->image_dir);
+	if (k->swap == NULL)
+		return 0;
+	if (zs_cr_swap_in(k->swap, k->image_dir, err) < 0)
+		return zs_error_wrap(err, "checkpoint not written to --image-path `%s`", k->image_dir);
+	free(k->swap);
+	k->swap = NULL;
+	zs_remnant_dump_unmark(k->image_dir);
+	return 0;
 }
 
 static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
@@ -191,7 +274,8 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 
 	if (mkdir(k->image_dir, 0700) < 0 && errno != EEXIST)
 		return zs_make_error(err, errno, "--image-path: mkdir `%s`", k->image_dir);
-	if (check_parent_path(k->image_dir, o->parent_path, err) < 0 || check_status_fd(o->status_fd, err) < 0)
+	if (check_parent_path(k->image_dir, o->parent_path, err) < 0 || check_status_fd(o->status_fd, err) < 0 ||
+	    plan_swap(k, err) < 0)
 		return -1;
 	k->image_fd = open(dump_dir(k), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (k->image_fd < 0)
@@ -199,7 +283,7 @@ static int prepare(struct ckpt *k, criu_opts *c, zs_error_t *err)
 	criu_local_set_images_dir_fd(c, k->image_fd);
 	if (zs_criu_common(c, &o->c, k->cfg, k->image_dir, &k->work_fd, err) < 0)
 		return -1;
-	if (k->work_fd < 0 && k->tmp) {
+	if (k->work_fd < 0 && (k->tmp || k->swap)) {
 		/* logs stay where the user looks for them, not in the store */
 		k->work_fd = open(k->image_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 		if (k->work_fd < 0)
@@ -243,6 +327,9 @@ static void ckpt_free(struct ckpt *k)
 		close(k->work_fd);
 	if (k->tmp)
 		zs_remnant_gen_abort(k->store, k->tmp);
+	if (k->swap)
+		rm_rf(k->swap); /* a failed dump: --image-path is as it was */
+	free(k->swap);
 	free(k->tmp);
 	free(k->parent);
 	zs_remnant_gen_free(k->base);
@@ -376,8 +463,8 @@ static void plan_explicit_parent(struct ckpt *k)
 
 static int relink_parent(struct ckpt *k, zs_error_t *err)
 {
-	cleanup_free char *link = xasprintf("%s/parent", k->image_dir);
-	cleanup_free char *tmp = xasprintf("%s/.parent.tmp", k->image_dir);
+	cleanup_free char *link = xasprintf("%s/parent", dump_dir(k));
+	cleanup_free char *tmp = xasprintf("%s/.parent.tmp", dump_dir(k));
 
 	unlink(tmp);
 	if (symlink(k->o->parent_path, tmp) < 0 || rename(tmp, link) < 0)
@@ -398,7 +485,8 @@ static int run_dump(struct ckpt *k, zs_error_t *err)
 		return ret;
 	zs_debug("checkpoint: criu %s of pid %d into %s", o->pre_dump ? "pre-dump" : "dump", (int) k->st->pid,
 		 dump_dir(k));
-	dump_tmp = o->pre_dump ? NULL : k->tmp;
+	dump_tmp = o->pre_dump ? NULL : k->tmp ? k->tmp : k->swap;
+	dump_id = o->c.id;
 	ret = o->pre_dump ? criu_local_pre_dump(c) : criu_local_dump(c);
 	dump_tmp = NULL;
 	if (ret < 0)
@@ -589,6 +677,8 @@ static int after_dump(struct ckpt *k, zs_error_t *err)
 		update_baseline(k, dump_dir(k), NULL);
 	if (k->relink)
 		ret = relink_parent(k, err);
+	if (ret == 0)
+		ret = finish_image_dir(k, err);
 	if (ret == 0 && k->tmp) {
 		ret = finish_auto_diff(k, err);
 		if (ret == 0 && tracked && k->rep.generation)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "criu_internal.h"
 #include "zanshin/digest.h"
 #include "zanshin/criu_image.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
 #include "zanshin/cgroup.h"
@@ -74,7 +76,7 @@ static int fsync_dir(const char *dir, zs_error_t *err)
 	return 0;
 }
 
-static bool is_mount_root(const char *dir)
+bool zs_cr_is_mount_root(const char *dir)
 {
 	cleanup_free char *parent = xasprintf("%s/..", dir);
 	struct statx sx;
@@ -128,7 +130,7 @@ static int clear_dir(const char *dir, const char *skip, zs_error_t *err)
 	return 0;
 }
 
-static char *sibling(const char *dir, const char *what)
+char *zs_cr_sibling(const char *dir, const char *what)
 {
 	cleanup_free char *copy = xstrdup(dir);
 	char *slash;
@@ -147,34 +149,86 @@ static int flatten_into(struct zs_remnant *r, const struct zs_remnant_gen *g, co
 			zs_error_t *err)
 {
 	struct zs_flatten_stats st;
+	int ret = g ? zs_remnant_export(r, g, out, err) : zs_image_flatten(leaf, out, &st, err);
 
-	if (g)
-		return zs_remnant_export(r, g, out, err);
-	return zs_image_flatten(leaf, out, &st, err);
+	/* the copy a user carries away is verified where it is restored */
+	return ret < 0 ? ret : zs_image_manifest_write(out, g ? g->container : NULL, err);
+}
+
+int zs_cr_swap_in(const char *tmp, const char *image_dir, zs_error_t *err)
+{
+	cleanup_free char *pdir = xstrdup(tmp);
+
+	*strrchr(pdir, '/') = '\0';
+	if (move_entries(image_dir, tmp, zs_image_log_file, NULL, err) < 0 || fsync_dir(tmp, err) < 0)
+		return -1;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, image_dir, RENAME_EXCHANGE) < 0) {
+		zs_make_error(err, errno, "swap `%s` with `%s`", tmp, image_dir);
+		/* the logs go back where the user looks for them */
+		move_entries(tmp, image_dir, zs_image_log_file, NULL, NULL);
+		return -1;
+	}
+	rm_rf(tmp); /* the previous contents */
+	return fsync_dir(*pdir ? pdir : "/", err);
+}
+
+void zs_cr_settle_siblings(const char *image_dir)
+{
+	cleanup_free char *real = realpath(image_dir, NULL), *pdir = NULL, *prefix = NULL;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	char *slash;
+
+	if (real == NULL || (slash = strrchr(real, '/')) == NULL)
+		return;
+	*slash = '\0';
+	pdir = xstrdup(real);
+	*slash = '/';
+	prefix = xasprintf(".%s.zanshin-dump-", slash + 1);
+	d = opendir(*pdir ? pdir : "/");
+	while (d && (de = readdir(d))) {
+		cleanup_free char *p = NULL, *id = NULL;
+		cleanup_error zs_error_t e = NULL;
+		char *end;
+		long pid;
+		int st;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		pid = strtol(de->d_name + strlen(prefix), &end, 10);
+		if (*end != '\0' || pid <= 0 || (kill((pid_t) pid, 0) == 0 || errno != ESRCH))
+			continue; /* not ours, or its checkpoint still runs */
+		p = xasprintf("%s/%s", pdir, de->d_name);
+		st = zs_remnant_dump_orphaned(p, &id);
+		if (st < 0)
+			continue; /* warned: kept for a person */
+		if (st == 0) {
+			rm_rf(p); /* CRIU had not finished: the container ran on */
+			continue;
+		}
+		if (zs_image_manifest_write(p, id, &e) < 0 || zs_cr_swap_in(p, real, &e) < 0) {
+			zs_warn(
+			    "`%s`: a finished checkpoint its runtime was killed before completing is kept there: %s", p,
+			    zs_error_msg(e));
+			continue;
+		}
+		zs_remnant_dump_unmark(real);
+		zs_warn("`%s`: completed a checkpoint whose runtime was killed after CRIU had finished it (the "
+			"container's newest state)",
+			real);
+	}
 }
 
 static int export_swap(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *leaf, const char *image_dir,
 		       zs_error_t *err)
 {
-	cleanup_free char *tmp = sibling(image_dir, "new");
-	cleanup_free char *pdir = xstrdup(tmp);
+	cleanup_free char *tmp = zs_cr_sibling(image_dir, "new");
 
-	*strrchr(pdir, '/') = '\0';
 	rm_rf(tmp);
-	if (flatten_into(r, g, leaf, tmp, err) < 0 || move_entries(image_dir, tmp, zs_image_log_file, NULL, err) < 0 ||
-	    fsync_dir(tmp, err) < 0)
-		goto fail;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, image_dir, RENAME_EXCHANGE) < 0) {
-		zs_make_error(err, errno, "swap `%s` with `%s`", tmp, image_dir);
-		/* the logs go back where the user looks for them */
-		move_entries(tmp, image_dir, zs_image_log_file, NULL, NULL);
-		goto fail;
+	if (flatten_into(r, g, leaf, tmp, err) < 0 || zs_cr_swap_in(tmp, image_dir, err) < 0) {
+		rm_rf(tmp);
+		return -1;
 	}
-	rm_rf(tmp); /* the previous contents */
-	return fsync_dir(*pdir ? pdir : "/", err);
-fail:
-	rm_rf(tmp);
-	return -1;
+	return 0;
 }
 
 static int export_in_place(struct zs_remnant *r, const struct zs_remnant_gen *g, const char *leaf,
@@ -222,7 +276,7 @@ int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, con
 	const char *dir = real ? real : image_dir;
 	int ret, e;
 
-	ret = is_mount_root(dir) ? export_in_place(r, g, NULL, dir, err) : export_swap(r, g, NULL, dir, err);
+	ret = zs_cr_is_mount_root(dir) ? export_in_place(r, g, NULL, dir, err) : export_swap(r, g, NULL, dir, err);
 	if (ret == 0)
 		return 0;
 	hint = zs_cr_store_export_hint(r, g);
@@ -237,7 +291,8 @@ int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *i
 {
 	cleanup_free char *real = realpath(image_dir, NULL);
 	const char *dir = real ? real : image_dir;
-	int ret = is_mount_root(dir) ? export_in_place(r, NULL, leaf, dir, err) : export_swap(r, NULL, leaf, dir, err);
+	int ret =
+	    zs_cr_is_mount_root(dir) ? export_in_place(r, NULL, leaf, dir, err) : export_swap(r, NULL, leaf, dir, err);
 
 	return ret < 0 ? zs_error_wrap(err, "writing `%s` to --image-path `%s`", leaf, image_dir) : 0;
 }

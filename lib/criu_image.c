@@ -351,7 +351,8 @@ bool zs_image_log_file(const char *name)
 	if (l > 4 && strcmp(name + l - 4, ".log") == 0)
 		return true;
 	return strcmp(name, "stats-dump") == 0 || strcmp(name, "stats-restore") == 0 ||
-	       strcmp(name, "stats-restore.img") == 0 || strcmp(name, "stats-dump.img") == 0;
+	       strcmp(name, ZS_DUMP_MARK) == 0 || strcmp(name, "stats-restore.img") == 0 ||
+	       strcmp(name, "stats-dump.img") == 0;
 }
 
 bool zs_img_is_pagemap(const char *name)

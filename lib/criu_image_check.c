@@ -208,7 +208,10 @@ static int check_pages_size(int dfd, const char *dir, const char *name, zs_error
 	snprintf(pages, sizeof(pages), "pages-%" PRIu32 ".img", pm.pages_id);
 	want = pm.present_pages * ZS_IMG_PAGE_SIZE;
 	if (fstatat(dfd, pages, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT || want > 0)
+		if (errno == ENOENT && want > 0)
+			ret = zs_make_error(err, -ENOENT, "%s/%s: missing, but %s references %" PRIu64 " pages in it",
+					    dir, pages, name, pm.present_pages);
+		else if (errno != ENOENT)
 			ret = zs_make_error(err, errno, "%s/%s (pages of %s)", dir, pages, name);
 	} else if (!S_ISREG(st.st_mode)) {
 		ret = zs_make_error(err, -EINVAL, "%s/%s: not a regular file (an image file must be one)", dir, pages);

@@ -35,6 +35,7 @@
 #include "criu_image_internal.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/digest.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/utils.h"
 
 struct level {
@@ -823,7 +824,8 @@ static int flatten_files(struct chain *c, int odfd, const char *out, struct zs_f
 	 * pagemaps) and what is rewritten. */
 	for (i = 0; i < n && ret == 0; i++) {
 		if (strcmp(names[i], "parent") == 0 || strcmp(names[i], "inventory.img") == 0 ||
-		    zs_image_log_file(names[i]) || faccessat(odfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		    zs_image_log_file(names[i]) || zs_image_manifest_file(names[i]) ||
+		    faccessat(odfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
 		ret = copy_file(c, names[i], odfd, out, st, err);
 	}
@@ -921,6 +923,10 @@ int zs_image_flatten_to(const char *leaf, const char *out, struct zs_flatten_sta
 	tmp = xasprintf("%s/.%s.flatten-%d", pdir, base, (int) getpid());
 	if (zs_image_flatten(leaf, tmp, st, err) < 0)
 		return -1;
+	if (zs_image_manifest_write(tmp, NULL, err) < 0) {
+		rm_rf(tmp);
+		return -1;
+	}
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, copy, RENAME_NOREPLACE) < 0) {
 		int e = errno;
 

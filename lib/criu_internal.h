@@ -52,6 +52,15 @@ int zs_empty_ns_flags(const char *s, int *flags, zs_error_t *err);
 char *zs_cr_image_path(const struct zs_cr_opts *o);
 char *zs_cr_work_path(const struct zs_cr_opts *o);
 
+/* ---- lib/restore_verify.c: the image verified while CRIU restores ---- */
+struct zs_restore_verify;
+/* Start verifying IMAGE_DIR and its parents against their manifests (a
+ * warning for each without one). */
+int zs_restore_verify_start(const char *image_dir, struct zs_restore_verify **v, zs_error_t *err);
+/* Wait for the verdict: 0, or the mismatch (file and block) as the error. */
+int zs_restore_verify_wait(struct zs_restore_verify *v, zs_error_t *err);
+void zs_restore_verify_free(struct zs_restore_verify *v);
+
 /* ---- lib/cr_store.c: the remnant store for checkpoint/restore ---- */
 struct zs_remnant;
 struct zs_remnant_gen;
@@ -66,6 +75,22 @@ int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, con
 /* The same from the image directory LEAF (a diff whose `parent` chain
  * leads to the store), not verified against a manifest. */
 int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *image_dir, zs_error_t *err);
+/* ".NAME.zanshin-WHAT-PID" next to DIR. */
+char *zs_cr_sibling(const char *dir, const char *what);
+/* DIR is the root of a mount (it cannot be renamed). */
+bool zs_cr_is_mount_root(const char *dir);
+/* The complete image directory TMP (a sibling of IMAGE_DIR) takes
+ * IMAGE_DIR's place in one rename (RENAME_EXCHANGE), with CRIU's logs of
+ * IMAGE_DIR; the old contents are removed.  A failure leaves IMAGE_DIR as
+ * it was (TMP is the caller's to remove). */
+int zs_cr_swap_in(const char *tmp, const char *image_dir, zs_error_t *err);
+/* The siblings ".NAME.zanshin-dump-PID" a checkpoint into IMAGE_DIR left
+ * when it was killed: one CRIU had finished (marked at its post-dump, its
+ * runtime dead, this boot) takes IMAGE_DIR's place, as the checkpoint
+ * would have done (the container's newest state: CRIU had stopped it);
+ * one of a dead process without that mark is removed; one from another
+ * boot is kept (warned). */
+void zs_cr_settle_siblings(const char *image_dir);
 /* "the newest state is ... generation G ...: zanshin remnant export ..." */
 char *zs_cr_store_export_hint(struct zs_remnant *r, const struct zs_remnant_gen *g);
 /* ERR's text with its errno spelled out. */

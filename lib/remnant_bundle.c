@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "remnant_internal.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/config.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/json.h"
@@ -506,7 +507,7 @@ static int import_entries(const char *src, const char *tmp, const char *parent, 
 		cleanup_free char *p = xasprintf("%s/%s", src, de->d_name);
 		const char *n = de->d_name;
 		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strcmp(n, "parent") == 0 ||
-		    strcmp(n, "manifest.json") == 0 || strcmp(n, "lineage.json") == 0 || zs_rem_ignored_file(n))
+		    zs_image_manifest_file(n) || zs_rem_ignored_file(n))
 			continue;
 		if (zs_rem_copy_file_at(sfd, n, p, dfd, 0600, NULL, err) < 0)
 			return zs_error_wrap(err, "%s: not kept", src);

@@ -17,17 +17,20 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "remnant_internal.h"
+#include "zanshin/config.h"
+#include "zanshin/criu_image.h"
 #include "zanshin/json.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
-#define MARK ".zanshin-dumped"
+#define MARK ZS_DUMP_MARK
 #define MARK_FORMAT "zanshin-dump-mark"
 
 static char *boot_id(void)
@@ -44,7 +47,7 @@ static char *boot_id(void)
 	return xstrdup(buf);
 }
 
-int zs_remnant_dump_mark(const char *tmp_dir, zs_error_t *err)
+int zs_remnant_dump_mark(const char *tmp_dir, const char *container, zs_error_t *err)
 {
 	cleanup_jgen zs_jgen *j = zs_jgen_new(true);
 	cleanup_free char *boot = boot_id(), *text = NULL, *path = NULL;
@@ -53,6 +56,8 @@ int zs_remnant_dump_mark(const char *tmp_dir, zs_error_t *err)
 	zs_jgen_map_open(j);
 	zs_jgen_kv_string(j, "format", MARK_FORMAT);
 	zs_jgen_kv_string(j, "boot_id", boot);
+	if (container)
+		zs_jgen_kv_string(j, "container", container);
 	zs_jgen_kv_int(j, "pid", self);
 	zs_jgen_key(j, "start_time");
 	zs_jgen_uint(j, zs_proc_start_time(self, NULL));
@@ -69,10 +74,7 @@ void zs_remnant_dump_unmark(const char *tmp_dir)
 	unlink(path);
 }
 
-/* 1: TMP holds a finished dump whose writer is dead (this boot);
- * 0: no mark, or its writer lives; -1: a mark from another boot or one
- * that cannot be read (keep the directory, never commit it). */
-static int orphan_state(const char *tmp)
+int zs_remnant_dump_orphaned(const char *tmp, char **container)
 {
 	cleanup_free char *path = xasprintf("%s/" MARK, tmp), *boot = boot_id();
 	cleanup_error zs_error_t e = NULL;
@@ -101,6 +103,15 @@ static int orphan_state(const char *tmp)
 	}
 	if (pid > 0 && zs_proc_start_time((pid_t) pid, &state) == start && state != 'Z' && state != 'X')
 		return 0;
+	if (container) {
+		char *c = NULL;
+		cleanup_error zs_error_t ce = NULL;
+		if (zs_json_to_string(zs_json_get(j, "container"), path, "container", 0, &c, &ce) == 0 && c &&
+		    zs_validate_id(c, &ce) == 0)
+			*container = c;
+		else
+			free(c);
+	}
 	return 1;
 }
 
@@ -108,7 +119,7 @@ int zs_rem_recover_dump(struct zs_remnant *r, const char *id, const char *tmp, b
 {
 	struct zs_remnant_gen *g = NULL;
 	cleanup_error zs_error_t e = NULL;
-	int st = orphan_state(tmp);
+	int st = zs_remnant_dump_orphaned(tmp, NULL);
 
 	*keep = st != 0;
 	if (st <= 0)
@@ -117,7 +128,7 @@ int zs_rem_recover_dump(struct zs_remnant *r, const char *id, const char *tmp, b
 	if (zs_rem_commit_locked(r, id, tmp, NULL, &g, &e) < 0) {
 		/* put the mark back: a later gc tries again, nothing is removed */
 		cleanup_error zs_error_t e2 = NULL;
-		if (zs_remnant_dump_mark(tmp, &e2) < 0)
+		if (zs_remnant_dump_mark(tmp, id, &e2) < 0)
 			zs_warn("remnant store: %s", zs_error_msg(e2));
 		zs_warn("remnant store: cannot keep the finished dump `%s` of `%s` (its runtime was killed): %s", tmp,
 			id, zs_error_msg(e));

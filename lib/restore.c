@@ -31,6 +31,7 @@
 #include "zanshin/container_internal.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/image_dir.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/json.h"
 #include "zanshin/lazy_restore.h"
 #include "zanshin/linux.h"
@@ -59,6 +60,7 @@ struct rst {
 	char *generation; /* the remnant generation restored from */
 	pid_t pid;
 	struct zs_lazy_server lazy;
+	struct zs_restore_verify *verify; /* --image-path against its manifests */
 	bool dir_created, root_mounted, track, timed_out;
 	zs_error_t notify_err;
 };
@@ -223,11 +225,14 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 	if (strcmp(action, "setup-namespaces") == 0)
 		return notify_setup_namespaces(r, criu_notify_pid(na)) < 0 ? -1 : 0;
 	if (strcmp(action, "post-restore") == 0) {
-		/* the tasks are restored and not yet running: state.json now,
-		 * so that a container whose runtime is killed from here on is
-		 * known (runs, or stopped for `delete`), never an unknown
-		 * second copy beside a retried restore */
+		/* the last moment before the tasks resume: a failure of the
+		 * image's verification here and CRIU kills them */
 		r->pid = criu_notify_pid(na);
+		if (zs_restore_verify_wait(r->verify, &r->notify_err) < 0)
+			return -1;
+		/* state.json now, so that a container whose runtime is killed
+		 * from here on is known (runs, or stopped for `delete`), never
+		 * an unknown second copy beside a retried restore */
 		return save_state(r, &r->notify_err) < 0 ? -1 : 0;
 	} else if (strcmp(action, "orphan-pts-master") == 0)
 		return notify_pts_master(r) < 0 ? -1 : 0;
@@ -299,6 +304,10 @@ static int resolve_parent(struct rst *r, zs_error_t *err)
 	cleanup_free char *use = NULL;
 	int ret;
 
+	/* the store keeps a copy of the diff: it must be the one written */
+	if (r->store && r->parent_id && !zs_cr_chain_complete(r->image_dir) &&
+	    zs_image_manifest_verify(r->image_dir, err) < 0)
+		return zs_error_wrap(err, "restore refused");
 	ret = zs_cr_store_resolve(r->store, r->o->c.id, r->image_dir, r->parent_id, &use, &r->generation, err);
 	if (ret < 0 || use == NULL)
 		return ret;
@@ -659,9 +668,17 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		if (zs_cr_store_open(&o->c, &r->store, &e) < 0)
 			zs_warn("remnant store not used: %s", zs_error_msg(e));
 	}
+	/* a checkpoint into this directory whose runtime was killed after
+	 * CRIU finished left the newest image beside it: it comes in first */
+	zs_cr_settle_siblings(r->image_dir);
 	ret = load_bundle(r, err);
 	if (ret == 0)
 		ret = check_image(r, err);
+	/* from --image-path (not the store, whose generations were verified):
+	 * checked from now on, while the restore is prepared and CRIU
+	 * restores; the tasks resume only if it matches */
+	if (ret == 0 && r->generation == NULL)
+		ret = zs_restore_verify_start(r->image_dir, &r->verify, err);
 	if (ret == 0)
 		ret = zs_criu_opts_new(&o->c, &c, err);
 	if (ret < 0)
@@ -777,6 +794,7 @@ static void rst_cleanup(struct rst *r, bool failed)
 	free(r->parent_id);
 	free(r->generation);
 	zs_remnant_close(r->store);
+	zs_restore_verify_free(r->verify);
 	zs_error_release(&r->notify_err);
 }
 

@@ -7,6 +7,8 @@
 #   config_fuzz      OCI config.json (lib/config.c)
 #   settings_fuzz    zanshin.json (lib/settings.c)
 #   manifest_fuzz    a generation's manifest.json and lineage.json
+#   agent_request_fuzz  what a peer sends a move's target (frames; offer,
+#                    bundle, image, file headers: agent/peer_request.c)
 
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -14,7 +16,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -I$(BUILD)/include
 FUZZ_OBJ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -Iinclude -I$(BUILD)/include
 FUZZ_LIB_SRCS := $(wildcard lib/*.c)
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
-FUZZ_TARGETS := criu_image config settings manifest
+FUZZ_TARGETS := criu_image config settings manifest agent_request
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
 
 .PHONY: fuzz
@@ -31,3 +33,9 @@ $(BUILD)/fuzz/libzanshin-fuzz.a: $(FUZZ_LIB_OBJS)
 $(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(BUILD)/fuzz/libzanshin-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(BUILD)/fuzz/libzanshin-fuzz.a $(BUILD)/lib/libcriu.a \
 		-lprotobuf-c -lgnutls -lyajl -lseccomp -lcap
+
+# the agent's request checks: agent/peer_request.c with the target
+$(BUILD)/fuzz/agent_request_fuzz: tests/fuzz/agent_request_fuzz.c agent/peer_request.c agent/peer_request.h \
+		agent/agent.h $(BUILD)/fuzz/libzanshin-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iagent -o $@ tests/fuzz/agent_request_fuzz.c agent/peer_request.c \
+		$(BUILD)/fuzz/libzanshin-fuzz.a $(BUILD)/lib/libcriu.a -lprotobuf-c -lgnutls -lyajl -lseccomp -lcap

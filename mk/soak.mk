@@ -6,3 +6,10 @@
 .PHONY: soak
 soak: all
 	@SEED=$(SEED) STEPS=$(STEPS) tests/soak/soak.sh
+
+# The agent soak: moves between three zanshind nodes with faults (agent
+# kills, link cuts, cancels, a full target store):
+#   make soak-agent [SEED=S] [STEPS=N] [SOAK_MIB=M] [SOAK_MODES="stop-copy post-copy"]
+.PHONY: soak-agent
+soak-agent: all
+	@SEED=$(SEED) STEPS=$(STEPS) tests/soak/agent-soak.sh

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "zanshin/criu_image.h"
 #include "zanshin/config.h"
+#include "zanshin/image_manifest.h"
 #include "zanshin/json.h"
 #include "zanshin/utils.h"
 
@@ -49,7 +50,8 @@ static void usage(void)
 	printf("\nCOMMANDS:\n"
 	       "   info <dir>             image id, parent id and link, pages stored, in the parent, lazy\n"
 	       "   check <dir>            inventory version, magic of every *.img, pages files vs pagemaps,\n"
-	       "                          the parent chain; with --config FILE, every task's credentials,\n"
+	       "                          the parent chain, every file against the image's manifest; with --config "
+	       "FILE, every task's credentials,\n"
 	       "                          capabilities, seccomp and namespaces against that config.json\n"
 	       "   flatten <leaf> <out>   write <out> (must not exist): <leaf> with every page of its parent\n"
 	       "                          chain, no parent link; it appears only when complete\n");
@@ -162,17 +164,24 @@ static void check_json(const char *dir, zs_error_t err)
 static int cmd_check(const char *dir, const struct image_opts *o, zs_error_t *err)
 {
 	cleanup_config struct zs_config *cfg = NULL;
+	unsigned verified = 0, without = 0;
 	int ret = zs_image_check(dir, err);
 
 	if (ret == 0 && o->config)
 		ret = zs_config_load(o->config, o->config, &cfg, err);
 	if (ret == 0 && cfg)
 		ret = zs_image_check_config(-1, dir, cfg, o->config, err);
+	/* what the tasks would get is said first, then whether the bytes are
+	 * the ones written */
+	if (ret == 0)
+		ret = zs_image_manifest_verify_chain(dir, &verified, &without, err);
 
 	if (o->json)
 		check_json(dir, ret < 0 ? *err : NULL);
+	else if (ret == 0 && without == 0)
+		printf("%s: ok (%u image(s) verified against their manifests)\n", dir, verified);
 	else if (ret == 0)
-		printf("%s: ok\n", dir);
+		printf("%s: ok (%u image(s) without a manifest: their contents are not verified)\n", dir, without);
 	return ret;
 }
 

@@ -67,7 +67,8 @@ while read -r suite timeout _; do
 		fails+=("$suite: missing")
 		continue
 	fi
-	run_suite "$suite" "${timeout:-600}"
+	# TIMEOUT_SCALE=N: N times longer (a sanitized build, mk/sanitize.mk)
+	run_suite "$suite" "$((${timeout:-600} * ${TIMEOUT_SCALE:-1}))"
 done <tests/suites
 
 echo

@@ -179,6 +179,9 @@ int zs_image_check_config(int at, const char *dir, const struct zs_config *cfg, 
 /* CRIU's logs and statistics in an image directory (dump.log, restore.log,
  * any *.log, stats-dump, stats-restore): CRIU rewrites them in place on its
  * next run there; not needed to restore, not part of an image. */
+/* The runtime's mark of a finished dump in the directory CRIU dumped into
+ * (lib/remnant_orphan.c): bookkeeping, never part of an image. */
+#define ZS_DUMP_MARK ".zanshin-dumped"
 bool zs_image_log_file(const char *name);
 
 #endif

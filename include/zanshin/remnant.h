@@ -58,8 +58,13 @@ void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir);
 /* Mark a temporary generation CRIU has finished dumping into (before its
  * processes are killed), so that gc keeps it as a generation when the
  * runtime dies before committing it; unmark before a commit. */
-int zs_remnant_dump_mark(const char *tmp_dir, zs_error_t *err);
+int zs_remnant_dump_mark(const char *tmp_dir, const char *container, zs_error_t *err);
 void zs_remnant_dump_unmark(const char *tmp_dir);
+/* 1: DIR holds a finished dump whose writer is dead, on this boot
+ * (*CONTAINER, when not NULL, gets the container id it names, if any);
+ * 0: no mark, or its writer lives; -1: a mark from another boot or one
+ * that cannot be read (keep DIR, never use it as complete). */
+int zs_remnant_dump_orphaned(const char *dir, char **container);
 
 /* Keep a copy of an image directory written elsewhere as a generation of
  * ID (each file opened once, never through a symlink, a regular file, its

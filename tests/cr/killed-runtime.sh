@@ -10,7 +10,10 @@
 #      Bundle's rootfs (bound under the state directory during a restore)
 #      is not touched; a retry restores;
 #   3. a state directory with a rootfs still bound in it (what a killed
-#      restore leaves): `delete -f` leaves the rootfs alone.
+#      restore leaves): `delete -f` leaves the rootfs alone;
+#   4. killed after CRIU finished a full checkpoint into a reused
+#      --image-path (dumped into a sibling directory): the next restore
+#      from that path completes the checkpoint, the newest state restores.
 . "$(dirname "$0")/lib.sh"
 CR_MIB=64
 cr_setup killed
@@ -37,6 +40,7 @@ for ((i = 0; i < 3000; i++)); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.002
 done
+sleep 0.01 # the mark is written just before the answer: let the answer go
 if kill -KILL "$pid" 2>/dev/null; then
 	wait "$pid" 2>/dev/null
 	t_ok "1: runtime killed after CRIU's post-dump ($i polls)"
@@ -96,6 +100,41 @@ t_range "2: the Bundle's rootfs is whole (files)" "$(find "$CR_T/A/bundle/rootfs
 [ -d "$CR_T/A/state/$CR_CID" ] && t_fail "2: the state directory is gone" "$(ls -la "$CR_T/A/state/$CR_CID")" ||
 	t_ok "2: the state directory is gone"
 t_rest "2: the retry restores" A "$CR_T/A/img/g2" --track-mem && t_wl_verify "2: memory after the retry" A "$want"
+cr_delete A
+
+# 4. a full checkpoint into a reused --image-path (CRIU dumps into a
+# sibling, swapped in when complete): the runtime killed after CRIU
+# finished; the next restore from that path completes the checkpoint and
+# brings back the newest state, not the image the directory held before
+t_rest "4: restore untracked (a full checkpoint next)" A "$CR_T/A/img/g2" --no-track-mem ||
+	t_rest "4: restore untracked (a full checkpoint next)" A "$CR_T/A/img/g2"
+t_wl_write "4: after the restore" A 1500
+t_wl_verify "4: before the killed checkpoint" A && want=$WL_DIGEST
+"$ZANSHIN" --root "$CR_T/A/state" --remnant-root "$CR_T/A/store" checkpoint --image-path "$CR_T/A/img/g2" "$CR_CID" \
+	>"$CR_T/ck4.out" 2>&1 </dev/null &
+pid=$!
+for ((i = 0; i < 3000; i++)); do
+	compgen -G "$CR_T/A/img/.g2.zanshin-dump-*/.zanshin-dumped" >/dev/null && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.002
+done
+sleep 0.01
+if kill -KILL "$pid" 2>/dev/null; then
+	wait "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do [ "$(cr_status A)" != running ] && break; sleep 0.1; done
+	if [ "$(cr_status A)" = running ]; then
+		t_skip "4: the killed checkpoint completes at the next restore" "CRIU resumed the container (the kill came before its post-dump answer)"
+	else
+		z A delete -f "$CR_CID" >/dev/null 2>&1
+		t_rest "4: restore from the directory the killed checkpoint wrote to" A "$CR_T/A/img/g2" &&
+			t_wl_verify "4: the newest state (the killed checkpoint's), not the older image" A "$want"
+		compgen -G "$CR_T/A/img/.g2.zanshin-dump-*" >/dev/null && t_fail "4: no sibling left" "$(ls -a "$CR_T/A/img")" ||
+			t_ok "4: no sibling left"
+	fi
+else
+	wait "$pid"
+	t_skip "4: the killed checkpoint completes at the next restore" "the checkpoint ended before the mark was seen"
+fi
 cr_delete A
 
 # 3. a rootfs bound in a state directory without state.json

@@ -227,7 +227,12 @@ img_bytes() { du -sb --exclude='*.log' "$1" | cut -f1; }
 
 # img_sum DIR: a checksum of every file of an image (to prove it untouched).
 # (CRIU's logs and stats files are not part of an image: zs_image_log_file)
-img_sum() { (cd "$1" 2>/dev/null && find . -type f ! -name '*.log' ! -name 'stats-dump' ! -name 'stats-restore' | sort | xargs -r sha256sum | sha256sum | cut -c1-16); }
+# img_sum DIR [FIND-TESTS...]
+img_sum() {
+	local d=$1
+	shift
+	(cd "$d" 2>/dev/null && find . -type f ! -name '*.log' ! -name 'stats-dump' ! -name 'stats-restore' "$@" | sort | xargs -r sha256sum | sha256sum | cut -c1-16)
+}
 
 # ---- crit, from the CRIU build tree with Debian's python3-protobuf ----
 

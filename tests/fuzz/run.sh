@@ -62,10 +62,44 @@ else
 	t_fail "seed records from a stored generation" "zanshin remnant import of the dumped image failed"
 fi
 
+# the agent's peer requests (docs/agent.md, "Protocol"): whole connections
+# as a source sends them, frames with their raw data
+mkdir -p "$T/a"
+/usr/bin/python3 - "$T/a" <<'PY'
+import json, struct, sys, os
+d = sys.argv[1]
+def fr(obj, data=b""):
+    b = json.dumps(obj, separators=(",", ":")).encode()
+    return struct.pack(">I", len(b)) + b + data
+dg = "ab" * 32
+cfg, tar, core, pages = b'{"ociVersion":"1.0.2"}', b"\0" * 512, b"core", b"\x11" * 4096
+offer = {"type": "offer", "move": "m20261207T012655-23dd0cec", "container": "zs-cr-1", "mode": "stop-copy",
+         "bundle_digest": dg, "rootfs_digest": "cd" * 32, "baseline": "0123456789abcdef"}
+full = (fr(offer)
+        + fr({"type": "bundle", "digest": dg, "rootfs_digest": "cd" * 32, "config_size": len(cfg), "size": len(tar),
+              "reuse_rootfs": False}, cfg + tar)
+        + fr({"type": "image", "image_id": "0123456789abcdef", "files": [
+            {"name": "core-1.img", "size": len(core), "digest": dg}, {"name": "pages-1.img", "size": len(pages), "digest": dg}]})
+        + fr({"type": "file", "name": "core-1.img", "size": len(core)}, core)
+        + fr({"type": "file", "name": "pages-1.img", "size": len(pages)}, pages)
+        + fr({"type": "commit"}))
+diff = (fr(dict(offer, mode="post-copy"))
+        + fr({"type": "bundle", "digest": dg, "rootfs_digest": "cd" * 32, "config_size": len(cfg), "size": 0,
+              "reuse_rootfs": True}, cfg)
+        + fr({"type": "image", "image_id": "fedcba9876543210", "parent_image_id": "0123456789abcdef",
+              "files": [{"name": "pagemap-1.img", "size": 4, "digest": dg}]})
+        + fr({"type": "file", "name": "pagemap-1.img", "size": 4}, b"pmap")
+        + fr({"type": "commit"}) + fr({"type": "ps", "size": 8}, b"\0" * 8))
+for name, b in (("full", full), ("postcopy-diff", diff), ("status", fr({"type": "status", "move": offer["move"]})),
+                ("error", fr({"type": "error", "error": "no space"}))):
+    open(os.path.join(d, name), "wb").write(b)
+PY
+
 # fuzz TARGET CORPUS: one target for SECS seconds
 fuzz() {
 	local name=$1 corpus=$2 n
-	if (cd "$T" && "$top/build/fuzz/$name" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=1024 \
+	shift 2
+	if (cd "$T" && "$top/build/fuzz/$name" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=1024 "$@" \
 		-print_final_stats=1 -artifact_prefix="$out/$name-" "$corpus" >"$out/$name.log" 2>&1); then
 		n=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$out/$name.log" | grep -oE '[0-9]+')
 		t_ok "$name: ${SECS}s, $n inputs, no crash, leak or sanitizer report"
@@ -77,4 +111,5 @@ fuzz criu_image_fuzz "$T/corpus"
 fuzz config_fuzz "$T/c"
 fuzz settings_fuzz "$T/s"
 fuzz manifest_fuzz "$T/m"
+fuzz agent_request_fuzz "$T/a" -max_len=65536
 t_done
