@@ -11,6 +11,8 @@
 #include "zanshin/json.h"
 
 #define AGENT_MAX_PEERS 64
+struct move_req;
+struct zs_remnant;
 /* bounds on what a peer may send */
 #define AGENT_MAX_FILES 4096
 #define AGENT_MAX_FILE_SIZE (64ull << 30)
@@ -30,11 +32,23 @@ struct agent {
 	bool insecure;	/* --insecure-loopback: plaintext (insecure.c) */
 	struct agent_peer peers[AGENT_MAX_PEERS];
 	size_t n_peers;
-	void *tls;   /* gnutls_certificate_credentials_t */
-	int stop_fd; /* children: readable once the agent is stopping (-1: none) */
+	void *tls;		    /* gnutls_certificate_credentials_t */
+	int stop_fd;		    /* children: readable once the agent is stopping (-1: none) */
+	const struct move_req *req; /* the move this process runs (local_api.c) */
 	/* coordinator.c: --coordinator URL, --coordinator-name, --room, --drain-timeout */
 	char *coordinator, *coordinator_name, *room;
 	int drain_timeout;
+};
+
+/* What a local client asked for a move, beyond container, node, mode and
+ * compression (local_api.c parses it; move_source.c and precopy.c use it). */
+struct move_req {
+	const char *mode;	   /* "stop-copy" (default), "pre-copy", "post-copy" */
+	double timeout_s;	   /* 0: none; else cancelled when exceeded before the commit */
+	uint64_t precopy_goal;	   /* stop the rounds at a round of at most this many bytes... */
+	unsigned precopy_goal_pct; /* ...or of at most this percent of the first round's (when not 0) */
+	unsigned precopy_rounds;   /* at most this many pre-dump rounds */
+	struct zs_conn *client;	   /* progress events go there (NULL: none) */
 };
 
 /* ---- tls.c ---- */
@@ -78,6 +92,9 @@ struct move {
 	 * target has every file, verified; the target's store commit */
 	double checkpoint_s, transfer_s, commit_s;
 	uint64_t bytes_pages, bytes_bundle, bytes_metadata;
+	struct precopy_round *rounds; /* pre-copy (precopy.c) */
+	size_t n_rounds;
+	char *precopy_gens; /* target: generations of this move's rounds, "A,B" */
 	/* compression (agent/wire.c): --compress asked, the levels used; file
 	 * data raw and as sent, deltas' raw bytes, every byte both ways */
 	char *compress, *compress_levels;
@@ -192,6 +209,34 @@ void local_serve(struct agent *a, int fd);
 /* Ask the process running move M to cancel it (before its commit). */
 int move_cancel(struct agent *a, const char *id, struct move *m, zs_error_t *err);
 
+/* ---- precopy.c ---- */
+#define AGENT_MAX_PRECOPY_ROUNDS 32
+bool is_precopy(const struct move *m);
+struct precopy_round {
+	uint64_t bytes; /* page bytes of the round's pre-dump */
+	double s;	/* seconds: pre-dump and its transfer */
+};
+void precopy_rounds_to_json(const struct move *m, zs_jgen *g);
+int precopy_rounds_from_json(const zs_json *j, struct move *m, zs_error_t *err);
+/* Parse --precopy-goal: SIZE[K|M|G] bytes or N% of the first round. */
+int precopy_parse_goal(const char *s, struct move_req *rq, zs_error_t *err);
+/* target: a pre-dump round received (TMP complete) becomes a generation
+ * of the store, noted in the journal; *NAME gets its name. */
+int precopy_commit_round(struct agent *a, struct move *m, struct zs_remnant *store, const char *tmp, char **name,
+			 zs_error_t *err);
+/* target: remove the generations of an aborted move's rounds. */
+void precopy_drop_rounds(struct agent *a, struct move *m, struct zs_remnant *store);
+/* target: commit the checkpoint of a pre-copy without the store's merge
+ * (returns the store's max_chain), merge after the restore. */
+unsigned precopy_hold_merge(struct zs_remnant *store);
+void precopy_merge(struct agent *a, struct move *m, struct zs_remnant *store, unsigned max);
+
+/* ---- progress.c: events to the local client of a move ---- */
+/* PHASE; DONE of TOTAL bytes (0/0 when it has no size); rate-limited
+ * unless FORCE. */
+void move_progress(struct agent *a, const struct move *m, const char *phase, uint64_t done, uint64_t total, bool force);
+/* A new move (with a new client) in this process: events go out again. */
+void move_progress_reset(void);
 /* ---- peer_pool.c: a warm connection per node pair ---- */
 /* A connection to peer NAME: the one this process holds (checked with a
  * ping; *WARM), else a new one. */

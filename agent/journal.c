@@ -87,7 +87,7 @@ static const struct {
     F(mode),	   F(image_id),	       F(parent_image_id),
     F(generation), F(bundle_digest),   F(rootfs_digest),
     F(img_dir),	   F(restore_from),    F(bundle),
-    F(compress),   F(compress_levels),
+    F(compress),   F(compress_levels), F(precopy_gens),
 #undef F
 };
 
@@ -100,6 +100,9 @@ void move_free(struct move *m)
 		free(*p);
 		*p = NULL;
 	}
+	free(m->rounds);
+	m->rounds = NULL;
+	m->n_rounds = 0;
 }
 
 /* The compression metrics (agent/wire.c). */
@@ -176,6 +179,7 @@ void move_to_json(const struct move *m, zs_jgen *g)
 	journal_put_wire(m, g);
 	zs_jgen_key(g, "warm");
 	zs_jgen_bool(g, m->warm);
+	precopy_rounds_to_json(m, g);
 	zs_jgen_map_close(g);
 }
 
@@ -272,6 +276,8 @@ int journal_get(struct agent *a, const char *id, struct move *m, zs_error_t *err
 		ret = journal_get_wire(j, path, m, err);
 	if (ret == 0)
 		ret = zs_json_to_bool(zs_json_get(j, "warm"), path, "warm", 0, &m->warm, err);
+	if (ret == 0)
+		ret = precopy_rounds_from_json(j, m, err);
 	m->started = us_field(j, "started_us");
 	m->setup_s = us_field(j, "setup_us");
 	m->downtime_s = us_field(j, "downtime_us");

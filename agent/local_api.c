@@ -92,22 +92,55 @@ static void source_cleanup(struct agent *a, const struct move *m)
 	rm_rf(work);
 }
 
+/* The options of a migrate request: mode, timeout, pre-copy's goal and
+ * rounds (the CLI's flags, checked again here). */
+static int parse_req(const zs_json *q, struct move_req *rq, zs_error_t *err)
+{
+	const char *mode = zs_json_string_value(zs_json_get(q, "mode"));
+	const char *goal = zs_json_string_value(zs_json_get(q, "precopy_goal"));
+	uint64_t timeout = 0, rounds = 5;
+
+	rq->mode = mode ? mode : "stop-copy";
+	if (strcmp(rq->mode, "stop-copy") != 0 && strcmp(rq->mode, "pre-copy") != 0 &&
+	    strcmp(rq->mode, "post-copy") != 0)
+		return zs_make_error(err, -EOPNOTSUPP, "--mode %s: not implemented (stop-copy, pre-copy, post-copy)",
+				     rq->mode);
+	if (zs_json_to_uint64(zs_json_get(q, "timeout"), "migrate", "timeout", 0, &timeout, err) < 0 ||
+	    zs_json_to_uint64(zs_json_get(q, "precopy_rounds"), "migrate", "precopy_rounds", 0, &rounds, err) < 0)
+		return -1;
+	if (timeout > 7 * 24 * 3600)
+		return zs_make_error(err, -EINVAL, "--timeout: at most a week");
+	if (rounds < 1 || rounds > AGENT_MAX_PRECOPY_ROUNDS)
+		return zs_make_error(err, -EINVAL, "--precopy-rounds: from 1 to %d", AGENT_MAX_PRECOPY_ROUNDS);
+	rq->timeout_s = (double) timeout;
+	rq->precopy_rounds = (unsigned) rounds;
+	rq->precopy_goal_pct = 5;
+	if (goal && precopy_parse_goal(goal, rq, err) < 0)
+		return zs_error_wrap(err, "--precopy-goal");
+	return 0;
+}
+
 static void run_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 {
 	cleanup_error zs_error_t err = NULL;
 	struct move m = {0};
+	struct move_req rq = {.client = c};
 	const char *id = zs_json_string_value(zs_json_get(q, "container"));
 	const char *to = zs_json_string_value(zs_json_get(q, "to"));
-	int ret;
-
 	const char *compress = zs_json_string_value(zs_json_get(q, "compress"));
+	int ret;
 
 	if (compress)
 		m.compress = xstrdup(compress);
 	if (id == NULL) {
 		ret = zs_make_error(&err, -EINVAL, "migrate: no container id");
+	} else if (parse_req(q, &rq, &err) < 0) {
+		ret = -1;
 	} else {
-		ret = move_source(a, id, to, zs_json_string_value(zs_json_get(q, "mode")), &m, &err);
+		a->req = &rq;
+		move_progress_reset();
+		ret = move_source(a, id, to, rq.mode, &m, &err);
+		a->req = NULL;
 	}
 	reply_move(c, &m, ret, err);
 	coord_report_local(a, &m, ret, err);
@@ -120,17 +153,35 @@ static void run_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
  * the target (agent/peer_pool.c), which then answers the client. */
 static void do_migrate(struct agent *a, struct zs_conn *c, const zs_json *q)
 {
+	cleanup_error zs_error_t err = NULL;
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_free char *req = NULL;
-	const char *keys[] = {"container", "to", "compress", "mode"};
+	const char *keys[] = {"container", "to", "compress", "mode", "precopy_goal"};
+	const char *nums[] = {"timeout", "precopy_rounds"};
+	struct move_req rq = {0};
 	size_t len = 0;
 
+	if (parse_req(q, &rq, &err) < 0) { /* refused here, not by the holder of a warm connection */
+		struct move m = {0};
+		reply_move(c, &m, -1, err);
+		zs_conn_close(c);
+		return;
+	}
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "migrate");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = zs_json_string_value(zs_json_get(q, keys[i]));
 		if (v)
 			zs_jgen_kv_string(g, keys[i], v);
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		cleanup_error zs_error_t e = NULL;
+		uint64_t v = 0;
+		if (zs_json_get(q, nums[i]) &&
+		    zs_json_to_uint64(zs_json_get(q, nums[i]), "migrate", nums[i], 0, &v, &e) == 0) {
+			zs_jgen_key(g, nums[i]);
+			zs_jgen_uint(g, v);
+		}
 	}
 	zs_jgen_map_close(g);
 	req = zs_jgen_result(g, &len);

@@ -1,8 +1,12 @@
-/* zanshind — the source side of a move (stop-and-copy).
+/* zanshind — the source side of a move (stop-and-copy; pre-copy rounds
+ * in precopy.c come before its checkpoint, post-copy in postcopy.c after
+ * the setup).
  *
  *   negotiating   offer → the target says which generations of the
  *                 container it holds and whether it holds its Bundle
- *   (bundle)      the Bundle, only when the target lacks it
+ *   (bundle)      the Bundle, only when the target lacks it; then the
+ *                 generations the target lacks (move_gens.c)
+ *   (pre-copy)    pre-dump rounds, each stored by the target at once
  *   checkpointing `zanshin checkpoint` (a diff against the baseline when
  *                 the container is tracked and the target holds it)
  *   sending       image manifest, then every file
@@ -20,13 +24,12 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "move_gens.h"
-#include "move_rebase.h"
-#include "wire.h"
+#include "source.h"
 #include "zanshin/image_manifest.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
@@ -42,6 +45,12 @@
 /* SIGUSR1 (zanshin move cancel, through the agent): the move stops at
  * the next step before its commit, and rolls back if it checkpointed. */
 static volatile sig_atomic_t cancel_flag;
+/* --timeout: the move is cancelled the same way once it passes (0: none) */
+static double deadline;
+
+/* the connection to the target while the --timeout runs: when it passes,
+ * SIGALRM shuts it down, so that no wait for the target outlasts it */
+static volatile int deadline_fd = -1;
 
 static void on_cancel(int sig)
 {
@@ -49,26 +58,56 @@ static void on_cancel(int sig)
 	cancel_flag = 1;
 }
 
-static int cancelled(const struct move *m, zs_error_t *err)
+static void on_deadline(int sig)
 {
-	if (!cancel_flag)
-		return 0;
-	return zs_make_error(err, -ECANCELED, "move %s cancelled by request", m->id);
+	(void) sig;
+	if (deadline_fd >= 0)
+		shutdown(deadline_fd, SHUT_RDWR);
 }
 
-struct src {
-	struct agent *a;
-	struct move *m;
-	struct zs_conn c;
-	struct zs_status *st;
-	char *work, *img;
-	bool target_bundle, target_rootfs;
-	char **target_gens;
-	double t_freeze;
-	struct wire_tx tx;
-	struct gens_plan plan; /* generations the target lacks, sent first */
-	struct rebase_map rb;  /* digests of a generation the target holds */
-};
+static void arm_deadline(double seconds)
+{
+	struct sigaction sa = {.sa_handler = on_deadline, .sa_flags = SA_RESTART};
+	struct itimerval it = {.it_value = {.tv_sec = (time_t) seconds, .tv_usec = 1000}};
+
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* From the commit on the move is the target's to finish: no deadline. */
+static void disarm_deadline(void)
+{
+	struct itimerval none = {0};
+
+	setitimer(ITIMER_REAL, &none, NULL);
+	deadline_fd = -1;
+	deadline = 0;
+}
+
+static bool timed_out(void)
+{
+	return deadline > 0 && now_s() > deadline;
+}
+
+static int why_stopped(const struct move *m, zs_error_t *err)
+{
+	if (cancel_flag)
+		return zs_make_error(err, -ECANCELED, "move %s cancelled by request", m->id);
+	return zs_make_error(err, -ETIMEDOUT, "move %s: its --timeout of %.0f s passed before the commit", m->id,
+			     deadline - m->started);
+}
+
+static int cancelled(const struct move *m, zs_error_t *err)
+{
+	if (!cancel_flag && !timed_out())
+		return 0;
+	return why_stopped(m, err);
+}
+
+int src_cancelled(struct src *s, zs_error_t *err)
+{
+	return cancelled(s->m, err);
+}
 
 static void src_free(struct src *s)
 {
@@ -76,6 +115,8 @@ static void src_free(struct src *s)
 	zs_status_free(s->st);
 	free(s->work);
 	free(s->img);
+	free(s->parent_rel);
+	free(s->own_iid);
 	zs_free_string_array(s->target_gens);
 	wire_tx_free(&s->tx);
 	gens_plan_free(&s->plan);
@@ -88,6 +129,15 @@ static void put(struct src *s, const char *state)
 
 	if (journal_put(s->a, s->m, state, &e) < 0)
 		zs_log("error", "%s", zs_error_msg(e));
+	if (state) {
+		s->phase = state;
+		move_progress(s->a, s->m, state, 0, 0, true);
+	}
+}
+
+void src_put(struct src *s, const char *state)
+{
+	put(s, state);
 }
 
 /* An answer that follows work on the target (its store settled, a Bundle
@@ -191,6 +241,8 @@ static int send_file_data(struct src *s, const char *path, uint64_t size, zs_dig
 		if (d)
 			zs_digest_update(d, buf, (size_t) r);
 		done += (uint64_t) r;
+		s->sent += (uint64_t) r;
+		move_progress(s->a, s->m, s->phase, s->sent, s->to_send, false);
 	}
 	return 0;
 }
@@ -232,6 +284,8 @@ static int send_bundle(struct src *s, zs_error_t *err)
 	wire_frame_encoding(&s->tx, g);
 	zs_jgen_map_close(g);
 	s->tx.meta = false;
+	s->sent = 0;
+	s->to_send = (uint64_t) cs.st_size + (reuse ? 0 : (uint64_t) ts.st_size);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || send_file_data(s, cfg, (uint64_t) cs.st_size, NULL, err) < 0 ||
 	    (!reuse && send_file_data(s, tar, (uint64_t) ts.st_size, NULL, err) < 0) ||
 	    expect_answer(s, "ok", &ok, err) < 0)
@@ -254,7 +308,7 @@ static bool target_holds(struct src *s, const char *image_id)
 
 /* --parent-path for a diff against BASE (this node's generation): relative
  * to the image directory, as runc's option is. */
-static char *parent_path(const char *img, const char *base)
+char *src_parent_path(const char *img, const char *base)
 {
 	size_t depth = 0, i;
 	char *rel = xstrdup("");
@@ -277,7 +331,7 @@ static char *parent_path(const char *img, const char *base)
 
 /* The generation a diff can be made against: the container's baseline,
  * held here and by the target. */
-static char *diff_base(struct src *s)
+char *src_diff_base(struct src *s)
 {
 	cleanup_error zs_error_t e = NULL;
 	struct zs_remnant *r = NULL;
@@ -298,11 +352,14 @@ static char *diff_base(struct src *s)
 
 static int checkpoint(struct src *s, zs_error_t *err)
 {
-	cleanup_free char *base = diff_base(s), *rel = NULL;
+	cleanup_free char *base = s->parent_rel ? NULL : src_diff_base(s), *rel = NULL;
 	char *args[] = {"checkpoint", "--image-path", s->img, NULL, NULL, s->m->container, NULL};
 
-	if (base) {
-		rel = parent_path(s->img, base);
+	if (s->parent_rel) {
+		args[3] = "--parent-path";
+		args[4] = s->parent_rel;
+	} else if (base) {
+		rel = src_parent_path(s->img, base);
 		args[3] = "--parent-path";
 		args[4] = rel;
 	} else {
@@ -336,8 +393,10 @@ static bool sent_file(const char *name)
  * follows the file's bytes ("digests": "after"): hashed while sent, not
  * in a pass of its own before the first byte leaves (the container is
  * stopped meanwhile). */
-static void manifest_entry(zs_jgen *g, const char *name, uint64_t size, char ***names, uint64_t **sizes, size_t *n)
+static void manifest_entry(struct src *s, zs_jgen *g, const char *name, uint64_t size, char ***names, uint64_t **sizes,
+			   size_t *n)
 {
+	s->to_send += size;
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "name", name);
 	zs_jgen_key(g, "size");
@@ -353,26 +412,26 @@ static void manifest_entry(zs_jgen *g, const char *name, uint64_t size, char ***
 /* The image's files (regular, not logs, not the parent link) with their
  * sizes: the manifest.  The pages files come last: a page travelling as
  * a delta is rebuilt by the target from the pagemap it already has. */
-static int image_manifest(struct src *s, zs_jgen *g, char ***names, uint64_t **sizes, zs_error_t *err)
+static int image_manifest(struct src *s, const char *dir, zs_jgen *g, char ***names, uint64_t **sizes, zs_error_t *err)
 {
-	cleanup_dir DIR *d = opendir(s->img);
+	cleanup_dir DIR *d = opendir(dir);
 	struct dirent *de;
 	size_t n = 0;
 
 	if (d == NULL)
-		return zs_make_error(err, errno, "open `%s`", s->img);
+		return zs_make_error(err, errno, "open `%s`", dir);
 	zs_jgen_kv_string(g, "digests", "after");
 	zs_jgen_key(g, "files");
 	zs_jgen_array_open(g);
 	for (int pages = 0; pages < 2; pages++) {
 		rewinddir(d);
 		while ((de = readdir(d))) {
-			cleanup_free char *p = xasprintf("%s/%s", s->img, de->d_name);
+			cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
 			struct stat st;
 			if (is_pages(de->d_name) != pages || !sent_file(de->d_name) || lstat(p, &st) < 0 ||
 			    !S_ISREG(st.st_mode))
 				continue;
-			manifest_entry(g, de->d_name, (uint64_t) st.st_size, names, sizes, &n);
+			manifest_entry(s, g, de->d_name, (uint64_t) st.st_size, names, sizes, &n);
 		}
 	}
 	zs_jgen_array_close(g);
@@ -396,9 +455,12 @@ static int send_digest(struct src *s, const char *name, zs_digest *d, zs_error_t
 	return zs_frame_send_gen(&s->c, g, err);
 }
 
-static int send_one(struct src *s, const char *name, uint64_t size, zs_error_t *err)
+/* File NAME of the image DIR (SIZE bytes, as its manifest said; a diff
+ * against its parent when DIFF: pages may go as deltas), through the wire
+ * layer, hashed as it goes, its digest after it. */
+static int send_one(struct src *s, const char *dir, const char *name, uint64_t size, bool diff, zs_error_t *err)
 {
-	cleanup_free char *p = xasprintf("%s/%s", s->img, name);
+	cleanup_free char *p = xasprintf("%s/%s", dir, name);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	zs_digest *d = zs_digest_new();
 
@@ -413,7 +475,7 @@ static int send_one(struct src *s, const char *name, uint64_t size, zs_error_t *
 	s->tx.meta = !is_pages(name);
 	/* the size announced in the manifest: a file that changed since is
 	 * an error (read shorter) or sent as it was listed */
-	if (zs_frame_send_gen(&s->c, g, err) < 0 || wire_file_begin(&s->tx, s->img, name, s->m->diff, err) < 0 ||
+	if (zs_frame_send_gen(&s->c, g, err) < 0 || wire_file_begin(&s->tx, dir, name, diff, err) < 0 ||
 	    send_file_data(s, p, size, d, err) < 0) {
 		zs_digest_free(d);
 		return -1;
@@ -426,34 +488,63 @@ static int send_one(struct src *s, const char *name, uint64_t size, zs_error_t *
 	return 0;
 }
 
-static int send_image(struct src *s, zs_error_t *err)
+/* Whether the target takes deltas against PARENT_ID's pages (the rule of
+ * move_target.c's recv_piece). */
+static bool deltas_taken(struct src *s, const char *parent_id)
+{
+	if (s->own_iid && strcmp(parent_id, s->own_iid) == 0)
+		return true;
+	if (s->known < 0)
+		s->known = peer_knows(s->a, s->m->peer, s->m->container);
+	return s->known > 0;
+}
+
+int src_send_image(struct src *s, const char *dir, unsigned round, zs_error_t *err)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_json zs_json *ok = NULL;
 	struct zs_image_info info = {0};
+	cleanup_free char *iid = NULL;
 	char **names = NULL;
 	cleanup_free uint64_t *sizes = NULL;
+	bool diff, own;
 	int ret = -1;
 	size_t i;
 
-	if (zs_image_info(s->img, &info, err) < 0)
+	if (zs_image_info(dir, &info, err) < 0)
 		return -1;
 	if (info.image_id == NULL) {
 		zs_image_info_free(&info);
-		return zs_make_error(err, -EINVAL, "%s: the checkpoint has no image id", s->img);
+		return zs_make_error(err, -EINVAL, "%s: the checkpoint has no image id", dir);
 	}
-	s->m->image_id = xstrdup(info.image_id);
-	s->m->diff = info.parent_image_id != NULL;
-	if (info.parent_image_id)
-		s->m->parent_image_id = xstrdup(info.parent_image_id);
-	put(s, "sending");
+	if (round == 0) {
+		/* the checkpoint (a pre-dump round is never restored from) */
+		s->m->image_id = xstrdup(info.image_id);
+		s->m->diff = info.parent_image_id != NULL;
+		if (info.parent_image_id)
+			s->m->parent_image_id = xstrdup(info.parent_image_id);
+		put(s, "sending");
+	}
 	zs_jgen_map_open(g);
 	zs_jgen_kv_string(g, "type", "image");
 	zs_jgen_kv_string(g, "image_id", info.image_id);
 	if (info.parent_image_id)
 		zs_jgen_kv_string(g, "parent_image_id", info.parent_image_id);
+	if (round > 0) {
+		/* a generation the target stores at once (as move_gens.c's),
+		 * marked a pre-dump: removed again if the move aborts */
+		zs_jgen_key(g, "store");
+		zs_jgen_bool(g, true);
+		zs_jgen_key(g, "pre_dump");
+		zs_jgen_bool(g, true);
+		zs_jgen_kv_int(g, "round", round);
+	}
+	diff = info.parent_image_id != NULL && deltas_taken(s, info.parent_image_id);
+	own = info.parent_image_id == NULL || (s->own_iid && strcmp(info.parent_image_id, s->own_iid) == 0);
+	iid = xstrdup(info.image_id);
 	zs_image_info_free(&info);
-	if (image_manifest(s, g, &names, &sizes, err) < 0)
+	s->sent = s->to_send = 0;
+	if (image_manifest(s, dir, g, &names, &sizes, err) < 0)
 		goto out;
 	zs_jgen_map_close(g);
 	if (zs_frame_send_gen(&s->c, g, err) < 0 || expect_answer(s, "ready", &ok, err) < 0)
@@ -461,9 +552,14 @@ static int send_image(struct src *s, zs_error_t *err)
 	zs_json_free(ok);
 	ok = NULL;
 	for (i = 0; names && names[i]; i++)
-		if (send_one(s, names[i], sizes[i], err) < 0)
+		if (send_one(s, dir, names[i], sizes[i], diff, err) < 0)
 			goto out;
+	move_progress(s->a, s->m, s->phase, s->sent, s->to_send, true);
 	ret = expect_answer(s, "received", &ok, err);
+	if (ret == 0 && round > 0) {
+		free(s->own_iid);
+		s->own_iid = own ? steal_pointer(&iid) : NULL;
+	}
 out:
 	zs_free_string_array(names);
 	return ret < 0 ? zs_error_wrap(err, "sending the checkpoint of %s to %s", s->m->container, s->m->peer) : 0;
@@ -491,7 +587,8 @@ static int rebase_setup(struct src *s, zs_error_t *err)
 
 	while (s->target_gens && s->target_gens[n])
 		n++;
-	if (n == 0 || !s->tx.rebase || s->plan.n || target_holds(s, s->st->image_id))
+	/* pre-copy: the rounds are diffs against what the target holds */
+	if (n == 0 || !s->tx.rebase || s->plan.n || target_holds(s, s->st->image_id) || is_precopy(s->m))
 		return 0;
 	if (rebase_prepare(s->a, &s->c, s->target_gens[n - 1], &s->rb, err) < 0) {
 		/* a full image then; a broken connection fails the next step */
@@ -541,6 +638,7 @@ static int commit(struct src *s, zs_error_t *err)
 
 	if (cancelled(s->m, err) < 0)
 		return 0; /* nothing committed: rolled back */
+	disarm_deadline();
 	put(s, "commit-sent");
 	if (zs_frame_send(&s->c, "{\"type\":\"commit\"}", 17, err) < 0)
 		return -1;
@@ -647,10 +745,10 @@ int source_rollback(struct agent *a, struct move *m, zs_error_t *err)
  * may fail with it): the error says it was cancelled. */
 static void cancel_reason(struct src *s, zs_error_t *err)
 {
-	if (!cancel_flag)
+	if (!cancel_flag && !timed_out())
 		return;
 	zs_error_release(err);
-	zs_make_error(err, -ECANCELED, "move %s cancelled by request", s->m->id);
+	why_stopped(s->m, err);
 }
 
 static int fail_rollback(struct src *s, zs_error_t *err)
@@ -658,6 +756,7 @@ static int fail_rollback(struct src *s, zs_error_t *err)
 	cleanup_error zs_error_t e = NULL;
 	cleanup_free char *why = (cancel_reason(s, err), zs_error_text(*err));
 
+	disarm_deadline(); /* the rollback runs to its end */
 	free(s->m->error);
 	s->m->error = xstrdup(why);
 	finish_metrics(s, false);
@@ -683,7 +782,12 @@ static int run_postcopy(struct src *s, zs_error_t *err)
 	s->t_freeze = now_s();
 	if (pc_src_dump(s->a, m, s->work, s->img, &p, err) < 0)
 		return -2;
-	r = cancelled(m, err) < 0 || send_image(s, err) < 0 ? 0 : pc_src_commit(s->a, m, &s->c, &p, s->t_freeze, err);
+	if (cancelled(m, err) < 0 || src_send_image(s, s->img, 0, err) < 0) {
+		r = 0;
+	} else {
+		disarm_deadline(); /* from the commit on: the target's to finish */
+		r = pc_src_commit(s->a, m, &s->c, &p, s->t_freeze, err);
+	}
 	if (r == 1)
 		return 0;
 	cancel_reason(s, err);
@@ -708,7 +812,7 @@ static int run_move(struct src *s, zs_error_t *err)
 
 	if (bundle_ident(s->a, m->container, s->st->bundle, s->st->rootfs, s->work, &m->bundle_digest,
 			 &m->rootfs_digest, err) < 0 ||
-	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || negotiate(s, err) < 0 ||
+	    peer_conn_get(s->a, m->peer, &s->c, &m->warm, err) < 0 || (deadline_fd = s->c.fd, negotiate(s, err) < 0) ||
 	    (!s->target_bundle && (put(s, "bundle"), send_bundle(s, err) < 0)) ||
 	    (s->plan.n && send_gens(s, err) < 0) || rebase_setup(s, err) < 0)
 		goto failed;
@@ -725,17 +829,21 @@ static int run_move(struct src *s, zs_error_t *err)
 		}
 		return r;
 	}
+	if (is_precopy(m) && precopy_run(s, err) < 0)
+		goto failed; /* the container runs on: pre-dumps leave it running */
 	if (checkpoint(s, err) < 0) {
 		cleanup_free char *st = rt_status(s->a, m->container);
 		if (st == NULL)
 			return fail_rollback(s, err);
 		goto failed;
 	}
+	s->t_dumped = now_s();
 	rebase_image(s);
-	m->checkpoint_s = now_s() - s->t_freeze;
-	if (cancelled(m, err) < 0 || send_image(s, err) < 0)
+	if (cancelled(m, err) < 0 || src_send_image(s, s->img, 0, err) < 0)
 		return fail_rollback(s, err);
-	m->transfer_s = now_s() - s->t_freeze - m->checkpoint_s;
+	s->t_sent = now_s();
+	m->checkpoint_s = s->t_dumped - s->t_freeze;
+	m->transfer_s = s->t_sent - s->t_dumped;
 	r = commit(s, err);
 	if (r < 0) {
 		zs_log("warning", "move %s: %s; asking node %s", m->id, zs_error_msg(*err), m->peer);
@@ -752,6 +860,10 @@ static int run_move(struct src *s, zs_error_t *err)
 	if (r == 0)
 		return fail_rollback(s, err);
 	finish_metrics(s, true);
+	zs_log("info",
+	       "move %s: downtime %.3f s: checkpoint %.3f s, image sent in %.3f s, commit and restore on %s %.3f s",
+	       m->id, m->downtime_s, s->t_dumped - s->t_freeze, s->t_sent - s->t_dumped, m->peer,
+	       s->t_freeze + m->downtime_s - s->t_sent);
 	put(s, "done");
 	return 0;
 failed:
@@ -766,13 +878,13 @@ failed:
 int move_source(struct agent *a, const char *container, const char *to, const char *mode, struct move *m,
 		zs_error_t *err)
 {
-	struct src s = {.a = a, .m = m, .c = {.fd = -1}};
+	struct src s = {.a = a, .m = m, .c = {.fd = -1}, .known = -1};
 	cleanup_close int lock = -1;
 	int ret;
 
 	cancel_flag = 0; /* a process may run several moves (a warm connection) */
-	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "post-copy") != 0)
-		return zs_make_error(err, -EINVAL, "unknown mode `%s` (stop-copy, post-copy)", mode);
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "pre-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "unknown mode `%s` (stop-copy, pre-copy, post-copy)", mode);
 	if (wire_request(&s.tx, m, err) < 0)
 		return -1;
 	if (check_request(&s, container, to, err) < 0) {
@@ -792,6 +904,9 @@ int move_source(struct agent *a, const char *container, const char *to, const ch
 	m->bundle = xstrdup(s.st->bundle);
 	m->started = now_s();
 	m->pid = getpid();
+	deadline = a->req && a->req->timeout_s > 0 ? m->started + a->req->timeout_s : 0;
+	if (deadline > 0)
+		arm_deadline(a->req->timeout_s);
 	{
 		struct sigaction sa = {.sa_handler = on_cancel, .sa_flags = SA_RESTART};
 		sigaction(SIGUSR1, &sa, NULL);
@@ -804,6 +919,7 @@ int move_source(struct agent *a, const char *container, const char *to, const ch
 	}
 	put(&s, "negotiating");
 	ret = run_move(&s, err);
+	disarm_deadline();
 	zs_log("info", "move %s of %s to %s: %s%s%s", m->id, container, to, m->state, ret < 0 ? ": " : "",
 	       ret < 0 ? zs_error_msg(*err) : "");
 	src_free(&s);

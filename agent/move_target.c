@@ -40,13 +40,21 @@ struct tgt {
 	struct zs_remnant *store;
 	char *work, *tmp; /* tmp: the store's temporary generation */
 	bool received;
-	bool lazy;   /* post-copy: tmp is WORK/img, never committed to the store
-		      * (its pages stay on the source) */
-	bool chunks; /* the data of the current frame comes in chunks */
+	unsigned rounds;    /* pre-copy rounds received */
+	unsigned max_chain; /* pre-copy: the store's, merged after the restore */
+	bool lazy;	    /* post-copy: tmp is WORK/img, never committed to the store
+			     * (its pages stay on the source) */
+	bool chunks;	    /* the data of the current frame comes in chunks */
 	struct wire_rx rx;
 	const char *file; /* the image file being received, NULL for a Bundle */
 	unsigned stored;  /* generations committed ahead of the image (move_gens.c) */
 	bool peer_known;  /* the peer moved this container before (peer_knows) */
+	/* the image id of the newest generation this move stored whose whole
+	 * chain came in this move (a pre-copy's rounds from a whole first
+	 * one), and whether the image arriving is a diff against it: its
+	 * deltas are against pages this peer sent, whoever it is */
+	char *own_iid;
+	bool own_parent;
 };
 
 static void put(struct tgt *t, const char *state)
@@ -71,7 +79,8 @@ static int recv_piece(struct tgt *t, char *buf, uint64_t off, uint64_t remaining
 	if (wire_recv_header(t->c, &t->rx, remaining, &h, err) < 0)
 		return -1;
 	*n = h.raw_len;
-	if (h.kind == ZS_ZDELTA && !t->peer_known && !(t->peer_known = peer_knows(t->a, t->c->peer, t->m.container)))
+	if (h.kind == ZS_ZDELTA && !t->own_parent && !t->peer_known &&
+	    !(t->peer_known = peer_knows(t->a, t->c->peer, t->m.container)))
 		return zs_make_error(err, -EACCES, "a delta chunk from node %s, which never moved container %s here",
 				     t->c->peer, t->m.container);
 	if (h.kind == ZS_ZDELTA && wire_rx_base(&t->rx, t->tmp, t->file, off, h.raw_len, &base, err) < 0)
@@ -140,6 +149,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	const char *cid = zs_json_string_value(zs_json_get(offer, "container"));
 	const char *digest = zs_json_string_value(zs_json_get(offer, "bundle_digest"));
 	const char *rdigest = zs_json_string_value(zs_json_get(offer, "rootfs_digest"));
+	const char *mode = zs_json_string_value(zs_json_get(offer, "mode"));
 	cleanup_free char *rheld = NULL;
 
 	if (peer_check_offer(offer, &t->lazy, err) < 0)
@@ -156,7 +166,7 @@ static int answer_offer(struct tgt *t, const zs_json *offer, zs_error_t *err)
 	t->m.container = xstrdup(cid);
 	t->m.peer = xstrdup(t->c->peer);
 	t->m.role = xstrdup("target");
-	t->m.mode = xstrdup(t->lazy ? "post-copy" : "stop-copy");
+	t->m.mode = xstrdup(mode ? mode : "stop-copy");
 	t->m.bundle_digest = xstrdup(digest);
 	t->m.started = now_s();
 	t->work = xasprintf("%s/work/%s", t->a->state_dir, id);
@@ -241,7 +251,7 @@ static int recv_bundle(struct tgt *t, const zs_json *h, zs_error_t *err)
 
 /* The image's parent, when a diff, must be a generation held here: its
  * `parent` link in the temporary generation points at it. */
-static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
+static int link_parent(struct tgt *t, const char *image_id, const char *parent_id, zs_error_t *err)
 {
 	struct zs_remnant_gen *g = NULL;
 	cleanup_free char *link = NULL, *target = NULL;
@@ -251,7 +261,7 @@ static int link_parent(struct tgt *t, const char *parent_id, zs_error_t *err)
 		return 0;
 	r = zs_remnant_find(t->store, t->m.container, parent_id, &g, err);
 	if (r == 0)
-		return zs_make_error(err, -ENOENT, "image %s: its parent %s is not held by node %s", t->m.image_id,
+		return zs_make_error(err, -ENOENT, "image %s: its parent %s is not held by node %s", image_id,
 				     parent_id, t->a->node);
 	if (r < 0)
 		return -1;
@@ -283,6 +293,40 @@ static int check_digest_after(struct tgt *t, const char *name, const uint8_t dg[
 	return 0;
 }
 
+/* A generation stored: the newest of a chain all sent in this move when
+ * it is whole or a diff against the one before. */
+static void own_chain(struct tgt *t)
+{
+	bool own = t->m.parent_image_id == NULL || t->own_parent;
+
+	free(t->own_iid);
+	t->own_iid = own ? xstrdup(t->m.image_id) : NULL;
+}
+
+/* A pre-copy round in: a generation at once (the next image links to it). */
+static int received_round(struct tgt *t, zs_error_t *err)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
+	cleanup_free char *name = NULL;
+	int r = precopy_commit_round(t->a, &t->m, t->store, t->tmp, &name, err);
+
+	if (r < 0 && name == NULL)
+		zs_remnant_gen_abort(t->store, t->tmp); /* not committed: nothing half-written stays */
+	free(t->tmp);
+	t->tmp = NULL;
+	if (r < 0)
+		return -1;
+	t->rounds++;
+	own_chain(t);
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "type", "received");
+	zs_jgen_kv_string(g, "generation", name);
+	zs_jgen_map_close(g);
+	free(t->m.img_dir);
+	t->m.img_dir = NULL;
+	return zs_frame_send_gen(t->c, g, err);
+}
+
 /* Where the image's files go: a temporary generation of the store, or
  * (post-copy) the move's work directory. */
 static int image_begin(struct tgt *t, zs_error_t *err)
@@ -310,6 +354,7 @@ static int store_gen(struct tgt *t, zs_error_t *err)
 	free(t->m.img_dir);
 	t->m.img_dir = NULL;
 	t->stored++;
+	own_chain(t);
 	return zs_frame_send(t->c, "{\"type\":\"received\"}", 19, err);
 }
 
@@ -320,16 +365,26 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	uint64_t total = 0;
 	const char *iid = zs_json_string_value(zs_json_get(h, "image_id"));
 	const char *pid = zs_json_string_value(zs_json_get(h, "parent_image_id"));
-	bool store = false;
+	bool store = false, pre = false;
 	int ret = -1, r;
 
 	if (t->tmp || peer_check_image(h, err) < 0 ||
 	    zs_json_to_bool(zs_json_get(h, "store"), "image", "store", 0, &store, err) < 0 ||
-	    (store && (pid == NULL || t->stored >= AGENT_MAX_GENS))) {
+	    zs_json_to_bool(zs_json_get(h, "pre_dump"), "image", "pre_dump", 0, &pre, err) < 0 ||
+	    (store && !pre && (pid == NULL || t->stored >= AGENT_MAX_GENS))) {
 		zs_error_release(err);
 		zs_make_error(err, -EINVAL,
 			      "image: a second image, an invalid image id, or a generation to store that is not a "
 			      "diff (or one too many)");
+		goto out;
+	}
+	/* a pre-dump round: a generation to store (its first may be whole),
+	 * only in a pre-copy move, at most AGENT_MAX_PRECOPY_ROUNDS */
+	if (pre && (!store || !is_precopy(&t->m) || t->rounds >= AGENT_MAX_PRECOPY_ROUNDS)) {
+		zs_make_error(err, -EINVAL,
+			      "image: a pre-dump round that is not a generation to store, outside a pre-copy move, "
+			      "or more than %d",
+			      AGENT_MAX_PRECOPY_ROUNDS);
 		goto out;
 	}
 	free(t->m.image_id);
@@ -337,14 +392,16 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 	t->m.image_id = xstrdup(iid);
 	t->m.parent_image_id = pid ? xstrdup(pid) : NULL;
 	t->m.diff = pid != NULL;
+	t->own_parent = pid && t->own_iid && strcmp(pid, t->own_iid) == 0;
 	if (peer_parse_manifest(h, &files, &n, &total, err) < 0 ||
 	    check_space(t->lazy ? t->work : t->a->remnant_root, total, err) < 0 || image_begin(t, err) < 0)
 		goto out;
+	free(t->m.img_dir);
 	t->m.img_dir = xstrdup(t->tmp);
 	put(t, "receiving");
 	/* the source waits for this before it sends a file: a refusal (no
 	 * space, no parent) reaches it as a clear error, not a broken pipe */
-	if (link_parent(t, pid, err) < 0 || zs_frame_send(t->c, "{\"type\":\"ready\"}", 16, err) < 0)
+	if (link_parent(t, iid, pid, err) < 0 || zs_frame_send(t->c, "{\"type\":\"ready\"}", 16, err) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		cleanup_json zs_json *f = NULL;
@@ -369,7 +426,7 @@ static int recv_image(struct tgt *t, const zs_json *h, zs_error_t *err)
 			t->m.bytes_pages += size;
 	}
 	if (store) {
-		ret = store_gen(t, err);
+		ret = pre ? received_round(t, err) : store_gen(t, err);
 		goto out;
 	}
 	t->received = true;
@@ -398,6 +455,8 @@ static int commit_restore(struct tgt *t, zs_error_t *err)
 		return r < 0 ? -1 : zs_make_error(err, -ECANCELED, "move %s was %s meanwhile", t->m.id, now);
 	free(t->m.state);
 	t->m.state = xstrdup("restoring");
+	if (t->rounds)
+		t->max_chain = precopy_hold_merge(t->store);
 	t0 = now_s();
 	if (zs_remnant_gen_commit(t->store, t->m.container, t->tmp, &g, err) < 0)
 		return zs_error_wrap(err, "committing image %s to the store of node %s", t->m.image_id, t->a->node);
@@ -497,6 +556,8 @@ static void tgt_abort(struct tgt *t, const char *why)
 	t->tmp = NULL;
 	if (t->m.id == NULL || t->m.state == NULL)
 		return;
+	if (strcmp(t->m.state, "restoring") != 0)
+		precopy_drop_rounds(t->a, &t->m, t->store);
 	free(t->m.error);
 	t->m.error = xstrdup(why);
 	if (strcmp(t->m.state, "restoring") == 0) {
@@ -519,6 +580,10 @@ char *target_status(struct agent *a, const char *id)
 		return xstrdup("unknown");
 	if (strcmp(m.state, "receiving") == 0 || strcmp(m.state, "received") == 0) {
 		r = journal_transition(a, id, m.state, "aborted", &now, &e);
+		if (r > 0 && m.precopy_gens) {
+			precopy_drop_rounds(a, &m, NULL);
+			journal_put(a, &m, "aborted", &e);
+		}
 		move_free(&m);
 		if (r > 0)
 			return xstrdup("aborted");
@@ -581,6 +646,8 @@ static int serve_one(struct agent *a, struct zs_conn *c, bool idle)
 		if (!t.lazy)
 			send_result(&t, true, NULL);
 		zs_log("info", "move %s: %s from %s runs on %s", t.m.id, t.m.container, c->peer, a->node);
+		if (t.rounds) /* once the source has its answer: outside the downtime */
+			precopy_merge(a, &t.m, t.store, t.max_chain);
 	} else {
 		cleanup_free char *why = zs_error_text(err);
 		zs_log("warning", "move %s of %s from %s: %s", t.m.id ? t.m.id : "?",
@@ -598,6 +665,7 @@ static int serve_one(struct agent *a, struct zs_conn *c, bool idle)
 	else if (t.work && r == 0)
 		rm_rf(t.work);
 	wire_rx_free(&t.rx);
+	free(t.own_iid);
 	zs_remnant_close(t.store);
 	free(t.work);
 	move_free(&t.m);

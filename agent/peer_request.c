@@ -35,8 +35,8 @@ int peer_check_offer(const zs_json *offer, bool *lazy, zs_error_t *err)
 
 	if (!valid_name(id) || zs_validate_id(cid, err) < 0 || !valid_name(digest) || !valid_name(rdigest))
 		return zs_make_error(err, -EINVAL, "offer: invalid move id, container id, bundle or rootfs digest");
-	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "post-copy") != 0)
-		return zs_make_error(err, -EINVAL, "offer: unknown mode (stop-copy, post-copy)");
+	if (mode && strcmp(mode, "stop-copy") != 0 && strcmp(mode, "pre-copy") != 0 && strcmp(mode, "post-copy") != 0)
+		return zs_make_error(err, -EINVAL, "offer: unknown mode (stop-copy, pre-copy, post-copy)");
 	*lazy = mode && strcmp(mode, "post-copy") == 0;
 	return 0;
 }

@@ -44,6 +44,7 @@ static void recover_target(struct agent *a, struct move *m)
 		return;
 	}
 	/* receiving, received: the source rolls back (it never got a result) */
+	precopy_drop_rounds(a, m, NULL);
 	free(m->error);
 	m->error = xstrdup("the agent was restarted before the restore");
 	journal_put(a, m, "aborted", &e);
@@ -57,6 +58,7 @@ static void recover_source(struct agent *a, struct move *m, int tries)
 
 	wait_pid_gone(m->restore_pid);
 	if (strcmp(m->state, "negotiating") == 0 || strcmp(m->state, "bundle") == 0 ||
+	    strcmp(m->state, "pre-copy") == 0 ||
 	    (strcmp(m->state, "checkpointing") == 0 && st && strcmp(st, "running") == 0)) {
 		free(m->error);
 		m->error = xstrdup("the agent was restarted before the checkpoint");

@@ -349,7 +349,7 @@ static int check_lineage(const char *dir, const char *id, const char *want, zs_e
 			     dir, id ? id : "(none)", want);
 }
 
-int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err)
+static int check_chain(int at, const char *dir, bool dangling_ok, bool predump_ok, zs_error_t *err)
 {
 	cleanup_close int dfd = at >= 0 ? fcntl(at, F_DUPFD_CLOEXEC, 3) : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free char *name = xstrdup(dir), *want = NULL;
@@ -366,7 +366,8 @@ int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err
 			return zs_make_error(err, -ELOOP, "%s: a loop in the parent chain, or deeper than %d images",
 					     name, ZS_IMAGE_MAX_CHAIN);
 		fstat(dfd, &seen[depth]);
-		if (check_one(dfd, name, depth > 0, &id, &parent_id, err) < 0 || check_lineage(name, id, want, err) < 0)
+		if (check_one(dfd, name, depth > 0 || predump_ok, &id, &parent_id, err) < 0 ||
+		    check_lineage(name, id, want, err) < 0)
 			return -1;
 		r = open_parent(dfd, name, dangling_ok, &pfd, err);
 		if (r <= 0)
@@ -383,7 +384,17 @@ int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err
 	}
 }
 
+int zs_image_check_at(int at, const char *dir, bool dangling_ok, zs_error_t *err)
+{
+	return check_chain(at, dir, dangling_ok, false, err);
+}
+
 int zs_image_check(const char *dir, zs_error_t *err)
 {
 	return zs_image_check_at(-1, dir, false, err);
+}
+
+int zs_image_check_stored(const char *dir, zs_error_t *err)
+{
+	return check_chain(-1, dir, false, true, err);
 }

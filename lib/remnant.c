@@ -667,6 +667,18 @@ out:
 	return ret;
 }
 
+/* A pre-dump (a pre-copy round) is not merged: a full image of it could
+ * not be restored; the checkpoint made on top of it is. */
+static bool is_pre_dump(const char *dir)
+{
+	cleanup_error zs_error_t e = NULL;
+	struct zs_image_info info = {0};
+	bool pre = zs_image_info(dir, &info, &e) == 0 && info.img_version == 0;
+
+	zs_image_info_free(&info);
+	return pre;
+}
+
 int zs_remnant_gen_commit(struct zs_remnant *r, const char *id, const char *tmp_dir, struct zs_remnant_gen **gen,
 			  zs_error_t *err)
 {
@@ -678,7 +690,7 @@ int zs_remnant_gen_commit(struct zs_remnant *r, const char *id, const char *tmp_
 		return -1;
 	if (zs_rem_commit_locked(r, id, tmp_dir, NULL, &g, err) < 0)
 		return -1;
-	if (g->chain_len > r->settings.remnant.max_chain) {
+	if (g->chain_len > r->settings.remnant.max_chain && !is_pre_dump(g->path)) {
 		if (zs_rem_merge_locked(r, id, g, &m, &merr) < 0) {
 			/* the generation is stored; the chain stays as it is */
 			zs_warn("%s: automatic merge (chain %u > max_chain %u) failed: %s", g->path, g->chain_len,
@@ -730,7 +742,7 @@ static int verify_chain(struct zs_remnant *r, const struct zs_remnant_gen *g, bo
 	while (ret == 0 && cur) {
 		ret = hash ? zs_rem_verify_dir(cur->path, err) : zs_rem_verify_dir_defer(cur->path, defer_all, err);
 		if (ret == 0 && hash)
-			ret = zs_image_check(cur->path, err);
+			ret = zs_image_check_stored(cur->path, err);
 		if (ret == 0 && cur->parent && zs_rem_by_name(gens, n, cur->parent) == NULL)
 			ret = zs_make_error(err, -ENOENT, "%s: parent generation `%s` is missing", cur->path,
 					    cur->parent);

@@ -36,6 +36,9 @@ void zs_image_info_free(struct zs_image_info *info);
  * without following symlinks or blocking, read with a size limit, and
  * errors name the file, never its content. */
 int zs_image_check(const char *dir, zs_error_t *err);
+/* The same for a generation of the store, which may be a pre-dump (a
+ * pre-copy round: only ever the parent of a checkpoint, never restored). */
+int zs_image_check_stored(const char *dir, zs_error_t *err);
 /* The same on the directory AT (DIR names it; AT < 0: DIR is opened), the
  * one CRIU will get: nothing can swap it between check and use.
  * DANGLING_OK: a `parent` link to nothing ends the chain (a restore whose

@@ -460,13 +460,13 @@ s2=$CR_CID-s2 s3=$CR_CID-s3
 if sleeper "$s2" s2 && sleeper "$s3" s3; then
 	t_ok "two sleepers run on A"
 	sst() { z "$1" state "$2" 2>/dev/null | jq -r '.status // empty'; }
-	if STATS=$(zm A migrate "$s2" --to B --print-stats 2>&1); then
+	if STATS=$(zm A migrate "$s2" --to B --print-stats --progress none 2>&1); then
 		t_range "sleeper 1 → B: its rootfs is sent" "$(stat_of bytes_bundle)" 1000000
 		[ "$(stat_of rootfs_reused)" = false ] || t_diag "$STATS"
 	else
 		t_fail "sleeper 1 → B" "$STATS"
 	fi
-	if STATS=$(zm A migrate "$s3" --to B --print-stats 2>&1); then
+	if STATS=$(zm A migrate "$s3" --to B --print-stats --progress none 2>&1); then
 		t_range "sleeper 2 → B: only its config.json is sent (the rootfs B holds is copied locally)" "$(stat_of bytes_bundle)" 1 65536
 		t_diag "$STATS"
 	else
