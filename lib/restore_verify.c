@@ -63,7 +63,8 @@ int zs_restore_verify_start(const char *image_dir, bool lazy, struct zs_restore_
 		else if (lazy)
 			/* a lazy dump is restored while it still serves its
 			 * pages: its manifest cannot exist yet (runc's flow) */
-			zs_debug("%s: no manifest (a lazy dump still running): restored without verifying it", chain[i]);
+			zs_debug("%s: no manifest (a lazy dump still running): restored without verifying it",
+				 chain[i]);
 		else
 			zs_warn("%s: no manifest (an image written by runc, a stock CRIU or an older zanshin): "
 				"restored without verifying its contents",
