@@ -56,7 +56,9 @@ char *zs_cr_work_path(const struct zs_cr_opts *o);
 struct zs_restore_verify;
 /* Start verifying IMAGE_DIR and its parents against their manifests (a
  * warning for each without one). */
-int zs_restore_verify_start(const char *image_dir, struct zs_restore_verify **v, zs_error_t *err);
+/* LAZY (--lazy-pages): an image without a manifest is expected (the dump
+ * still serves its pages), logged at debug level instead of a warning. */
+int zs_restore_verify_start(const char *image_dir, bool lazy, struct zs_restore_verify **v, zs_error_t *err);
 /* Wait for the verdict: 0, or the mismatch (file and block) as the error. */
 int zs_restore_verify_wait(struct zs_restore_verify *v, zs_error_t *err);
 void zs_restore_verify_free(struct zs_restore_verify *v);

@@ -49,7 +49,7 @@ static bool has_manifest(const char *dir)
 	return access(p, F_OK) == 0;
 }
 
-int zs_restore_verify_start(const char *image_dir, struct zs_restore_verify **out, zs_error_t *err)
+int zs_restore_verify_start(const char *image_dir, bool lazy, struct zs_restore_verify **out, zs_error_t *err)
 {
 	struct zs_restore_verify *v = xzalloc(sizeof(*v));
 	size_t n, i;
@@ -60,6 +60,11 @@ int zs_restore_verify_start(const char *image_dir, struct zs_restore_verify **ou
 	for (i = 0; i < n; i++) {
 		if (has_manifest(chain[i]))
 			v->dirs[v->n++] = steal_pointer(&chain[i]);
+		else if (lazy)
+			/* a lazy dump is restored while it still serves its
+			 * pages: its manifest cannot exist yet (runc's flow) */
+			zs_debug("%s: no manifest (a lazy dump still running): restored without verifying it",
+				 chain[i]);
 		else
 			zs_warn("%s: no manifest (an image written by runc, a stock CRIU or an older zanshin): "
 				"restored without verifying its contents",
