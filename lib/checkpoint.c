@@ -639,12 +639,35 @@ static int plan(struct ckpt *k, zs_error_t *err)
 	return o->pre_dump ? 0 : precheck(k, err);
 }
 
+/* CRIU failed (killed, say) after its post-dump notification was
+ * answered (the mark in the directory it dumped into: every image written)
+ * and the container is gone (CRIU had begun to kill it): the dump is
+ * complete and is the container's only state, kept as a successful one.
+ * Had CRIU not got that far, it resumed the container. */
+static bool dumped_and_gone(struct ckpt *k)
+{
+	const char *dir = k->tmp ? k->tmp : k->swap;
+	cleanup_free char *mark = dir ? xasprintf("%s/%s", dir, ZS_DUMP_MARK) : NULL;
+	char state = 0;
+
+	if (mark == NULL || access(mark, F_OK) < 0)
+		return false;
+	return zs_proc_start_time(k->st->pid, &state) != k->st->start_time || state == 'Z' || state == 'X';
+}
+
 static int dump(struct ckpt *k, zs_error_t *err)
 {
 	int ret;
 
 	status_fd = k->o->status_fd;
 	ret = run_dump(k, err);
+	if (ret < 0 && !k->o->pre_dump && dumped_and_gone(k)) {
+		zs_warn("checkpoint of %s: CRIU failed after its dump was complete (%s); the container is gone, its "
+			"checkpoint is kept",
+			k->o->c.id, zs_error_msg(*err));
+		zs_error_release(err);
+		ret = 0;
+	}
 	if (ret < 0 && k->tmp) {
 		/* the tasks were resumed: take a full checkpoint instead */
 		zs_ckpt_report_fallback(&k->rep, "the diff dump failed: %s", zs_error_msg(*err));
