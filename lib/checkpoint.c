@@ -503,7 +503,9 @@ static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 	struct zs_remnant_gen *g = NULL;
 	int ret;
 
-	zs_remnant_dump_unmark(k->tmp);
+	/* the mark stays until the generation is committed (a kill in
+	 * between leaves a marked temporary generation, which gc commits; no
+	 * manifest lists the mark) */
 	ret = zs_remnant_gen_commit(k->store, k->o->c.id, k->tmp, &g, err);
 	if (ret < 0) {
 		/* the diff stays where CRIU wrote it: its `parent` leads to the
@@ -525,6 +527,7 @@ static int finish_auto_diff(struct ckpt *k, zs_error_t *err)
 	}
 	free(k->tmp);
 	k->tmp = NULL;
+	zs_remnant_dump_unmark(g->path);
 	k->rep.generation = xstrdup(g->name);
 	ret = zs_cr_store_export(k->store, g, k->image_dir, err);
 	zs_remnant_gen_free(g);

@@ -17,6 +17,7 @@
 #include <gnutls/crypto.h>
 
 #include "remnant_internal.h"
+#include "zanshin/criu_image.h"
 #include "zanshin/digest.h"
 #include "zanshin/json.h"
 #include "zanshin/utils.h"
@@ -238,6 +239,10 @@ int zs_rem_write_manifest(const char *dir, const char *image_id, zs_error_t *err
 	zs_jgen_array_open(files);
 	zs_jgen_array_open(links);
 	for (i = 0; i < n && ret == 0; i++) {
+		/* the runtime's mark of a finished dump stays until the
+		 * generation is committed (lib/remnant_orphan.c), unlisted */
+		if (strcmp(names[i], ZS_DUMP_MARK) == 0)
+			continue;
 		/* CRIU's logs and stats are not part of a generation */
 		if (zs_rem_criu_log_file(names[i])) {
 			if (unlinkat(dfd, names[i], 0) < 0 && errno != ENOENT)

@@ -124,16 +124,13 @@ int zs_rem_recover_dump(struct zs_remnant *r, const char *id, const char *tmp, b
 	*keep = st != 0;
 	if (st <= 0)
 		return 0;
-	zs_remnant_dump_unmark(tmp);
 	if (zs_rem_commit_locked(r, id, tmp, NULL, &g, &e) < 0) {
-		/* put the mark back: a later gc tries again, nothing is removed */
-		cleanup_error zs_error_t e2 = NULL;
-		if (zs_remnant_dump_mark(tmp, id, &e2) < 0)
-			zs_warn("remnant store: %s", zs_error_msg(e2));
+		/* the mark stays: a later gc tries again, nothing is removed */
 		zs_warn("remnant store: cannot keep the finished dump `%s` of `%s` (its runtime was killed): %s", tmp,
 			id, zs_error_msg(e));
 		return 0;
 	}
+	zs_remnant_dump_unmark(g->path);
 	zs_warn("remnant store: kept generation %s of `%s`: a finished checkpoint its runtime was killed before "
 		"keeping (the container's newest state; restore it with `zanshin remnant export %s %s DIR`)",
 		g->name, id, id, g->name);
