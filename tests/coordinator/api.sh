@@ -294,6 +294,10 @@ run_tests() {
 		t_fail "$b: zanshin migrate A→B" "$out"
 		return 1
 	fi
+	# the coordinator learns where it runs from B's next heartbeat: an
+	# order before that finds it on no node (a loaded machine once did)
+	wait_for 10 container_on B && t_ok "$b: the coordinator sees it on B after the local move" ||
+		t_fail "$b: containers shows B after the local move" "$(zc containers)"
 	move_via "$b" B A || return 1
 	# ---- drain ----
 	out=$(zc drain B) && [ "$(zc nodes -f json | jq -r '.nodes[] | select(.name == "B") | .draining')" = true ] &&
