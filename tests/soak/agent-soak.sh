@@ -33,6 +33,9 @@
 #   soak: N steps, N faults, N wrong restores, N corrupt generations accepted, N containers lost
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/../agent/lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+SOAK_MAKE=soak-agent
 # names of our own: other suites build nodes on this machine at the same time
 AG_NS=zsoak$$
 AG_BR=zsokb$$
@@ -59,26 +62,6 @@ cr_setup agent-soak
 mkdir -p "$CR_T/rootfs/proc" "$CR_T/rootfs/sys" "$CR_T/rootfs/dev"
 ag_setup
 t_diag "agent soak: seed $SEED, $STEPS steps, $MIB MiB, modes ${MODES[*]} (replay: make soak-agent SEED=$SEED STEPS=$STEPS)"
-
-rnd() {
-	RNG=$(((RNG * 1103515245 + 12345) % 2147483648))
-	REPLY=$(((RNG >> 4) % $1))
-}
-pick() {
-	local a=("$@")
-	rnd ${#a[@]}
-	REPLY=${a[REPLY]}
-}
-fail_step() {
-	local what=$1
-	shift
-	t_fail "step $n_steps: $what (seed $SEED)" "$@" "replay: make soak-agent SEED=$SEED STEPS=$n_steps"
-}
-fault() {
-	n_faults=$((n_faults + 1))
-	faults_by_kind[$1]=$((${faults_by_kind[$1]:-0} + 1))
-	t_diag "step $n_steps: fault $1${2:+ ($2)}"
-}
 
 # the peers each node's agent knows: every other node. Its runtime is
 # $CR_T/zanshin-NODE: nodes on one machine share the cgroup hierarchies,

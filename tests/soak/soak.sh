@@ -37,6 +37,9 @@
 # manifest truncated in a store, a parent that is not the container's
 # baseline (stale).
 . "$(dirname "$0")/../cr/lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+SOAK_MAKE=soak
 
 SEED=${1:-${SEED:-$(date +%s)}}
 STEPS=${2:-${STEPS:-40}}
@@ -58,31 +61,6 @@ declare -A holds=()
 
 cr_setup soak
 t_diag "soak: seed $SEED, $STEPS steps, $MIB MiB, nodes ${NODES[*]} (replay: make soak SEED=$SEED STEPS=$STEPS)"
-
-# rnd N: REPLY = a number in [0, N) (an LCG: replays need only determinism)
-rnd() {
-	RNG=$(((RNG * 1103515245 + 12345) % 2147483648))
-	REPLY=$(((RNG >> 4) % $1))
-}
-# pick WORD...: REPLY = one of the words
-pick() {
-	local a=("$@")
-	rnd ${#a[@]}
-	REPLY=${a[REPLY]}
-}
-
-# fail_step WHAT WHY...: a broken promise, with what replays it
-fail_step() {
-	local what=$1
-	shift
-	t_fail "step $n_steps: $what (seed $SEED)" "$@" "replay: make soak SEED=$SEED STEPS=$n_steps"
-}
-
-fault() {
-	n_faults=$((n_faults + 1))
-	faults_by_kind[$1]=$((${faults_by_kind[$1]:-0} + 1))
-	t_diag "step $n_steps: fault $1${2:+ ($2)}"
-}
 
 # descendants PID: every process below PID
 descendants() {
