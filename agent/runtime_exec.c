@@ -51,8 +51,8 @@ char **rt_argv(struct agent *a, const char *log, char *const args[])
 	return v;
 }
 
-/* In a child about to exec: default signals, fds 0-2 given, nothing else. */
-static void child_exec(char **argv, int in, int out, int errfd)
+/* In a child about to exec: default signal dispositions, no signal blocked. */
+static void child_signals(void)
 {
 	sigset_t none;
 
@@ -62,6 +62,12 @@ static void child_exec(char **argv, int in, int out, int errfd)
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* In a child about to exec: default signals, fds 0-2 given, nothing else. */
+static void child_exec(char **argv, int in, int out, int errfd)
+{
+	child_signals();
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
 		_exit(127);
 	syscall(SYS_close_range, 3, ~0U, 0);
@@ -123,19 +129,13 @@ pid_t spawn_fds(char **argv, const char *out, const int *keep, size_t n, zs_erro
 	if (pid == 0) {
 		int hi[8];
 		size_t i;
-		sigset_t none;
 		if (n > 8)
 			_exit(127);
 		/* above every fd the dup2s below overwrite */
 		for (i = 0; i < n; i++)
 			if ((hi[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64)) < 0)
 				_exit(127);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		child_signals();
 		if (dup2(in, 0) < 0 || dup2(ofd, 1) < 0 || dup2(ofd, 2) < 0)
 			_exit(127);
 		for (i = 0; i < n; i++)
