@@ -15,7 +15,8 @@
 #     "corrupt generation accepted").
 #
 #   tests/soak/soak.sh [SEED [STEPS]]      (also SEED=, STEPS=, SOAK_MIB=,
-#   SOAK_FAULT_PCT= (35), SOAK_FAULTS="kind ..." (all), SOAK_SECONDS=)
+#   SOAK_FAULT_PCT= (35), SOAK_FAULTS="kind ..." (all), SOAK_SECONDS=,
+#   SOAK_OPS="write=30 layout=12 move=38 snapshot=8 store=12")
 #
 # Every failure prints the seed and the step, and `make soak SEED=S
 # STEPS=N` replays the same sequence (the random choices come from bash's
@@ -553,18 +554,31 @@ op_store() {
 	stores_verify "after $what on $n" && t_ok "step $n_steps: $what on $n; every store verifies"
 }
 
-# pick_op: REPLY = the next operation
+# pick_op: REPLY = the next operation, by the weights in SOAK_OPS
+# ("op=weight ...", the default below; a long run of many hops weighs
+# move higher). The defaults draw the same sequence as before the knob.
+SOAK_OPS=${SOAK_OPS:-write=30 layout=12 move=38 snapshot=8 store=12}
 pick_op() {
-	rnd 100
-	if [ "$REPLY" -lt 30 ]; then REPLY=write
-	elif [ "$REPLY" -lt 42 ]; then REPLY=layout
-	elif [ "$REPLY" -lt 80 ]; then REPLY=move
-	elif [ "$REPLY" -lt 88 ]; then REPLY=snapshot
-	else REPLY=store
-	fi
+	local kv total=0 acc=0 r
+	for kv in $SOAK_OPS; do total=$((total + ${kv#*=})); done
+	rnd "$total"
+	r=$REPLY
+	for kv in $SOAK_OPS; do
+		acc=$((acc + ${kv#*=}))
+		if [ "$r" -lt "$acc" ]; then
+			REPLY=${kv%%=*}
+			return
+		fi
+	done
 }
 
 # ---- the run ----
+for kv in $SOAK_OPS; do
+	if ! declare -F "op_${kv%%=*}" >/dev/null || ! [[ ${kv#*=} =~ ^[0-9]+$ ]]; then
+		echo "soak: SOAK_OPS: '$kv' is not OP=WEIGHT with OP one of write layout move snapshot store" >&2
+		exit 2
+	fi
+done
 for n in "${NODES[@]}"; do cr_node "$n"; mkdir -p "$CR_T/$n/img/in" "$CR_T/$n/img/out"; done
 loc=${NODES[0]}
 t_run "$loc"
