@@ -7,7 +7,9 @@
 # zanshin.json; the records of a generation the store keeps of that image),
 # run each for FUZZ_SECONDS (default 15). A crash, a leak, a sanitizer report or an
 # input that takes more than 5 s is a failure; the input is kept in
-# build/test-logs/fuzz/. TAP on stdout.
+# build/test-logs/fuzz/. TAP on stdout. FUZZ_PARALLEL=1 runs the targets
+# at once (the long runs of docs/testing.md); FUZZ_CORPUS=DIR keeps each
+# target's grown corpus in DIR/NAME (seeded as above when empty).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -102,21 +104,43 @@ for name, b in (("full", full), ("digests-after", after), ("postcopy-diff", diff
     open(os.path.join(d, name), "wb").write(b)
 PY
 
-# fuzz TARGET CORPUS: one target for SECS seconds
-fuzz() {
-	local name=$1 corpus=$2 n
+# fuzz TARGET CORPUS [ARGS]: one target for SECS seconds
+fuzz_run() {
+	local name=$1 corpus=$2
 	shift 2
-	if (cd "$T" && "$top/build/fuzz/$name" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=1024 "$@" \
-		-print_final_stats=1 -artifact_prefix="$out/$name-" "$corpus" >"$out/$name.log" 2>&1); then
+	if [ -n "${FUZZ_CORPUS:-}" ]; then
+		mkdir -p "$FUZZ_CORPUS/$name"
+		[ -n "$(ls -A "$FUZZ_CORPUS/$name")" ] || cp -a "$corpus/." "$FUZZ_CORPUS/$name/"
+		corpus=$FUZZ_CORPUS/$name
+	fi
+	(cd "$T" && "$top/build/fuzz/$name" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=1024 "$@" \
+		-print_final_stats=1 -artifact_prefix="$out/$name-" "$corpus" >"$out/$name.log" 2>&1)
+}
+fuzz_report() {
+	local name=$1 rc=$2 n cov
+	if [ "$rc" = 0 ]; then
 		n=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$out/$name.log" | grep -oE '[0-9]+')
-		t_ok "$name: ${SECS}s, $n inputs, no crash, leak or sanitizer report"
+		cov=$(grep -oE 'DONE +cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$out/$name.log" | tail -n1 | sed 's/DONE *//')
+		t_ok "$name: ${SECS}s, $n inputs ($cov), no crash, leak or sanitizer report"
 	else
 		t_fail "$name" "$(grep -E 'ERROR|SUMMARY|Test unit written' "$out/$name.log" | head -n 10)"
 	fi
 }
-fuzz criu_image_fuzz "$T/corpus"
-fuzz config_fuzz "$T/c"
-fuzz settings_fuzz "$T/s"
-fuzz manifest_fuzz "$T/m"
-fuzz agent_request_fuzz "$T/a" -max_len=65536
+TARGETS=("criu_image_fuzz $T/corpus" "config_fuzz $T/c" "settings_fuzz $T/s" "manifest_fuzz $T/m"
+	"agent_request_fuzz $T/a -max_len=65536")
+declare -A pids=()
+for t in "${TARGETS[@]}"; do
+	# shellcheck disable=SC2086 # NAME CORPUS ARGS
+	if [ "${FUZZ_PARALLEL:-0}" = 1 ]; then
+		fuzz_run $t &
+		pids[${t%% *}]=$!
+	else
+		fuzz_run $t
+		fuzz_report "${t%% *}" $?
+	fi
+done
+for name in "${!pids[@]}"; do
+	wait "${pids[$name]}"
+	fuzz_report "$name" $?
+done
 t_done
