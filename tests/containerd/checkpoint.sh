@@ -340,11 +340,11 @@ fi
 # shellcheck disable=SC2016 # expanded in the container
 COUNTER='i=0; while :; do i=$((i+1)); echo $i >/count.new; mv /count.new /count; echo count=$i; sleep 0.2; done'
 count_of() { wl_exec "$1" cat /count 2>/dev/null; }
-wait_count() { # C N: the counter of C reaches N
-	local _
-	for _ in $(seq 100); do
+wait_count() { # C N: the counter of C reaches N (within 60 s: each look is a ctr exec, slow on a loaded machine)
+	local end=$((SECONDS + 60))
+	while [ $SECONDS -lt $end ]; do
 		[ "$(count_of "$1")" -ge "$2" ] 2>/dev/null && return 0
-		sleep 0.1
+		sleep 0.2
 	done
 	return 1
 }
@@ -429,7 +429,9 @@ if wait_count c-tty 3 && [[ "$(readlink "/proc/$(task_pid c-tty)/fd/1")" == /dev
 		t_fail "run -d -t: checkpoint" "rc=$rc" "$out" "$(grep -i error "$R/containerd.log" | tail -5)"
 	fi
 else
-	t_fail "run -d -t: a counter on a pty" "$out" "$(grep -i error "$R/containerd.log" | tail -3)"
+	t_fail "run -d -t: a counter on a pty" "ctr run: $out" "task: $(ctr_ task ls 2>&1 | grep -w c-tty)" \
+		"count: '$(count_of c-tty 2>&1)'; stdout of the init: $(readlink "/proc/$(task_pid c-tty)/fd/1" 2>&1)" \
+		"$(grep -i error "$R/containerd.log" | tail -3)"
 fi
 # the task of a failed restore stays CREATED and ctr's delete of it does
 # not return: its shim goes, then the records
