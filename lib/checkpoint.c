@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -177,6 +178,7 @@ struct ckpt {
 	char *swap;		     /* the sibling of --image-path CRIU writes, swapped in when complete */
 	bool relink;		     /* parent is the store's copy: `parent` -> --parent-path after */
 	bool dumped;		     /* CRIU's dump succeeded: the processes are gone unless left running */
+	int criu_signal;	     /* CRIU's dump ended by this signal (killed, crashed), else 0 */
 	struct timespec t0;
 	struct zs_ckpt_report rep;
 };
@@ -489,6 +491,10 @@ static int run_dump(struct ckpt *k, zs_error_t *err)
 	dump_id = o->c.id;
 	ret = o->pre_dump ? criu_local_pre_dump(c) : criu_local_dump(c);
 	dump_tmp = NULL;
+	if (ret < 0) {
+		int ws = criu_local_get_swrk_status(c);
+		k->criu_signal = ws != -1 && WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+	}
 	if (ret < 0)
 		return zs_criu_error(err, ret, o->pre_dump ? "pre-dump" : "dump", k->work_dir,
 				     o->pre_dump ? "predump.log" : "dump.log");
@@ -658,6 +664,33 @@ static bool dumped_and_gone(struct ckpt *k)
 	return zs_proc_start_time(k->st->pid, &state) != k->st->start_time || state == 'Z' || state == 'X';
 }
 
+/* CRIU was killed (or crashed) in the middle of the dump: unlike a CRIU
+ * that fails, it did not put the tasks back as they were.  They may hold
+ * its parasite, run from code it poked at their instruction pointer, or
+ * have registers it changed; resumed, they crash or, worse, run on wrong.
+ * The container is killed instead and the error says so: its last
+ * checkpoint restores it. */
+static int kill_held_container(struct ckpt *k, zs_error_t *err)
+{
+	cleanup_free char *cause = zs_cr_error_text(*err);
+	cleanup_error zs_error_t e = NULL;
+	char state = 0;
+	int ret = 0;
+
+	if (k->cg)
+		ret = zs_cgroup_kill_all(k->cg, SIGKILL, &e);
+	if ((k->cg == NULL || ret < 0) && zs_proc_start_time(k->st->pid, &state) == k->st->start_time)
+		kill(k->st->pid, SIGKILL);
+	zs_error_release(err);
+	return zs_make_error(err, EIO,
+			     "checkpoint of %s: CRIU was killed by signal %d (%s) while it held the container's "
+			     "processes (%s); they may have been left with CRIU's code or registers in them, so the "
+			     "container was killed rather than left running in a state nobody checked%s%s; restore it "
+			     "from its last checkpoint",
+			     k->o->c.id, k->criu_signal, strsignal(k->criu_signal), cause,
+			     e ? ": killing it failed: " : "", e ? zs_error_msg(e) : "");
+}
+
 static int dump(struct ckpt *k, zs_error_t *err)
 {
 	int ret;
@@ -671,6 +704,10 @@ static int dump(struct ckpt *k, zs_error_t *err)
 		zs_error_release(err);
 		ret = 0;
 	}
+	if (ret < 0 && k->criu_signal) {
+		ret = kill_held_container(k, err);
+		goto out;
+	}
 	if (ret < 0 && k->tmp) {
 		/* the tasks were resumed: take a full checkpoint instead */
 		zs_ckpt_report_fallback(&k->rep, "the diff dump failed: %s", zs_error_msg(*err));
@@ -682,7 +719,10 @@ static int dump(struct ckpt *k, zs_error_t *err)
 			close(k->work_fd);
 		k->work_fd = -1;
 		ret = run_dump(k, err);
+		if (ret < 0 && k->criu_signal)
+			ret = kill_held_container(k, err);
 	}
+out:
 	if (status_fd >= 0) {
 		close(status_fd);
 		status_fd = -1;

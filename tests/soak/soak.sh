@@ -52,8 +52,11 @@ NPAGES=$((MIB * 256))
 NODES=(A B C)
 RNG=$((SEED % 2147483648))
 
-n_steps=0 n_faults=0 n_wrong=0 n_corrupt=0 n_lost=0 n_refused=0 n_moves=0 n_diffs=0
+n_steps=0 n_faults=0 n_wrong=0 n_corrupt=0 n_lost=0 n_refused=0 n_moves=0 n_diffs=0 n_killed=0
 declare -A faults_by_kind=()
+# the digest the workload had when each image was made (by image id): what
+# a restore of that image must bring back
+declare -A digest_of=()
 # the model: where the container runs, the digest its memory must have,
 # the image it was restored from on that node (img/in/G) and whether it is
 # tracked; per node, the generations (image dirs) it holds.
@@ -239,13 +242,77 @@ op_layout() {
 
 # checkpoint_args TARGET: a diff against the image the container was
 # restored from when it is tracked and TARGET holds that image, else full.
+# target_has NODE G: NODE can resolve a diff against image G: it holds
+# img/in/G (where the diff's parent link leads), or its remnant store keeps
+# a generation of G's image (the restore finds it there by lineage id). An
+# image NODE made itself (img/out/G) is not enough: its store keeps it only
+# when it holds the parent's chain (docs/checkpoint-restore.md), as an
+# agent would find out by asking the target.
+target_has() {
+	local n=$1 g=$2 id
+	[ -f "$CR_T/$n/img/in/$g/inventory.img" ] && return 0
+	id=$(img_field "$CR_T/$loc/img/in/$g" image_id 2>/dev/null)
+	[ -n "$id" ] && grep -qs "\"image_id\": \"$id\"" "$CR_T/$n/store/containers/$CR_CID/generations"/*/lineage.json
+}
+
 checkpoint_args() {
 	CK_ARGS=()
 	CK_DIFF=0
-	if [ "$tracked" = 1 ] && [ -n "$base" ] && [[ " ${holds[$1]:-} " == *" $base "* ]]; then
+	if [ "$tracked" = 1 ] && [ -n "$base" ] && [[ " ${holds[$1]:-} " == *" $base "* ]] && target_has "$1" "$base"; then
 		CK_ARGS=(--track-mem --parent-path "../../in/$base")
 		CK_DIFF=1
 	fi
+}
+
+# remember IMG: the image IMG was taken with the digest the model wants now
+remember() {
+	local id
+	id=$(img_field "$1" image_id 2>/dev/null)
+	[ -n "$id" ] && [ -n "$want" ] && digest_of[$id]=$want
+	return 0
+}
+
+# killed_by_fault: the failed checkpoint's runtime said it killed the
+# container because CRIU died while it held the processes (lib/checkpoint.c)
+killed_by_fault() {
+	grep -qs "CRIU was killed by signal" "$CR_T/rk.out"
+}
+
+# prune: image directories no step can use any more go (a long run would
+# fill the disk): keep the last PRUNE_KEEP generations of every node, the
+# container's current image and every image their `parent` links lead to
+PRUNE_KEEP=${SOAK_PRUNE_KEEP:-24}
+prune() {
+	local keep=() d p n name num
+	declare -A kept=()
+	for d in "$CR_T"/*/img/{in,out}/[gs]*; do
+		[ -d "$d" ] || continue
+		name=${d##*/}
+		num=${name#[gs]}
+		# gN by generation, sN (snapshots) by step
+		if [ "$name" = "$base" ] || { [ "${name:0:1}" = g ] && [ "$num" -ge $((gen - PRUNE_KEEP)) ]; } ||
+			{ [ "${name:0:1}" = s ] && [ "$num" -ge $((n_steps - 2 * PRUNE_KEEP)) ]; }; then
+			keep+=("$d")
+		fi
+	done
+	for d in "${keep[@]}"; do
+		p=$d
+		while [ -n "$p" ] && [ -z "${kept[$p]:-}" ]; do
+			kept[$p]=1
+			[ -L "$p/parent" ] || break
+			p=$(realpath -e "$p/parent" 2>/dev/null) || break
+		done
+	done
+	for d in "$CR_T"/*/img/{in,out}/[gs]*; do
+		[ -d "$d" ] && [ -z "${kept[$d]:-}" ] || continue
+		mountpoint -q "$d" && continue
+		grep -qs " $d/" /proc/mounts && continue
+		rm -rf --one-file-system "$d"
+		n=${d#"$CR_T"/}
+		n=${n%%/*}
+		name=${d##*/}
+		[ -d "$CR_T/$n/img/in/$name" ] || [ -d "$CR_T/$n/img/out/$name" ] || holds[$n]=$(sed "s/ $name\b//g" <<<"${holds[$n]:-}")
+	done
 }
 
 # after_failed_checkpoint WHAT: the checkpoint did not complete: the
@@ -273,6 +340,17 @@ after_failed_checkpoint() {
 	local newest out
 	out=$(z "$loc" remnant gc 2>&1) && t_diag "step $n_steps: gc on $loc: $(grep -m1 'kept generation' <<<"$out" | cut -c1-200)"
 	newest=$(z "$loc" remnant list "$CR_CID" --format json 2>/dev/null | jq -r 'sort_by(.name) | last | .name // empty')
+	if [ -n "$newest" ] && killed_by_fault; then
+		# the runtime killed the container because CRIU died holding it
+		# (its processes could not be trusted): the newest state is lost
+		# with it, by the fault itself; its last checkpoint must restore
+		# with the memory it was taken at
+		local id
+		id=$(jq -r '.image_id // empty' "$CR_T/$loc/store/containers/$CR_CID/generations/$newest/lineage.json" 2>/dev/null)
+		n_killed=$((n_killed + 1))
+		want=${digest_of[$id]:-}
+		t_diag "step $n_steps: $what: the runtime killed the container (CRIU died holding it); its last checkpoint $newest (image $id, digest ${want:-unknown}) must restore"
+	fi
 	if [ -n "$newest" ]; then
 		rm -rf "$img"
 		if out=$(z "$loc" remnant export "$CR_CID" "$newest" "$img" 2>&1) && restore_on "$loc" "$img" --track-mem; then
@@ -376,6 +454,7 @@ op_move() {
 		;;
 	esac
 	cr_gone "$loc" || { fail_step "container gone from $loc after its checkpoint" "status $(cr_status "$loc")"; return 1; }
+	remember "$img"
 	holds[$loc]+=" $g"
 	local full
 	full=$(img_field "$img" full)
@@ -504,6 +583,7 @@ op_snapshot() {
 	if cr_checkpoint "$loc" "$img" --leave-running; then
 		[ "$(cr_status "$loc")" = running ] || { fail_step "checkpoint --leave-running: still running" "status $(cr_status "$loc")"; return 1; }
 		verify_running "$loc" "after checkpoint --leave-running" || return 1
+		remember "$img"
 		rm -f "$img"/*.log
 		if [ "$tracked" = 1 ]; then
 			base=$s
@@ -597,6 +677,7 @@ for ((n_steps = 1; n_steps <= STEPS; n_steps++)); do
 	pick_op
 	op=$REPLY
 	"op_$op"
+	[ $((n_steps % 10)) -ne 0 ] || prune
 	[ -n "$loc" ] && one_place "after $op"
 done
 n_steps=$((n_steps - 1))
@@ -604,14 +685,14 @@ stores_verify "at the end" && t_ok "at the end: every generation of every store 
 [ -n "$loc" ] && cr_delete "$loc"
 
 kinds=$(for k in "${!faults_by_kind[@]}"; do echo "$k=${faults_by_kind[$k]}"; done | sort | tr '\n' ' ')
-t_diag "faults by kind: ${kinds:-none}; moves $n_moves ($n_diffs diffs), refusals $n_refused, $((SECONDS - t0)) s"
+t_diag "faults by kind: ${kinds:-none}; moves $n_moves ($n_diffs diffs), refusals $n_refused, containers killed by a fault (restored from their last checkpoint) $n_killed, $((SECONDS - t0)) s"
 if [ -n "${SOAK_RESULTS:-}" ]; then
 	jq -n --argjson seed "$SEED" --argjson steps "$n_steps" --argjson faults "$n_faults" --argjson wrong "$n_wrong" \
 		--argjson corrupt "$n_corrupt" --argjson lost "$n_lost" --argjson moves "$n_moves" --argjson diffs "$n_diffs" \
-		--argjson refused "$n_refused" --argjson secs $((SECONDS - t0)) --argjson mib "$MIB" --arg kinds "$kinds" \
+		--argjson refused "$n_refused" --argjson killed "$n_killed" --argjson secs $((SECONDS - t0)) --argjson mib "$MIB" --arg kinds "$kinds" \
 		'{seed: $seed, steps: $steps, mib: $mib, moves: $moves, diff_moves: $diffs, faults: $faults,
 		  faults_by_kind: ($kinds | split(" ") | map(select(. != "") | split("=") | {(.[0]): (.[1] | tonumber)}) | add // {}),
-		  refusals: $refused, wrong_restores: $wrong, corrupt_generations_accepted: $corrupt, containers_lost: $lost,
+		  refusals: $refused, wrong_restores: $wrong, corrupt_generations_accepted: $corrupt, containers_lost: $lost, containers_killed_by_fault: $killed,
 		  seconds: $secs}' >"$SOAK_RESULTS"
 fi
 t_done

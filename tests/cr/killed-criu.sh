@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# CRIU itself SIGKILLed in the middle of a checkpoint (issue 16's soak
+# found it): a CRIU that fails puts the tasks back as they were, a killed
+# one does not — they may hold its parasite or run from the code it poked
+# at their instruction pointer, and the workload was seen dead-but-"running"
+# or answering nothing. The runtime learns how CRIU ended (criu-patches
+# 0040: libcriu keeps the swrk wait status) and kills such a container,
+# naming why. After every kill, at many points of the dump, exactly one of:
+#   - the checkpoint had finished: its image restores with the memory the
+#     container had;
+#   - the container runs on with its memory verified (never a broken one);
+#   - the runtime killed it and said "CRIU was killed"; the image it made
+#     (when complete) or the last checkpoint restores, memory verified
+#     against the digest that checkpoint was taken at.
+# KILLED_CRIU_DELAYS="ms ..." overrides the points (after CRIU starts).
+. "$(dirname "$0")/lib.sh"
+CR_MIB=16
+cr_setup killed-criu
+
+cr_node A
+mkdir -p "$CR_T/A/img"
+t_run A
+t_ckpt "full checkpoint" A "$CR_T/A/img/base" --track-mem || { t_done; exit; }
+t_rest "restore with tracking" A "$CR_T/A/img/base" --track-mem || { t_done; exit; }
+t_wl_verify "restored" A || { t_done; exit; }
+base_digest=$WL_DIGEST
+
+# criu_child PID: the CRIU the runtime PID runs (waits up to 10 s for it)
+criu_child() {
+	local i p
+	for ((i = 0; i < 2000; i++)); do
+		for p in $(pgrep -P "$1"); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = criu ] && { echo "$p"; return 0; }
+		done
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.005
+	done
+	return 1
+}
+
+# rebase: a fresh tracked baseline in img/base (the container runs on it)
+rebase() {
+	rm -rf "$CR_T/A/img/base"
+	cr_checkpoint A "$CR_T/A/img/base" --track-mem || return 1
+	cr_gone A
+	cr_restore A "$CR_T/A/img/base" --track-mem || return 1
+	t_wl_verify "$1: a new baseline" A "$2"
+}
+
+n=0
+for d in ${KILLED_CRIU_DELAYS:-0 50 100 200}; do
+	n=$((n + 1))
+	t_wl_write "$d ms: before the checkpoint" A 600 || break
+	t_wl_verify "$d ms: before the checkpoint" A || break
+	want=$WL_DIGEST
+	rm -rf "$CR_T/A/img/g$n"
+	"$ZANSHIN" --root "$CR_T/A/state" --remnant-root "$CR_T/A/store" checkpoint --image-path "$CR_T/A/img/g$n" \
+		--track-mem --parent-path ../base "$CR_CID" >"$CR_T/ck.out" 2>&1 </dev/null &
+	pid=$!
+	victim=$(criu_child "$pid")
+	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
+	landed=no
+	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && landed=yes
+	wait "$pid"
+	rc=$?
+	msg=$(grep -v '^ *$' "$CR_T/ck.out" | tail -n 2)
+	cr_gone A >/dev/null 2>&1 # a finished or refused checkpoint: the container is gone or runs
+	st=$(cr_status A)
+	t_diag "$d ms: kill $landed, the runtime exited $rc, the container is '${st:-gone}'"
+	if [ $rc = 0 ]; then
+		# too late: the checkpoint finished
+		cr_restore A "$CR_T/A/img/g$n" --track-mem &&
+			t_wl_verify "$d ms: the kill came after the checkpoint; its image restores" A "$want" || break
+	elif [ "$st" = running ]; then
+		t_wl_verify "$d ms: CRIU killed, the container runs on" A "$want" || break
+		rebase "$d ms" "$want" || break
+		continue
+	elif grep -q "CRIU was killed by signal 9" "$CR_T/ck.out"; then
+		t_ok "$d ms: CRIU killed while it held the container: killed, and said so ($(grep -o 'CRIU was killed[^;]*' "$CR_T/ck.out" | head -n1))"
+		z A delete -f "$CR_CID" >/dev/null 2>&1
+		cr_gone A
+		if cr_restore A "$CR_T/A/img/g$n" --track-mem; then
+			t_wl_verify "$d ms: the image CRIU had completed restores" A "$want" || break
+		else
+			cr_restore A "$CR_T/A/img/base" --track-mem &&
+				t_wl_verify "$d ms: the last checkpoint restores, with its own memory" A "$base_digest" || break
+			want=$base_digest
+		fi
+	else
+		t_fail "$d ms: CRIU killed: the container runs, or is killed with a reason" "rc $rc, status '${st:-gone}'" "$msg"
+		break
+	fi
+	rebase "$d ms" "$want" || break
+	base_digest=$want
+done
+cr_delete A
+t_done
