@@ -178,6 +178,24 @@ rec=$(agent_rec B "${MV:-{\}}")
 wl_follow "$SRC" A
 t_wl_verify "after the drain, on A" A "$DIG"
 zc moves | grep -q " post-copy " && t_ok "cluster moves shows the mode column" || t_fail "moves table: mode" "$(zc moves)"
+# the web page's moves table shows each move's mode and its metrics
+if command -v chromium >/dev/null; then
+	tok=$(head -1 "$CR_T/admin.tok")
+	CH=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
+		--disable-component-update --disable-sync --ignore-certificate-errors --virtual-time-budget=8000)
+	for _ in 1 2 3; do # again when the load failed (net::ERR_NETWORK_CHANGED while other tests add interfaces)
+		kn timeout 90 "${CH[@]}" --user-data-dir="$(mktemp -d "$CR_T/chrome.XXXXXX")" --dump-dom "$URL/#token=$tok" \
+			>"$CR_T/dom.html" 2>>"$CR_T/chrome.err"
+		grep -q 'id="status"[^>]*>updated' "$CR_T/dom.html" && break
+		sleep 1
+	done
+	grep -q 'class="mode">stop-copy<' "$CR_T/dom.html" && grep -q 'class="mode">pre-copy, [0-9]* rounds (' "$CR_T/dom.html" &&
+		[ "$(grep -o 'class="mode">post-copy, [0-9]* faults, last page ' "$CR_T/dom.html" | wc -l)" = 2 ] &&
+		t_ok "web page: every move's mode with its metrics" ||
+		t_fail "web page: modes" "$(grep -o 'class="mode">[^<]*' "$CR_T/dom.html")"
+else
+	t_skip "web page in headless Chromium" "chromium not installed (scripts/deps.sh installs it)"
+fi
 ag_kill A
 ag_kill B
 t_done
