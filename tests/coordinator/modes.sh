@@ -142,6 +142,17 @@ code=$(kn curl -sS --cacert "$CA" --resolve "coord:$API_PORT:${AG_IP[K]}" -o "$C
 out=$(zc move "$CR_CID" --to B --mode warp 2>&1) && t_fail "CLI: --mode warp accepted" "$out" ||
 	{ grep -q "warp" <<<"$out" && t_ok "CLI: --mode warp refused: $out" || t_fail "CLI: --mode warp named" "$out"; }
 [ "$(n_moves)" = "$before" ] && t_ok "no move recorded by the bad orders" || t_fail "moves unchanged" "$(zc moves)"
+# a node's report with a bad mode or negative mode metrics: 400, the record unchanged
+mid=$(jq -r .id <<<"$MV")
+rec_before=$(zc moves "$mid" -f json)
+for body in '{"state":"done","mode":"warp"}' '{"state":"done","precopy_rounds":-1}' '{"state":"done","last_page_s":-2.5}'; do
+	code=$(kn curl -sS --cacert "$CA" --resolve "coord:$API_PORT:${AG_IP[K]}" -o "$CR_T/bad.out" -w '%{http_code}' \
+		--cert "$CR_T/pki/B/B.pem" --key "$CR_T/pki/B/B-key.pem" -X POST "https://coord:$API_PORT/v1/moves/$mid/report" \
+		--data-binary "$body")
+	[ "$code" = 400 ] && t_ok "report $body: 400 ($(cat "$CR_T/bad.out"))" || t_fail "report $body refused" "$code $(cat "$CR_T/bad.out")"
+done
+[ "$(zc moves "$mid" -f json)" = "$rec_before" ] && t_ok "the move's record is unchanged" ||
+	t_fail "record unchanged" "$rec_before" "$(zc moves "$mid" -f json)"
 
 t_wl_write "on A" A $K
 move A B pre-copy --idempotency-key modes-k1 || { t_done; exit; }
