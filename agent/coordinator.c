@@ -373,6 +373,27 @@ void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error
 	report_as(a, id, m, ret, err, true);
 }
 
+/* the mode the move ran in and what only that mode has */
+static void report_mode(const struct move *m, zs_jgen *g)
+{
+	uint64_t pre = 0;
+
+	if (m->mode == NULL)
+		return;
+	zs_jgen_kv_string(g, "mode", m->mode);
+	if (is_precopy(m)) {
+		for (size_t i = 0; i < m->n_rounds; i++)
+			pre += m->rounds[i].bytes;
+		zs_jgen_kv_int(g, "precopy_rounds", (long long) m->n_rounds);
+		zs_jgen_kv_int(g, "bytes_precopy", (long long) pre);
+	}
+	if (is_postcopy(m)) {
+		zs_jgen_kv_int(g, "faults", (long long) m->faults);
+		zs_jgen_key(g, "last_page_s");
+		zs_jgen_double(g, m->last_page_s, 4);
+	}
+}
+
 static void report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local)
 {
 	struct zs_coord_client c = client(a);
@@ -406,6 +427,7 @@ static void report_as(struct agent *a, const char *order, const struct move *m, 
 		zs_jgen_kv_int(g, "bytes_pages", (long long) m->bytes_pages);
 		zs_jgen_kv_int(g, "bytes_bundle", (long long) m->bytes_bundle);
 		zs_jgen_kv_int(g, "bytes_metadata", (long long) m->bytes_metadata);
+		report_mode(m, g);
 	}
 	zs_jgen_map_close(g);
 	body = zs_jgen_result(g, NULL);
@@ -431,7 +453,8 @@ static void report_running(struct agent *a, const char *order)
 		zs_log("warning", "move %s: cannot report it running: %s", order, zs_error_msg(e));
 }
 
-static void run_order(struct agent *a, const char *order, const char *container, const char *to, const char *address)
+static void run_order(struct agent *a, const char *order, const char *container, const char *to, const char *address,
+		      const char *mode)
 {
 	struct move m = {0};
 	cleanup_error zs_error_t err = NULL;
@@ -440,9 +463,9 @@ static void run_order(struct agent *a, const char *order, const char *container,
 
 	if (agent_peer(a, to) == NULL)
 		add_peer_address(a, to, address);
-	zs_log("info", "coordinator: move %s: %s to %s", order, container, to);
+	zs_log("info", "coordinator: move %s: %s to %s (%s)", order, container, to, mode ? mode : "stop-copy");
 	report_running(a, order);
-	ret = move_source(a, container, to, NULL, &m, &err); /* stop-copy: what the coordinator orders */
+	ret = move_source(a, container, to, mode, &m, &err); /* the order's mode; none: stop-copy */
 	report(a, order, &m, ret, err);
 	if (m.id && move_terminal(m.state)) {
 		work = xasprintf("%s/work/%s", a->state_dir, m.id);
@@ -459,13 +482,14 @@ static void take_orders(struct agent *a, const zs_json *orders, unsigned *movers
 		const char *c = zs_json_string_value(zs_json_get(o, "container"));
 		const char *to = zs_json_string_value(zs_json_get(o, "to"));
 		const char *addr = zs_json_string_value(zs_json_get(o, "address"));
+		const char *mode = zs_json_string_value(zs_json_get(o, "mode"));
 		pid_t pid;
 		if (id == NULL || c == NULL || to == NULL || !valid_name(id))
 			continue;
 		pid = fork();
 		if (pid == 0) {
 			signal(SIGTERM, SIG_IGN);
-			run_order(a, id, c, to, addr);
+			run_order(a, id, c, to, addr, mode);
 			_exit(0);
 		}
 		if (pid > 0)

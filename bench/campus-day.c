@@ -4,17 +4,22 @@
  * min, TZID Europe/Berlin), 100 containers, 07:00-21:00 in 1-minute steps.
  * Every minute the policies (evacuate 15 min before a class, return home
  * off) order moves and the scheduler chooses targets.  Bytes per move come
- * from a model, not from real moves (tests/coordinator/policy.sh and
- * bench/migrate.sh measure real ones):
- *   - a full move sends the container's memory, plus its Bundle (64 MiB)
- *     when the target holds none;
+ * from a byte model whose coefficients bench/campus-day.sh measures with
+ * real checkpoints of the memory workload (the flags below; without them
+ * the old constants: image = memory, Bundle 64 MiB):
+ *   - a zanshin full move sends its image, FULL_A * memory + FULL_B, plus
+ *     its Bundle (BUNDLE bytes) when the target holds none;
  *   - a diff move (the target holds the generation the container was
  *     restored from, as in zanshin: a move back to where it came from)
- *     sends the pages written since it arrived: its write rate (5-30 % of
- *     its memory per hour) times the time, capped at its memory.
+ *     sends a diff image, DIFF_A * written + DIFF_B, where written is the
+ *     bytes of pages written since it arrived: its write rate (5-30 % of
+ *     its memory per hour) times the time, capped at its memory;
+ *   - a runc + CRIU move sends its image, RUNC_A * memory + RUNC_B, and the
+ *     Bundle every time.
  * Three runs: zanshin (k = l = m = 1), the same with l = 0 (a scheduler
  * that ignores remnants), and runc + CRIU (l = 0, every move full with the
- * Bundle).  Prints JSON. */
+ * Bundle).  Prints JSON.
+ *   campus-day [--full A,B] [--diff A,B] [--runc A,B] [--bundle BYTES] */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +34,20 @@
 #define PCS 40
 #define CTS 100
 #define MiB (1024ULL * 1024)
-#define BUNDLE (64 * MiB)
+
+/* bytes = a * x + b (x: memory, or the bytes of pages written) */
+struct lin {
+	double a, b;
+};
+static struct lin m_full = {1, 0}, m_diff = {1, 0}, m_runc = {1, 0};
+static double m_bundle = 64.0 * MiB;
+
+static uint64_t lin_bytes(struct lin l, uint64_t x)
+{
+	double v = l.a * (double) x + l.b;
+
+	return v < 0 ? 0 : (uint64_t) v;
+}
 #define DAY0 1796630400LL /* Monday 2026-12-07 07:00 UTC (08:00 Berlin) */
 
 struct ct {
@@ -88,15 +106,17 @@ static uint64_t move_bytes(struct ct *c, int to, int64_t now, bool runc)
 {
 	uint64_t b;
 
-	if (!runc && c->came_from == to) {
+	if (runc)
+		return lin_bytes(m_runc, c->mem) + (uint64_t) m_bundle;
+	if (c->came_from == to) {
 		double h = (double) (now - c->arrived) / 3600.0;
 
 		b = (uint64_t) (c->rate * h * (double) c->mem);
-		return b < c->mem ? b : c->mem;
+		return lin_bytes(m_diff, b < c->mem ? b : c->mem);
 	}
-	b = c->mem;
-	if (runc || !c->bundle[to])
-		b += BUNDLE;
+	b = lin_bytes(m_full, c->mem);
+	if (!c->bundle[to])
+		b += (uint64_t) m_bundle;
 	return b;
 }
 
@@ -176,13 +196,57 @@ static void run(const struct zs_sched_weights *w, bool runc, zs_timetable **tt, 
 	}
 }
 
-int main(void)
+static void parse_lin(const char *opt, const char *v, struct lin *l)
+{
+	char *end;
+
+	l->a = strtod(v, &end);
+	if (*end == ',')
+		l->b = strtod(end + 1, &end);
+	if (*end || l->a < 0) {
+		fprintf(stderr, "campus-day: %s `%s`: A,B (bytes = A * x + B, A >= 0)\n", opt, v);
+		exit(2);
+	}
+}
+
+static void parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end;
+
+		if (v == NULL) {
+			fprintf(stderr, "campus-day: %s: a value is missing\n", argv[i]);
+			exit(2);
+		}
+		if (strcmp(argv[i], "--full") == 0)
+			parse_lin(argv[i], v, &m_full);
+		else if (strcmp(argv[i], "--diff") == 0)
+			parse_lin(argv[i], v, &m_diff);
+		else if (strcmp(argv[i], "--runc") == 0)
+			parse_lin(argv[i], v, &m_runc);
+		else if (strcmp(argv[i], "--bundle") == 0) {
+			m_bundle = strtod(v, &end);
+			if (*end || m_bundle < 0) {
+				fprintf(stderr, "campus-day: --bundle `%s`: bytes\n", v);
+				exit(2);
+			}
+		} else {
+			fprintf(stderr, "campus-day: unknown option `%s`\n", argv[i]);
+			exit(2);
+		}
+		i++;
+	}
+}
+
+int main(int argc, char **argv)
 {
 	zs_timetable *tt[ROOMS];
 	struct ct cs[CTS];
 	struct zs_sched_weights z = ZS_SCHED_WEIGHTS_DEFAULT, l0 = z;
 	struct result a, b, c;
 
+	parse_args(argc, argv);
 	setenv("TZ", "UTC", 1);
 	for (int r = 0; r < ROOMS; r++) {
 		tt[r] = room_tt(r);
@@ -201,11 +265,13 @@ int main(void)
 	run(&z, false, tt, cs, &a);
 	run(&l0, false, tt, cs, &b);
 	run(&l0, true, tt, cs, &c);
-	printf("{\"pcs\": %d, \"rooms\": %d, \"containers\": %d, \"hours\": 14, \"runs\": {"
+	printf("{\"pcs\": %d, \"rooms\": %d, \"containers\": %d, \"hours\": 14, \"model\": {\"full\": [%.6g, %.6g], "
+	       "\"diff\": [%.6g, %.6g], \"runc\": [%.6g, %.6g], \"bundle\": %.0f}, \"runs\": {"
 	       "\"zanshin\": {\"moves\": %u, \"diff_moves\": %u, \"bytes\": %llu}, "
 	       "\"zanshin_l0\": {\"moves\": %u, \"diff_moves\": %u, \"bytes\": %llu}, "
 	       "\"runc_criu\": {\"moves\": %u, \"bytes\": %llu}}}\n",
-	       PCS, ROOMS, CTS, a.moves, a.diffs, (unsigned long long) a.bytes, b.moves, b.diffs,
-	       (unsigned long long) b.bytes, c.moves, (unsigned long long) c.bytes);
+	       PCS, ROOMS, CTS, m_full.a, m_full.b, m_diff.a, m_diff.b, m_runc.a, m_runc.b, m_bundle, a.moves, a.diffs,
+	       (unsigned long long) a.bytes, b.moves, b.diffs, (unsigned long long) b.bytes, c.moves,
+	       (unsigned long long) c.bytes);
 	return 0;
 }

@@ -11,11 +11,13 @@
 #include <string.h>
 
 #include "coord.h"
+#include "move_mode.h"
 #include "zanshin/utils.h"
 
 #define MOVE_COLS                                                                                                      \
 	"id, container, source, target, state, reason, error, idem_key, requested_by, agent_move, created, updated, "  \
-	"diff, setup_s, downtime_s, total_s, bytes_pages, bytes_bundle, bytes_metadata"
+	"diff, setup_s, downtime_s, total_s, bytes_pages, bytes_bundle, bytes_metadata, mode, precopy_rounds, "        \
+	"bytes_precopy, faults, last_page_s"
 
 static bool terminal(const char *state)
 {
@@ -44,10 +46,11 @@ static void kv_str_or_null(zs_jgen *g, const char *k, const char *v)
 
 static void move_json(zs_jgen *g, const struct db_result *r, size_t i)
 {
-	static const char *const strs[] = {"id",    "container", "source",	 "target",
-					   "state", "reason",	 "requested_by", NULL};
-	static const char *const bytes[] = {"bytes_pages", "bytes_bundle", "bytes_metadata", NULL};
-	static const char *const secs[] = {"setup_s", "downtime_s", "total_s", NULL};
+	static const char *const strs[] = {"id",     "container",    "source", "target", "state",
+					   "reason", "requested_by", "mode",   NULL};
+	static const char *const bytes[] = {
+	    "bytes_pages", "bytes_bundle", "bytes_metadata", "bytes_precopy", "precopy_rounds", "faults", NULL};
+	static const char *const secs[] = {"setup_s", "downtime_s", "total_s", "last_page_s", NULL};
 	const char *diff = db_cell(r, i, "diff");
 
 	zs_jgen_map_open(g);
@@ -128,12 +131,12 @@ int api_move(struct req *r, struct reply *rep)
 /* ---- ordering a move ---- */
 
 struct order {
-	char *container, *to, *reason, *key;
+	char *container, *to, *reason, *key, *mode;
 };
 
 static int order_parse(const char *body, struct order *o, zs_error_t *err)
 {
-	static const char *const keys[] = {"container", "to", "reason", "idempotency_key", NULL};
+	static const char *const keys[] = {"container", "to", "reason", "idempotency_key", "mode", NULL};
 	cleanup_json zs_json *j = NULL;
 
 	if (zs_json_parse_buf(body, "move", &j, err) < 0 || json_only_keys(j, "move", keys, err) < 0 ||
@@ -141,8 +144,11 @@ static int order_parse(const char *body, struct order *o, zs_error_t *err)
 		0 ||
 	    zs_json_to_string(zs_json_get(j, "to"), "move", "to", 0, &o->to, err) < 0 ||
 	    zs_json_to_string(zs_json_get(j, "reason"), "move", "reason", 0, &o->reason, err) < 0 ||
-	    zs_json_to_string(zs_json_get(j, "idempotency_key"), "move", "idempotency_key", 0, &o->key, err) < 0)
+	    zs_json_to_string(zs_json_get(j, "idempotency_key"), "move", "idempotency_key", 0, &o->key, err) < 0 ||
+	    zs_json_to_string(zs_json_get(j, "mode"), "move", "mode", 0, &o->mode, err) < 0)
 		return -1;
+	if (o->mode && !move_mode_valid(o->mode))
+		return zs_make_error(err, -EINVAL, "move: mode: `%s` is not stop-copy, pre-copy or post-copy", o->mode);
 	if (!valid_container_id(o->container))
 		return zs_make_error(err, -EINVAL, "move: container: `%s` is not a valid container id", o->container);
 	if (o->to && !valid_node_name(o->to))
@@ -156,7 +162,7 @@ static int order_parse(const char *body, struct order *o, zs_error_t *err)
 
 static void order_free(struct order *o)
 {
-	free(o->container), free(o->to), free(o->reason), free(o->key);
+	free(o->container), free(o->to), free(o->reason), free(o->key), free(o->mode);
 }
 
 /* the container's node, and checks of the target; -errno (EINVAL/ENOENT/
@@ -207,12 +213,13 @@ static int order_replay(struct coord *co, const struct order *o, char **id, zs_e
 
 	if (o->key == NULL)
 		return 0;
-	if (db_exec(co->db, "SELECT id, container, target FROM moves WHERE idem_key = $1", p, 1, &res, err) < 0)
+	if (db_exec(co->db, "SELECT id, container, target, mode FROM moves WHERE idem_key = $1", p, 1, &res, err) < 0)
 		return -EIO;
 	if (res->rows == 0)
 		return 0;
 	if (strcmp(db_cell(res, 0, "container"), o->container) != 0 ||
-	    (o->to && strcmp(db_cell(res, 0, "target"), o->to) != 0))
+	    (o->to && strcmp(db_cell(res, 0, "target"), o->to) != 0) ||
+	    (o->mode && strcmp(db_cell(res, 0, "mode"), o->mode) != 0))
 		return zs_make_error(err, -EEXIST, "idempotency key `%s` was used for another move (%s)", o->key,
 				     db_cell(res, 0, "id"));
 	*id = xstrdup(db_cell(res, 0, "id"));
@@ -224,12 +231,14 @@ static int order_insert(struct coord *co, const struct who *who, const struct or
 {
 	cleanup_free char *mid = random_id("m"), *now = fmt_double(coord_now()),
 			  *detail = xasprintf("%s %s -> %s", o->container, source, o->to);
-	const char *p[] = {mid, o->container, source, o->to, o->reason ? o->reason : "admin", o->key, who->name, now};
+	const char *mode = o->mode ? o->mode : move_mode_for(co, "admin");
+	const char *p[] = {mid,	   o->container, source, o->to, o->reason ? o->reason : "admin",
+			   o->key, who->name,	 now,	 mode};
 
 	if (db_exec(co->db,
 		    "INSERT INTO moves(id, container, source, target, state, reason, idem_key, requested_by, created, "
-		    "updated) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $8)",
-		    p, 8, NULL, err) < 0 ||
+		    "updated, mode) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $8, $9)",
+		    p, 9, NULL, err) < 0 ||
 	    audit(co, who, "move.create", mid, detail, err) < 0)
 		return -1;
 	*id = steal_pointer(&mid);
@@ -289,7 +298,7 @@ int moves_take_orders(struct coord *co, const char *node, zs_jgen *g, zs_error_t
 	if (db_exec(
 		co->db,
 		"UPDATE moves SET state = 'ordered', updated = $2 WHERE source = $1 AND state = 'pending' RETURNING "
-		"id, container, target, (SELECT address FROM nodes WHERE name = moves.target) AS address",
+		"id, container, target, mode, (SELECT address FROM nodes WHERE name = moves.target) AS address",
 		p, 2, &res, err) < 0)
 		return -1;
 	for (size_t i = 0; i < res->rows; i++) {
@@ -298,6 +307,7 @@ int moves_take_orders(struct coord *co, const char *node, zs_jgen *g, zs_error_t
 		zs_jgen_kv_string(g, "container", db_cell(res, i, "container"));
 		zs_jgen_kv_string(g, "to", db_cell(res, i, "target"));
 		zs_jgen_kv_string(g, "address", db_cell(res, i, "address"));
+		zs_jgen_kv_string(g, "mode", db_cell(res, i, "mode"));
 		zs_jgen_map_close(g);
 	}
 	return 0;
@@ -311,13 +321,62 @@ struct report {
 	bool diff, has_diff;
 	double setup_s, downtime_s, total_s;
 	int64_t bytes[3];
+	/* the mode the agent ran and its metrics (NULL when not reported) */
+	char *mode, *rounds, *bytes_precopy, *faults, *last_page_s;
 };
+
+static char *opt_int(const zs_json *j, const char *key, zs_error_t *err)
+{
+	int64_t v = 0;
+
+	if (zs_json_get(j, key) == NULL || zs_json_to_int64(zs_json_get(j, key), "report", key, 0, &v, err) < 0)
+		return NULL;
+	if (v < 0) {
+		zs_make_error(err, -EINVAL, "report: %s: negative", key);
+		return NULL;
+	}
+	return xasprintf("%lld", (long long) v);
+}
+
+/* mode, precopy_rounds, bytes_precopy, faults, last_page_s */
+static int report_parse_mode(const zs_json *j, struct report *rp, zs_error_t *err)
+{
+	double last = 0;
+
+	if (zs_json_to_string(zs_json_get(j, "mode"), "report", "mode", 0, &rp->mode, err) < 0)
+		return -1;
+	if (rp->mode && !move_mode_valid(rp->mode))
+		return zs_make_error(err, -EINVAL, "report: mode: `%s` is not stop-copy, pre-copy or post-copy",
+				     rp->mode);
+	rp->rounds = opt_int(j, "precopy_rounds", err);
+	if (*err == NULL)
+		rp->bytes_precopy = opt_int(j, "bytes_precopy", err);
+	if (*err == NULL)
+		rp->faults = opt_int(j, "faults", err);
+	if (*err)
+		return -1;
+	if (zs_json_get(j, "last_page_s") == NULL)
+		return 0;
+	if (zs_json_to_double(zs_json_get(j, "last_page_s"), "report", "last_page_s", 0, &last, err) < 0)
+		return -1;
+	if (last < 0)
+		return zs_make_error(err, -EINVAL, "report: last_page_s: negative");
+	rp->last_page_s = fmt_double(last);
+	return 0;
+}
+
+static void report_free(struct report *rp)
+{
+	free(rp->state), free(rp->error), free(rp->agent_move), free(rp->container), free(rp->to);
+	free(rp->mode), free(rp->rounds), free(rp->bytes_precopy), free(rp->faults), free(rp->last_page_s);
+}
 
 static int report_parse(const char *body, struct report *rp, zs_error_t *err)
 {
-	static const char *const keys[] = {"state",	 "error",   "agent_move",  "diff",	   "setup_s",
-					   "downtime_s", "total_s", "bytes_pages", "bytes_bundle", "bytes_metadata",
-					   "container",	 "to",	    NULL};
+	static const char *const keys[] = {
+	    "state",   "error",		 "agent_move",	  "diff",	    "setup_s",	   "downtime_s",
+	    "total_s", "bytes_pages",	 "bytes_bundle",  "bytes_metadata", "container",   "to",
+	    "mode",    "precopy_rounds", "bytes_precopy", "faults",	    "last_page_s", NULL};
 	static const char *const states[] = {"running", "done", "failed", "rolled-back", NULL};
 	cleanup_json zs_json *j = NULL;
 	size_t k;
@@ -339,6 +398,8 @@ static int report_parse(const char *body, struct report *rp, zs_error_t *err)
 		return -1;
 	if ((rp->container && !valid_container_id(rp->container)) || (rp->to && !valid_node_name(rp->to)))
 		return zs_make_error(err, -EINVAL, "report: container, to: not a valid container id, node name");
+	if (report_parse_mode(j, rp, err) < 0)
+		return -1;
 	rp->has_diff = zs_json_get(j, "diff") != NULL;
 	for (k = 0; states[k] && strcmp(states[k], rp->state) != 0; k++)
 		;
@@ -361,7 +422,7 @@ static int report_parse(const char *body, struct report *rp, zs_error_t *err)
 static int local_move(struct coord *co, const struct who *who, const char *id, const struct report *rp, zs_error_t *err)
 {
 	cleanup_free char *now = fmt_double(coord_now()), *detail = NULL;
-	const char *p[] = {id, rp->container, who->name, rp->to, now};
+	const char *p[] = {id, rp->container, who->name, rp->to, now, rp->mode ? rp->mode : "stop-copy"};
 
 	if (!str_has_prefix(id, "local-"))
 		return zs_make_error(err, -ENOENT, "no move `%s` (a move of the node's own is reported as local-ID)",
@@ -369,10 +430,11 @@ static int local_move(struct coord *co, const struct who *who, const char *id, c
 	if (strcmp(rp->to, who->name) == 0)
 		return zs_make_error(err, -EINVAL, "report: to: the move's source %s itself", who->name);
 	detail = xasprintf("%s %s -> %s", rp->container, who->name, rp->to);
-	if (db_exec(co->db,
-		    "INSERT INTO moves(id, container, source, target, state, reason, requested_by, created, updated) "
-		    "VALUES ($1, $2, $3, $4, 'running', 'local', $3, $5, $5)",
-		    p, 5, NULL, err) < 0 ||
+	if (db_exec(
+		co->db,
+		"INSERT INTO moves(id, container, source, target, state, reason, requested_by, created, updated, mode) "
+		"VALUES ($1, $2, $3, $4, 'running', 'local', $3, $5, $5, $6)",
+		p, 6, NULL, err) < 0 ||
 	    audit(co, who, "move.local", id, detail, err) < 0)
 		return -EIO;
 	return 0;
@@ -387,9 +449,23 @@ static int report_store(struct coord *co, const struct who *who, const char *id,
 			  *b0 = xasprintf("%lld", (long long) rp->bytes[0]),
 			  *b1 = xasprintf("%lld", (long long) rp->bytes[1]),
 			  *b2 = xasprintf("%lld", (long long) rp->bytes[2]);
-	const char *p[] = {
-	    id, rp->state, rp->error, rp->agent_move, now, rp->has_diff ? (rp->diff ? "1" : "0") : NULL, su, dt, tt,
-	    b0, b1,	   b2};
+	const char *p[] = {id,
+			   rp->state,
+			   rp->error,
+			   rp->agent_move,
+			   now,
+			   rp->has_diff ? (rp->diff ? "1" : "0") : NULL,
+			   su,
+			   dt,
+			   tt,
+			   b0,
+			   b1,
+			   b2,
+			   rp->mode,
+			   rp->rounds,
+			   rp->bytes_precopy,
+			   rp->faults,
+			   rp->last_page_s};
 	const char *state;
 
 	if (move_get(co, id, &m, err) < 0)
@@ -414,8 +490,10 @@ static int report_store(struct coord *co, const struct who *who, const char *id,
 	if (db_exec(co->db,
 		    "UPDATE moves SET state = $2, error = $3, agent_move = COALESCE($4, agent_move), updated = $5, "
 		    "diff = $6, setup_s = $7, downtime_s = $8, total_s = $9, bytes_pages = $10, bytes_bundle = $11, "
-		    "bytes_metadata = $12 WHERE id = $1",
-		    p, 12, NULL, err) < 0)
+		    "bytes_metadata = $12, mode = COALESCE($13, mode), precopy_rounds = COALESCE($14, precopy_rounds), "
+		    "bytes_precopy = COALESCE($15, bytes_precopy), faults = COALESCE($16, faults), "
+		    "last_page_s = COALESCE(CAST($17 AS DOUBLE PRECISION), last_page_s) WHERE id = $1",
+		    p, 17, NULL, err) < 0)
 		return -EIO;
 	if (strcmp(rp->state, "done") == 0) {
 		const char *q[] = {db_cell(m, 0, "container"), db_cell(m, 0, "target"), now};
@@ -446,7 +524,7 @@ int api_move_report(struct req *r, struct reply *rep)
 				ret = -EIO;
 		}
 	}
-	free(rp.state), free(rp.error), free(rp.agent_move), free(rp.container), free(rp.to);
+	report_free(&rp);
 	if (ret == -EIO)
 		return reply_internal(rep, err);
 	if (ret < 0)

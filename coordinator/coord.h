@@ -15,6 +15,7 @@
 #define COORD_THREADS 4u /* HTTP worker threads */
 #define COORD_MAX_CONNECTIONS 8192u
 #define COORD_DEFAULT_PORT "7430"
+#define COORD_MOVE_MODES 6 /* move_mode.c: every move, admin and the four policies */
 
 struct coord_policy;
 
@@ -28,7 +29,8 @@ struct coord {
 	void *mhd;     /* struct MHD_Daemon */
 	char *replica; /* HOST:PID, this replica's name */
 	bool leader_thread;
-	struct coord_policy *policy; /* scheduler and policy settings (cluster_view.h) */
+	struct coord_policy *policy;	   /* scheduler and policy settings (cluster_view.h) */
+	char *move_mode[COORD_MOVE_MODES]; /* --move-mode: every move, then per orderer (move_mode.c) */
 };
 
 enum who_role { WHO_NONE, WHO_NODE, WHO_VIEWER, WHO_ADMIN };

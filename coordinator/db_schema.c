@@ -96,6 +96,31 @@ static const char *const migrations[] = {
     "CREATE INDEX timetable_by_room ON timetable_events(room, starts);",
     /* 5: a node's containers are replaced at every changed heartbeat */
     "CREATE INDEX containers_by_node ON containers(node);",
+    /* 6: a move's mode (stop-copy, pre-copy, post-copy: move_mode.c) and
+     * what the agent reports of it: pre-copy rounds and their page bytes,
+     * post-copy pages faulted from the source and when the last arrived */
+    "ALTER TABLE moves ADD COLUMN mode TEXT NOT NULL DEFAULT 'stop-copy';"
+    "ALTER TABLE moves ADD COLUMN precopy_rounds BIGINT;"
+    "ALTER TABLE moves ADD COLUMN bytes_precopy BIGINT;"
+    "ALTER TABLE moves ADD COLUMN faults BIGINT;"
+    "ALTER TABLE moves ADD COLUMN last_page_s DOUBLE PRECISION;",
+    /* 7: a node holds several Bundles of one container, and several
+     * received for no container in particular (container ''): the key is
+     * (node, container, digest), as the heartbeat's check says (with
+     * (node, container) a node that had received two Bundles had its
+     * heartbeats refused by the database) */
+    "CREATE TABLE bundles_new ("
+    "  node TEXT NOT NULL REFERENCES nodes(name),"
+    "  container TEXT NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  rootfs_digest TEXT,"
+    "  PRIMARY KEY (node, container, digest));"
+    "INSERT INTO bundles_new(node, container, digest, rootfs_digest) "
+    "  SELECT node, container, digest, rootfs_digest FROM bundles;"
+    "DROP TABLE bundles;"
+    "ALTER TABLE bundles_new RENAME TO bundles;"
+    "CREATE INDEX bundles_by_container ON bundles(container);"
+    "CREATE INDEX bundles_by_digest ON bundles(digest);",
 };
 
 static int migrate_locked(struct db *d, zs_error_t *err);

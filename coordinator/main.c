@@ -15,6 +15,7 @@
 
 #include "cluster_view.h"
 #include "coord.h"
+#include "move_mode.h"
 #include "zanshin/log.h"
 #include "zanshin/utils.h"
 
@@ -46,13 +47,17 @@ static void usage(FILE *f)
 		   "  --max-moves-per-node N  concurrent moves from or to one node (default 1)\n"
 		   "  --max-moves N           concurrent moves in the cluster (default 4)\n"
 		   "  --policy-interval S     seconds between policy rounds, 0 = off (default 5)\n"
+		   "  --move-mode [WHO=]MODE  stop-copy, pre-copy or post-copy: the mode of moves ordered\n"
+		   "                          without one, all of them or those of WHO = admin (people),\n"
+		   "                          agent-stop, evacuate, drain, return-home (repeatable;\n"
+		   "                          default stop-copy)\n"
 		   "  --web-root DIR          the web page's files (default " ZS_WEB_ROOT ")\n"
 		   "  --log FILE              log file (default stderr)\n"
 		   "  --log-format text|json  (default text)\n"
 		   "  --help                  this text\n");
 }
 
-enum { O_LISTEN = 256, O_CERT, O_KEY, O_CA, O_DB, O_LOG, O_LOGFMT, O_ADMIN, O_NODET, O_HB, O_POLICY, O_CONFIG };
+enum { O_LISTEN = 256, O_CERT, O_KEY, O_CA, O_DB, O_LOG, O_LOGFMT, O_ADMIN, O_NODET, O_HB, O_POLICY, O_MODE, O_CONFIG };
 
 static const struct option opts[] = {{"listen", 1, 0, O_LISTEN},
 				     {"cert", 1, 0, O_CERT},
@@ -71,6 +76,7 @@ static const struct option opts[] = {{"listen", 1, 0, O_LISTEN},
 				     {"max-moves", 1, 0, O_POLICY},
 				     {"policy-interval", 1, 0, O_POLICY},
 				     {"web-root", 1, 0, O_POLICY},
+				     {"move-mode", 1, 0, O_MODE},
 				     {"config", 1, 0, O_CONFIG},
 				     {"help", 0, 0, 'h'},
 				     {0, 0, 0, 0}};
@@ -118,6 +124,8 @@ static int set_opt(struct coord *co, int c, const char *name, const char *v, zs_
 		return seconds("heartbeat", v, &co->heartbeat_s, err);
 	case O_POLICY:
 		return coord_policy_opt(co->policy, name, v, err);
+	case O_MODE:
+		return move_mode_opt(co, v, err);
 	case O_ADMIN:
 		if (!valid_node_name(v))
 			return zs_make_error(err, -EINVAL, "--admin-cn `%s`: not a valid certificate name", v);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cluster_view.h"
+#include "move_mode.h"
 #include "zanshin/log.h"
 #include "zanshin/utils.h"
 
@@ -32,7 +33,8 @@ static int insert_move(struct coord *co, const struct zs_pol_order *o, const cha
 {
 	cleanup_free char *id = random_id("m"), *now = fmt_double(coord_now()),
 			  *detail = xasprintf("%s %s -> %s: %s", o->container, o->from, to, o->why);
-	const char *p[] = {id, o->container, o->from, to, o->why, policy_who.name, now};
+	const char *p[] = {id,	   o->container,    o->from, to,
+			   o->why, policy_who.name, now,     move_mode_for(co, zs_pol_reason_name(o->reason))};
 	int ok;
 
 	if (db_tx_begin(co->db, err) < 0)
@@ -41,8 +43,8 @@ static int insert_move(struct coord *co, const struct zs_pol_order *o, const cha
 	if (ok == 1)
 		ok = db_exec(co->db,
 			     "INSERT INTO moves(id, container, source, target, state, reason, requested_by, created, "
-			     "updated) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7)",
-			     p, 7, NULL, err) == 0 &&
+			     "updated, mode) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7, $8)",
+			     p, 8, NULL, err) == 0 &&
 		     audit(co, &policy_who, "move.create", id, detail, err) == 0;
 	if (db_tx_end(co->db, ok >= 0, err) < 0 || ok < 0)
 		return -1;

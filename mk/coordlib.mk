@@ -1,9 +1,9 @@
-# The coordinator's pure libraries (timetable, scheduler, policies):
+# The coordinator's pure libraries (timetable, scheduler, policies, move modes):
 # build/lib/libzanshin-coord.a, linked into zanshin-api, their unit tests
 # (tests/unit/coord/*_test.c -> build/tests/unit/, run by tests/unit/run.sh)
 # and the placement bench (bench/placement.sh).
 
-ZS_COORDLIB_SRCS := coordinator/timetable.c coordinator/sched.c coordinator/policy.c
+ZS_COORDLIB_SRCS := coordinator/timetable.c coordinator/sched.c coordinator/policy.c coordinator/move_mode.c
 ZS_COORDLIB_OBJS := $(patsubst coordinator/%.c,$(BUILD)/obj/coordlib/%.o,$(ZS_COORDLIB_SRCS))
 ZS_COORDLIB_LIBS := $(BUILD)/lib/libzanshin-coord.a $(BUILD)/lib/libzanshin.a -lical -lm
 ZS_COORD_UNIT_SRCS := $(wildcard tests/unit/coord/*_test.c)

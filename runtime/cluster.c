@@ -33,7 +33,8 @@ enum {
 	O_CONTAINER,
 	O_EXPLAIN, /* place, timetable: runtime/cluster_sched.c */
 	O_FROM,
-	O_ROOM
+	O_ROOM,
+	O_MODE
 };
 
 static const struct zs_optdef opts[] = {
@@ -54,12 +55,14 @@ static const struct zs_optdef opts[] = {
     {"explain", 0, false, O_EXPLAIN, "place: every node's terms of the cost, and why others are left out"},
     {"from", 0, true, O_FROM, "place: as if leaving NODE (default: where it runs)"},
     {"room", 0, true, O_ROOM, "timetable import|show: the room or node label"},
+    {"mode", 0, true, O_MODE,
+     "move: stop-copy, pre-copy or post-copy (default: the coordinator's --move-mode setting)"},
     {NULL, 0, false, 0, NULL},
 };
 
 struct copts {
 	struct zs_coord_client c;
-	const char *format, *to, *reason, *key_id, *token_file, *container, *from, *room;
+	const char *format, *to, *reason, *key_id, *token_file, *container, *from, *room, *mode;
 	bool wait, explain;
 	long timeout;
 	zs_error_t *err;
@@ -68,11 +71,11 @@ struct copts {
 static int on_opt(int id, const char *v, void *data)
 {
 	struct copts *o = data;
-	const char **slots[] = {
-	    [O_URL] = &o->c.url,     [O_NAME] = &o->c.name,	      [O_CA] = &o->c.ca,
-	    [O_TOKEN] = &o->c.token, [O_TOKEN_FILE] = &o->token_file, [O_CERT] = &o->c.cert,
-	    [O_KEY] = &o->c.key,     [O_FORMAT] = &o->format,	      [O_TO] = &o->to,
-	    [O_REASON] = &o->reason, [O_KEYID] = &o->key_id,	      [O_CONTAINER] = &o->container};
+	const char **slots[] = {[O_URL] = &o->c.url,	 [O_NAME] = &o->c.name,		  [O_CA] = &o->c.ca,
+				[O_TOKEN] = &o->c.token, [O_TOKEN_FILE] = &o->token_file, [O_CERT] = &o->c.cert,
+				[O_KEY] = &o->c.key,	 [O_FORMAT] = &o->format,	  [O_TO] = &o->to,
+				[O_REASON] = &o->reason, [O_KEYID] = &o->key_id,	  [O_CONTAINER] = &o->container,
+				[O_MODE] = &o->mode};
 	char *end;
 
 	if (id == O_WAIT) {
@@ -216,8 +219,8 @@ static void table_remnants(const zs_json *j)
 
 static void move_row(const zs_json *o)
 {
-	printf("%-26s %-18s %-10s %-10s %-12s %-10s %-5s %12lld %10lld %9.3fs\n", s(o, "id"), s(o, "container"),
-	       s(o, "source"), s(o, "target"), s(o, "state"), s(o, "reason"), b(o, "diff") ? "yes" : "no",
+	printf("%-26s %-18s %-10s %-10s %-12s %-10s %-9s %-5s %12lld %10lld %9.3fs\n", s(o, "id"), s(o, "container"),
+	       s(o, "source"), s(o, "target"), s(o, "state"), s(o, "reason"), s(o, "mode"), b(o, "diff") ? "yes" : "no",
 	       n(o, "bytes_pages"), n(o, "bytes_bundle"), d(o, "downtime_s"));
 	if (*s(o, "error") != '-')
 		printf("    error: %s\n", s(o, "error"));
@@ -227,8 +230,8 @@ static void table_moves(const zs_json *j)
 {
 	const zs_json *a = zs_json_get(j, "moves");
 
-	printf("%-26s %-18s %-10s %-10s %-12s %-10s %-5s %12s %10s %10s\n", "MOVE", "CONTAINER", "FROM", "TO", "STATE",
-	       "REASON", "DIFF", "PAGES", "BUNDLE", "DOWNTIME");
+	printf("%-26s %-18s %-10s %-10s %-12s %-10s %-9s %-5s %12s %10s %10s\n", "MOVE", "CONTAINER", "FROM", "TO",
+	       "STATE", "REASON", "MODE", "DIFF", "PAGES", "BUNDLE", "DOWNTIME");
 	if (a == NULL)
 		move_row(j);
 	for (size_t i = 0; i < zs_json_array_len(a); i++)
@@ -312,6 +315,8 @@ static int do_move(struct copts *o, const char *container, zs_error_t *err)
 		zs_jgen_kv_string(g, "reason", o->reason);
 	if (o->key_id)
 		zs_jgen_kv_string(g, "idempotency_key", o->key_id);
+	if (o->mode)
+		zs_jgen_kv_string(g, "mode", o->mode);
 	zs_jgen_map_close(g);
 	body = zs_jgen_result(g, NULL);
 	if (zs_coord_call(&o->c, "POST", "/v1/moves", body, &ans, err) < 0)
@@ -426,11 +431,12 @@ ZS_VERB(cluster)
 
 	ret = zs_parse_opts("cluster", opts, argc, argv, on_opt, &o, &first, err);
 	if (ret == ZS_CLI_HELP || (ret == 0 && first >= argc)) {
-		zs_print_usage("cluster",
-			       "nodes | containers | remnants [ID] | moves [MOVE] | move ID [--to NODE] [--wait] | "
-			       "drain NODE | undrain NODE | audit | place ID [--explain] | "
-			       "timetable import FILE.ics --room R | timetable show [ROOM] | timetable delete ROOM",
-			       "the cluster as the coordinator (zanshin-api) sees it, and its orders", opts);
+		zs_print_usage(
+		    "cluster",
+		    "nodes | containers | remnants [ID] | moves [MOVE] | move ID [--to NODE] [--mode MODE] [--wait] | "
+		    "drain NODE | undrain NODE | audit | place ID [--explain] | "
+		    "timetable import FILE.ics --room R | timetable show [ROOM] | timetable delete ROOM",
+		    "the cluster as the coordinator (zanshin-api) sees it, and its orders", opts);
 		return ret == ZS_CLI_HELP ? 0 : zs_make_error(err, -EINVAL, "cluster: a subcommand is required");
 	}
 	if (ret < 0)

@@ -20,7 +20,10 @@ inst() { # MODE SRC DEST (DEST relative to the staged root)
 }
 inst 0755 "$B/bin/zanshin" usr/sbin/zanshin
 inst 0755 "$B/bin/criu" usr/libexec/zanshin/criu
-strip --strip-unneeded "$S/usr/sbin/zanshin" "$S/usr/libexec/zanshin/criu"
+# the cluster: the node agent and the coordinator (scripts/mkdeb-cluster.sh)
+. "$top/scripts/mkdeb-cluster.sh"
+strip --strip-unneeded "$S/usr/sbin/zanshin" "$S/usr/libexec/zanshin/criu" "$S/usr/sbin/zanshind" \
+	"$S/usr/sbin/zanshin-api"
 # libcriu: private to zanshin (zanshin links it statically; kept for tools
 # built against our CRIU), never on the linker's path
 mkdir -p "$S/usr/lib/zanshin"
@@ -56,7 +59,8 @@ inst 0644 "$B/deb/copyright" "$doc/copyright"
 # dependencies of the two binaries, as Debian computes them
 mkdir -p "$B/deb/shlibs/debian"
 printf 'Source: zanshin\n\nPackage: zanshin\nArchitecture: any\n' >"$B/deb/shlibs/debian/control"
-deps=$(cd "$B/deb/shlibs" && dpkg-shlibdeps -O "$S/usr/sbin/zanshin" "$S/usr/libexec/zanshin/criu" 2>/dev/null |
+deps=$(cd "$B/deb/shlibs" && dpkg-shlibdeps -O "$S/usr/sbin/zanshin" "$S/usr/libexec/zanshin/criu" \
+	"$S/usr/sbin/zanshind" "$S/usr/sbin/zanshin-api" 2>/dev/null |
 	sed -n 's/^shlibs:Depends=//p')
 [ -n "$deps" ] || { echo "mkdeb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
@@ -65,6 +69,6 @@ sed -e "s/@VERSION@/$ver/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" -e "s/@DEPE
 	"$top/packaging/deb/control.in" >"$S/DEBIAN/control"
 for f in postinst prerm postrm; do install -m 0755 "$top/packaging/deb/$f" "$S/DEBIAN/$f"; done
 (cd "$S" && find etc -type f | sed 's#^#/#' | sort) >"$S/DEBIAN/conffiles"
-(cd "$S" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$S/DEBIAN/md5sums"
+(cd "$S" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum) >"$S/DEBIAN/md5sums"
 dpkg-deb --root-owner-group -Zxz --build "$S" "$out" >/dev/null
 echo "$out"

@@ -106,6 +106,16 @@ function moveBytes(m) {
 	return (m.bytes_pages || 0) + (m.bytes_bundle || 0) + (m.bytes_metadata || 0);
 }
 
+// the move's mode, with what only that mode has
+function modeText(m) {
+	const mode = m.mode || "stop-copy";
+	if (mode === "pre-copy" && m.precopy_rounds !== null && m.precopy_rounds !== undefined)
+		return `${mode}, ${m.precopy_rounds} rounds (${bytes(m.bytes_precopy)})`;
+	if (mode === "post-copy" && m.faults !== null && m.faults !== undefined)
+		return `${mode}, ${m.faults} faults, last page ${secs(m.last_page_s)}`;
+	return mode;
+}
+
 function drawMoves(moves) {
 	fill("moves", moves.slice().reverse().map(m => el("tr", {"data-move": m.id, "class": m.state === "failed" ? "failed" : ""},
 		el("td", {}, m.id),
@@ -113,6 +123,7 @@ function drawMoves(moves) {
 		el("td", {}, `${m.source} → ${m.target}`),
 		el("td", {"class": "state"}, m.state),
 		el("td", {}, m.reason),
+		el("td", {"class": "mode"}, modeText(m)),
 		el("td", {}, m.diff === null ? "–" : m.diff ? "diff" : "full"),
 		el("td", {"class": "num bytes"}, bytes(moveBytes(m))),
 		el("td", {"class": "num"}, secs(m.downtime_s)),

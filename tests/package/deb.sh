@@ -28,6 +28,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/oci-image.sh"
+. "$top/tests/package/deb-cluster.sh"
 export DEBIAN_FRONTEND=noninteractive
 DEFPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 R=$(mktemp -d /tmp/zanshin-pkgtest.XXXXXX)
@@ -271,6 +272,8 @@ else
 	t_skip "containerd flow" "containerd is not installed"
 fi
 
+deb_cluster_checks "$deb" # zanshind and zanshin-api (tests/package/deb-cluster.sh)
+
 # ---- purge keeps the remnant store's content ----
 mkdir -p "$MARK" && echo keep >"$MARK/generation"
 out=$(apt-get purge -y -q zanshin 2>&1)
@@ -282,6 +285,7 @@ for f in /usr/sbin/zanshin /usr/libexec/zanshin /etc/zanshin /etc/containers/con
 	[ -e "$f" ] && left="$left $f"
 done
 if [ -z "$OTHER_CRIU" ] && { [ -e /usr/sbin/criu ] || [ -L /etc/alternatives/criu ]; }; then left="$left /usr/sbin/criu"; fi
+left="$left$(deb_cluster_purged)"
 if [ $rc = 0 ] && [ -z "$left" ] && ! dpkg -s zanshin >/dev/null 2>&1; then
 	t_ok "apt-get purge zanshin: package, criu alternative, snippets and conffiles gone"
 else
