@@ -832,7 +832,9 @@ void pc_recover_source(struct agent *a, struct move *m)
 		return;
 	}
 	set_error(m, xasprintf("the agent died during the post-copy move (%s), and %s runs neither here nor on "
-			       "node %s: lost (post-copy cannot go back once the target runs)",
+			       "node %s: lost (its pages were only in the memory of the lazy checkpoint here, which "
+			       "ended without resuming it: a lazy dump writes no pages to disk, so there is nothing "
+			       "to roll back to)",
 			       was, m->container, m->peer));
 	put(a, m, "failed");
 }
