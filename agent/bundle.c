@@ -5,7 +5,9 @@
  * rootfs digest is the sha256-4k (zanshin/digest.h) of that tar; the
  * Bundle's digest is the sha256-4k of config.json followed by the rootfs
  * digest (hex), so a target can check a Bundle whose rootfs it did not
- * receive again.  A node holds Bundles it received in
+ * receive again; config.json counts as a held Bundle keeps it (root.path
+ * "rootfs", re-written JSON), so a Bundle forwarded by a node that
+ * received it keeps its digest.  A node holds Bundles it received in
  * STATE_DIR/bundles/DIGEST/ (config.json with root.path "rootfs", rootfs/,
  * rootfs.digest), and remembers the digests of a container's own bundle
  * directory when it first computes them (STATE_DIR/bundles/by-id/ID.json),
@@ -88,8 +90,55 @@ static int digest_file(zs_digest *d, const char *path, zs_error_t *err)
 	return 0;
 }
 
+/* config.json with root.path set to "rootfs" (the layout of a held Bundle). */
+static char *config_rootfs(const zs_json *cfg, size_t *len)
+{
+	cleanup_jgen zs_jgen *g = zs_jgen_new(true);
+	size_t i, k;
+
+	zs_jgen_map_open(g);
+	for (i = 0; i < zs_json_object_len(cfg); i++) {
+		const char *key = zs_json_object_key(cfg, i);
+		const zs_json *v = zs_json_object_value(cfg, i);
+		zs_jgen_key(g, key);
+		if (strcmp(key, "root") != 0 || !zs_json_is_object(v)) {
+			zs_jgen_value(g, v);
+			continue;
+		}
+		zs_jgen_map_open(g);
+		zs_jgen_kv_string(g, "path", "rootfs");
+		for (k = 0; k < zs_json_object_len(v); k++) {
+			if (strcmp(zs_json_object_key(v, k), "path") == 0)
+				continue;
+			zs_jgen_key(g, zs_json_object_key(v, k));
+			zs_jgen_value(g, zs_json_object_value(v, k));
+		}
+		zs_jgen_map_close(g);
+	}
+	zs_jgen_map_close(g);
+	return zs_jgen_result(g, len);
+}
+
+/* The digest of CONFIG as a held Bundle keeps it (config_rootfs: root.path
+ * "rootfs", the JSON re-written): a Bundle forwarded by a node that
+ * received it has the digest it had at its origin, so a node that holds
+ * it is not sent it again. */
+static int digest_config(zs_digest *d, const char *config, zs_error_t *err)
+{
+	cleanup_json zs_json *j = NULL;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+
+	if (zs_json_parse_file(config, "config.json", &j, err) < 0 ||
+	    zs_json_check_object(j, "config.json", "(top level)", ZS_JSON_REQUIRED, err) < 0)
+		return -1;
+	text = config_rootfs(j, &len);
+	zs_digest_update(d, text, len);
+	return 0;
+}
+
 /* ROOTFS_DIGEST: of TAR (when TAR is not NULL, else given); DIGEST: of
- * CONFIG followed by ROOTFS_DIGEST. */
+ * CONFIG (as held: digest_config) followed by ROOTFS_DIGEST. */
 int bundle_digests(const char *config, const char *tar, char **digest, char **rootfs_digest, zs_error_t *err)
 {
 	uint8_t out[ZS_DIGEST_LEN];
@@ -112,7 +161,7 @@ int bundle_digests(const char *config, const char *tar, char **digest, char **ro
 	d = zs_digest_new();
 	if (d == NULL)
 		return zs_make_error(err, -ENOSYS, "SHA-256 is not available");
-	if (digest_file(d, config, err) < 0) {
+	if (digest_config(d, config, err) < 0) {
 		zs_digest_free(d);
 		return -1;
 	}
@@ -273,35 +322,6 @@ char *rootfs_find(struct agent *a, const char *rootfs_digest)
 			return xstrdup(path);
 	}
 	return NULL;
-}
-
-/* config.json with root.path set to "rootfs" (the layout of a held Bundle). */
-static char *config_rootfs(const zs_json *cfg, size_t *len)
-{
-	cleanup_jgen zs_jgen *g = zs_jgen_new(true);
-	size_t i, k;
-
-	zs_jgen_map_open(g);
-	for (i = 0; i < zs_json_object_len(cfg); i++) {
-		const char *key = zs_json_object_key(cfg, i);
-		const zs_json *v = zs_json_object_value(cfg, i);
-		zs_jgen_key(g, key);
-		if (strcmp(key, "root") != 0 || !zs_json_is_object(v)) {
-			zs_jgen_value(g, v);
-			continue;
-		}
-		zs_jgen_map_open(g);
-		zs_jgen_kv_string(g, "path", "rootfs");
-		for (k = 0; k < zs_json_object_len(v); k++) {
-			if (strcmp(zs_json_object_key(v, k), "path") == 0)
-				continue;
-			zs_jgen_key(g, zs_json_object_key(v, k));
-			zs_jgen_value(g, zs_json_object_value(v, k));
-		}
-		zs_jgen_map_close(g);
-	}
-	zs_jgen_map_close(g);
-	return zs_jgen_result(g, len);
 }
 
 static int local_copy(const char *from, const char *to, zs_error_t *err)

@@ -136,6 +136,30 @@ static void kill_below(pid_t pid)
 	}
 }
 
+/* A restore whose pages will never come: what runs below it is killed
+ * until it ends, also what it starts later (a loaded node may not have
+ * started CRIU yet when the transfer broke: killed once, its CRIU would
+ * then wait for a page for ever).  Past 30 s the restore itself is
+ * killed.  Returns once it ended (not reaped when it is our child). */
+static void stop_restore(pid_t pid)
+{
+	for (int i = 0;; i++) {
+		siginfo_t si = {0};
+		kill_below(pid);
+		if (i == 600)
+			kill(pid, SIGKILL);
+		if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD || kill(pid, 0) < 0)
+				return; /* not ours (a restarted agent): gone */
+		} else if (si.si_pid == pid) {
+			return;
+		}
+		usleep(50000);
+	}
+}
+
 /* ---- the pump: page server bytes <-> `ps` frames ---- */
 
 enum { PUMP_FRAME = 1, PUMP_PID, PUMP_IDLE };
@@ -668,7 +692,7 @@ static int tgt_broken(struct tgt_pc *t, zs_error_t *err)
 	if (t->restore > 0) {
 		/* still restoring: its pages will never come (the daemon is
 		 * kept until the restored tasks are gone) */
-		kill_below(t->restore);
+		stop_restore(t->restore);
 		rt_restore_wait(t->a, t->restore, t->m->container, t->work, &e);
 		t->restore = -1;
 	}
@@ -808,9 +832,32 @@ void pc_recover_source(struct agent *a, struct move *m)
 		return;
 	}
 	set_error(m, xasprintf("the agent died during the post-copy move (%s), and %s runs neither here nor on "
-			       "node %s: lost (post-copy cannot go back once the target runs)",
+			       "node %s: lost (its pages were only in the memory of the lazy checkpoint here, which "
+			       "ended without resuming it: a lazy dump writes no pages to disk, so there is nothing "
+			       "to roll back to)",
 			       was, m->container, m->peer));
 	put(a, m, "failed");
+}
+
+/* Is PID (from the journal of a dead agent) still the runtime restoring
+ * ID?  Its arguments say so; a recycled pid is left alone. */
+static bool is_restore_of(pid_t pid, const char *id)
+{
+	cleanup_free char *path = NULL, *buf = NULL;
+	cleanup_error zs_error_t e = NULL;
+	bool restore = false, cid = false;
+	size_t len = 0;
+
+	if (pid <= 0)
+		return false;
+	path = xasprintf("/proc/%d/cmdline", (int) pid);
+	if (read_file(path, &buf, &len, &e) < 0)
+		return false;
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
+		restore |= strcmp(buf + i, "restore") == 0;
+		cid |= strcmp(buf + i, id) == 0;
+	}
+	return restore && cid;
 }
 
 /* Our relay died: the daemon (which holds our end too) waits for pages
@@ -821,7 +868,8 @@ void pc_recover_target(struct agent *a, struct move *m)
 	cleanup_free char *img = xasprintf("%s/img", work);
 
 	if (strcmp(m->state, "restoring") == 0 || strcmp(m->state, "post-copy") == 0) {
-		wait_gone(m->restore_pid);
+		if (is_restore_of((pid_t) m->restore_pid, m->container))
+			stop_restore((pid_t) m->restore_pid);
 		kill_container(a, m->container, work);
 		if (m->helper_pid > 0)
 			kill((pid_t) m->helper_pid, SIGKILL);

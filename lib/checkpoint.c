@@ -730,6 +730,22 @@ out:
 	return ret;
 }
 
+/* A lazy dump keeps the container frozen while it serves the memory (a
+ * post-copy move): marked, so that it does not look running here. */
+static int held_dump(struct ckpt *k, zs_error_t *err)
+{
+	const struct zs_checkpoint_opts *o = k->o;
+	bool held = o->c.lazy_pages && !o->pre_dump;
+	int ret;
+
+	if (held && zs_status_hold_set(o->c.root, o->c.id, "checkpoint --lazy-pages", err) < 0)
+		return -1;
+	ret = dump(k, err);
+	if (held)
+		zs_status_hold_clear(o->c.root, o->c.id);
+	return ret;
+}
+
 /* After CRIU's dump: the image where it belongs, the state, the store. */
 static int after_dump(struct ckpt *k, zs_error_t *err)
 {
@@ -780,7 +796,7 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 	k.work_dir = zs_cr_work_path(&o->c);
 	ret = plan(&k, err);
 	if (ret == 0)
-		ret = dump(&k, err);
+		ret = held_dump(&k, err);
 	if (ret < 0)
 		goto out;
 	k.dumped = true;

@@ -51,6 +51,12 @@ const char *zs_container_status(const struct zs_status *st)
 
 	if (!zs_status_pid_alive(st))
 		return "stopped";
+	{
+		/* a lazy dump holds it frozen (ptrace): not running here */
+		cleanup_free char *hold = zs_status_hold(st);
+		if (hold)
+			return "paused";
+	}
 	if (st->cgroup) {
 		cleanup_cgroup struct zs_cgroup *cg = NULL;
 		cleanup_error zs_error_t e = NULL;
@@ -68,8 +74,9 @@ const char *zs_container_status(const struct zs_status *st)
 static void state_annotations(zs_jgen *g, const struct zs_status *st)
 {
 	size_t i, n = zs_json_object_len(st->annotations);
+	cleanup_free char *hold = zs_status_hold(st);
 
-	if (n == 0 && st->image_id == NULL)
+	if (n == 0 && st->image_id == NULL && hold == NULL)
 		return;
 	zs_jgen_key(g, "annotations");
 	zs_jgen_map_open(g);
@@ -87,6 +94,8 @@ static void state_annotations(zs_jgen *g, const struct zs_status *st)
 		if (st->generation)
 			zs_jgen_kv_string(g, "org.zanshin.generation", st->generation);
 	}
+	if (hold)
+		zs_jgen_kv_string(g, "org.zanshin.frozen-by", hold);
 	zs_jgen_map_close(g);
 }
 
@@ -723,6 +732,14 @@ int zs_container_start(const char *root, const char *id, zs_error_t *err)
 	int ret;
 
 	ret = zs_validate_id(id, err);
+	if (ret < 0)
+		return ret;
+	/* checked before the lock, which a checkpoint holds */
+	ret = zs_status_load(root, id, &st, err);
+	if (ret == 0)
+		ret = zs_status_check_hold(st, "started", err);
+	zs_status_free(st);
+	st = NULL;
 	if (ret < 0)
 		return ret;
 	lock = zs_status_lock(root, id, err);

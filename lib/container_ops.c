@@ -72,6 +72,8 @@ int zs_container_kill(const char *root, const char *id, int sig, bool all, zs_er
 	ret = zs_container_load(root, id, &st, &cg, err);
 	if (ret < 0)
 		return ret;
+	if (zs_status_check_hold(st, "signalled", err) < 0)
+		return -1;
 	if (all && cg)
 		return zs_cgroup_kill_all(cg, sig, err);
 	if (!zs_status_pid_alive(st))
@@ -128,6 +130,13 @@ int zs_container_delete(const char *root, const char *id, bool force, zs_error_t
 	ret = zs_validate_id(id, err);
 	if (ret < 0)
 		return ret;
+	/* a checkpoint holds the lock while it holds the container frozen:
+	 * said at once, not waited for */
+	if (zs_status_load(root, id, &st, err) == 0 && zs_status_check_hold(st, "deleted", err) < 0)
+		return -1;
+	zs_error_release(err);
+	zs_status_free(st);
+	st = NULL;
 	lock = zs_status_lock(root, id, err);
 	if (lock < 0)
 		return (force && zs_error_errno(*err) == ENOENT) ? (zs_error_release(err), 0) : lock;
@@ -179,6 +188,8 @@ int zs_container_resume(const char *root, const char *id, zs_error_t *err)
 	ret = zs_container_load(root, id, &st, &cg, err);
 	if (ret < 0)
 		return ret;
+	if (zs_status_check_hold(st, "resumed", err) < 0)
+		return -1;
 	if (strcmp(zs_container_status(st), "paused") != 0)
 		return zs_make_error(err, 0, "container not paused");
 	return zs_cgroup_thaw(cg, err);

@@ -461,11 +461,17 @@ int zs_remnant_gen_begin(struct zs_remnant *r, const char *id, char **tmp_dir, z
 	if (zs_validate_id(id, err) < 0)
 		return -1;
 	dir = zs_rem_gens_dir(r, id);
-	if (mkdir_p(dir, 0700, err) < 0)
-		return -1;
-	tmpl = xasprintf("%s/" ZS_TMP_PREFIX "dump-XXXXXX", dir);
-	if (mkdtemp(tmpl) == NULL)
-		return zs_make_error(err, errno, "mkdtemp `%s`", tmpl);
+	/* an abort may remove an empty directory between the two: again */
+	for (int i = 0;; i++) {
+		if (mkdir_p(dir, 0700, err) < 0)
+			return -1;
+		free(tmpl);
+		tmpl = xasprintf("%s/" ZS_TMP_PREFIX "dump-XXXXXX", dir);
+		if (mkdtemp(tmpl) != NULL)
+			break;
+		if (errno != ENOENT || i == 4)
+			return zs_make_error(err, errno, "mkdtemp `%s`", tmpl);
+	}
 	*tmp_dir = steal_pointer(&tmpl);
 	return 0;
 }
@@ -492,12 +498,36 @@ static int check_tmp(struct zs_remnant *r, const char *id, const char *tmp, zs_e
 	return 0;
 }
 
+/* GENS (ROOT/containers/ID/generations) lost its last entry: it goes, and
+ * so does the container's directory when nothing else is in it (a
+ * refused move into a store that never held the container leaves no
+ * trace).  rmdir() removes only what is empty: a generation, a Bundle or
+ * a lock kept elsewhere in it keeps it. */
+static void drop_empty_container(struct zs_remnant *r, const char *gens)
+{
+	cleanup_free char *cdir = xstrdup(gens), *parent = xasprintf("%s/containers", r->root);
+	char *slash = strrchr(cdir, '/');
+	cleanup_error zs_error_t e = NULL;
+
+	if (slash == NULL || strcmp(slash + 1, "generations") != 0)
+		return;
+	*slash = '\0';
+	slash = strrchr(cdir, '/');
+	if (slash == NULL || (size_t) (slash - cdir) != strlen(parent) || strncmp(cdir, parent, strlen(parent)) != 0)
+		return;
+	if (rmdir(gens) == 0 && rmdir(cdir) == 0)
+		zs_rem_fsync_path(parent, &e);
+}
+
 void zs_remnant_gen_abort(struct zs_remnant *r, const char *tmp_dir)
 {
 	const char *base = tmp_dir ? strrchr(tmp_dir, '/') : NULL;
 
-	if (base && str_has_prefix(base + 1, ZS_TMP_PREFIX) && str_has_prefix(tmp_dir, r->root))
+	if (base && str_has_prefix(base + 1, ZS_TMP_PREFIX) && str_has_prefix(tmp_dir, r->root)) {
+		cleanup_free char *gens = xasprintf("%.*s", (int) (base - tmp_dir), tmp_dir);
 		rm_rf(tmp_dir);
+		drop_empty_container(r, gens);
+	}
 }
 
 char *zs_rem_now(void)

@@ -49,6 +49,15 @@ int zs_status_list(const char *root, char ***ids, zs_error_t *err);
 /* Is the process of ST alive (same start time, not a zombie)? */
 bool zs_status_pid_alive(const struct zs_status *st);
 unsigned long long zs_proc_start_time(pid_t pid, char *state_out);
+
+/* A checkpoint holding the container frozen (lib/status_hold.c): set by
+ * the checkpoint itself, valid while its process lives. */
+int zs_status_hold_set(const char *root, const char *id, const char *why, zs_error_t *err);
+void zs_status_hold_clear(const char *root, const char *id);
+/* "WHAT (pid N)" of a live hold of another process (to free), or NULL. */
+char *zs_status_hold(const struct zs_status *st);
+/* -EBUSY with a message naming ACTION ("signalled", ...) while held. */
+int zs_status_check_hold(const struct zs_status *st, const char *action, zs_error_t *err);
 /* Path of the exec fifo of a created container. */
 char *zs_status_fifo_path(const char *root, const char *id);
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Helpers for the node agent's suites (tests/agent/): nodes of a small
 # cluster on this machine. A node N is
-#   - a network namespace zs<PID>N on a bridge of the test's own (no
+#   - a network namespace zs<PID>-N on a bridge of the test's own (no
 #     address on the host side: only the namespaces' addresses are
 #     targets), address 10.77.0.<i>;
 #   - its directories under $CR_T/N (tests/cr/lib.sh: state/ = --root,
@@ -18,7 +18,9 @@
 AG_BIN=$CR_TOP/build/bin/zanshind
 AG_CERT=$CR_TOP/scripts/zanshin-cert.sh
 AG_PORT=7427
-AG_NS=zs$$
+# the "-" ends the pid: the cleanup's prefix zs2064- never matches the
+# namespaces of another run, zs20643-A
+AG_NS=zs$$-
 AG_BR=zsb$$
 declare -A AG_PID AG_IP AG_EXTRA
 

@@ -58,12 +58,22 @@ for ((i = 0; i < \${#args[@]}; i++)); do
 			args[j + 1]=\$nb
 	done
 done
+# a loaded node: the restore starts late (its CRIU not yet there when the
+# source's agent dies); after the rewrite above (a target that stops the
+# restore kills what runs below it), waiting in a builtin (no child)
+if [ "$1" = B ] && [ -e "$CR_T/slow-restore" ]; then
+	touch "$CR_T/restore-waits"
+	exec 9<>"$CR_T/slow.fifo"
+	read -r -t 3 -u 9
+	exec 9>&-
+fi
 exec "$ZANSHIN" "\${args[@]}"
 EOS
 	chmod +x "$CR_T/zanshin-$1"
 }
 mkwrap A
 mkwrap B
+mkfifo "$CR_T/slow.fifo"
 ag_start A B -- --runtime "$CR_T/zanshin-A" || ag_die "agent A"
 ag_start B A -- --runtime "$CR_T/zanshin-B" || ag_die "agent B"
 
@@ -88,8 +98,37 @@ wait_for() {
 	for ((; n > 0; n--)); do "$@" && return 0; sleep 0.05; done
 	return 1
 }
+# jr_is NODE ROLE STATE: the newest record's state (for wait_for: the
+# state is read at every try)
+jr_is() { [ "$(jr "$1" "$2" state)" = "$3" ]; }
 runs_on() { [ "$(cr_status "$1")" = running ]; }
 src_state_is() { [ "$(jr A source state)" = "$1" ]; }
+
+# held_on_a: while B runs it and A's lazy dump serves the pages, A's copy
+# is frozen: `state` and `list` say paused (never running on two nodes),
+# and it can be neither signalled, started, resumed nor deleted there
+held_on_a() {
+	local st ls kill start delete resume ann
+	st=$(cr_status A)
+	ls=$(z A list 2>&1 | awk -v id="$CR_CID" '$1 == id {print $3}')
+	ann=$(z A state "$CR_CID" 2>/dev/null | jq -r '.annotations["org.zanshin.frozen-by"] // empty')
+	kill=$(z A kill "$CR_CID" KILL 2>&1)
+	start=$(z A start "$CR_CID" 2>&1)
+	resume=$(z A resume "$CR_CID" 2>&1)
+	delete=$(timeout 20 "$ZANSHIN" --root "$CR_T/A/state" delete -f "$CR_CID" 2>&1)
+	if ! src_state_is post-copy; then
+		t_skip "post-copy: A's frozen copy checked" "the pages all arrived before the checks ended"
+		return 0
+	fi
+	[ "$st" = paused ] && [ "$ls" = paused ] && t_ok "post-copy: A's copy is paused in \`state\` and \`list\` (frozen by: $ann)" ||
+		t_fail "post-copy: A's frozen copy is paused" "state '$st', list '$ls'"
+	grep -q "checkpoint --lazy-pages" <<<"$ann" && t_ok "post-copy: A's state names what freezes it" || t_fail "post-copy: frozen-by" "$ann"
+	local what
+	for what in kill start resume delete; do
+		grep -q "frozen by checkpoint --lazy-pages" <<<"${!what}" && t_ok "post-copy: $what on A refused: ${!what}" ||
+			t_fail "post-copy: $what on A refused" "${!what}"
+	done
+}
 
 # ---- 1. A→B post-copy, the workload writing on B while pages arrive ----
 d=$WL_DIGEST
@@ -102,6 +141,7 @@ if wait_for 60 runs_on B; then
 	wl_follow "$src" B
 	src_state_is post-copy && t_ok "post-copy: it runs on B while its pages are still on their way (A: post-copy)" ||
 		t_fail "post-copy: pages still on their way when B runs it" "A's move is $(jr A source state)"
+	held_on_a
 	ss -H -ltn -N "${AG_NS}A" | grep -v ":$AG_PORT " >"$CR_T/ports" || true
 	[ ! -s "$CR_T/ports" ] && t_ok "post-copy: no TCP port listens on A but the agent's" || t_fail "post-copy: no port for pages" "$(cat "$CR_T/ports")"
 	t_wl_write "post-copy: writes on B during the transfer" B $K
@@ -223,7 +263,7 @@ else
 	t_fail "source killed: B ran it" "$(jr A source state)" "$(cat "$CR_T/m5.out")"
 fi
 wait $mpid 2>/dev/null
-wait_for 30 test "$(jr B target state)" = aborted
+wait_for 30 jr_is B target aborted
 unshape B
 st=$(jr B target state)
 err=$(jr B target error)
@@ -235,7 +275,7 @@ ps=$(awk '/^State:/ {print $2}' "/proc/$wp/status" 2>/dev/null)
 [ "$ps" = t ] && t_ok "source killed: meanwhile the container stays frozen on A (workload $wp in tracing stop): it never runs on both nodes" ||
 	t_fail "source killed: frozen on A until the agent restarts" "workload pid '$wp' state '$ps'"
 ag_start A B -- --runtime "$CR_T/zanshin-A" || t_fail "source killed: A's agent restarts"
-wait_for 30 test "$(jr A source state)" != post-copy
+wait_for 30 eval '! jr_is A source post-copy'
 sst=$(jr A source state)
 serr=$(jr A source error)
 case $sst in
@@ -250,6 +290,40 @@ if runs_on A; then
 	t_wl_verify "source killed: memory on A (resumed where it was frozen)" A "$d"
 else
 	t_ok "source killed: the container is lost (post-copy cannot go back once the target runs)"
+fi
+
+# ---- 5b. A's agent SIGKILLed after its commit while B's restore starts ----
+# B's restore starts late (3 s); A's agent is killed as soon as B is
+# restoring: B must stop the restore however late its CRIU appears (it
+# waited for a page for ever: soak seed 99), abort, and A's restarted
+# agent resume the container it kept frozen
+if runs_on A; then
+	t_wl_verify "killed at commit: before" A
+	d=$WL_DIGEST
+	touch "$CR_T/slow-restore"
+	rm -f "$CR_T/restore-waits"
+	zm A migrate "$CR_CID" --to B --mode post-copy >"$CR_T/m5b.out" 2>&1 &
+	mpid=$!
+	if wait_for 60 test -e "$CR_T/restore-waits"; then
+		ag_kill A KILL
+		t_ok "killed at commit: A's agent SIGKILLed while B's restore starts"
+	else
+		t_fail "killed at commit: B restoring" "$(jr B target state)" "$(cat "$CR_T/m5b.out")"
+	fi
+	wait $mpid 2>/dev/null
+	wait_for 90 jr_is B target aborted
+	rm -f "$CR_T/slow-restore"
+	[ "$(jr B target state)" = aborted ] && t_ok "killed at commit: B stopped its restore and aborted: $(jr B target error)" ||
+		t_fail "killed at commit: B aborts" "$(jr B target state)" "$(tail -n 5 "$CR_T/B/agent.log")"
+	[ -z "$(cr_status B)" ] && t_ok "killed at commit: nothing on B" || t_fail "killed at commit: nothing on B" "$(cr_status B)"
+	[ "$(cr_status A)" = paused ] && t_ok "killed at commit: A's copy is paused (frozen) until its agent restarts" ||
+		t_fail "killed at commit: paused on A" "$(cr_status A)"
+	ag_start A B -- --runtime "$CR_T/zanshin-A" || t_fail "killed at commit: A's agent restarts"
+	wait_for 60 jr_is A source rolled-back
+	[ "$(jr A source state)" = rolled-back ] && t_ok "killed at commit: A's restarted agent rolled back: $(jr A source error)" ||
+		t_fail "killed at commit: A rolled back" "$(jr A source state) $(jr A source error)"
+	wait_for 20 runs_on A && t_wl_verify "killed at commit: memory on A (resumed where it was frozen)" A "$d" ||
+		t_fail "killed at commit: runs on A" "$(cr_status A)"
 fi
 
 # ---- 6. the link cut while B runs it and pages are on their way ----
@@ -268,7 +342,7 @@ if runs_on A; then
 	out=$(cat "$CR_T/m6.out")
 	[ $rc -ne 0 ] && grep -q "lost" <<<"$out" && t_ok "link cut: migrate fails and says the container is lost: $out" ||
 		t_fail "link cut: migrate fails, container lost" "$out"
-	wait_for 30 test "$(jr B target state)" = aborted
+	wait_for 30 jr_is B target aborted
 	ip link set "zv$$B" up
 	unshape B
 	[ "$(jr A source state)" = failed ] && t_ok "link cut: A's journal says failed: $(jr A source error)" || t_fail "link cut: A's journal" "$(jr A source state)"
@@ -297,7 +371,7 @@ if runs_on A; then
 		t_fail "target killed: migrate fails, container lost" "$out"
 	[ -z "$(cr_status A)" ] && t_ok "target killed: A killed its frozen copy (never resumed once B ran it)" || t_fail "target killed: not on A" "$(cr_status A)"
 	ag_start B A -- --runtime "$CR_T/zanshin-B" || t_fail "target killed: B's agent restarts"
-	wait_for 30 test "$(jr B target state)" = aborted
+	wait_for 30 jr_is B target aborted
 	[ "$(jr B target state)" = aborted ] && t_ok "target killed: B's restarted agent journals aborted: $(jr B target error)" ||
 		t_fail "target killed: B's journal" "$(jr B target state)"
 	wait_for 20 test -z "$(cr_status B)" && t_ok "target killed: B's restarted agent killed the container waiting for its pages" ||

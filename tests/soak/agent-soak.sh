@@ -16,8 +16,10 @@
 #                             tmpfs too small for the image.
 # After every step an oracle checks:
 #   - while the move runs and after it, the container never runs on two
-#     nodes; after the agents have recovered it runs on exactly one (none
-#     counts as a lost container);
+#     nodes (a post-copy's source, frozen while it serves the pages, is
+#     `paused`, not running); after the agents have recovered it runs on
+#     exactly one (none counts as a lost container) and no frozen copy is
+#     left anywhere;
 #   - every page verifies and the workload's digest is the one recorded
 #     before the move (not just "some consistent state");
 #   - every generation of every node's store verifies;
@@ -37,7 +39,7 @@
 . "$(dirname "$0")/lib.sh"
 SOAK_MAKE=soak-agent
 # names of our own: other suites build nodes on this machine at the same time
-AG_NS=zsoak$$
+AG_NS=zsoak$$-
 AG_BR=zsokb$$
 AG_IOT=5
 
@@ -67,7 +69,9 @@ t_diag "agent soak: seed $SEED, $STEPS steps, $MIB MiB, modes ${MODES[*]} (repla
 # $CR_T/zanshin-NODE: nodes on one machine share the cgroup hierarchies,
 # and the Bundle's config.json names the source's cgroup; a restore here
 # gets this node's own cgroup, as on separate machines (else a target's
-# cleanup of a failed restore kills the source's frozen container).
+# cleanup of a failed restore kills the source's frozen container); a
+# rewrite that fails (a target stopping a restore kills what runs below
+# it) fails the restore.
 start_agent() {
 	local n=$1 p peers=()
 	for p in "${ALL[@]}"; do [ "$p" != "$n" ] && peers+=("$p"); done
@@ -84,17 +88,26 @@ for a in "\$@"; do
 done
 if [ -n "\$restore" ] && [ -f "\$b/config.json" ]; then
 	jq --arg cg "$CR_CG/$1" '.linux.cgroupsPath = \$cg' "\$b/config.json" >"\$b/config.json.zs-soak" &&
-		mv -f "\$b/config.json.zs-soak" "\$b/config.json"
+		mv -f "\$b/config.json.zs-soak" "\$b/config.json" || { echo "soak: no cgroup of node $1 for the restore" >&2; exit 1; }
 fi
 exec "$ZANSHIN" "\$@"
 EOS
 	chmod +x "$CR_T/zanshin-$1"
 }
 
+# where_runs: the nodes where the container runs. A source whose lazy
+# dump serves a post-copy's pages holds it frozen: `paused` there, not
+# running (where_frozen), until CRIU resumes it (a rollback) or kills it.
 where_runs() {
 	local n
 	for n in "${ALL[@]}"; do
 		[ "$(cr_status "$n")" = running ] && echo "$n"
+	done
+}
+where_frozen() {
+	local n
+	for n in "${ALL[@]}"; do
+		[ "$(cr_status "$n")" = paused ] && echo "$n"
 	done
 }
 
@@ -205,7 +218,7 @@ restart_later() {
 }
 
 op_move() {
-	local to mode fault='' mpid rc delay st src d killed='' i w nt others=()
+	local to mode fault='' mpid rc delay st src d killed='' i w nt fz others=()
 	FROM=$loc
 	for to in "${NODES[@]}"; do [ "$to" != "$loc" ] && others+=("$to"); done
 	pick "${others[@]}"
@@ -304,8 +317,9 @@ op_move() {
 	while [ $SECONDS -lt $until ]; do
 		w=$(where_runs | tr '\n' ' ')
 		nt=$(non_terminal | tr '\n' ' ')
+		fz=$(where_frozen | tr '\n' ' ')
 		[ "$(wc -w <<<"$w")" -gt 1 ] && break
-		[ "$(wc -w <<<"$w")" -eq 1 ] && [ -z "$nt" ] && break
+		[ "$(wc -w <<<"$w")" -eq 1 ] && [ -z "$nt" ] && [ -z "$fz" ] && break
 		sleep 0.1
 	done
 	if [ "$(wc -w <<<"$w")" -gt 1 ]; then
@@ -317,6 +331,7 @@ op_move() {
 		n_stuck=$((n_stuck + 1))
 		fail_step "no move stays non-terminal after recovery" "$nt"
 	fi
+	[ -z "$fz" ] || fail_step "no frozen copy is left after recovery" "paused on: $fz"
 	w=${w% }
 	if [ -z "$w" ]; then
 		n_lost=$((n_lost + 1))
