@@ -58,7 +58,8 @@ struct zs_restore_verify;
  * warning for each without one). */
 /* LAZY (--lazy-pages): an image without a manifest is expected (the dump
  * still serves its pages), logged at debug level instead of a warning. */
-int zs_restore_verify_start(const char *image_dir, bool lazy, struct zs_restore_verify **v, zs_error_t *err);
+int zs_restore_verify_start(const char *image_dir, bool lazy, bool all_cores, struct zs_restore_verify **v,
+			    zs_error_t *err);
 /* Wait for the verdict: 0, or the mismatch (file and block) as the error. */
 int zs_restore_verify_wait(struct zs_restore_verify *v, zs_error_t *err);
 void zs_restore_verify_free(struct zs_restore_verify *v);

@@ -678,7 +678,7 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	 * checked from now on, while the restore is prepared and CRIU
 	 * restores; the tasks resume only if it matches */
 	if (ret == 0 && r->generation == NULL)
-		ret = zs_restore_verify_start(r->image_dir, o->c.lazy_pages, &r->verify, err);
+		ret = zs_restore_verify_start(r->image_dir, o->c.lazy_pages, o->lazy, &r->verify, err);
 	if (ret == 0)
 		ret = zs_criu_opts_new(&o->c, &c, err);
 	if (ret < 0)

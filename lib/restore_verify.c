@@ -22,7 +22,8 @@
 struct zs_restore_verify {
 	pthread_t tid;
 	bool started, joined;
-	char **dirs; /* the directories with a manifest */
+	bool all_cores; /* --lazy: CRIU restores no memory meanwhile */
+	char **dirs;	/* the directories with a manifest */
 	size_t n;
 	int ret;
 	zs_error_t err;
@@ -33,8 +34,10 @@ static void *verify_thread(void *arg)
 	struct zs_restore_verify *v = arg;
 	size_t i;
 
-	/* CRIU restores on one core meanwhile: the others hash */
-	unsigned threads = zs_digest_threads() > 1 ? zs_digest_threads() - 1 : 1;
+	/* CRIU restores on one core meanwhile: the others hash; a lazy
+	 * restore copies no memory before the tasks resume, which waits for
+	 * this: every core hashes */
+	unsigned threads = zs_digest_threads() > 1 && !v->all_cores ? zs_digest_threads() - 1 : zs_digest_threads();
 
 	for (i = 0; i < v->n && v->ret == 0; i++)
 		if (zs_image_manifest_verify_threads(v->dirs[i], threads, &v->err) < 0)
@@ -49,7 +52,8 @@ static bool has_manifest(const char *dir)
 	return access(p, F_OK) == 0;
 }
 
-int zs_restore_verify_start(const char *image_dir, bool lazy, struct zs_restore_verify **out, zs_error_t *err)
+int zs_restore_verify_start(const char *image_dir, bool lazy, bool all_cores, struct zs_restore_verify **out,
+			    zs_error_t *err)
 {
 	struct zs_restore_verify *v = xzalloc(sizeof(*v));
 	size_t n, i;
@@ -73,6 +77,7 @@ int zs_restore_verify_start(const char *image_dir, bool lazy, struct zs_restore_
 	for (i = 0; i < n; i++)
 		free(chain[i]);
 	free(chain);
+	v->all_cores = all_cores;
 	*out = v;
 	if (v->n == 0)
 		return 0;

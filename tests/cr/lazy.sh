@@ -110,6 +110,10 @@ t_wl_verify "1: during the prefetch" A "$d1"
 if wait_for 60 lazy_filled A; then t_ok "1: every page filled (CRIU's .lazy-filled mark)"; else
 	t_fail "1: every page filled" "$(tail -n 5 "$img/full/lazy-pages.log")"
 fi
+# criu-patches 0025: local pages are copied from the mapped image
+grep -q "pages served from 1 mapped image(s)" "$img/full/lazy-pages.log" &&
+	t_ok "1: pages served from the mapped image" ||
+	t_fail "1: pages served from the mapped image" "$(grep -i 'mapped\|not mapped' "$img/full/lazy-pages.log")"
 kill -0 "$srv" 2>/dev/null && t_ok "1: the server keeps serving after the prefetch" ||
 	t_fail "1: the server keeps serving after the prefetch" "it exited"
 t_wl_write "1: after the prefetch" A $K
@@ -162,6 +166,9 @@ t_rest "2: lazy restore of d2 -> d1 -> full" A "$img/d2" --lazy || { t_done; exi
 t_wl_verify "2: lazy restore of d2 -> d1 -> full (every page, the 64 written ones too)" A
 d3=$WL_DIGEST
 wait_for 60 lazy_filled A && t_wl_verify "2: after the prefetch" A "$d3"
+grep -q "pages served from 3 mapped image(s)" "$img/d2/lazy-pages.log" &&
+	t_ok "2: pages served from the three mapped images of the chain" ||
+	t_fail "2: pages served from the three mapped images of the chain" "$(grep -i 'mapped' "$img/d2/lazy-pages.log")"
 t_wl_write "2" A 64
 t_wl_verify "2: before the next diff" A
 d4=$WL_DIGEST
