@@ -156,29 +156,35 @@ if out=$("$ZANSHIN" image check "$A/img/nopages" 2>&1); then t_fail "6: image ch
 elif grep -q "pages-1.img" <<<"$out" && grep -qi "missing" <<<"$out"; then t_ok "6: $out"
 else t_fail "6: image check names the missing pages-1.img" "$out"; fi
 
-# 7: CRIU killed mid-dump into a reused --image-path
-rm -rf "$FULL"
-cp -a "$A/img/good" "$FULL"
-t_rest "7 setup" A "$FULL"
-t_wl_write "7" A 500
-BEFORE=$(tree_sum "$FULL")
-# a full dump (no store: no automatic diff)
-("$ZANSHIN" --root "$A/state" --remnant-root none checkpoint --image-path "$FULL" "$CR_CID" >"$CR_T/ck7.out" 2>&1 </dev/null) &
-ZPID=$!
-killed=""
-for ((i = 0; i < 2000; i++)); do
-	# the runtime's own CRIU child (never another test's), writing pages
-	sib=$(ls -d "$A"/img/.full.zanshin-dump-* 2>/dev/null | head -n1)
-	if [ -n "$sib" ] && [ "$(stat -c %s "$sib"/pages-*.img 2>/dev/null | head -n1)" -gt 0 ] 2>/dev/null; then
-		for c in $(pgrep -P "$(pgrep -P $ZPID -x zanshin || echo $ZPID)" 2>/dev/null) $(pgrep -P $ZPID 2>/dev/null); do
-			[ "$(cat /proc/"$c"/comm 2>/dev/null)" = criu ] && kill -KILL "$c" && killed=$c
-		done
-		[ -n "$killed" ] && break
-	fi
-	sleep 0.005
+# 7: CRIU killed mid-dump into a reused --image-path (on a loaded machine
+# the dump may end before the poll sees it writing: then again, 4 tries)
+for try in 1 2 3 4; do
+	rm -rf "$FULL"
+	cp -a "$A/img/good" "$FULL"
+	t_rest "7 setup${try#1}" A "$FULL"
+	t_wl_write "7" A 500
+	BEFORE=$(tree_sum "$FULL")
+	# a full dump (no store: no automatic diff)
+	("$ZANSHIN" --root "$A/state" --remnant-root none checkpoint --image-path "$FULL" "$CR_CID" >"$CR_T/ck7.out" 2>&1 </dev/null) &
+	ZPID=$!
+	killed=""
+	for ((i = 0; i < 2000; i++)); do
+		# the runtime's own CRIU child (never another test's), writing pages
+		sib=$(ls -d "$A"/img/.full.zanshin-dump-* 2>/dev/null | head -n1)
+		if [ -n "$sib" ] && [ "$(stat -c %s "$sib"/pages-*.img 2>/dev/null | head -n1)" -gt 0 ] 2>/dev/null; then
+			for c in $(pgrep -P "$(pgrep -P $ZPID -x zanshin || echo $ZPID)" 2>/dev/null) $(pgrep -P $ZPID 2>/dev/null); do
+				[ "$(cat /proc/"$c"/comm 2>/dev/null)" = criu ] && kill -KILL "$c" && killed=$c
+			done
+			[ -n "$killed" ] && break
+		fi
+		sleep 0.005
+	done
+	wait $ZPID
+	rc=$?
+	[ $rc -eq 0 ] || break
+	t_diag "7: try $try: the dump ended before CRIU could be killed"
+	cr_gone A
 done
-wait $ZPID
-rc=$?
 if [ -n "$killed" ] && [ $rc -ne 0 ]; then t_ok "7: CRIU ($killed) killed mid-dump, checkpoint failed: $(tail -n1 "$CR_T/ck7.out" | cut -c1-200)"
 else t_fail "7: CRIU killed mid-dump" "killed '$killed', rc $rc: $(cat "$CR_T/ck7.out")"; fi
 if [ "$(tree_sum "$FULL")" = "$BEFORE" ]; then t_ok "7: the old image is unchanged"
