@@ -1,0 +1,21 @@
+/* zanshin — the work directory of a lazy restore (docs/lazy-restore.md,
+ * "Templates"): where `criu lazy-pages` listens (lazy-pages.socket) and
+ * where CRIU and the server write their logs. Many containers restored
+ * lazily from one image directory (a template) must never share it: the
+ * server of one would take the restore of another. */
+#ifndef ZANSHIN_LAZY_WORKDIR_H
+#define ZANSHIN_LAZY_WORKDIR_H
+
+#include "zanshin/error.h"
+
+/* The container's own work directory, STATE_DIR/lazy-work (made 0700),
+ * used when the caller gave no --work-path: nothing is written into the
+ * image directory, which other restores may be reading. */
+char *zs_lazy_work_dir(const char *state_dir, zs_error_t *err);
+
+/* Hold WORK_DIR exclusively (flock on the directory) until the returned
+ * fd is closed: two lazy restores given the same --work-path take turns
+ * instead of replacing each other's socket. */
+int zs_lazy_work_lock(const char *work_dir, zs_error_t *err);
+
+#endif
