@@ -37,6 +37,7 @@
 #include "zanshin/linux.h"
 #include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
+#include "zanshin/ksm_share.h"
 #include "zanshin/lazy_workdir.h"
 #include "zanshin/lsm.h"
 #include "zanshin/remnant.h"
@@ -586,6 +587,18 @@ static int start_lazy_server(struct rst *r, zs_error_t *err)
 	return zs_lazy_server_start(bin, r->image_dir, r->work_dir, &r->lazy, err);
 }
 
+/* --ksm, after the fault server started (it reads images: no KSM) */
+static int ksm_share(zs_error_t *err)
+{
+	bool running = false;
+
+	if (zs_ksm_share_prepare(&running, err) < 0)
+		return -1;
+	if (!running)
+		zs_warn("--ksm: KSM is not running (/sys/kernel/mm/ksm/run is not 1): nothing is merged until it is");
+	return 0;
+}
+
 static int join_cgroup(struct rst *r, criu_opts *c, zs_error_t *err)
 {
 	size_t len;
@@ -711,6 +724,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		ret = criu_options(r, c, err);
 	if (ret == 0)
 		ret = start_lazy_server(r, err);
+	if (ret == 0 && o->ksm)
+		ret = ksm_share(err);
 	if (ret == 0)
 		ret = join_cgroup(r, c, err);
 	if (ret < 0)

@@ -18,6 +18,12 @@
 #      restored again under new ids and verified; the others verify on.
 #   4. the template is unchanged: every file (logs included) as before,
 #      its manifest verifies (`zanshin image check`).
+#   5. `restore --ksm` (prototype): two instances whose memory KSM may
+#      merge (ksmd switched on for this section only, its settings put
+#      back): pages are merged across them (their PSS drops), each still
+#      verifies after the other wrote, and a diff checkpoint of one —
+#      holding the merged pages too, which read as written to tracking —
+#      restores and verifies. Skipped where the kernel has no KSM.
 . "$(dirname "$0")/lib.sh"
 CR_MIB=${TPL_MIB:-128}
 N=5
@@ -163,8 +169,59 @@ CR_CID=$(tid r4) t_rest "3: instance 4's full image under a new id" I4 "$img4" &
 	in_do r4 t_wl_verify "3: restored instance 4" I4 "${dig[4]}"
 in_do r2 t_wl_write "3: restored instance 2" I2 16 && in_do r2 t_wl_verify "3: restored instance 2 after a write" I2
 
+# ---- 5. --ksm: instances share the pages none of them wrote
+KSM=/sys/kernel/mm/ksm
+# ksm_merging ID NODE: pages of the instance's workload merged by KSM.
+ksm_merging() {
+	local p
+	p=$(CR_CID=$1 wl_host_pid "$2") || return 1
+	cat "/proc/$p/ksm_merging_pages" 2>/dev/null
+}
+# ksm_merged_enough I: half of the template's pages of instance kI merged.
+ksm_merged_enough() {
+	local n
+	n=$(ksm_merging "$(tid "k$1")" "I$1") || return 1
+	[ "${n:-0}" -ge $((CR_MIB * 128)) ]
+}
+ksm_put_back() {
+	[ -n "${ksm_saved:-}" ] || return 0
+	read -r run pts slp <<<"$ksm_saved"
+	echo "$run" >"$KSM/run"
+	echo "$pts" >"$KSM/pages_to_scan"
+	echo "$slp" >"$KSM/sleep_millisecs"
+	ksm_saved=
+}
+if [ ! -w "$KSM/run" ]; then
+	t_skip "5: --ksm" "this kernel has no KSM"
+else
+	ksm_saved="$(cat "$KSM/run") $(cat "$KSM/pages_to_scan") $(cat "$KSM/sleep_millisecs")"
+	trap 'ksm_put_back; cr_cleanup' EXIT
+	for i in 1 3 5; do z T delete -f "$(tid "$i")" >/dev/null 2>&1; done
+	for i in 1 3; do
+		CR_CID=$(tid "k$i") t_rest "5: instance k$i --lazy --ksm" "I$i" "$tpl" --lazy --ksm
+	done
+	echo 1 >"$KSM/run" && echo 5000 >"$KSM/pages_to_scan" && echo 20 >"$KSM/sleep_millisecs"
+	if wait_for 120 ksm_merged_enough 1 && wait_for 30 ksm_merged_enough 3; then
+		t_ok "5: KSM merged the instances' pages ($(ksm_merging "$(tid k1)" I1), $(ksm_merging "$(tid k3)" I3) pages)"
+	else
+		t_fail "5: KSM merged the instances' pages" "$(ksm_merging "$(tid k1)" I1) and $(ksm_merging "$(tid k3)" I3) of $((CR_MIB * 256))"
+	fi
+	p=$(in_do k1 wl_host_pid I1) && read -r rss pss < <(awk '$1 == "Rss:" {r = $2} $1 == "Pss:" {p = $2} END {print r, p}' "/proc/$p/smaps_rollup")
+	[ "${pss:-0}" -gt 0 ] && [ $((pss * 10)) -lt $((rss * 8)) ] && t_ok "5: instance k1: PSS $pss kB < 80 % of RSS $rss kB" ||
+		t_fail "5: instance k1: PSS below 80 % of RSS" "RSS $rss kB, PSS $pss kB"
+	in_do k1 t_wl_write "5: instance k1" I1 48
+	in_do k1 t_wl_verify "5: instance k1 after its write" I1 && dk1=$WL_DIGEST
+	in_do k3 t_wl_verify "5: instance k3 unchanged by k1's write" I3 "$d0"
+	ksm_put_back
+	in_do k1 t_ckpt "5: instance k1 diff" I1 "$CR_T/I1/img/k" --parent-path ../../../S/img/tpl &&
+		in_do k1 cr_gone I1 &&
+		t_range "5: the diff holds k1's 48 written pages at least" "$(img_field "$CR_T/I1/img/k" pages)" 48 &&
+		CR_CID=$(tid k1r) t_rest "5: k1's diff restored" I1 "$CR_T/I1/img/k" &&
+		in_do k1r t_wl_verify "5: k1's diff restored" I1 "${dk1:-none}"
+fi
+
 # ---- 4. the template is as it was
-for i in 1 3 5 r2 r4; do z T delete -f "$(tid "$i")" >/dev/null 2>&1; done
+for i in 1 3 5 r2 r4 k1 k1r k3; do z T delete -f "$(tid "$i")" >/dev/null 2>&1; done
 [ "$(dir_listing "$tpl")" = "$list0" ] && t_ok "4: template: the same files, sizes and times (logs too)" ||
 	t_fail "4: template: the same files" "$(diff <(echo "$list0") <(dir_listing "$tpl"))"
 [ "$(tree_sum "$tpl")" = "$sum0" ] && t_ok "4: template: the same content" || t_fail "4: template: the same content"
