@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zanshin/lazy_workdir.h"
 #include "zanshin/cgroup.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
@@ -114,6 +115,7 @@ static int destroy(const char *root, const struct zs_status *st, struct zs_cgrou
 	if (ret < 0)
 		return ret;
 	run_poststop(root, st);
+	zs_lazy_work_remove(root, st->id);
 	return zs_status_delete(root, st->id, err);
 }
 

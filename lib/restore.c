@@ -708,9 +708,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	r->created = zs_now_rfc3339();
 	if (o->lazy && (o->c.work_path == NULL || *o->c.work_path == '\0')) {
 		/* the image directory may be a template others restore from */
-		cleanup_free char *sd = zs_status_dir(o->c.root, o->c.id);
 		free(r->work_dir);
-		r->work_dir = zs_lazy_work_dir(sd, err);
+		r->work_dir = zs_lazy_work_dir(o->c.root, o->c.id, err);
 		if (r->work_dir == NULL)
 			return -1;
 	}

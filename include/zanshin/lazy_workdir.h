@@ -8,10 +8,14 @@
 
 #include "zanshin/error.h"
 
-/* The container's own work directory, STATE_DIR/lazy-work (made 0700),
+/* The container's own work directory, ROOT/.lazy-work/ID (made 0700),
  * used when the caller gave no --work-path: nothing is written into the
- * image directory, which other restores may be reading. */
-char *zs_lazy_work_dir(const char *state_dir, zs_error_t *err);
+ * image directory, which other restores may be reading. Outside the
+ * container's state directory, so that the logs of a failed restore stay
+ * where its error message says; removed when the container is deleted
+ * (zs_lazy_work_remove). */
+char *zs_lazy_work_dir(const char *root, const char *id, zs_error_t *err);
+void zs_lazy_work_remove(const char *root, const char *id);
 
 /* Hold WORK_DIR exclusively (flock on the directory) until the returned
  * fd is closed: two lazy restores given the same --work-path take turns

@@ -123,7 +123,7 @@ servers_of() {
 			tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "--work-dir $1 " && echo "$p"
 	done
 }
-srvs=$(for ((i = 1; i <= 3; i++)); do servers_of "$CR_T/I$i/state/$(tid "$i")/lazy-work"; done; servers_of "$CR_T/W")
+srvs=$(for ((i = 1; i <= 3; i++)); do servers_of "$CR_T/I$i/state/.lazy-work/$(tid "$i")"; done; servers_of "$CR_T/W")
 [ "$(sort -u <<<"$srvs" | grep -c .)" = $N ] && t_ok "1: one fault server per instance ($(echo $srvs))" ||
 	t_fail "1: one fault server per instance" "servers: $(echo $srvs)"
 pids=$(for ((i = 1; i <= N; i++)); do in_do "$i" wl_host_pid "I$i"; done | sort -u | wc -l)
@@ -222,6 +222,9 @@ fi
 
 # ---- 4. the template is as it was
 for i in 1 3 5 r2 r4 k1 k1r k3; do z T delete -f "$(tid "$i")" >/dev/null 2>&1; done
+left=$(ls -A "$CR_T/T/state/.lazy-work" 2>/dev/null)
+[ -z "$left" ] && t_ok "4: the instances' work directories went with them" ||
+	t_fail "4: the instances' work directories went with them" "left: $left"
 [ "$(dir_listing "$tpl")" = "$list0" ] && t_ok "4: template: the same files, sizes and times (logs too)" ||
 	t_fail "4: template: the same files" "$(diff <(echo "$list0") <(dir_listing "$tpl"))"
 [ "$(tree_sum "$tpl")" = "$sum0" ] && t_ok "4: template: the same content" || t_fail "4: template: the same content"
