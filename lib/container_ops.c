@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zanshin/lazy_workdir.h"
 #include "zanshin/cgroup.h"
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/container_internal.h"
+#include "zanshin/lazy_workdir.h"
 #include "zanshin/linux.h"
 #include "zanshin/log.h"
 #include "zanshin/status.h"
