@@ -18,6 +18,10 @@
 #      restored again under new ids and verified; the others verify on.
 #   4. the template is unchanged: every file (logs included) as before,
 #      its manifest verifies (`zanshin image check`).
+#   4b. a lazy restore that fails keeps the logs its error names, leaves
+#      no container and no fault server.
+#      (A rootfs copy as the checkpointed container left it is needed only
+#      for the files its processes hold open; the workload holds none.)
 #   5. `restore --ksm` (prototype): two instances whose memory KSM may
 #      merge (ksmd switched on for this section only, its settings put
 #      back): pages are merged across them (their PSS drops), each still
@@ -169,6 +173,26 @@ CR_CID=$(tid r4) t_rest "3: instance 4's full image under a new id" I4 "$img4" &
 	in_do r4 t_wl_verify "3: restored instance 4" I4 "${dig[4]}"
 in_do r2 t_wl_write "3: restored instance 2" I2 16 && in_do r2 t_wl_verify "3: restored instance 2 after a write" I2
 
+# ---- 4b. a restore that fails (a bundle whose rootfs lacks the workload's
+# executable, which CRIU maps) names its logs, which stay; no server is left
+cr_node F
+rm -f "$CR_T/F/bundle/rootfs/bin/zs-workload"
+rm -rf "$CR_T/F/state" "$CR_T/F/store"
+ln -s ../T/state "$CR_T/F/state"
+ln -s ../T/store "$CR_T/F/store"
+if CR_CID=$(tid f) cr_restore F "$tpl" --lazy; then
+	t_fail "4b: a lazy restore without the workload's executable fails" "it succeeded"
+	z T delete -f "$(tid f)" >/dev/null 2>&1
+else
+	log=$(grep -o "log file: [^)]*" <<<"$CR_ERR" | head -n1 | cut -d' ' -f3)
+	[ -n "$log" ] && [ -s "$log" ] && t_ok "4b: it fails and its log is where the error says ($log)" ||
+		t_fail "4b: it fails and its log is where the error says" "$CR_ERR"
+	[ -z "$(z T list -q | grep -x "$(tid f)")" ] && t_ok "4b: no container left" || t_fail "4b: no container left" "$(z T list)"
+	fw=$CR_T/F/state/.lazy-work/$(tid f)
+	for ((n = 0; n < 100; n++)); do [ -z "$(servers_of "$fw")" ] && break; sleep 0.1; done
+	[ -z "$(servers_of "$fw")" ] && t_ok "4b: no fault server left" || t_fail "4b: no fault server left" "$(servers_of "$fw")"
+fi
+
 # ---- 5. --ksm: instances share the pages none of them wrote
 KSM=/sys/kernel/mm/ksm
 # ksm_merging ID NODE: pages of the instance's workload merged by KSM.
@@ -222,8 +246,8 @@ fi
 
 # ---- 4. the template is as it was
 for i in 1 3 5 r2 r4 k1 k1r k3; do z T delete -f "$(tid "$i")" >/dev/null 2>&1; done
-left=$(ls -A "$CR_T/T/state/.lazy-work" 2>/dev/null)
-[ -z "$left" ] && t_ok "4: the instances' work directories went with them" ||
+left=$(ls -A "$CR_T/T/state/.lazy-work" 2>/dev/null | grep -vx "$(tid f)")
+[ -z "$left" ] && t_ok "4: the instances' work directories went with them (the failed restore's stays)" ||
 	t_fail "4: the instances' work directories went with them" "left: $left"
 [ "$(dir_listing "$tpl")" = "$list0" ] && t_ok "4: template: the same files, sizes and times (logs too)" ||
 	t_fail "4: template: the same files" "$(diff <(echo "$list0") <(dir_listing "$tpl"))"
