@@ -15,6 +15,7 @@
 #include "zanshin/config.h"
 #include "zanshin/container.h"
 #include "zanshin/container_internal.h"
+#include "zanshin/lazy_workdir.h"
 #include "zanshin/linux.h"
 #include "zanshin/log.h"
 #include "zanshin/status.h"
@@ -116,6 +117,7 @@ static int destroy(const char *root, const struct zs_status *st, struct zs_cgrou
 	if (ret < 0)
 		return ret;
 	run_poststop(root, st);
+	zs_lazy_work_remove(root, st->id);
 	return zs_status_delete(root, st->id, err);
 }
 

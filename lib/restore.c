@@ -33,7 +33,9 @@
 #include "zanshin/image_dir.h"
 #include "zanshin/image_manifest.h"
 #include "zanshin/json.h"
+#include "zanshin/ksm_share.h"
 #include "zanshin/lazy_restore.h"
+#include "zanshin/lazy_workdir.h"
 #include "zanshin/linux.h"
 #include "zanshin/linux_internal.h"
 #include "zanshin/log.h"
@@ -50,6 +52,7 @@ struct rst {
 	struct zs_cgroup *cg;
 	char *bundle, *rootfs, *image_dir, *work_dir, *criu_root, *created, *image_id;
 	int image_fd, work_fd, console_fd;
+	int lazy_lock; /* --lazy: the work directory, held (lib/lazy_workdir.c) */
 	int ns_fds[2];
 	int null_fds[3]; /* the host's /dev/null for stdio recorded as external files */
 	char **umounts;
@@ -578,7 +581,22 @@ static int start_lazy_server(struct rst *r, zs_error_t *err)
 		return 0;
 	if (zs_criu_binary(r->o->c.criu, &bin, err) < 0)
 		return -1;
+	r->lazy_lock = zs_lazy_work_lock(r->work_dir, err);
+	if (r->lazy_lock < 0)
+		return -1;
 	return zs_lazy_server_start(bin, r->image_dir, r->work_dir, &r->lazy, err);
+}
+
+/* --ksm, after the fault server started (it reads images: no KSM) */
+static int ksm_share(zs_error_t *err)
+{
+	bool running = false;
+
+	if (zs_ksm_share_prepare(&running, err) < 0)
+		return -1;
+	if (!running)
+		zs_warn("--ksm: KSM is not running (/sys/kernel/mm/ksm/run is not 1): nothing is merged until it is");
+	return 0;
 }
 
 static int join_cgroup(struct rst *r, criu_opts *c, zs_error_t *err)
@@ -688,6 +706,13 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		return ret;
 	r->dir_created = true;
 	r->created = zs_now_rfc3339();
+	if (o->lazy && (o->c.work_path == NULL || *o->c.work_path == '\0')) {
+		/* the image directory may be a template others restore from */
+		free(r->work_dir);
+		r->work_dir = zs_lazy_work_dir(o->c.root, o->c.id, err);
+		if (r->work_dir == NULL)
+			return -1;
+	}
 	if (o->console_socket) {
 		r->console_fd = zs_connect_console(o->console_socket, err);
 		if (r->console_fd < 0)
@@ -698,6 +723,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		ret = criu_options(r, c, err);
 	if (ret == 0)
 		ret = start_lazy_server(r, err);
+	if (ret == 0 && o->ksm)
+		ret = ksm_share(err);
 	if (ret == 0)
 		ret = join_cgroup(r, c, err);
 	if (ret < 0)
@@ -778,6 +805,8 @@ static void rst_cleanup(struct rst *r, bool failed)
 		close(r->image_fd);
 	if (r->work_fd >= 0)
 		close(r->work_fd);
+	if (r->lazy_lock >= 0)
+		close(r->lazy_lock);
 	if (r->console_fd >= 0)
 		close(r->console_fd);
 	zs_cgroup_free(r->cg);
@@ -803,6 +832,7 @@ int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_e
 	struct rst r = {.o = o,
 			.image_fd = -1,
 			.work_fd = -1,
+			.lazy_lock = -1,
 			.console_fd = -1,
 			.ns_fds = {-1, -1},
 			.null_fds = {-1, -1, -1},

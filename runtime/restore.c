@@ -25,6 +25,7 @@ enum {
 	O_DEDUP,
 	O_LAZY,
 	O_LAZY_LOCAL,
+	O_KSM,
 	O_LSM_PROFILE,
 	O_LSM_MOUNT,
 	O_TRACK,
@@ -52,6 +53,10 @@ static const struct zs_optdef opts[] = {
     {"lazy", 0, false, O_LAZY_LOCAL,
      "run at once and fill private memory from the images on first touch and in the background, tracking kept "
      "(zanshin; docs/lazy-restore.md)"},
+    {"ksm", 0, false, O_KSM,
+     "let the kernel's KSM merge the restored memory with identical pages of other processes, e.g. containers "
+     "restored from the same checkpoint (zanshin prototype; needs /sys/kernel/mm/ksm/run = 1; a merged page "
+     "reads as written to memory tracking: the next checkpoint stores it)"},
     {"lsm-profile", 0, true, O_LSM_PROFILE, "Specify an LSM profile to be used during restore"},
     {"lsm-mount-context", 0, true, O_LSM_MOUNT, "Specify an LSM mount context to be used during restore"},
     {"track-mem", 0, false, O_TRACK,
@@ -120,6 +125,9 @@ static int on_opt(int id, const char *v, void *data)
 		break;
 	case O_LAZY_LOCAL:
 		o->lazy = zs_opt_bool(v);
+		break;
+	case O_KSM:
+		o->ksm = zs_opt_bool(v);
 		break;
 	case O_LSM_PROFILE:
 		o->lsm_profile = v;

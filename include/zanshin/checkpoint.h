@@ -35,6 +35,7 @@ struct zs_restore_opts {
 	const char *console_socket, *pid_file, *lsm_profile, *lsm_mount_context;
 	bool detach, no_subreaper, no_pivot;
 	bool lazy;     /* --lazy: memory filled on first touch by our fault server */
+	bool ksm;      /* --ksm: memory mergeable by KSM (lib/ksm_share.c) */
 	int track_mem; /* -1 = the runtime setting (default on), 0 = off, 1 = on */
 	long timeout;  /* seconds CRIU may take: -1 = restore_timeout of zanshin.json, 0 = none */
 };

@@ -108,7 +108,7 @@ t_diag "1: restore --lazy returned after $((($(date +%s%N) - t0) / 1000000)) ms"
 srv=$(lazy_server "$img/full") && t_ok "1: fault server runs ($srv)" || t_fail "1: fault server runs" "no criu lazy-pages for $img/full"
 t_wl_verify "1: during the prefetch" A "$d1"
 if wait_for 60 lazy_filled A; then t_ok "1: every page filled (CRIU's .lazy-filled mark)"; else
-	t_fail "1: every page filled" "$(tail -n 5 "$img/full/lazy-pages.log")"
+	t_fail "1: every page filled" "$(tail -n 5 "$CR_T/A/state/.lazy-work/$CR_CID/lazy-pages.log")"
 fi
 # criu-patches 0025: local pages are copied from the mapped image
 grep -q "pages served from 1 mapped image(s)" "$img/full/lazy-pages.log" &&
