@@ -96,6 +96,24 @@ static const char *const migrations[] = {
     "CREATE INDEX timetable_by_room ON timetable_events(room, starts);",
     /* 5: a node's containers are replaced at every changed heartbeat */
     "CREATE INDEX containers_by_node ON containers(node);",
+    /* 6: at most one open move per container (a local one aside), whichever
+     * replica or leader orders it (docs/coordinator.md "Replicas"); a node
+     * holds several Bundles received for no container in particular (the
+     * key was (node, container): a second one failed every heartbeat) */
+    "CREATE UNIQUE INDEX moves_one_open ON moves(container) WHERE state IN ('pending', 'ordered', 'running') "
+    "AND reason <> 'local';"
+    "CREATE TABLE bundles_v6 ("
+    "  node TEXT NOT NULL REFERENCES nodes(name),"
+    "  container TEXT NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  rootfs_digest TEXT,"
+    "  PRIMARY KEY (node, container, digest));"
+    "INSERT INTO bundles_v6(node, container, digest, rootfs_digest) SELECT node, container, digest, rootfs_digest "
+    "FROM bundles;"
+    "DROP TABLE bundles;"
+    "ALTER TABLE bundles_v6 RENAME TO bundles;"
+    "CREATE INDEX bundles_by_container ON bundles(container);"
+    "CREATE INDEX bundles_by_digest ON bundles(digest);",
 };
 
 static int migrate_locked(struct db *d, zs_error_t *err);
