@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
+#include "zanshin/status.h"
 #include "zanshin/utils.h"
 
 /* A runtime command the dead agent started may still run: wait for it. */
@@ -50,12 +51,27 @@ static void recover_target(struct agent *a, struct move *m)
 	journal_put(a, m, "aborted", &e);
 }
 
+/* A runtime command on the container the dead agent started (its
+ * `checkpoint` holds the container's lock until CRIU is done) may still
+ * run: wait for it, or the container would be judged running while that
+ * dump is about to end it. */
+static void wait_runtime_done(struct agent *a, const char *id)
+{
+	cleanup_error zs_error_t e = NULL;
+	int fd = zs_status_lock(a->root, id, &e);
+
+	if (fd >= 0)
+		close(fd);
+}
+
 static void recover_source(struct agent *a, struct move *m, int tries)
 {
 	cleanup_error zs_error_t e = NULL;
-	cleanup_free char *st = rt_status(a, m->container);
+	cleanup_free char *st = NULL;
 	int r;
 
+	wait_runtime_done(a, m->container);
+	st = rt_status(a, m->container);
 	wait_pid_gone(m->restore_pid);
 	if (strcmp(m->state, "negotiating") == 0 || strcmp(m->state, "bundle") == 0 ||
 	    strcmp(m->state, "pre-copy") == 0 ||
