@@ -364,12 +364,19 @@ const struct agent_peer *coord_peer(struct agent *a, const char *name)
 
 /* ---- orders ---- */
 
-static int report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local);
+static int report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local,
+		     int tries);
 
 /* 0: delivered, 1: refused by the coordinator (it knows better), -1: unreachable */
 static int report(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err)
 {
-	return report_as(a, order, m, ret, err, false);
+	return report_as(a, order, m, ret, err, false, 10);
+}
+
+/* from the link's loop (orders_flush): one try, the next round retries */
+static int report_once(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err)
+{
+	return report_as(a, order, m, ret, err, false, 1);
 }
 
 void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error_t err)
@@ -379,7 +386,7 @@ void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error
 	if (a->coordinator == NULL || m->id == NULL || !valid_name(m->id))
 		return;
 	id = xasprintf("local-%s", m->id);
-	report_as(a, id, m, ret, err, true);
+	report_as(a, id, m, ret, err, true, 10);
 }
 
 static void report_metrics(zs_jgen *g, const struct move *m)
@@ -398,7 +405,8 @@ static void report_metrics(zs_jgen *g, const struct move *m)
 	zs_jgen_kv_int(g, "bytes_metadata", (long long) m->bytes_metadata);
 }
 
-static int report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local)
+static int report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local,
+		     int tries)
 {
 	struct zs_coord_client c = client(a);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -422,7 +430,7 @@ static int report_as(struct agent *a, const char *order, const struct move *m, i
 		report_metrics(g, m);
 	zs_jgen_map_close(g);
 	body = zs_jgen_result(g, NULL);
-	for (int tries = 0; tries < 10; tries++) {
+	for (int i = 0; i < tries; i++) {
 		cleanup_free char *ans = NULL;
 		cleanup_error zs_error_t e = NULL;
 		if (zs_coord_call(&c, "POST", path, body, &ans, &e) == 0)
@@ -430,7 +438,8 @@ static int report_as(struct agent *a, const char *order, const struct move *m, i
 		zs_log("warning", "move %s: cannot report to the coordinator: %s", order, zs_error_msg(e));
 		if (zs_error_errno(e) != ECONNREFUSED)
 			return 1; /* refused: retrying changes nothing */
-		sleep(2);
+		if (i + 1 < tries)
+			sleep(2);
 	}
 	return -1;
 }
@@ -560,7 +569,7 @@ void coord_run(struct agent *a)
 		bool stopping = stop_asked;
 
 		reap_movers(&movers);
-		orders_flush(a, report);
+		orders_flush(a, report_once);
 		if (stopping && stop_at == 0)
 			stop_at = now + a->drain_timeout;
 		if (last == NULL || strcmp(inv, last) != 0 || now - sent >= interval || (stopping && !said_stopping)) {
