@@ -12,6 +12,9 @@
 # replica leads, the moves already ordered finish, the one not yet ordered
 # is ordered by the new leader: both containers leave A, each moved once,
 # each running on exactly one node, memory verified after every move.
+# Then the same through the evacuation policy: the killed replica back, a
+# class a minute away on the node the containers went to, its leader
+# SIGKILLed while a move is open, the restarted replica finishing.
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/../agent/lib.sh"
 MIB=32
@@ -159,5 +162,55 @@ n=$(zc audit -f json | jq '[.audit[] | select(.action == "leader.acquire")] | le
 sleep 3
 [ "$(zc moves -f json | jq '.moves | length')" = 2 ] && [ "$(open_moves | jq length)" = 0 ] &&
 	t_ok "no third order, no move left open" || t_fail "moves after" "$(zc moves)"
+
+# ---- again, for a class: L back, a class on X (where C1 runs) in a
+# minute, the evacuation policy empties X; its leader O SIGKILLed while a
+# move is open; L leads and finishes ----
+api_start "$L"
+wait_for 15 status "$L" >/dev/null && sleep 1.5
+leads "$O" && ! leads "$L" && t_ok "$L restarted: $O still leads" || t_fail "one leader" "$(status R1) $(status R2)"
+X=$(node_of "$C1")
+on_x=()
+for c in "$C1" "$C2"; do on "$c" "$X" && on_x+=("$c"); done
+for c in "${on_x[@]}"; do
+	CR_CID=$c
+	t_wl_verify "$c on $X before the class" "$X" || { t_done; exit; }
+	DIG[$c]=$WL_DIGEST
+	SRC[$c]=$(wl_dir "$X")
+done
+start=$(($(date +%s) + 60))
+printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//zanshin//failover test//EN\r\nBEGIN:VEVENT\r\nUID:fo-1\r\nSUMMARY:Networks\r\nDTSTART:%s\r\nDTEND:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' \
+	"$(date -u -d "@$start" +%Y%m%dT%H%M%SZ)" "$(date -u -d "@$((start + 5400))" +%Y%m%dT%H%M%SZ)" >"$CR_T/x.ics"
+out=$(zc timetable import "$CR_T/x.ics" --room "$X" 2>&1) && t_ok "a class on $X in a minute (${#on_x[@]} container(s) there)" ||
+	t_fail "timetable import" "$out"
+if wait_for 60 some_open; then
+	at_kill=$(open_moves)
+	killed_at=$(date +%s.%N)
+	kill -KILL "${API_PID[$O]}"
+	wait "${API_PID[$O]}" 2>/dev/null
+	unset "API_PID[$O]"
+	t_ok "the leader $O SIGKILLed mid-evacuation, moves open: $(jq -c '[.[] | [.container, .state, .reason]]' <<<"$at_kill")"
+else
+	t_fail "an evacuation move opened" "$(zc moves)" "$(tail -n 20 "$CR_T/$O.log")"
+fi
+wait_for 15 leads "$L" && t_ok "$L leads again" || t_fail "$L takes over" "$(status "$L")"
+left_x() { local c; for c in "${on_x[@]}"; do on "$c" "$X" && return 1; [ -n "$(node_of "$c")" ] || return 1; done
+	[ "$(zc moves -f json | jq '[.moves[] | select(.state == "done")] | length')" = $((2 + ${#on_x[@]})) ]; }
+wait_for 240 left_x && t_ok "$X evacuated before its class" || t_fail "evacuation of $X" "$(zc moves)" "$(zc containers)"
+MOVES=$(zc moves -f json)
+for c in "${on_x[@]}"; do
+	mv=$(jq -c --arg c "$c" --arg x "$X" '[.moves[] | select(.container == $c and .source == $x)]' <<<"$MOVES")
+	[ "$(jq length <<<"$mv")" = 1 ] && [ "$(jq -r '.[0].state' <<<"$mv")" = done ] &&
+		jq -e '.[0].reason | startswith("evacuate")' <<<"$mv" >/dev/null &&
+		t_ok "$c: one move from $X, $(jq -r '.[0] | .target + ", " + .reason' <<<"$mv")" || t_fail "$c moved once from $X" "$mv"
+	where=$(runs_on "$c")
+	[ "$where" = "$(node_of "$c")" ] && t_ok "$c runs on exactly one node ($where)" || t_fail "$c runs once" "runs on: '$where'"
+	CR_CID=$c
+	wl_follow "${SRC[$c]}" "$where"
+	t_wl_verify "$c after the evacuation, on $where" "$where" "${DIG[$c]}"
+done
+sleep 3
+[ "$(zc moves -f json | jq '.moves | length')" = $((2 + ${#on_x[@]})) ] && [ "$(open_moves | jq length)" = 0 ] &&
+	t_ok "$((2 + ${#on_x[@]})) moves in all, none ordered twice, none open" || t_fail "moves after the class evacuation" "$(zc moves)"
 for n in A B C; do ag_kill "$n"; done
 t_done
