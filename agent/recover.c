@@ -2,10 +2,12 @@
  * was killed left in its journal (docs/agent.md "Journal"). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -57,11 +59,15 @@ static void recover_target(struct agent *a, struct move *m)
  * dump is about to end it. */
 static void wait_runtime_done(struct agent *a, const char *id)
 {
-	cleanup_error zs_error_t e = NULL;
-	int fd = zs_status_lock(a->root, id, &e);
+	cleanup_free char *dir = zs_status_dir(a->root, id);
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int i;
 
-	if (fd >= 0)
-		close(fd);
+	/* a dump ends in seconds; 10 minutes at most, then judge anyway */
+	for (i = 0; fd >= 0 && i < 6000 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK; i++)
+		usleep(100000);
+	if (i == 6000)
+		zs_log("warning", "container %s: still locked by a runtime command after 10 minutes", id);
 }
 
 static void recover_source(struct agent *a, struct move *m, int tries)
