@@ -184,7 +184,10 @@ static void flush_one(struct agent *a, const char *order,
 			return;
 		}
 		if (strcmp(m.state, "done") != 0)
-			zs_make_error(&e, -EIO, "%s", m.error ? m.error : m.state);
+			zs_make_error(&e, -EIO, "%s",
+				      m.error
+					  ? m.error
+					  : "the agent was restarted during the move: the container runs here again");
 		r = report(a, order, &m, strcmp(m.state, "done") == 0 ? 0 : -1, e);
 	} else {
 		m.state = xstrdup("failed");

@@ -12,8 +12,9 @@
 #   3. with fake nodes F and G speaking the API: an order whose answer was
 #      lost (F's next heartbeat does not list it) is handed out again, the
 #      same move; listed, it is acknowledged (running); a running move F
-#      no longer lists fails with the reason; an order F never acknowledged
-#      fails when F goes down, and F's report, when it returns, is taken.
+#      no longer lists fails with the reason; orders F never acknowledged
+#      fail when F goes down; when F returns, its report of one is taken
+#      and its heartbeat listing the other makes it running again.
 # No order is ever run twice: every container has one move per order.
 . "$(dirname "$0")/../cr/lib.sh"
 . "$(dirname "$0")/../agent/lib.sh"
@@ -171,7 +172,7 @@ t_wl_verify "before a last move" "$from" && {
 }
 
 # ---- 3. the API: orders whose answers were lost, lost records, a node gone ----
-HBF='{"address":"10.77.0.50:7427","cpu":0.1,"mem_used":1,"mem_total":1000000000,"containers":[{"id":"cf","state":"running"},{"id":"cf2","state":"running"}]'
+HBF='{"address":"10.77.0.50:7427","cpu":0.1,"mem_used":1,"mem_total":1000000000,"containers":[{"id":"cf","state":"running"},{"id":"cf2","state":"running"},{"id":"cf3","state":"running"}]'
 HBG='{"address":"10.77.0.51:7427","cpu":0.1,"mem_used":1,"mem_total":1000000000}'
 hbf() { as F POST /v1/heartbeat "$HBF,\"moves\":[$1]}"; }
 orders_of() { cut -d' ' -f2- <<<"$1" | jq -c '[.orders[].move]'; }
@@ -195,19 +196,28 @@ hbf "" >/dev/null
 out=$(as F POST "/v1/moves/$mf/report" '{"state":"done"}')
 [ "${out%% *}" = 409 ] || [ "${out%% *}" = 400 ] && t_ok "a report of that move afterwards is refused: ${out%% *}" ||
 	t_fail "late report refused" "$out"
-# F takes an order, then goes down without acknowledging it
+# F takes two orders, then goes down without acknowledging them
 out=$(zc move cf2 --to G -f json 2>&1) && mg=$(jq -r .id <<<"$out") || t_fail "order cf2 F→G" "$out"
-a=$(orders_of "$(hbf "")")
-[ "$a" = "[\"$mg\"]" ] && [ "$(st "$mg")" = ordered ] && t_ok "F took $mg (ordered)" || t_fail "F took" "$a"
+out=$(zc move cf3 --to G -f json 2>&1) && mh=$(jq -r .id <<<"$out") || t_fail "order cf3 F→G" "$out"
+a=$(orders_of "$(hbf "")" | jq -c sort)
+[ "$a" = "$(jq -cn --arg a "$mg" --arg b "$mh" '[$a, $b] | sort')" ] && [ "$(st "$mg")" = ordered ] &&
+	t_ok "F took $mg and $mh (ordered)" || t_fail "F took" "$a"
 f_down() { [ "$(node_state F)" = down ]; }
 keep_g() { as G POST /v1/heartbeat "$HBG" >/dev/null; f_down; }
-wait_for 30 keep_g && [ "$(st "$mg")" = failed ] && zc moves "$mg" -f json | jq -e '.error | startswith("not acknowledged")' >/dev/null &&
-	t_ok "F down, the order never acknowledged: failed ($(zc moves "$mg" -f json | jq -r .error))" ||
-	t_fail "unacknowledged order fails" "$(zc moves "$mg")" "$(zc nodes)"
+wait_for 30 keep_g && [ "$(st "$mg")" = failed ] && [ "$(st "$mh")" = failed ] &&
+	zc moves "$mg" -f json | jq -e '.error | startswith("not acknowledged")' >/dev/null &&
+	t_ok "F down, the orders never acknowledged: failed ($(zc moves "$mg" -f json | jq -r .error))" ||
+	t_fail "unacknowledged orders fail" "$(zc moves "$mg")" "$(zc nodes)"
 out=$(as F POST "/v1/moves/$mg/report" '{"state":"done","agent_move":"mX","setup_s":0.1,"downtime_s":0.2,"total_s":0.5}')
 [ "${out%% *}" = 200 ] && [ "$(st "$mg")" = done ] &&
-	t_ok "F back, its report of that order is taken: done" || t_fail "late report of an unacknowledged order" "$out"
+	t_ok "F back, its report of $mg is taken: done" || t_fail "late report of an unacknowledged order" "$out"
+c=$(orders_of "$(hbf "{\"move\":\"$mh\"}")")
+[ "$c" = "[]" ] && [ "$(st "$mh")" = running ] && t_ok "F back, listing $mh: running again (acknowledged late)" ||
+	t_fail "revived" "$c $(zc moves "$mh")"
+out=$(as F POST "/v1/moves/$mh/report" '{"state":"rolled-back","error":"test: rolled back"}')
+[ "${out%% *}" = 200 ] && [ "$(st "$mh")" = rolled-back ] && t_ok "then its report: rolled-back" || t_fail "report of $mh" "$out"
 [ "$(zc moves --container cf -f json | jq '.moves | length')" = 1 ] && [ "$(zc moves --container cf2 -f json | jq '.moves | length')" = 1 ] &&
+	[ "$(zc moves --container cf3 -f json | jq '.moves | length')" = 1 ] &&
 	t_ok "one move per order" || t_fail "one move per order" "$(zc moves)"
 out=$(as F POST /v1/heartbeat "$HBF,\"moves\":[{\"move\":\"no good\"}]}")
 [ "${out%% *}" = 400 ] && t_ok "a heartbeat listing a bad move id: 400 ($(cut -d' ' -f2- <<<"$out" | jq -r .error))" ||
