@@ -29,6 +29,8 @@ ag_setup
 API_PID=
 api_cleanup() {
 	[ -n "$API_PID" ] && kill -KILL "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+	[ -f "$CR_T/pg/data/postmaster.pid" ] &&
+		su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D '$CR_T/pg/data' -m immediate stop" >/dev/null 2>&1
 	return 0
 }
 trap 'api_cleanup; ag_cleanup; cr_cleanup' EXIT
@@ -172,56 +174,83 @@ t_wl_verify "before a last move" "$from" && {
 }
 
 # ---- 3. the API: orders whose answers were lost, lost records, a node gone ----
-HBF='{"address":"10.77.0.50:7427","cpu":0.1,"mem_used":1,"mem_total":1000000000,"containers":[{"id":"cf","state":"running"},{"id":"cf2","state":"running"},{"id":"cf3","state":"running"}]'
-HBG='{"address":"10.77.0.51:7427","cpu":0.1,"mem_used":1,"mem_total":1000000000}'
-hbf() { as F POST /v1/heartbeat "$HBF,\"moves\":[$1]}"; }
-orders_of() { cut -d' ' -f2- <<<"$1" | jq -c '[.orders[].move]'; }
-st() { zc moves "$1" -f json | jq -r .state; }
-out=$(hbf "") && [ "${out%% *}" = 200 ] && out=$(as G POST /v1/heartbeat "$HBG") && [ "${out%% *}" = 200 ] &&
-	t_ok "fake nodes F and G" || t_fail "F and G" "$out"
-out=$(zc move cf --to G -f json 2>&1) && mf=$(jq -r .id <<<"$out") || t_fail "order cf F→G" "$out"
-a=$(orders_of "$(hbf "")")
-b=$(orders_of "$(hbf "")")
-[ "$a" = "[\"$mf\"]" ] && [ "$b" = "[\"$mf\"]" ] &&
-	t_ok "an order F's next heartbeat does not list (its answer was lost) is handed out again: the same move" ||
-	t_fail "re-handed" "$a" "$b"
-zc audit -f json | jq -e --arg m "$mf" '[.audit[] | select(.action == "move.requeue" and .target == $m)] | length == 1' >/dev/null &&
-	t_ok "audit: move.requeue" || t_fail "requeue audited" "$(zc audit)"
-c=$(orders_of "$(hbf "{\"move\":\"$mf\"}")")
-[ "$c" = "[]" ] && [ "$(st "$mf")" = running ] && t_ok "listed by F's heartbeat: acknowledged (running), not handed out again" ||
-	t_fail "acknowledged" "$c $(zc moves "$mf")"
-hbf "" >/dev/null
-[ "$(st "$mf")" = failed ] && zc moves "$mf" -f json | jq -e '.error | contains("no record")' >/dev/null &&
-	t_ok "running and no longer listed by F: failed ($(zc moves "$mf" -f json | jq -r .error))" || t_fail "lost" "$(zc moves "$mf")"
-out=$(as F POST "/v1/moves/$mf/report" '{"state":"done"}')
-[ "${out%% *}" = 409 ] || [ "${out%% *}" = 400 ] && t_ok "a report of that move afterwards is refused: ${out%% *}" ||
-	t_fail "late report refused" "$out"
-# F takes two orders, then goes down without acknowledging them
-out=$(zc move cf2 --to G -f json 2>&1) && mg=$(jq -r .id <<<"$out") || t_fail "order cf2 F→G" "$out"
-out=$(zc move cf3 --to G -f json 2>&1) && mh=$(jq -r .id <<<"$out") || t_fail "order cf3 F→G" "$out"
-a=$(orders_of "$(hbf "")" | jq -c sort)
-[ "$a" = "$(jq -cn --arg a "$mg" --arg b "$mh" '[$a, $b] | sort')" ] && [ "$(st "$mg")" = ordered ] &&
-	t_ok "F took $mg and $mh (ordered)" || t_fail "F took" "$a"
-f_down() { [ "$(node_state F)" = down ]; }
-keep_g() { as G POST /v1/heartbeat "$HBG" >/dev/null; f_down; }
-wait_for 30 keep_g && [ "$(st "$mg")" = failed ] && [ "$(st "$mh")" = failed ] &&
-	zc moves "$mg" -f json | jq -e '.error | startswith("not acknowledged")' >/dev/null &&
-	t_ok "F down, the orders never acknowledged: failed ($(zc moves "$mg" -f json | jq -r .error))" ||
-	t_fail "unacknowledged orders fail" "$(zc moves "$mg")" "$(zc nodes)"
-out=$(as F POST "/v1/moves/$mg/report" '{"state":"done","agent_move":"mX","setup_s":0.1,"downtime_s":0.2,"total_s":0.5}')
-[ "${out%% *}" = 200 ] && [ "$(st "$mg")" = done ] &&
-	t_ok "F back, its report of $mg is taken: done" || t_fail "late report of an unacknowledged order" "$out"
-c=$(orders_of "$(hbf "{\"move\":\"$mh\"}")")
-[ "$c" = "[]" ] && [ "$(st "$mh")" = running ] && t_ok "F back, listing $mh: running again (acknowledged late)" ||
-	t_fail "revived" "$c $(zc moves "$mh")"
-out=$(as F POST "/v1/moves/$mh/report" '{"state":"rolled-back","error":"test: rolled back"}')
-[ "${out%% *}" = 200 ] && [ "$(st "$mh")" = rolled-back ] && t_ok "then its report: rolled-back" || t_fail "report of $mh" "$out"
-[ "$(zc moves --container cf -f json | jq '.moves | length')" = 1 ] && [ "$(zc moves --container cf2 -f json | jq '.moves | length')" = 1 ] &&
-	[ "$(zc moves --container cf3 -f json | jq '.moves | length')" = 1 ] &&
-	t_ok "one move per order" || t_fail "one move per order" "$(zc moves)"
-out=$(as F POST /v1/heartbeat "$HBF,\"moves\":[{\"move\":\"no good\"}]}")
-[ "${out%% *}" = 400 ] && t_ok "a heartbeat listing a bad move id: 400 ($(cut -d' ' -f2- <<<"$out" | jq -r .error))" ||
-	t_fail "bad moves" "$out"
+api_scenario() {
+	local b=$1 out a b2 c mf mg mh
+	HBF='{"address":"10.77.0.50:7427","cpu":0.1,"mem_used":1,"mem_total":1000000000,"containers":[{"id":"cf","state":"running"},{"id":"cf2","state":"running"},{"id":"cf3","state":"running"}]'
+	HBG='{"address":"10.77.0.51:7427","cpu":0.1,"mem_used":1,"mem_total":1000000000}'
+	hbf() { as F POST /v1/heartbeat "$HBF,\"moves\":[$1]}"; }
+	orders_of() { cut -d' ' -f2- <<<"$1" | jq -c '[.orders[].move]'; }
+	st() { zc moves "$1" -f json | jq -r .state; }
+	out=$(hbf "") && [ "${out%% *}" = 200 ] && out=$(as G POST /v1/heartbeat "$HBG") && [ "${out%% *}" = 200 ] &&
+		t_ok "$b: fake nodes F and G" || t_fail "$b: F and G" "$out"
+	out=$(zc move cf --to G -f json 2>&1) && mf=$(jq -r .id <<<"$out") || t_fail "$b: order cf F→G" "$out"
+	a=$(orders_of "$(hbf "")")
+	b2=$(orders_of "$(hbf "")")
+	[ "$a" = "[\"$mf\"]" ] && [ "$b2" = "[\"$mf\"]" ] &&
+		t_ok "$b: an order F's next heartbeat does not list (its answer was lost) is handed out again: the same move" ||
+		t_fail "$b: re-handed" "$a" "$b2"
+	zc audit -f json | jq -e --arg m "$mf" '[.audit[] | select(.action == "move.requeue" and .target == $m)] | length == 1' >/dev/null &&
+		t_ok "$b: audit: move.requeue" || t_fail "$b: requeue audited" "$(zc audit)"
+	c=$(orders_of "$(hbf "{\"move\":\"$mf\"}")")
+	[ "$c" = "[]" ] && [ "$(st "$mf")" = running ] && t_ok "$b: listed by F's heartbeat: acknowledged (running), not handed out again" ||
+		t_fail "$b: acknowledged" "$c $(zc moves "$mf")"
+	hbf "" >/dev/null
+	[ "$(st "$mf")" = failed ] && zc moves "$mf" -f json | jq -e '.error | contains("no record")' >/dev/null &&
+		t_ok "$b: running and no longer listed by F: failed ($(zc moves "$mf" -f json | jq -r .error))" || t_fail "$b: lost" "$(zc moves "$mf")"
+	out=$(as F POST "/v1/moves/$mf/report" '{"state":"done"}')
+	[ "${out%% *}" = 409 ] || [ "${out%% *}" = 400 ] && t_ok "$b: a report of that move afterwards is refused: ${out%% *}" ||
+		t_fail "$b: late report refused" "$out"
+	# F takes two orders, then goes down without acknowledging them
+	out=$(zc move cf2 --to G -f json 2>&1) && mg=$(jq -r .id <<<"$out") || t_fail "$b: order cf2 F→G" "$out"
+	out=$(zc move cf3 --to G -f json 2>&1) && mh=$(jq -r .id <<<"$out") || t_fail "$b: order cf3 F→G" "$out"
+	a=$(orders_of "$(hbf "")" | jq -c sort)
+	[ "$a" = "$(jq -cn --arg a "$mg" --arg b "$mh" '[$a, $b] | sort')" ] && [ "$(st "$mg")" = ordered ] &&
+		t_ok "$b: F took $mg and $mh (ordered)" || t_fail "$b: F took" "$a"
+	f_down() { [ "$(node_state F)" = down ]; }
+	keep_g() { as G POST /v1/heartbeat "$HBG" >/dev/null; f_down; }
+	wait_for 30 keep_g && [ "$(st "$mg")" = failed ] && [ "$(st "$mh")" = failed ] &&
+		zc moves "$mg" -f json | jq -e '.error | startswith("not acknowledged")' >/dev/null &&
+		t_ok "$b: F down, the orders never acknowledged: failed ($(zc moves "$mg" -f json | jq -r .error))" ||
+		t_fail "$b: unacknowledged orders fail" "$(zc moves "$mg")" "$(zc nodes)"
+	out=$(as F POST "/v1/moves/$mg/report" '{"state":"done","agent_move":"mX","setup_s":0.1,"downtime_s":0.2,"total_s":0.5}')
+	[ "${out%% *}" = 200 ] && [ "$(st "$mg")" = done ] &&
+		t_ok "$b: F back, its report of $mg is taken: done" || t_fail "$b: late report of an unacknowledged order" "$out"
+	c=$(orders_of "$(hbf "{\"move\":\"$mh\"}")")
+	[ "$c" = "[]" ] && [ "$(st "$mh")" = running ] && t_ok "$b: F back, listing $mh: running again (acknowledged late)" ||
+		t_fail "$b: revived" "$c $(zc moves "$mh")"
+	out=$(as F POST "/v1/moves/$mh/report" '{"state":"rolled-back","error":"test: rolled back"}')
+	[ "${out%% *}" = 200 ] && [ "$(st "$mh")" = rolled-back ] && t_ok "$b: then its report: rolled-back" || t_fail "$b: report of $mh" "$out"
+	[ "$(zc moves --container cf -f json | jq '.moves | length')" = 1 ] && [ "$(zc moves --container cf2 -f json | jq '.moves | length')" = 1 ] &&
+		[ "$(zc moves --container cf3 -f json | jq '.moves | length')" = 1 ] &&
+		t_ok "$b: one move per order" || t_fail "$b: one move per order" "$(zc moves)"
+	out=$(as F POST /v1/heartbeat "$HBF,\"moves\":[{\"move\":\"no good\"}]}")
+	[ "${out%% *}" = 400 ] && t_ok "$b: a heartbeat listing a bad move id: 400 ($(cut -d' ' -f2- <<<"$out" | jq -r .error))" ||
+		t_fail "$b: bad moves" "$out"
+}
+api_scenario sqlite
+# ... and on PostgreSQL (a throwaway cluster as the postgres user)
+PGBIN=/usr/lib/postgresql/15/bin
+if [ -x "$PGBIN/initdb" ] && id postgres >/dev/null 2>&1; then
+	kill -KILL "$API_PID" 2>/dev/null
+	wait "$API_PID" 2>/dev/null
+	API_PID=
+	mkdir -p "$CR_T/pg" && chown postgres "$CR_T/pg"
+	su postgres -s /bin/sh -c "$PGBIN/initdb -D '$CR_T/pg/data' -A trust -U zs >'$CR_T/pg/initdb.log' 2>&1 &&
+		$PGBIN/pg_ctl -D '$CR_T/pg/data' -o \"-k $CR_T/pg -c listen_addresses= -c fsync=off\" -l '$CR_T/pg/pg.log' -w start >/dev/null &&
+		$PGBIN/createdb -h '$CR_T/pg' -U zs zanshin" || ag_die "postgresql: $(tail -n 3 "$CR_T"/pg/*.log)"
+	DB="postgresql://zs@/zanshin?host=$CR_T/pg"
+	"$API_BIN" --db "$DB" token create --role admin --name reconcile-test >"$CR_T/admin.tok" 2>>"$CR_T/api.log" || ag_die "token"
+	API_PORT=7440
+	URL=https://${AG_IP[K]}:$API_PORT
+	nsenter --net="/run/netns/${AG_NS}K" -- "$API_BIN" --listen "${AG_IP[K]}:$API_PORT" --cert "$CR_T/pki/coord/coord.pem" \
+		--key "$CR_T/pki/coord/coord-key.pem" --ca "$CA" --db "$DB" --log "$CR_T/api-pg.log" \
+		--node-timeout 6 --heartbeat 1 --policies none &
+	API_PID=$!
+	wait_for 10 zc nodes -f json >/dev/null || ag_die "zanshin-api on PostgreSQL did not start: $(tail -n 5 "$CR_T/api-pg.log")"
+	api_scenario postgresql
+else
+	t_skip "the API part on PostgreSQL" "$PGBIN/initdb or the postgres user missing (scripts/deps.sh installs postgresql)"
+fi
 ag_kill A
 ag_kill B
 t_done
