@@ -433,10 +433,12 @@ static int report_as(struct agent *a, const char *order, const struct move *m, i
 	for (int i = 0; i < tries; i++) {
 		cleanup_free char *ans = NULL;
 		cleanup_error zs_error_t e = NULL;
-		if (zs_coord_call(&c, "POST", path, body, &ans, &e) == 0)
+		long status = 0;
+		if (zs_coord_request(&c, "POST", path, body, &status, &ans, &e) == 0 && status >= 200 && status < 300)
 			return 0;
-		zs_log("warning", "move %s: cannot report to the coordinator: %s", order, zs_error_msg(e));
-		if (zs_error_errno(e) != ECONNREFUSED)
+		zs_log("warning", "move %s: cannot report to the coordinator: %s", order,
+		       e ? zs_error_msg(e) : (ans && *ans ? ans : "no answer"));
+		if (status >= 400 && status < 500)
 			return 1; /* refused: retrying changes nothing */
 		if (i + 1 < tries)
 			sleep(2);

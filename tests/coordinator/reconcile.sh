@@ -105,7 +105,7 @@ journal_past_negotiating() { # NODE ORDER
 	ag_die "token"
 nsenter --net="/run/netns/${AG_NS}K" -- "$API_BIN" --listen "${AG_IP[K]}:$API_PORT" --cert "$CR_T/pki/coord/coord.pem" \
 	--key "$CR_T/pki/coord/coord-key.pem" --ca "$CA" --db "sqlite:$CR_T/coord.db" --log "$CR_T/api.log" \
-	--node-timeout 6 --heartbeat 1 --policies none &
+	--node-timeout 10 --heartbeat 1 --policies none &
 API_PID=$!
 wait_for 10 zc nodes -f json >/dev/null || ag_die "zanshin-api did not start: $(tail -n 5 "$CR_T/api.log")"
 start_agent A || ag_die "agent A"
@@ -183,6 +183,9 @@ api_scenario() {
 	st() { zc moves "$1" -f json | jq -r .state; }
 	out=$(hbf "") && [ "${out%% *}" = 200 ] && out=$(as G POST /v1/heartbeat "$HBG") && [ "${out%% *}" = 200 ] &&
 		t_ok "$b: fake nodes F and G" || t_fail "$b: F and G" "$out"
+	# both up when ordered (--node-timeout is short: a loaded machine is slow between steps)
+	fresh() { as G POST /v1/heartbeat "$HBG" >/dev/null && hbf "" >/dev/null; }
+	fresh
 	out=$(zc move cf --to G -f json 2>&1) && mf=$(jq -r .id <<<"$out") || t_fail "$b: order cf F→G" "$out"
 	a=$(orders_of "$(hbf "")")
 	b2=$(orders_of "$(hbf "")")
@@ -201,6 +204,7 @@ api_scenario() {
 	[ "${out%% *}" = 409 ] || [ "${out%% *}" = 400 ] && t_ok "$b: a report of that move afterwards is refused: ${out%% *}" ||
 		t_fail "$b: late report refused" "$out"
 	# F takes two orders, then goes down without acknowledging them
+	fresh
 	out=$(zc move cf2 --to G -f json 2>&1) && mg=$(jq -r .id <<<"$out") || t_fail "$b: order cf2 F→G" "$out"
 	out=$(zc move cf3 --to G -f json 2>&1) && mh=$(jq -r .id <<<"$out") || t_fail "$b: order cf3 F→G" "$out"
 	a=$(orders_of "$(hbf "")" | jq -c sort)
@@ -208,7 +212,7 @@ api_scenario() {
 		t_ok "$b: F took $mg and $mh (ordered)" || t_fail "$b: F took" "$a"
 	f_down() { [ "$(node_state F)" = down ]; }
 	keep_g() { as G POST /v1/heartbeat "$HBG" >/dev/null; f_down; }
-	wait_for 30 keep_g && [ "$(st "$mg")" = failed ] && [ "$(st "$mh")" = failed ] &&
+	wait_for 60 keep_g && [ "$(st "$mg")" = failed ] && [ "$(st "$mh")" = failed ] &&
 		zc moves "$mg" -f json | jq -e '.error | startswith("not acknowledged")' >/dev/null &&
 		t_ok "$b: F down, the orders never acknowledged: failed ($(zc moves "$mg" -f json | jq -r .error))" ||
 		t_fail "$b: unacknowledged orders fail" "$(zc moves "$mg")" "$(zc nodes)"
@@ -244,7 +248,7 @@ if [ -x "$PGBIN/initdb" ] && id postgres >/dev/null 2>&1; then
 	URL=https://${AG_IP[K]}:$API_PORT
 	nsenter --net="/run/netns/${AG_NS}K" -- "$API_BIN" --listen "${AG_IP[K]}:$API_PORT" --cert "$CR_T/pki/coord/coord.pem" \
 		--key "$CR_T/pki/coord/coord-key.pem" --ca "$CA" --db "$DB" --log "$CR_T/api-pg.log" \
-		--node-timeout 6 --heartbeat 1 --policies none &
+		--node-timeout 10 --heartbeat 1 --policies none &
 	API_PID=$!
 	wait_for 10 zc nodes -f json >/dev/null || ag_die "zanshin-api on PostgreSQL did not start: $(tail -n 5 "$CR_T/api-pg.log")"
 	api_scenario postgresql
