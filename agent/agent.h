@@ -102,6 +102,7 @@ struct move {
 	uint64_t bytes_raw, bytes_data, bytes_delta, bytes_wire;
 	uint64_t generations_sent;  /* source: generations the target lacked (move_gens.c) */
 	uint64_t pages_from_target; /* source: pages of a rebased diff the target held (move_rebase.c) */
+	char *order;		    /* source: the coordinator's order it runs (coord_orders.c), or NULL */
 };
 void move_free(struct move *m);
 char *move_new_id(void);

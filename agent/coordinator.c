@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "coord_orders.h"
 #include "zanshin/container.h"
 #include "zanshin/coord_client.h"
 #include "zanshin/log.h"
@@ -277,8 +278,10 @@ static char *inventory(struct agent *a, size_t *running)
 static char *heartbeat_body(struct agent *a, const char *inv, bool stopping)
 {
 	long long used, total;
-	cleanup_free char *head = NULL;
+	cleanup_free char *head = NULL, *moves = NULL;
+	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	double cpu = cpu_load();
+	size_t len;
 
 	meminfo(&used, &total);
 	if (cpu < 0 || cpu > 1)
@@ -287,7 +290,12 @@ static char *heartbeat_body(struct agent *a, const char *inv, bool stopping)
 			 "\"peers_version\":%lld,",
 			 a->listen, a->room ? "\"room\":\"" : "", a->room ? a->room : "", a->room ? "\"," : "", cpu,
 			 used, total, stopping ? "true" : "false", peers_version);
-	return xasprintf("%s%s", head, inv + 1); /* inv is an object: its members follow */
+	zs_jgen_map_open(g);
+	orders_json(a, g);
+	zs_jgen_map_close(g);
+	moves = zs_jgen_result(g, &len);
+	/* inv and moves are objects: their members follow */
+	return xasprintf("%s%.*s,%s", head, (int) strlen(inv + 1) - 1, inv + 1, moves + 1);
 }
 
 /* ---- peers ---- */
@@ -356,11 +364,19 @@ const struct agent_peer *coord_peer(struct agent *a, const char *name)
 
 /* ---- orders ---- */
 
-static void report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local);
+static int report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local,
+		     int tries);
 
-static void report(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err)
+/* 0: delivered, 1: refused by the coordinator (it knows better), -1: unreachable */
+static int report(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err)
 {
-	report_as(a, order, m, ret, err, false);
+	return report_as(a, order, m, ret, err, false, 10);
+}
+
+/* from the link's loop (orders_flush): one try, the next round retries */
+static int report_once(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err)
+{
+	return report_as(a, order, m, ret, err, false, 1);
 }
 
 void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error_t err)
@@ -370,7 +386,7 @@ void coord_report_local(struct agent *a, const struct move *m, int ret, zs_error
 	if (a->coordinator == NULL || m->id == NULL || !valid_name(m->id))
 		return;
 	id = xasprintf("local-%s", m->id);
-	report_as(a, id, m, ret, err, true);
+	report_as(a, id, m, ret, err, true, 10);
 }
 
 /* the mode the move ran in and what only that mode has */
@@ -394,7 +410,25 @@ static void report_mode(const struct move *m, zs_jgen *g)
 	}
 }
 
-static void report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local)
+static void report_metrics(zs_jgen *g, const struct move *m)
+{
+	zs_jgen_kv_string(g, "agent_move", m->id);
+	zs_jgen_key(g, "diff");
+	zs_jgen_bool(g, m->diff);
+	zs_jgen_key(g, "setup_s");
+	zs_jgen_double(g, m->setup_s, 4);
+	zs_jgen_key(g, "downtime_s");
+	zs_jgen_double(g, m->downtime_s, 4);
+	zs_jgen_key(g, "total_s");
+	zs_jgen_double(g, m->total_s, 4);
+	zs_jgen_kv_int(g, "bytes_pages", (long long) m->bytes_pages);
+	zs_jgen_kv_int(g, "bytes_bundle", (long long) m->bytes_bundle);
+	zs_jgen_kv_int(g, "bytes_metadata", (long long) m->bytes_metadata);
+	report_mode(m, g);
+}
+
+static int report_as(struct agent *a, const char *order, const struct move *m, int ret, zs_error_t err, bool local,
+		     int tries)
 {
 	struct zs_coord_client c = client(a);
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
@@ -414,33 +448,24 @@ static void report_as(struct agent *a, const char *order, const struct move *m, 
 		text = zs_error_text(err);
 		zs_jgen_kv_string(g, "error", text);
 	}
-	if (m->id) {
-		zs_jgen_kv_string(g, "agent_move", m->id);
-		zs_jgen_key(g, "diff");
-		zs_jgen_bool(g, m->diff);
-		zs_jgen_key(g, "setup_s");
-		zs_jgen_double(g, m->setup_s, 4);
-		zs_jgen_key(g, "downtime_s");
-		zs_jgen_double(g, m->downtime_s, 4);
-		zs_jgen_key(g, "total_s");
-		zs_jgen_double(g, m->total_s, 4);
-		zs_jgen_kv_int(g, "bytes_pages", (long long) m->bytes_pages);
-		zs_jgen_kv_int(g, "bytes_bundle", (long long) m->bytes_bundle);
-		zs_jgen_kv_int(g, "bytes_metadata", (long long) m->bytes_metadata);
-		report_mode(m, g);
-	}
+	if (m->id)
+		report_metrics(g, m);
 	zs_jgen_map_close(g);
 	body = zs_jgen_result(g, NULL);
-	for (int tries = 0; tries < 10; tries++) {
+	for (int i = 0; i < tries; i++) {
 		cleanup_free char *ans = NULL;
 		cleanup_error zs_error_t e = NULL;
-		if (zs_coord_call(&c, "POST", path, body, &ans, &e) == 0)
-			return;
-		zs_log("warning", "move %s: cannot report to the coordinator: %s", order, zs_error_msg(e));
-		if (zs_error_errno(e) != ECONNREFUSED)
-			return; /* refused: retrying changes nothing */
-		sleep(2);
+		long status = 0;
+		if (zs_coord_request(&c, "POST", path, body, &status, &ans, &e) == 0 && status >= 200 && status < 300)
+			return 0;
+		zs_log("warning", "move %s: cannot report to the coordinator: %s", order,
+		       e ? zs_error_msg(e) : (ans && *ans ? ans : "no answer"));
+		if (status >= 400 && status < 500)
+			return 1; /* refused: retrying changes nothing */
+		if (i + 1 < tries)
+			sleep(2);
 	}
+	return -1;
 }
 
 static void report_running(struct agent *a, const char *order)
@@ -457,16 +482,20 @@ static void run_order(struct agent *a, const char *order, const char *container,
 		      const char *mode)
 {
 	struct move m = {0};
-	cleanup_error zs_error_t err = NULL;
+	cleanup_error zs_error_t err = NULL, e = NULL;
 	cleanup_free char *work = NULL;
 	int ret;
 
 	if (agent_peer(a, to) == NULL)
 		add_peer_address(a, to, address);
 	zs_log("info", "coordinator: move %s: %s to %s (%s)", order, container, to, mode ? mode : "stop-copy");
+	if (order_record(a, order, container, to, getpid(), &e) < 0)
+		zs_log("warning", "%s", zs_error_msg(e));
 	report_running(a, order);
+	m.order = xstrdup(order);			     /* the journal knows which order it ran */
 	ret = move_source(a, container, to, mode, &m, &err); /* the order's mode; none: stop-copy */
-	report(a, order, &m, ret, err);
+	if (report(a, order, &m, ret, err) >= 0)
+		order_forget(a, order);
 	if (m.id && move_terminal(m.state)) {
 		work = xasprintf("%s/work/%s", a->state_dir, m.id);
 		rm_rf(work);
@@ -474,27 +503,44 @@ static void run_order(struct agent *a, const char *order, const char *container,
 	move_free(&m);
 }
 
+/* ORDER is recorded before it runs (so the next heartbeat lists it); an
+ * order already held is not run again */
+static void take_order(struct agent *a, const zs_json *o, unsigned *movers)
+{
+	const char *id = zs_json_string_value(zs_json_get(o, "move"));
+	const char *c = zs_json_string_value(zs_json_get(o, "container"));
+	const char *to = zs_json_string_value(zs_json_get(o, "to"));
+	const char *addr = zs_json_string_value(zs_json_get(o, "address"));
+	const char *mode = zs_json_string_value(zs_json_get(o, "mode"));
+	cleanup_error zs_error_t e = NULL;
+	pid_t pid;
+
+	if (id == NULL || c == NULL || to == NULL || !valid_name(id))
+		return;
+	if (order_held(a, id)) {
+		zs_log("warning", "coordinator: move %s handed out again: already taken, not run twice", id);
+		return;
+	}
+	if (order_record(a, id, c, to, 0, &e) < 0) {
+		zs_log("error", "coordinator: move %s not taken: %s", id, zs_error_msg(e));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGTERM, SIG_IGN);
+		run_order(a, id, c, to, addr, mode);
+		_exit(0);
+	}
+	if (pid > 0)
+		(*movers)++;
+	else
+		order_forget(a, id);
+}
+
 static void take_orders(struct agent *a, const zs_json *orders, unsigned *movers)
 {
-	for (size_t i = 0; i < zs_json_array_len(orders); i++) {
-		zs_json *o = zs_json_array_at(orders, i);
-		const char *id = zs_json_string_value(zs_json_get(o, "move"));
-		const char *c = zs_json_string_value(zs_json_get(o, "container"));
-		const char *to = zs_json_string_value(zs_json_get(o, "to"));
-		const char *addr = zs_json_string_value(zs_json_get(o, "address"));
-		const char *mode = zs_json_string_value(zs_json_get(o, "mode"));
-		pid_t pid;
-		if (id == NULL || c == NULL || to == NULL || !valid_name(id))
-			continue;
-		pid = fork();
-		if (pid == 0) {
-			signal(SIGTERM, SIG_IGN);
-			run_order(a, id, c, to, addr, mode);
-			_exit(0);
-		}
-		if (pid > 0)
-			(*movers)++;
-	}
+	for (size_t i = 0; i < zs_json_array_len(orders); i++)
+		take_order(a, zs_json_array_at(orders, i), movers);
 }
 
 /* POST one heartbeat; its answer: interval, peers, orders */
@@ -549,6 +595,7 @@ void coord_run(struct agent *a)
 		bool stopping = stop_asked;
 
 		reap_movers(&movers);
+		orders_flush(a, report_once);
 		if (stopping && stop_at == 0)
 			stop_at = now + a->drain_timeout;
 		if (last == NULL || strcmp(inv, last) != 0 || now - sent >= interval || (stopping && !said_stopping)) {

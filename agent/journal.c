@@ -88,6 +88,7 @@ static const struct {
     F(generation), F(bundle_digest),   F(rootfs_digest),
     F(img_dir),	   F(restore_from),    F(bundle),
     F(compress),   F(compress_levels), F(precopy_gens),
+    F(order),
 #undef F
 };
 

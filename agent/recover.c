@@ -2,15 +2,18 @@
  * was killed left in its journal (docs/agent.md "Journal"). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "zanshin/log.h"
 #include "zanshin/remnant.h"
+#include "zanshin/status.h"
 #include "zanshin/utils.h"
 
 /* A runtime command the dead agent started may still run: wait for it. */
@@ -50,12 +53,31 @@ static void recover_target(struct agent *a, struct move *m)
 	journal_put(a, m, "aborted", &e);
 }
 
+/* A runtime command on the container the dead agent started (its
+ * `checkpoint` holds the container's lock until CRIU is done) may still
+ * run: wait for it, or the container would be judged running while that
+ * dump is about to end it. */
+static void wait_runtime_done(struct agent *a, const char *id)
+{
+	cleanup_free char *dir = zs_status_dir(a->root, id);
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int i;
+
+	/* a dump ends in seconds; 10 minutes at most, then judge anyway */
+	for (i = 0; fd >= 0 && i < 6000 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK; i++)
+		usleep(100000);
+	if (i == 6000)
+		zs_log("warning", "container %s: still locked by a runtime command after 10 minutes", id);
+}
+
 static void recover_source(struct agent *a, struct move *m, int tries)
 {
 	cleanup_error zs_error_t e = NULL;
-	cleanup_free char *st = rt_status(a, m->container);
+	cleanup_free char *st = NULL;
 	int r;
 
+	wait_runtime_done(a, m->container);
+	st = rt_status(a, m->container);
 	wait_pid_gone(m->restore_pid);
 	if (strcmp(m->state, "negotiating") == 0 || strcmp(m->state, "bundle") == 0 ||
 	    strcmp(m->state, "pre-copy") == 0 ||

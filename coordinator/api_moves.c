@@ -485,7 +485,8 @@ static int report_store(struct coord *co, const struct who *who, const char *id,
 		return zs_make_error(err, -EACCES, "move %s was ordered from node %s, not %s", id,
 				     db_cell(m, 0, "source"), who->name);
 	state = db_cell(m, 0, "state");
-	if (terminal(state) || strcmp(state, "pending") == 0)
+	if ((terminal(state) && !(moves_reopenable(state, db_cell(m, 0, "error")) && terminal(rp->state))) ||
+	    strcmp(state, "pending") == 0)
 		return zs_make_error(err, -EBUSY, "move %s is %s: no report expected", id, state);
 	if (db_exec(co->db,
 		    "UPDATE moves SET state = $2, error = $3, agent_move = COALESCE($4, agent_move), updated = $5, "

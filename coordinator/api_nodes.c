@@ -135,6 +135,7 @@ struct hb {
 	size_t n_g;
 	struct hb_bundle *b;
 	size_t n_b;
+	struct hb_known known; /* moves_reconcile.c */
 };
 
 static void hb_free(struct hb *h)
@@ -146,6 +147,7 @@ static void hb_free(struct hb *h)
 	for (size_t i = 0; i < h->n_b; i++)
 		free(h->b[i].container), free(h->b[i].digest), free(h->b[i].rootfs_digest);
 	free(h->c), free(h->g), free(h->b), free(h->address), free(h->room), free(h->inventory);
+	reconcile_free(&h->known);
 }
 
 static bool valid_digest(const char *s)
@@ -317,7 +319,7 @@ static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 {
 	static const char *const keys[] = {"address",	"room",		 "cpu",	       "mem_used",
 					   "mem_total", "stopping",	 "containers", "remnants",
-					   "bundles",	"peers_version", NULL};
+					   "bundles",	"peers_version", "moves",      NULL};
 	cleanup_json zs_json *o = NULL;
 
 	if (zs_json_parse_buf(body, HB, &o, err) < 0 || json_only_keys(o, HB, keys, err) < 0 ||
@@ -330,7 +332,8 @@ static int hb_parse(const char *body, struct hb *h, zs_error_t *err)
 	    zs_json_to_int64(zs_json_get(o, "peers_version"), HB, "peers_version", 0, &h->peers_version, err) < 0 ||
 	    parse_array(o, "containers", parse_containers, h, err) < 0 ||
 	    parse_array(o, "remnants", parse_remnants, h, err) < 0 ||
-	    parse_array(o, "bundles", parse_bundles, h, err) < 0 || check_lineage(h, err) < 0)
+	    parse_array(o, "bundles", parse_bundles, h, err) < 0 || check_lineage(h, err) < 0 ||
+	    (zs_json_get(o, "moves") && reconcile_parse(zs_json_get(o, "moves"), &h->known, err) < 0))
 		return -1;
 	if (h->cpu < 0 || h->cpu > 1)
 		return zs_make_error(err, -EINVAL, HB ": cpu: %g is not a load between 0 and 1", h->cpu);
@@ -472,7 +475,8 @@ int api_heartbeat(struct req *r, struct reply *rep)
 		ok = peers_json(r->co, node, h.peers_version, g, &err) == 0;
 		zs_jgen_key(g, "orders");
 		zs_jgen_array_open(g);
-		ok = ok && moves_take_orders(r->co, node, g, &err) == 0;
+		ok = ok && moves_reconcile(r->co, node, &h.known, now, &err) == 0 &&
+		     moves_take_orders(r->co, node, g, &err) == 0;
 		zs_jgen_array_close(g);
 	}
 	zs_jgen_map_close(g);
@@ -512,6 +516,7 @@ int nodes_mark_down(struct coord *co, zs_error_t *err)
 		ok = peers_changed(co, err) == 0;
 	for (size_t i = 0; ok && i < res->rows; i++)
 		ok = audit(co, &me, "node.down", db_cell(res, i, "name"), "missed heartbeats", err) == 0 &&
-		     fail_untaken(co, db_cell(res, i, "name"), err) == 0;
+		     fail_untaken(co, db_cell(res, i, "name"), err) == 0 &&
+		     moves_fail_unacked(co, db_cell(res, i, "name"), err) == 0;
 	return db_tx_end(co->db, ok, err) < 0 || !ok ? -1 : 0;
 }

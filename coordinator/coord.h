@@ -103,6 +103,21 @@ int moves_take_orders(struct coord *co, const char *node, zs_jgen *g, zs_error_t
  * engineer h6) replaces this; until then an error says so. */
 int moves_choose_target(struct coord *co, const char *container, const char *source, char **target, zs_error_t *err);
 
+/* ---- moves_reconcile.c: what the agents know of the orders handed out ---- */
+struct hb_known {
+	char **ids; /* the orders the agent holds a record of */
+	size_t n;
+	bool present; /* the heartbeat listed them (older agents do not) */
+};
+int reconcile_parse(const zs_json *arr, struct hb_known *k, zs_error_t *err);
+void reconcile_free(struct hb_known *k);
+/* in the heartbeat's transaction, before the orders are taken */
+int moves_reconcile(struct coord *co, const char *node, const struct hb_known *k, const char *now, zs_error_t *err);
+/* NODE went down: its orders never acknowledged fail (reopenable) */
+int moves_fail_unacked(struct coord *co, const char *node, zs_error_t *err);
+/* a failed move whose agent's report is still accepted */
+bool moves_reopenable(const char *state, const char *error);
+
 /* ---- leader.c ---- */
 int leader_start(struct coord *co, zs_error_t *err);
 void leader_stop(struct coord *co);

@@ -121,6 +121,10 @@ static const char *const migrations[] = {
     "ALTER TABLE bundles_new RENAME TO bundles;"
     "CREATE INDEX bundles_by_container ON bundles(container);"
     "CREATE INDEX bundles_by_digest ON bundles(digest);",
+    /* 8: at most one open move per container (a local one aside), whichever
+     * replica or leader orders it (docs/coordinator.md "Replicas") */
+    "CREATE UNIQUE INDEX moves_one_open ON moves(container) WHERE state IN ('pending', 'ordered', 'running') "
+    "AND reason <> 'local';",
 };
 
 static int migrate_locked(struct db *d, zs_error_t *err);

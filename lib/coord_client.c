@@ -98,8 +98,9 @@ static void setup(CURL *k, const struct zs_coord_client *c, const char *method, 
 	}
 }
 
-int zs_coord_request(const struct zs_coord_client *c, const char *method, const char *path, const char *body,
-		     long *status, char **out, zs_error_t *err)
+/* One request to one coordinator URL (https://HOST:PORT). */
+static int request_one(const struct zs_coord_client *c, const char *base, const char *method, const char *path,
+		       const char *body, long *status, char **out, zs_error_t *err)
 {
 	cleanup_free char *host = NULL, *port = NULL, *url = NULL, *to = NULL;
 	struct curl_slist *h, *connect_to = NULL;
@@ -107,9 +108,7 @@ int zs_coord_request(const struct zs_coord_client *c, const char *method, const 
 	CURL *k;
 	CURLcode rc;
 
-	if (c->url == NULL || c->ca == NULL)
-		return zs_make_error(err, -EINVAL, "the coordinator's URL and the cluster CA are required");
-	if (split_url(c->url, &host, &port, err) < 0)
+	if (split_url(base, &host, &port, err) < 0)
 		return -1;
 	/* connect to the URL's host, check the certificate against NAME */
 	url = xasprintf("https://%s:%s%s", c->name ? c->name : host, port, path);
@@ -131,11 +130,46 @@ int zs_coord_request(const struct zs_coord_client *c, const char *method, const 
 	curl_slist_free_all(connect_to);
 	if (rc != CURLE_OK) {
 		free(s.buf);
-		return zs_make_error(err, -ECONNREFUSED, "coordinator %s: %s", c->url,
+		return zs_make_error(err, -ECONNREFUSED, "coordinator %s: %s", base,
 				     s.too_big ? "answer too large" : curl_easy_strerror(rc));
 	}
 	*out = s.buf ? s.buf : xstrdup("");
 	return 0;
+}
+
+/* The URL may list replicas (https://A:P,https://B:P): the one that
+ * answered last is tried first, then the others in turn, so a dead
+ * replica costs one failed connection. */
+static size_t preferred;
+
+int zs_coord_request(const struct zs_coord_client *c, const char *method, const char *path, const char *body,
+		     long *status, char **out, zs_error_t *err)
+{
+	cleanup_free char *list = NULL;
+	char *urls[ZS_COORD_MAX_URLS], *save = NULL, *u;
+	size_t n = 0;
+	int r = -1;
+
+	if (c->url == NULL || c->ca == NULL)
+		return zs_make_error(err, -EINVAL, "the coordinator's URL and the cluster CA are required");
+	list = xstrdup(c->url);
+	for (u = strtok_r(list, ",", &save); u && n < ZS_COORD_MAX_URLS; u = strtok_r(NULL, ",", &save))
+		urls[n++] = u;
+	if (n == 0)
+		return zs_make_error(err, -EINVAL, "coordinator `%s`: expected https://HOST:PORT", c->url);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (preferred + i) % n;
+		if (i > 0)
+			zs_error_release(err);
+		r = request_one(c, urls[k], method, path, body, status, out, err);
+		if (r == 0) {
+			preferred = k;
+			return 0;
+		}
+		if (zs_error_errno(*err) != ECONNREFUSED)
+			return -1;
+	}
+	return -1;
 }
 
 int zs_coord_call(const struct zs_coord_client *c, const char *method, const char *path, const char *body, char **out,

@@ -7,8 +7,10 @@
 
 #include "zanshin/error.h"
 
+#define ZS_COORD_MAX_URLS 8
+
 struct zs_coord_client {
-	const char *url;	/* https://HOST:PORT */
+	const char *url;	/* https://HOST:PORT, or replicas: https://A:P,https://B:P */
 	const char *name;	/* the name the coordinator's certificate must carry (default: URL's host) */
 	const char *ca;		/* the cluster CA (PEM) */
 	const char *cert, *key; /* client certificate (a node's, an admin's), or NULL */

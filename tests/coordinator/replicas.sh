@@ -77,7 +77,7 @@ start R1 7431
 start R2 7432
 wait_for 10 up R1 && wait_for 10 up R2 && t_ok "two replicas started together on one PostgreSQL (schema migrated once)" ||
 	{ t_fail "replicas start" "$(tail -n 3 "$T"/R*.log)"; t_done; exit; }
-[ "$(admin R1 GET /v1/status | cut -d' ' -f2- | jq -r .schema)" = 7 ] && t_ok "schema version 7 (6: move modes, 7: bundles keyed by node, container, digest)" || t_fail "schema" "$(admin R1 GET /v1/status)"
+[ "$(admin R1 GET /v1/status | cut -d' ' -f2- | jq -r .schema)" = 8 ] && t_ok "schema version 8 (6: move modes, 7: bundles keyed by node, container, digest, 8: one open move per container)" || t_fail "schema" "$(admin R1 GET /v1/status)"
 sleep 1.5 # a leader within a round (0.5 s) of the lock's holder's start
 [ "$(leaders R1 R2)" = 1 ] && t_ok "exactly one replica leads" || t_fail "one leader" "$(admin R1 GET /v1/status) $(admin R2 GET /v1/status)"
 leads R1 && L=R1 O=R2 || { L=R2 O=R1; }
