@@ -113,8 +113,12 @@ fuzz_run() {
 		[ -n "$(ls -A "$FUZZ_CORPUS/$name")" ] || cp -a "$corpus/." "$FUZZ_CORPUS/$name/"
 		corpus=$FUZZ_CORPUS/$name
 	fi
+	# the committed corpus (tests/fuzz/corpus/NAME: what the long runs of
+	# docs/testing.md found, minimized with -merge=1) is read, never written
+	local kept=$top/tests/fuzz/corpus/${name%_fuzz}
+	[ -d "$kept" ] || kept=
 	(cd "$T" && "$top/build/fuzz/$name" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=1024 "$@" \
-		-print_final_stats=1 -artifact_prefix="$out/$name-" "$corpus" >"$out/$name.log" 2>&1)
+		-print_final_stats=1 -artifact_prefix="$out/$name-" "$corpus" ${kept:+"$kept"} >"$out/$name.log" 2>&1)
 }
 fuzz_report() {
 	local name=$1 rc=$2 n cov
