@@ -179,7 +179,6 @@ cr_gone A
 
 # ---- 1. server and keeper killed together, at random points
 answered=0 blocked=0
-[ -n "${LAZY_SKIP1:-}" ] && KILLS=0
 for ((round = 1; round <= KILLS; round++)); do
 	if ! lazy_restore_slow "$img/full"; then
 		t_fail "1.$round: lazy restore" "$(tail -n 3 "$CR_T/stdout.log")"
