@@ -199,6 +199,7 @@ t_diag "1: $KILLS rounds: $answered verifies answered (pages all in, or the keep
 	t_fail "1: at least one round killed both while pages were unfilled" "every verify finished: the prefetch is too fast to test"
 
 # ---- 2. fork-heavy during the prefetch, every page of every process verified
+cr_delete A
 if lazy_restore_slow "$img/full"; then t_ok "2: lazy restore, server slowed"; else
 	t_fail "2: lazy restore, server slowed" "$(tail -n 3 "$CR_T/stdout.log")"
 	t_done
