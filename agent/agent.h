@@ -30,6 +30,8 @@ struct agent {
 	char *runtime;	/* the zanshin binary */
 	int io_timeout; /* seconds of silence before a peer is given up */
 	bool insecure;	/* --insecure-loopback: plaintext (insecure.c) */
+	/* --lazy-restore: a move's restore here is `zanshin restore --lazy` */
+	bool lazy_restore;
 	struct agent_peer peers[AGENT_MAX_PEERS];
 	size_t n_peers;
 	void *tls;		    /* gnutls_certificate_credentials_t */

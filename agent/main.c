@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"  --io-timeout SECONDS    give up a silent peer after SECONDS (default 60)\n"
 		"  --insecure-loopback     plaintext, unauthenticated, between agents that no other\n"
 		"                          machine can reach (benchmarks only; refused otherwise)\n"
+		"  --lazy-restore          a container moved here runs before its memory is resident\n"
+		"                          (zanshin restore --lazy; docs/lazy-restore.md)\n"
 		"  --coordinator URL       report to zanshin-api at https://HOST:PORT, take its orders\n"
 		"                          and its peers' addresses (docs/coordinator.md)\n"
 		"  --coordinator-name NAME the name in the coordinator's certificate (default: URL's host)\n"
@@ -126,7 +128,8 @@ enum {
 	O_ROOM,
 	O_IOT,
 	O_DRAIN,
-	O_INSECURE
+	O_INSECURE,
+	O_LAZYREST
 };
 
 static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
@@ -150,6 +153,7 @@ static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 					     {"room", 1, 0, O_ROOM},
 					     {"drain-timeout", 1, 0, O_DRAIN},
 					     {"insecure-loopback", 0, 0, O_INSECURE},
+					     {"lazy-restore", 0, 0, O_LAZYREST},
 					     {"help", 0, 0, 'h'},
 					     {0, 0, 0, 0}};
 	char **slots[] = {[O_NODE - O_NODE] = &a->node,
@@ -186,6 +190,10 @@ static int parse_args(struct agent *a, int argc, char **argv, zs_error_t *err)
 		}
 		if (c == O_INSECURE) {
 			a->insecure = true;
+			continue;
+		}
+		if (c == O_LAZYREST) {
+			a->lazy_restore = true;
 			continue;
 		}
 		if (c == O_DRAIN) {

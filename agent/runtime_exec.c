@@ -231,10 +231,12 @@ int rt_restore_start(struct agent *a, struct move *m, const char *id, const char
 	pid_t pid;
 	int ret = 0;
 
-	if (lazy) {
-		/* the image's pages come from `criu lazy-pages` (postcopy.c) */
+	if (lazy || a->lazy_restore) {
+		/* post-copy: the image's pages come from `criu lazy-pages`
+		 * (postcopy.c); --lazy-restore: from the store, filled by
+		 * zanshin's own fault server, tracking kept */
 		memmove(args + 3, args + 2, sizeof(*args) * 8);
-		args[2] = "--lazy-pages";
+		args[2] = lazy ? "--lazy-pages" : "--lazy";
 	}
 	argv = rt_argv(a, rlog, args);
 	clog = xasprintf("%s/logs/%s.log", a->state_dir, id);

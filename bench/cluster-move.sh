@@ -20,6 +20,7 @@
 # verification and the store's commit sustain.
 # Every move is verified: the workload checks every page and its digest.
 #   bench/cluster-move.sh [--mode MODE] [--compress C]   (passed to migrate)
+#                         [--lazy-restore]   (both agents: targets restore lazily)
 # Environment: SIZES (MiB; full "512 2048", quick "128"), LINKS, MOVES (full
 # 10, quick 4), BASE_MOVES (full 3, quick 2), WRITE (1), TP_MIB (full 1024,
 # quick 256), TP_RUNS (full 3, quick 2), PROFILE (1: perf profile of the
@@ -29,6 +30,7 @@ set -u
 . "$BENCH_TOP/bench/lib/container.sh"
 . "$BENCH_TOP/bench/lib/workload.sh"
 MIGRATE_ARGS=()
+AGENT_ARGS=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode | --compress)
@@ -36,7 +38,11 @@ while [ $# -gt 0 ]; do
 		MIGRATE_ARGS+=("$1" "$2")
 		shift 2
 		;;
-	*) bench_die "unknown argument $1 (--mode MODE, --compress C)" ;;
+	--lazy-restore)
+		AGENT_ARGS+=(--lazy-restore)
+		shift
+		;;
+	*) bench_die "unknown argument $1 (--mode MODE, --compress C, --lazy-restore)" ;;
 	esac
 done
 if [ "$BENCH_MODE" = quick ]; then
@@ -53,11 +59,11 @@ RELAY=$BENCH_TOP/bench/lib/delay-relay.py
 for b in "$ZANSHIN" "$AGENT" "$RUNC" "$STOCK_CRIU" "$WL"; do [ -x "$b" ] || bench_die "$b missing (make all criu-stock)"; done
 for c in socat certtool jq tc; do command -v $c >/dev/null || bench_die "$c missing (scripts/deps.sh)"; done
 
-bench_begin cluster-move "Moves between two nodes through zanshind (mutual TLS) vs runc + stock CRIU with the image sent whole over TLS" "${MIGRATE_ARGS[@]}"
+bench_begin cluster-move "Moves between two nodes through zanshind (mutual TLS) vs runc + stock CRIU with the image sent whole over TLS" "${MIGRATE_ARGS[@]}" "${AGENT_ARGS[@]}"
 bench_anchor "runc + stock CRIU, image over TLS"
 BASE="runc + stock CRIU, image over TLS"
 BASE_RESTORE="baseline: its restore alone"
-ZCFG="zanshin${MIGRATE_ARGS[*]:+ ${MIGRATE_ARGS[*]}}"
+ZCFG="zanshin${MIGRATE_ARGS[*]:+ ${MIGRATE_ARGS[*]}}${AGENT_ARGS[*]:+ ${AGENT_ARGS[*]}}"
 NS=zcm$$
 IP_A=10.205.$(($$ % 200)).1 IP_B=10.205.$(($$ % 200)).2
 DEV_A=zcm$$a DEV_B=zcm$$b
@@ -181,7 +187,7 @@ agents_start() {
 		inns_bg "$n" "$BENCH_W/bin/zs-bench-agent" --runtime "$ZANSHIN" --node "$n" --listen "${IP[$n]}:$APORT" --cert "$BENCH_W/pki/$n/$n.pem" \
 			--key "$BENCH_W/pki/$n/$n-key.pem" --ca "$BENCH_W/pki/ca/ca.pem" --root "$BENCH_W/$n/zstate" \
 			--remnant-root "$BENCH_W/$n/zstore" --state-dir "$BENCH_W/$n/agent" --socket "$BENCH_W/$n/agent.sock" \
-			--peer "$(other "$n")=$(peer_addr "$n" $APORT)" "$@" </dev/null >>"$BENCH_W/$n/agent.log" 2>&1
+			--peer "$(other "$n")=$(peer_addr "$n" $APORT)" "${AGENT_ARGS[@]}" "$@" </dev/null >>"$BENCH_W/$n/agent.log" 2>&1
 		AGENT_PID[$n]=$!
 	done
 	for n in A B; do
