@@ -64,7 +64,7 @@ for ((n = LO; n <= HI; n++)); do
 	fi
 	cr_delete A || bad+=("$n: delete -f left the container")
 	# close the stdio pipes of this restore in the shell (the next has its own)
-	exec {CR_IN}<&- {CR_OUT}>&-
+	cr_pipes_close
 done
 if [ ${#bad[@]} -eq 0 ]; then
 	t_ok "restores with descriptors 3..N-1 of the caller open, N=$LO..$HI: all restore with the checkpoint's memory"
