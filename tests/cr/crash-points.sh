@@ -27,13 +27,13 @@
 # The store's work is done inline (ZANSHIN_STORE_SYNC=1): the keeper's
 # functions run in the traced process, so a kill lands in them too.
 #
-#   CRASH_POINTS=N   points per operation (default 8, plus the regression cases)
+#   CRASH_POINTS=N   points per operation (default 6, plus the regression cases)
 #   CRASH_ALL=1      every point (takes long)
 #   CRASH_OPS="..."  operations among: full diff merge gc (default all)
 #   CRASH_ONLY=OP:SYSCALL:N  replay one point
 . "$(dirname "$0")/lib.sh"
 CR_MIB=${CRASH_MIB:-16}
-NPTS=${CRASH_POINTS:-8}
+NPTS=${CRASH_POINTS:-6}
 OPS=${CRASH_OPS:-full diff merge gc}
 SYSCALLS=write,pwrite64,writev,rename,renameat,renameat2,fsync,fdatasync,unlink,unlinkat,rmdir,mkdir,mkdirat,symlink,symlinkat,link,linkat,ftruncate,copy_file_range,sendfile,openat,fchmod,fchmodat
 # the syscalls that change a directory's entries (sampled apart from data writes)
