@@ -271,7 +271,6 @@ run_op() {
 	fi
 	case $op in
 	full | diff)
-		cr_pipes
 		zt -e signal=none "${inj[@]}" -- checkpoint --image-path "$I/p" "$CR_CID" </dev/null >"$CR_T/op.out" 2>&1
 		;;
 	merge) zt "${inj[@]}" -- remnant merge "$CR_CID" >"$CR_T/op.out" 2>&1 ;;
