@@ -191,6 +191,10 @@ newest_ok() {
 after_ckpt() {
 	local what=$1 img=$2 d=$3 rc
 	criu_idle || t_diag "$what: CRIU still busy after 60 s"
+	# a CRIU that resumes the container may still thaw it
+	for ((i = 0; i < 100; i++)); do
+		case $(cr_status A) in paused | pausing | creating) sleep 0.1 ;; *) break ;; esac
+	done
 	if [ "$(cr_status A)" = running ]; then
 		if out=$(wl_do A verify) && [ "$(sed -n 's/.* digest=\([0-9a-f]*\).*/\1/p' <<<"$out")" = "$d" ]; then
 			t_ok "$what: the container runs on with its memory"
