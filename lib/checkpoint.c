@@ -786,6 +786,9 @@ int zs_container_checkpoint(const struct zs_checkpoint_opts *o, zs_error_t *err)
 
 	clock_gettime(CLOCK_MONOTONIC, &k.t0);
 	k.rep.id = o->c.id;
+	/* CRIU inherits nothing of our caller's but a page-server socket */
+	if (zs_cr_fds_private(&o->page_server_fd, o->page_server_fd >= 0 ? 1 : 0, err) < 0)
+		return -1;
 	lock = zs_status_lock(o->c.root, o->c.id, err);
 	if (lock < 0)
 		return lock;

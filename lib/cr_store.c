@@ -172,9 +172,21 @@ int zs_cr_swap_in(const char *tmp, const char *image_dir, zs_error_t *err)
 	return fsync_dir(*pdir ? pdir : "/", err);
 }
 
+/* NAME is PREFIX followed by the pid of a process that is gone. */
+static bool sibling_of_dead(const char *name, const char *prefix)
+{
+	char *end;
+	long pid;
+
+	if (strncmp(name, prefix, strlen(prefix)) != 0)
+		return false;
+	pid = strtol(name + strlen(prefix), &end, 10);
+	return *end == '\0' && pid > 0 && kill((pid_t) pid, 0) < 0 && errno == ESRCH;
+}
+
 void zs_cr_settle_siblings(const char *image_dir)
 {
-	cleanup_free char *real = realpath(image_dir, NULL), *pdir = NULL, *prefix = NULL;
+	cleanup_free char *real = realpath(image_dir, NULL), *pdir = NULL, *prefix = NULL, *new_prefix = NULL;
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 	char *slash;
@@ -185,17 +197,21 @@ void zs_cr_settle_siblings(const char *image_dir)
 	pdir = xstrdup(real);
 	*slash = '/';
 	prefix = xasprintf(".%s.zanshin-dump-", slash + 1);
+	new_prefix = xasprintf(".%s.zanshin-new-", slash + 1);
 	d = opendir(*pdir ? pdir : "/");
 	while (d && (de = readdir(d))) {
 		cleanup_free char *p = NULL, *id = NULL;
 		cleanup_error zs_error_t e = NULL;
-		char *end;
-		long pid;
 		int st;
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+		if (sibling_of_dead(de->d_name, new_prefix)) {
+			/* a copy being written or swapped when its runtime
+			 * was killed: its source (the store's generation, a
+			 * dump) or the swapped-in image is the state */
+			p = xasprintf("%s/%s", pdir, de->d_name);
+			rm_rf(p);
 			continue;
-		pid = strtol(de->d_name + strlen(prefix), &end, 10);
-		if (*end != '\0' || pid <= 0 || (kill((pid_t) pid, 0) == 0 || errno != ESRCH))
+		}
+		if (!sibling_of_dead(de->d_name, prefix))
 			continue; /* not ours, or its checkpoint still runs */
 		p = xasprintf("%s/%s", pdir, de->d_name);
 		st = zs_remnant_dump_orphaned(p, &id);

@@ -78,6 +78,9 @@ int zs_cr_store_export(struct zs_remnant *r, const struct zs_remnant_gen *g, con
 /* The same from the image directory LEAF (a diff whose `parent` chain
  * leads to the store), not verified against a manifest. */
 int zs_cr_store_export_dir(struct zs_remnant *r, const char *leaf, const char *image_dir, zs_error_t *err);
+/* Every descriptor above 2 but KEEP[0..N-1] close-on-exec: CRIU gets
+ * none of what the runtime's caller left open (lib/cr_fds.c). */
+int zs_cr_fds_private(const int *keep, size_t n, zs_error_t *err);
 /* ".NAME.zanshin-WHAT-PID" next to DIR. */
 char *zs_cr_sibling(const char *dir, const char *what);
 /* DIR is the root of a mount (it cannot be renamed). */

@@ -54,6 +54,10 @@ static void exec_server(const char *criu, const char *image_dir, const char *wor
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
+	/* the daemon outlives the restore: it needs none of our descriptors
+	 * (those made inheritable for CRIU's restore included); no
+	 * allocation here, after fork (lib/cr_fds.c does the same) */
+	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 	execl(criu, criu, "lazy-pages", "--images-dir", image_dir, "--work-dir", work_dir, "--track-mem", "--log-file",
 	      LAZY_LOG, "-v3", "--daemon", "--pidfile", pidfile, (char *) NULL);
 	_exit(127);

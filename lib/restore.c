@@ -840,6 +840,10 @@ int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_e
 	pid_t pid;
 	int ret;
 
+	/* CRIU (and the keeper and lazy-pages daemons) inherit nothing of our
+	 * caller's: what they get is made inheritable below, one by one */
+	if (zs_cr_fds_private(NULL, 0, err) < 0)
+		return -1;
 	r.image_dir = zs_cr_image_path(&o->c);
 	r.work_dir = zs_cr_work_path(&o->c);
 	if (!o->detach && !o->no_subreaper)

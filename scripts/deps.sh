@@ -39,7 +39,7 @@ PKGS="build-essential pkg-config git ca-certificates dpkg-dev
  libyajl-dev libseccomp-dev libsystemd-dev
  iptables iproute2 busybox-static bats jq gawk python3-yaml python3-pip
  runc crun containerd podman skopeo
- psmisc procps util-linux kmod file e2fsprogs hyperfine go-md2man man-db bash-completion
+ psmisc procps util-linux strace kmod file e2fsprogs hyperfine go-md2man man-db bash-completion
  stress socat gnuplot-nox conntrack clang libclang-rt-14-dev
  gnutls-bin linux-perf libzstd-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libpq-dev postgresql
  libical-dev chromium"

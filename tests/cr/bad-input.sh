@@ -75,7 +75,8 @@ t_refused() {
 mark() { touch "$CR_T/.mark"; z X remnant list >/dev/null 2>&1; GENS=$(gens); BEFORE=$(sums); }
 
 cr_pipes
-RR_IN=$CR_IN RR_OUT=$CR_OUT
+# this pair stays open for every restore below: the next cr_pipes must not close it
+RR_IN=$CR_IN RR_OUT=$CR_OUT CR_IN='' CR_OUT='' CR_IN_PID=''
 cr_node X
 mkdir -p "$I" "$CR_T/R/state"
 ln -s "$X/bundle" "$CR_T/R/bundle" # wl_do R finds the workload's /wl there

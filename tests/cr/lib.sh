@@ -138,13 +138,31 @@ cr_config() {
 
 # cr_pipes: fresh pipes for a container's stdio: $CR_IN (read end, its
 # writer is a sleep) and $CR_OUT (write end, its reader is a cat into
-# $CR_T/stdout.log). Call it in the main shell, not in $(...): the
-# helpers would be lost to cleanup.
+# $CR_T/stdout.log). The previous call's pipes are closed first
+# (cr_pipes_close): a container still running keeps its own copies.
+# Call it in the main shell, not in $(...): the helpers would be lost to
+# cleanup.
 cr_pipes() {
+	cr_pipes_close
 	exec {CR_IN}< <(exec sleep 100000 >/dev/null 2>&1)
+	CR_IN_PID=$!
 	CR_BG+=($!)
 	exec {CR_OUT}> >(exec cat >>"$CR_T/stdout.log" 2>/dev/null)
 	CR_BG+=($!)
+}
+
+# cr_pipes_close: close the shell's ends of the last cr_pipes and stop its
+# stdin writer (a container's stdin then reads end of file; none of these
+# containers reads it). Its stdout reader ends by itself when the last
+# writer (the container) closes. CR_BG keeps only the helpers still alive.
+cr_pipes_close() {
+	local p live=()
+	[ -n "${CR_IN:-}" ] && exec {CR_IN}<&-
+	[ -n "${CR_OUT:-}" ] && exec {CR_OUT}>&-
+	[ -n "${CR_IN_PID:-}" ] && kill "$CR_IN_PID" 2>/dev/null
+	CR_IN='' CR_OUT='' CR_IN_PID=''
+	for p in "${CR_BG[@]}"; do kill -0 "$p" 2>/dev/null && live+=("$p"); done
+	CR_BG=("${live[@]}")
 }
 
 # cr_run NODE [ID]: run the container detached with stdio on pipes and wait

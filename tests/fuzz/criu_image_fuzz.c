@@ -19,7 +19,9 @@
 #include "zanshin/criu_image.h"
 #include "zanshin/utils.h"
 
-static char dir[] = "/dev/shm/zs-image-fuzz.XXXXXX";
+/* under $ZS_FUZZ_SCRATCH (tests/fuzz/run.sh: its own temporary directory,
+ * removed whatever way the target ends), else /dev/shm; removed at exit */
+static char dir[256];
 
 static const char *const names[] = {"inventory.img", "core-1.img",    "pstree.img",
 				    "ids-1.img",     "pagemap-1.img", "seccomp.img"};
@@ -27,7 +29,7 @@ static const char *const names[] = {"inventory.img", "core-1.img",    "pstree.im
 
 static void put(const char *name, const void *data, size_t n)
 {
-	char path[128];
+	char path[320];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -88,7 +90,7 @@ static void valid_image(void)
 static void remove_dir(void)
 {
 	size_t i;
-	char path[128];
+	char path[320];
 
 	for (i = 0; i < N_NAMES; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -101,7 +103,10 @@ static void remove_dir(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *base = getenv("ZS_FUZZ_SCRATCH");
+
 	(void) argc, (void) argv;
+	snprintf(dir, sizeof(dir), "%s/zs-image-fuzz.XXXXXX", base && *base ? base : "/dev/shm");
 	if (mkdtemp(dir) == NULL)
 		abort();
 	atexit(remove_dir);

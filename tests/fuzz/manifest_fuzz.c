@@ -17,11 +17,13 @@
 #include "zanshin/error.h"
 #include "zanshin/remnant.h"
 
-static char dir[] = "/dev/shm/zs-manifest-fuzz.XXXXXX";
+/* under $ZS_FUZZ_SCRATCH (tests/fuzz/run.sh: its own temporary directory,
+ * removed whatever way the target ends), else /dev/shm; removed at exit */
+static char dir[256];
 
 static void put(const char *name, const void *data, size_t n)
 {
-	char p[128];
+	char p[320];
 	int fd;
 
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
@@ -33,16 +35,33 @@ static void put(const char *name, const void *data, size_t n)
 
 static char good_manifest[4096], good_lineage[1024];
 
+static void remove_dir(void)
+{
+	static const char *const names[] = {"core-1.img", "pages-1.img", "manifest.json", "lineage.json"};
+	char p[320];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
 static void setup(void)
 {
 	zs_error_t err = NULL;
 	struct zs_remnant_gen g = {0};
-	char p[160];
+	char p[320];
 	FILE *f;
 	size_t n;
 
+	const char *base = getenv("ZS_FUZZ_SCRATCH");
+
+	snprintf(dir, sizeof(dir), "%s/zs-manifest-fuzz.XXXXXX", base && *base ? base : "/dev/shm");
 	if (mkdtemp(dir) == NULL)
 		abort();
+	atexit(remove_dir);
 	put("core-1.img", "core", 4);
 	put("pages-1.img", "pages", 5);
 	if (zs_rem_write_manifest(dir, "0123456789abcdef0123456789abcdef", &err) < 0)
