@@ -416,16 +416,12 @@ static int hb_store_inventory(struct coord *co, const char *node, const struct h
 	return 0;
 }
 
-/* the peers, unless the agent holds this version of the list already */
-static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen *g, zs_error_t *err)
+/* the peers, unless the agent holds this version (CUR) of the list already */
+static int peers_list_json(struct coord *co, const char *self, int64_t have, long long cur, zs_jgen *g, zs_error_t *err)
 {
-	cleanup_dbres struct db_result *res = NULL, *v = NULL;
+	cleanup_dbres struct db_result *res = NULL;
 	const char *p[] = {self};
-	long long cur;
 
-	if (db_exec(co->db, "SELECT value FROM meta WHERE key = 'peers_version'", NULL, 0, &v, err) < 0)
-		return -1;
-	cur = v->rows ? atoll(db_cell(v, 0, "value")) : 0;
 	zs_jgen_kv_int(g, "peers_version", cur);
 	if (have == cur)
 		return 0;
@@ -445,39 +441,97 @@ static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen 
 	return 0;
 }
 
+static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen *g, zs_error_t *err)
+{
+	cleanup_dbres struct db_result *v = NULL;
+
+	if (db_exec(co->db, "SELECT value FROM meta WHERE key = 'peers_version'", NULL, 0, &v, err) < 0)
+		return -1;
+	return peers_list_json(co, self, have, v->rows ? atoll(db_cell(v, 0, "value")) : 0, g, err);
+}
+
+/* The common heartbeat: the node is up, at the same address, with the
+ * inventory it reported last, and no order waits for it.  One statement
+ * (one round trip, no transaction) records its load and answers the
+ * peer list's version; *DONE false: the full path below, in a
+ * transaction. */
+static int hb_fast(struct coord *co, const char *node, const struct hb *h, const char *now, zs_jgen *g, bool *done,
+		   zs_error_t *err)
+{
+	cleanup_free char *cpu = fmt_double(h->cpu), *mu = xasprintf("%lld", (long long) h->mem_used),
+			  *mt = xasprintf("%lld", (long long) h->mem_total);
+	const char *p[] = {node, h->address, h->room, cpu, mu, mt, h->stopping ? "1" : "0", now, h->inventory};
+	cleanup_dbres struct db_result *res = NULL;
+
+	*done = false;
+	if (db_exec_write(co->db,
+			  "UPDATE nodes SET room = COALESCE($3, room), cpu = $4, mem_used = $5, mem_total = $6, "
+			  "stopping = $7, last_seen = $8 WHERE name = $1 AND state = 'up' AND address = $2 AND "
+			  "inventory = $9 AND NOT EXISTS (SELECT 1 FROM moves WHERE source = $1 AND state = 'pending') "
+			  "RETURNING (SELECT value FROM meta WHERE key = 'peers_version') AS peers_version",
+			  p, 9, &res, err) < 0)
+		return -1;
+	if (res->rows != 1)
+		return 0;
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "node", node);
+	zs_jgen_kv_int(g, "heartbeat_s", co->heartbeat_s);
+	if (peers_list_json(co, node, h->peers_version, atoll(db_cell(res, 0, "peers_version")), g, err) < 0)
+		return -1;
+	zs_jgen_key(g, "orders");
+	zs_jgen_array_open(g);
+	zs_jgen_array_close(g);
+	zs_jgen_map_close(g);
+	*done = true;
+	return 0;
+}
+
+static int hb_full(struct req *r, const struct hb *h, const char *now, zs_jgen *g, zs_error_t *err)
+{
+	const char *node = r->who.name;
+	bool fresh = false, same = false, ok;
+
+	/* a node's heartbeat writes that node's rows: beside other nodes' */
+	if (db_tx_begin_concurrent(r->co->db, err) < 0)
+		return -1;
+	ok = hb_store_node(r->co, node, h, now, &fresh, &same, err) == 0 &&
+	     (same || hb_store_inventory(r->co, node, h, now, err) == 0) &&
+	     (!fresh || audit(r->co, &r->who, "node.up", node, h->address, err) == 0);
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "node", node);
+	zs_jgen_kv_int(g, "heartbeat_s", r->co->heartbeat_s);
+	if (ok) {
+		ok = peers_json(r->co, node, h->peers_version, g, err) == 0;
+		zs_jgen_key(g, "orders");
+		zs_jgen_array_open(g);
+		ok = ok && moves_take_orders(r->co, node, g, err) == 0;
+		zs_jgen_array_close(g);
+	}
+	zs_jgen_map_close(g);
+	return db_tx_end(r->co->db, ok, err) < 0 || !ok ? -1 : 0;
+}
+
 int api_heartbeat(struct req *r, struct reply *rep)
 {
 	struct hb h = {0};
 	cleanup_error zs_error_t err = NULL;
 	cleanup_free char *now = fmt_double(coord_now());
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
-	const char *node = r->who.name;
-	bool fresh = false, same = false, ok;
+	bool done = false;
+	int ret;
 
 	if (hb_parse(r->body, &h, &err) < 0) {
 		hb_free(&h);
 		return reply_bad(rep, err);
 	}
-	if (db_tx_begin(r->co->db, &err) < 0) {
-		hb_free(&h);
-		return reply_internal(rep, err);
+	ret = hb_fast(r->co, r->who.name, &h, now, g, &done, &err);
+	if (ret == 0 && !done) {
+		zs_jgen_free(g);
+		g = zs_jgen_new(false);
+		ret = hb_full(r, &h, now, g, &err);
 	}
-	ok = hb_store_node(r->co, node, &h, now, &fresh, &same, &err) == 0 &&
-	     (same || hb_store_inventory(r->co, node, &h, now, &err) == 0) &&
-	     (!fresh || audit(r->co, &r->who, "node.up", node, h.address, &err) == 0);
-	zs_jgen_map_open(g);
-	zs_jgen_kv_string(g, "node", node);
-	zs_jgen_kv_int(g, "heartbeat_s", r->co->heartbeat_s);
-	if (ok) {
-		ok = peers_json(r->co, node, h.peers_version, g, &err) == 0;
-		zs_jgen_key(g, "orders");
-		zs_jgen_array_open(g);
-		ok = ok && moves_take_orders(r->co, node, g, &err) == 0;
-		zs_jgen_array_close(g);
-	}
-	zs_jgen_map_close(g);
 	hb_free(&h);
-	if (db_tx_end(r->co->db, ok, &err) < 0 || !ok)
+	if (ret < 0)
 		return reply_internal(rep, err);
 	return reply_gen(rep, 200, g);
 }

@@ -82,6 +82,10 @@ int cv_sched_input(struct coord *co, const struct cluster_view *v, const char *c
  * into (free both).  Returns the index in v->n or < 0. */
 int cv_place(struct coord *co, const struct cluster_view *v, const char *container, const char *source,
 	     struct zs_sched_node **nodes, struct zs_sched_explain *ex, zs_error_t *err);
+/* the same; *WHERE (free it) receives the node CONTAINER runs on as the
+ * database says (NULL: none, or an unknown container) */
+int cv_place_where(struct coord *co, const struct cluster_view *v, const char *container, const char *source,
+		   char **where, struct zs_sched_node **nodes, struct zs_sched_explain *ex, zs_error_t *err);
 
 /* ---- policy_loop.c ---- */
 void policy_round(struct coord *co);

@@ -13,6 +13,8 @@
 #define COORD_MAX_BODY (4u << 20) /* a request body (a heartbeat of a big node fits) */
 #define COORD_MAX_ADMIN_CNS 32
 #define COORD_THREADS 4u /* HTTP worker threads */
+/* database connections: one per HTTP thread, the policy loop, the sweeper */
+#define COORD_DB_CONNECTIONS (COORD_THREADS + 2u)
 #define COORD_MAX_CONNECTIONS 8192u
 #define COORD_DEFAULT_PORT "7430"
 

@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (zs_log_init(co.log, co.log_format && strcmp(co.log_format, "json") == 0 ? ZS_LOG_JSON : ZS_LOG_TEXT, false,
 			&err) < 0 ||
-	    db_open(co.db_url, &co.db, &err) < 0)
+	    db_open_pool(co.db_url, optind < argc ? 1 : COORD_DB_CONNECTIONS, &co.db, &err) < 0)
 		goto fail;
 	if (optind < argc && strcmp(argv[optind], "token") == 0)
 		r = token_main(&co, argc - optind, argv + optind, &err);
