@@ -10,9 +10,14 @@
 # generation.  The coordinator's CPU time (utime + stime of zanshin-api,
 # /proc/PID/stat) is sampled every second; the result is its CPU over the
 # DURATION-second window after every node has registered, as % of one
-# core, for each of RUNS consecutive windows of DURATION seconds (the goal
-# is judged on their median).  Coordinator, simulator and PostgreSQL share
-# the 2 vCPUs.
+# core, for each of RUNS consecutive windows of DURATION seconds, with the
+# heartbeats answered in it.  When the machine is so loaded that the
+# simulator cannot send all NODES/INTERVAL heartbeats a second, that CPU
+# is for fewer heartbeats: the goal is therefore judged on the
+# coordinator's CPU per heartbeat answered times NODES/INTERVAL
+# (cpu_pct_at_full_rate; the same number when the rate is met, an upper
+# bound otherwise: fixed costs are spread over fewer heartbeats), median of
+# the windows.  Coordinator, simulator and PostgreSQL share the 2 vCPUs.
 # Environment: NODES (1000; quick 200), INTERVAL (5), DURATION (60; quick
 # 20), RUNS (3; quick 1), CONTAINERS (10), BACKENDS ("sqlite postgresql").
 set -u
@@ -77,7 +82,7 @@ run_backend() {
 	(while sleep 1; do echo "$(date +%s.%N) $(ticks "$API_PID") $(cut -d' ' -f1 /proc/loadavg)"; done) >"$W/cpu-$b.txt" 2>/dev/null &
 	SAMPLER=$!
 	out=$(nsenter --net="/run/netns/$NS" -- "$BENCH_PY" "$BENCH_TOP/bench/lib/hbsim.py" 127.0.0.1 7430 "$W/ca/ca.pem" \
-		"$W/nodes" "$NODES" "$INTERVAL" "$((DURATION * WINDOWS))" "$CONTAINERS" 0.02) ||
+		"$W/nodes" "$NODES" "$INTERVAL" "$((DURATION * WINDOWS))" "$CONTAINERS" 0.02 "$WINDOWS") ||
 		bench_die "$b: the simulator failed"
 	kill "$SAMPLER"
 	SAMPLER=
@@ -86,14 +91,21 @@ run_backend() {
 	start=$(jq -r .window_start <<<"$out")
 	end=$(jq -r .window_end <<<"$out")
 	local cfg="$NODES nodes / ${INTERVAL} s"
-	local ws we load
+	local ws we load n rate per full
 	for ((k = 0; k < WINDOWS; k++)); do
 		ws=$(awk -v s="$start" -v k=$k -v d="$DURATION" 'BEGIN {printf "%.3f", s + k * d}')
 		we=$(awk -v s="$start" -v k=$k -v d="$DURATION" 'BEGIN {printf "%.3f", s + (k + 1) * d}')
 		cpu=$(cpu_between "$ws" "$we" "$W/cpu-$b.txt")
 		load=$(load_between "$ws" "$we" "$W/cpu-$b.txt")
-		bench_log "$b: window $((k + 1))/$WINDOWS: coordinator CPU $cpu % of one core, load average $load"
+		n=$(jq -r ".per_window[$k]" <<<"$out")
+		rate=$(awk -v n="$n" -v d="$DURATION" 'BEGIN {printf "%.1f", n / d}')
+		per=$(awk -v c="$cpu" -v r="$rate" 'BEGIN {if (r > 0) printf "%.4f", c * 10 / r; else print "nan"}')
+		full=$(awk -v p="$per" -v t="$NODES" -v i="$INTERVAL" 'BEGIN {printf "%.2f", p * t / i / 10}')
+		bench_log "$b: window $((k + 1))/$WINDOWS: $rate heartbeats/s, coordinator CPU $cpu % of one core ($per ms per heartbeat: $full % at $((NODES / INTERVAL))/s), load average $load"
 		bench_sample "$b" "$cfg" coordinator_cpu_pct "$cpu" "$k"
+		bench_sample "$b" "$cfg" heartbeats_per_s_window "$rate" "$k"
+		bench_sample "$b" "$cfg" cpu_ms_per_heartbeat "$per" "$k"
+		bench_sample "$b" "$cfg" cpu_pct_at_full_rate "$full" "$k"
 		bench_sample "$b" "$cfg" loadavg_1min "$load" "$k"
 	done
 	bench_log "$b: $out; coordinator CPU $(cpu_between "$start" "$end" "$W/cpu-$b.txt") % of one core over all windows"
@@ -101,7 +113,7 @@ run_backend() {
 	bench_sample "$b" "$cfg" latency_ms_p50 "$(jq -r .latency_ms_p50 <<<"$out")"
 	bench_sample "$b" "$cfg" latency_ms_p99 "$(jq -r .latency_ms_p99 <<<"$out")"
 	bench_sample "$b" "$cfg" errors "$(jq -r .errors <<<"$out")"
-	bench_goal_abs "$b: heartbeats of $NODES nodes every ${INTERVAL} s use <= 25 % of one core" "$b" coordinator_cpu_pct "$cfg" 25
+	bench_goal_abs "$b: heartbeats of $NODES nodes every ${INTERVAL} s use <= 25 % of one core" "$b" cpu_pct_at_full_rate "$cfg" 25
 }
 
 bench_note "Each simulated node: its own certificate, one keep-alive HTTPS connection, a heartbeat every ${INTERVAL} s (staggered) with $CONTAINERS containers, 2 generations and a Bundle each; 2 % of heartbeats add a generation."
@@ -122,5 +134,5 @@ for b in $BACKENDS; do
 		;;
 	esac
 done
-bench_plot coordinator-heartbeats-cpu.png bars coordinator_cpu_pct "zanshin-api CPU (% of one core), $NODES nodes every ${INTERVAL} s"
+bench_plot coordinator-heartbeats-cpu.png bars cpu_pct_at_full_rate "zanshin-api CPU (% of one core) at $((NODES / INTERVAL)) heartbeats/s ($NODES nodes every ${INTERVAL} s)"
 bench_end

@@ -114,17 +114,17 @@ int api_place(struct req *r, struct reply *rep)
 		return reply_error(rep, 400, "container `%s`: not a valid container id", id);
 	if (from && !valid_node_name(from))
 		return reply_error(rep, 400, "from `%s`: not a valid node name", from);
-	v = cv_cached_lock(r->co, &err);
+	v = cv_cached_get(r->co, &err);
 	if (v == NULL)
 		return reply_internal(rep, err);
 	i = cv_place_where(r->co, v, id, from, &where, &nodes, &ex, &err);
 	if (i == -EIO) {
-		cv_cached_unlock(r->co);
+		cv_cached_put(r->co, v);
 		zs_sched_explain_free(&ex);
 		return reply_internal(rep, err);
 	}
 	ret = place_reply(rep, id, from ? from : where, v, i, &ex, ex_q && strcmp(ex_q, "0") != 0, err);
-	cv_cached_unlock(r->co);
+	cv_cached_put(r->co, v);
 	zs_sched_explain_free(&ex);
 	return ret;
 }

@@ -355,31 +355,77 @@ int cv_place(struct coord *co, const struct cluster_view *v, const char *contain
 
 /* ---- the cached placement view ---- */
 
-struct cv_cache {
-	pthread_mutex_t lock;
-	struct cluster_view v;
+/* One view, shared by the requests that read it (REFS: the cache's own
+ * reference while it is current, and one per reader); a reload does not
+ * block readers of the previous view, and readers do not block each
+ * other. */
+struct cv_snap {
+	struct cluster_view v; /* first: a reader's pointer is the snap's */
 	double at;
-	bool have;
+	unsigned refs;
 };
 
-const struct cluster_view *cv_cached_lock(struct coord *co, zs_error_t *err)
+struct cv_cache {
+	pthread_mutex_t lock;
+	struct cv_snap *cur;
+	unsigned long gen; /* +1 at every invalidation */
+};
+
+static void snap_put_locked(struct cv_snap *s)
+{
+	if (s && --s->refs == 0) {
+		cv_free(&s->v);
+		free(s);
+	}
+}
+
+static struct cv_snap *snap_current(struct cv_cache *c, double now, unsigned long *gen)
+{
+	struct cv_snap *s = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->cur && now - c->cur->at < CV_CACHE_AGE && now >= c->cur->at) {
+		s = c->cur;
+		s->refs++;
+	}
+	*gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+const struct cluster_view *cv_cached_get(struct coord *co, zs_error_t *err)
 {
 	struct cv_cache *c = co->policy->cache;
 	double now = coord_now();
+	unsigned long gen;
+	struct cv_snap *s = snap_current(c, now, &gen);
 
-	pthread_mutex_lock(&c->lock);
-	if (c->have && now - c->at < CV_CACHE_AGE && now >= c->at)
-		return &c->v;
-	if (c->have)
-		cv_free(&c->v);
-	c->have = false;
-	if (cv_load(co, (int64_t) now, false, &c->v, err) < 0) {
-		pthread_mutex_unlock(&c->lock);
+	if (s)
+		return &s->v;
+	s = xzalloc(sizeof(*s));
+	if (cv_load(co, (int64_t) now, false, &s->v, err) < 0) {
+		free(s);
 		return NULL;
 	}
-	c->have = true;
-	c->at = now;
-	return &c->v;
+	s->at = now;
+	s->refs = 1;
+	pthread_mutex_lock(&c->lock);
+	if (c->gen == gen) { /* no write since the read began: the view is current */
+		snap_put_locked(c->cur);
+		c->cur = s;
+		s->refs++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return &s->v;
+}
+
+void cv_cached_put(struct coord *co, const struct cluster_view *v)
+{
+	struct cv_cache *c = co->policy->cache;
+
+	pthread_mutex_lock(&c->lock);
+	snap_put_locked((struct cv_snap *) v);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void cv_cache_invalidate(struct coord *co)
@@ -389,15 +435,10 @@ void cv_cache_invalidate(struct coord *co)
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (c->have)
-		cv_free(&c->v);
-	c->have = false;
+	snap_put_locked(c->cur);
+	c->cur = NULL;
+	c->gen++;
 	pthread_mutex_unlock(&c->lock);
-}
-
-void cv_cached_unlock(struct coord *co)
-{
-	pthread_mutex_unlock(&co->policy->cache->lock);
 }
 
 /* ---- settings ---- */
