@@ -377,6 +377,99 @@ static int hb_store_node(struct coord *co, const char *node, const struct hb *h,
 	    p, 9, NULL, err);
 }
 
+/* a heartbeat's rows as parameters of db_insert_rows: COLS per row, the
+ * texts they point to kept in OWN */
+struct hb_rows {
+	const char **p;
+	char **own;
+	size_t n, n_own;
+};
+
+static void rows_init(struct hb_rows *r, size_t values)
+{
+	r->p = xzalloc((values + 1) * sizeof(*r->p));
+	r->own = xzalloc((values + 1) * sizeof(*r->own));
+	r->n = r->n_own = 0;
+}
+
+static void rows_add(struct hb_rows *r, const char *v)
+{
+	r->p[r->n++] = v;
+}
+
+static void rows_add_own(struct hb_rows *r, char *v)
+{
+	r->own[r->n_own++] = v;
+	rows_add(r, v);
+}
+
+static void rows_free(struct hb_rows *r)
+{
+	for (size_t i = 0; i < r->n_own; i++)
+		free(r->own[i]);
+	free(r->p);
+	free(r->own);
+}
+
+static int store_containers(struct coord *co, const char *node, const struct hb *h, const char *now, zs_error_t *err)
+{
+	struct hb_rows r;
+	int ret;
+
+	rows_init(&r, h->n_c * 6);
+	for (size_t i = 0; i < h->n_c; i++) {
+		rows_add(&r, h->c[i].id), rows_add(&r, node), rows_add(&r, h->c[i].state);
+		rows_add_own(&r, xasprintf("%lld", (long long) h->c[i].memory));
+		rows_add(&r, h->c[i].bundle_digest), rows_add(&r, now);
+	}
+	ret = db_insert_rows(
+	    co->db, "INSERT INTO containers(id, node, state, memory, bundle_digest, updated)",
+	    "ON CONFLICT (id) DO UPDATE SET node = excluded.node, state = excluded.state, "
+	    "memory = excluded.memory, bundle_digest = excluded.bundle_digest, updated = excluded.updated",
+	    6, r.p, h->n_c, err);
+	rows_free(&r);
+	return ret;
+}
+
+static int store_remnants(struct coord *co, const char *node, const struct hb *h, zs_error_t *err)
+{
+	struct hb_rows r;
+	int ret;
+
+	rows_init(&r, h->n_g * 6);
+	for (size_t i = 0; i < h->n_g; i++) {
+		rows_add(&r, node), rows_add(&r, h->g[i].container), rows_add(&r, h->g[i].image_id);
+		rows_add(&r, h->g[i].parent_id);
+		rows_add_own(&r, xasprintf("%lld", (long long) h->g[i].size));
+		if (h->g[i].created > 0)
+			rows_add_own(&r, fmt_double(h->g[i].created));
+		else
+			rows_add(&r, NULL);
+	}
+	ret = db_insert_rows(co->db, "INSERT INTO remnants(node, container, image_id, parent_id, size, created)", "", 6,
+			     r.p, h->n_g, err);
+	rows_free(&r);
+	return ret;
+}
+
+static int store_bundles(struct coord *co, const char *node, const struct hb *h, zs_error_t *err)
+{
+	struct hb_rows r;
+	int ret;
+
+	rows_init(&r, h->n_b * 4);
+	for (size_t i = 0; i < h->n_b; i++) {
+		rows_add(&r, node), rows_add(&r, h->b[i].container), rows_add(&r, h->b[i].digest);
+		rows_add(&r, h->b[i].rootfs_digest);
+	}
+	ret = db_insert_rows(co->db, "INSERT INTO bundles(node, container, digest, rootfs_digest)", "", 4, r.p, h->n_b,
+			     err);
+	rows_free(&r);
+	return ret;
+}
+
+/* a changed inventory replaces the node's rows: a few statements, not
+ * one per row (each a round trip on PostgreSQL) */
 static int hb_store_inventory(struct coord *co, const char *node, const struct hb *h, const char *now, zs_error_t *err)
 {
 	const char *pn[] = {node};
@@ -385,35 +478,10 @@ static int hb_store_inventory(struct coord *co, const char *node, const struct h
 	    db_exec(co->db, "DELETE FROM remnants WHERE node = $1", pn, 1, NULL, err) < 0 ||
 	    db_exec(co->db, "DELETE FROM bundles WHERE node = $1", pn, 1, NULL, err) < 0)
 		return -1;
-	for (size_t i = 0; i < h->n_c; i++) {
-		cleanup_free char *mem = xasprintf("%lld", (long long) h->c[i].memory);
-		const char *p[] = {h->c[i].id, node, h->c[i].state, mem, h->c[i].bundle_digest, now};
-		if (db_exec(
-			co->db,
-			"INSERT INTO containers(id, node, state, memory, bundle_digest, updated) VALUES ($1, $2, $3, "
-			"$4, $5, $6) ON CONFLICT (id) DO UPDATE SET node = excluded.node, state = excluded.state, "
-			"memory = excluded.memory, bundle_digest = excluded.bundle_digest, updated = excluded.updated",
-			p, 6, NULL, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < h->n_g; i++) {
-		cleanup_free char *size = xasprintf("%lld", (long long) h->g[i].size),
-				  *cr = h->g[i].created > 0 ? fmt_double(h->g[i].created) : NULL;
-		const char *p[] = {node, h->g[i].container, h->g[i].image_id, h->g[i].parent_id, size, cr};
-		if (db_exec(co->db,
-			    "INSERT INTO remnants(node, container, image_id, parent_id, size, created) VALUES ($1, $2, "
-			    "$3, $4, $5, $6)",
-			    p, 6, NULL, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < h->n_b; i++) {
-		const char *p[] = {node, h->b[i].container, h->b[i].digest, h->b[i].rootfs_digest};
-		if (db_exec(co->db,
-			    "INSERT INTO bundles(node, container, digest, rootfs_digest) VALUES ($1, $2, $3, $4)", p, 4,
-			    NULL, err) < 0)
-			return -1;
-	}
-	return 0;
+	return store_containers(co, node, h, now, err) < 0 || store_remnants(co, node, h, err) < 0 ||
+		       store_bundles(co, node, h, err) < 0
+		   ? -1
+		   : 0;
 }
 
 /* the peers, unless the agent holds this version (CUR) of the list already */

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,42 @@ int db_exec_write(struct db *d, const char *sql, const char *const *params, size
 	if (serial)
 		pthread_mutex_unlock(&d->serial);
 	return ret;
+}
+
+/* HEAD VALUES ($1, .., $COLS), .. ROWS times .. TAIL */
+static char *rows_sql(const char *head, const char *tail, size_t cols, size_t rows)
+{
+	size_t cap = strlen(head) + strlen(tail) + rows * cols * 8 + rows * 4 + 16, len = 0;
+	char *sql = xmalloc(cap);
+
+	len += (size_t) snprintf(sql + len, cap - len, "%s VALUES ", head);
+	for (size_t r = 0; r < rows; r++) {
+		len += (size_t) snprintf(sql + len, cap - len, "%s(", r ? ", " : "");
+		for (size_t c = 0; c < cols; c++)
+			len += (size_t) snprintf(sql + len, cap - len, "%s$%zu", c ? ", " : "", r * cols + c + 1);
+		len += (size_t) snprintf(sql + len, cap - len, ")");
+	}
+	snprintf(sql + len, cap - len, " %s", tail);
+	return sql;
+}
+
+int db_insert_rows(struct db *d, const char *head, const char *tail, size_t cols, const char *const *params,
+		   size_t rows, zs_error_t *err)
+{
+	static const size_t chunks[] = {64, 8, 1}; /* three shapes of statement, each prepared once */
+	size_t done = 0;
+
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		cleanup_free char *sql = NULL;
+
+		if (rows - done < chunks[k])
+			continue;
+		sql = rows_sql(head, tail, cols, chunks[k]);
+		for (; rows - done >= chunks[k]; done += chunks[k])
+			if (db_exec(d, sql, params + done * cols, chunks[k] * cols, NULL, err) < 0)
+				return -1;
+	}
+	return 0;
 }
 
 static int tx_begin(struct db *d, bool serial, zs_error_t *err)

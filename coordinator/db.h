@@ -50,6 +50,12 @@ int db_exec(struct db *d, const char *sql, const char *const *params, size_t n, 
  * connection, beside other writes. */
 int db_exec_write(struct db *d, const char *sql, const char *const *params, size_t n, struct db_result **res,
 		  zs_error_t *err);
+/* An INSERT of ROWS rows in few statements: HEAD (`INSERT INTO t(a, b)`)
+ * VALUES (...), (...) TAIL (`ON CONFLICT ...` or ""); PARAMS holds ROWS
+ * rows of COLS values.  Rows go in chunks of 64, 8 and 1: three shapes of
+ * statement, each prepared once per connection. */
+int db_insert_rows(struct db *d, const char *head, const char *tail, size_t cols, const char *const *params,
+		   size_t rows, zs_error_t *err);
 /* A transaction: the mutex is held from begin to end; end commits when
  * OK, else rolls back. */
 int db_tx_begin(struct db *d, zs_error_t *err);

@@ -84,6 +84,33 @@ static void test_transactions(void)
 	check(meta_set("tx", "8") < 0, "a duplicate key is refused");
 }
 
+/* 75 rows = one chunk of 64, one of 8, three single rows */
+static void test_insert_rows(void)
+{
+	cleanup_dbres struct db_result *r = NULL;
+	cleanup_error zs_error_t err = NULL;
+	const char *p[75 * 2];
+	char keys[75][16], vals[75][16];
+
+	for (int i = 0; i < 75; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "row%02d", i);
+		snprintf(vals[i], sizeof(vals[i]), "%d", 1000 + i);
+		p[2 * i] = keys[i];
+		p[2 * i + 1] = vals[i];
+	}
+	check(db_insert_rows(d, "INSERT INTO meta(key, value)", "", 2, p, 75, &err) == 0, "75 rows inserted in chunks");
+	check(db_exec(d, "SELECT COUNT(*) AS n, SUM(value) AS s FROM meta WHERE key LIKE 'row%'", NULL, 0, &r, &err) ==
+		      0 &&
+		  atoi(db_cell(r, 0, "n")) == 75 && atoll(db_cell(r, 0, "s")) == 75 * 1000 + 74 * 75 / 2,
+	      "every row there, each with its own values");
+	check(meta("row00") == 1000 && meta("row63") == 1063 && meta("row64") == 1064 && meta("row74") == 1074,
+	      "rows at the chunks' edges");
+	check(db_insert_rows(d, "INSERT INTO meta(key, value)",
+			     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", 2, p, 1, &err) == 0 &&
+		  db_insert_rows(d, "INSERT INTO meta(key, value)", "", 2, p, 1, &err) < 0,
+	      "the TAIL is used (an upsert), a duplicate without it refused");
+}
+
 static void *writer(void *arg)
 {
 	for (int i = 0; i < WRITES; i++) {
@@ -159,6 +186,7 @@ int main(void)
 	if (d) {
 		test_transactions();
 		test_statements();
+		test_insert_rows();
 		test_writers();
 		db_close(d);
 	}
