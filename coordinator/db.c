@@ -169,6 +169,36 @@ int db_exec_write(struct db *d, const char *sql, const char *const *params, size
 	return ret;
 }
 
+static bool is_sqlite(const struct db *d)
+{
+	return strcmp(d->ops->kind, "sqlite") == 0;
+}
+
+int db_checkpoint_by_caller(struct db *d, zs_error_t *err)
+{
+	unsigned *held;
+	int ret = 0;
+
+	if (!is_sqlite(d))
+		return 0;
+	held = xzalloc(d->n * sizeof(*held));
+	for (unsigned k = 0; k < d->n; k++) /* every connection, each once */
+		held[k] = conn_take(d);
+	for (unsigned k = 0; k < d->n && ret == 0; k++)
+		ret = exec_on(d, held[k], "PRAGMA wal_autocheckpoint = 0", NULL, 0, NULL, err);
+	for (unsigned k = 0; k < d->n; k++)
+		conn_give(d, held[k]);
+	free(held);
+	return ret;
+}
+
+int db_checkpoint(struct db *d, zs_error_t *err)
+{
+	if (!is_sqlite(d))
+		return 0;
+	return db_exec(d, "PRAGMA wal_checkpoint(PASSIVE)", NULL, 0, NULL, err);
+}
+
 /* HEAD VALUES ($1, .., $COLS), .. ROWS times .. TAIL */
 static char *rows_sql(const char *head, const char *tail, size_t cols, size_t rows)
 {

@@ -50,6 +50,12 @@ int db_exec(struct db *d, const char *sql, const char *const *params, size_t n, 
  * connection, beside other writes. */
 int db_exec_write(struct db *d, const char *sql, const char *const *params, size_t n, struct db_result **res,
 		  zs_error_t *err);
+/* SQLite: copying the WAL into the database (and its fsync) leaves the
+ * writers' path: no connection of D checkpoints on its own any more, the
+ * caller runs db_checkpoint() every second or so (a PASSIVE checkpoint:
+ * it waits for no reader or writer).  PostgreSQL: nothing to do. */
+int db_checkpoint_by_caller(struct db *d, zs_error_t *err);
+int db_checkpoint(struct db *d, zs_error_t *err);
 /* An INSERT of ROWS rows in few statements: HEAD (`INSERT INTO t(a, b)`)
  * VALUES (...), (...) TAIL (`ON CONFLICT ...` or ""); PARAMS holds ROWS
  * rows of COLS values.  Rows go in chunks of 64, 8 and 1: three shapes of

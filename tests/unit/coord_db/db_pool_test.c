@@ -111,6 +111,23 @@ static void test_insert_rows(void)
 	      "the TAIL is used (an upsert), a duplicate without it refused");
 }
 
+/* the WAL is copied back by the caller's checkpoints only */
+static void test_checkpoint(void)
+{
+	cleanup_dbres struct db_result *a = NULL, *c = NULL;
+	cleanup_error zs_error_t err = NULL;
+
+	check(db_checkpoint_by_caller(d, &err) == 0 &&
+		  db_exec(d, "PRAGMA wal_autocheckpoint", NULL, 0, &a, &err) == 0 && a->rows == 1 &&
+		  atoi(a->cells[0]) == 0,
+	      "checkpoints by the caller: no connection checkpoints on its own");
+	check(meta_set("ckpt", "1") == 0 && db_checkpoint(d, &err) == 0 &&
+		  db_exec(d, "PRAGMA wal_checkpoint(PASSIVE)", NULL, 0, &c, &err) == 0 && c->rows == 1 &&
+		  strcmp(db_cell(c, 0, "busy"), "0") == 0 &&
+		  strcmp(db_cell(c, 0, "log"), db_cell(c, 0, "checkpointed")) == 0,
+	      "db_checkpoint copies the whole WAL back");
+}
+
 static void *writer(void *arg)
 {
 	for (int i = 0; i < WRITES; i++) {
@@ -187,6 +204,7 @@ int main(void)
 		test_transactions();
 		test_statements();
 		test_insert_rows();
+		test_checkpoint();
 		test_writers();
 		db_close(d);
 	}
