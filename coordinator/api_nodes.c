@@ -380,6 +380,99 @@ static int hb_store_node(struct coord *co, const char *node, const struct hb *h,
 	    p, 9, NULL, err);
 }
 
+/* a heartbeat's rows as parameters of db_insert_rows: COLS per row, the
+ * texts they point to kept in OWN */
+struct hb_rows {
+	const char **p;
+	char **own;
+	size_t n, n_own;
+};
+
+static void rows_init(struct hb_rows *r, size_t values)
+{
+	r->p = xzalloc((values + 1) * sizeof(*r->p));
+	r->own = xzalloc((values + 1) * sizeof(*r->own));
+	r->n = r->n_own = 0;
+}
+
+static void rows_add(struct hb_rows *r, const char *v)
+{
+	r->p[r->n++] = v;
+}
+
+static void rows_add_own(struct hb_rows *r, char *v)
+{
+	r->own[r->n_own++] = v;
+	rows_add(r, v);
+}
+
+static void rows_free(struct hb_rows *r)
+{
+	for (size_t i = 0; i < r->n_own; i++)
+		free(r->own[i]);
+	free(r->p);
+	free(r->own);
+}
+
+static int store_containers(struct coord *co, const char *node, const struct hb *h, const char *now, zs_error_t *err)
+{
+	struct hb_rows r;
+	int ret;
+
+	rows_init(&r, h->n_c * 6);
+	for (size_t i = 0; i < h->n_c; i++) {
+		rows_add(&r, h->c[i].id), rows_add(&r, node), rows_add(&r, h->c[i].state);
+		rows_add_own(&r, xasprintf("%lld", (long long) h->c[i].memory));
+		rows_add(&r, h->c[i].bundle_digest), rows_add(&r, now);
+	}
+	ret = db_insert_rows(
+	    co->db, "INSERT INTO containers(id, node, state, memory, bundle_digest, updated)",
+	    "ON CONFLICT (id) DO UPDATE SET node = excluded.node, state = excluded.state, "
+	    "memory = excluded.memory, bundle_digest = excluded.bundle_digest, updated = excluded.updated",
+	    6, r.p, h->n_c, err);
+	rows_free(&r);
+	return ret;
+}
+
+static int store_remnants(struct coord *co, const char *node, const struct hb *h, zs_error_t *err)
+{
+	struct hb_rows r;
+	int ret;
+
+	rows_init(&r, h->n_g * 6);
+	for (size_t i = 0; i < h->n_g; i++) {
+		rows_add(&r, node), rows_add(&r, h->g[i].container), rows_add(&r, h->g[i].image_id);
+		rows_add(&r, h->g[i].parent_id);
+		rows_add_own(&r, xasprintf("%lld", (long long) h->g[i].size));
+		if (h->g[i].created > 0)
+			rows_add_own(&r, fmt_double(h->g[i].created));
+		else
+			rows_add(&r, NULL);
+	}
+	ret = db_insert_rows(co->db, "INSERT INTO remnants(node, container, image_id, parent_id, size, created)", "", 6,
+			     r.p, h->n_g, err);
+	rows_free(&r);
+	return ret;
+}
+
+static int store_bundles(struct coord *co, const char *node, const struct hb *h, zs_error_t *err)
+{
+	struct hb_rows r;
+	int ret;
+
+	rows_init(&r, h->n_b * 4);
+	for (size_t i = 0; i < h->n_b; i++) {
+		rows_add(&r, node), rows_add(&r, h->b[i].container), rows_add(&r, h->b[i].digest);
+		rows_add(&r, h->b[i].rootfs_digest);
+	}
+	ret = db_insert_rows(co->db, "INSERT INTO bundles(node, container, digest, rootfs_digest)", "", 4, r.p, h->n_b,
+			     err);
+	rows_free(&r);
+	return ret;
+}
+
+/* a changed inventory replaces the node's rows: a few statements, not
+ * one per row (each a round trip on PostgreSQL) */
 static int hb_store_inventory(struct coord *co, const char *node, const struct hb *h, const char *now, zs_error_t *err)
 {
 	const char *pn[] = {node};
@@ -388,47 +481,18 @@ static int hb_store_inventory(struct coord *co, const char *node, const struct h
 	    db_exec(co->db, "DELETE FROM remnants WHERE node = $1", pn, 1, NULL, err) < 0 ||
 	    db_exec(co->db, "DELETE FROM bundles WHERE node = $1", pn, 1, NULL, err) < 0)
 		return -1;
-	for (size_t i = 0; i < h->n_c; i++) {
-		cleanup_free char *mem = xasprintf("%lld", (long long) h->c[i].memory);
-		const char *p[] = {h->c[i].id, node, h->c[i].state, mem, h->c[i].bundle_digest, now};
-		if (db_exec(
-			co->db,
-			"INSERT INTO containers(id, node, state, memory, bundle_digest, updated) VALUES ($1, $2, $3, "
-			"$4, $5, $6) ON CONFLICT (id) DO UPDATE SET node = excluded.node, state = excluded.state, "
-			"memory = excluded.memory, bundle_digest = excluded.bundle_digest, updated = excluded.updated",
-			p, 6, NULL, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < h->n_g; i++) {
-		cleanup_free char *size = xasprintf("%lld", (long long) h->g[i].size),
-				  *cr = h->g[i].created > 0 ? fmt_double(h->g[i].created) : NULL;
-		const char *p[] = {node, h->g[i].container, h->g[i].image_id, h->g[i].parent_id, size, cr};
-		if (db_exec(co->db,
-			    "INSERT INTO remnants(node, container, image_id, parent_id, size, created) VALUES ($1, $2, "
-			    "$3, $4, $5, $6)",
-			    p, 6, NULL, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < h->n_b; i++) {
-		const char *p[] = {node, h->b[i].container, h->b[i].digest, h->b[i].rootfs_digest};
-		if (db_exec(co->db,
-			    "INSERT INTO bundles(node, container, digest, rootfs_digest) VALUES ($1, $2, $3, $4)", p, 4,
-			    NULL, err) < 0)
-			return -1;
-	}
-	return 0;
+	return store_containers(co, node, h, now, err) < 0 || store_remnants(co, node, h, err) < 0 ||
+		       store_bundles(co, node, h, err) < 0
+		   ? -1
+		   : 0;
 }
 
-/* the peers, unless the agent holds this version of the list already */
-static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen *g, zs_error_t *err)
+/* the peers, unless the agent holds this version (CUR) of the list already */
+static int peers_list_json(struct coord *co, const char *self, int64_t have, long long cur, zs_jgen *g, zs_error_t *err)
 {
-	cleanup_dbres struct db_result *res = NULL, *v = NULL;
+	cleanup_dbres struct db_result *res = NULL;
 	const char *p[] = {self};
-	long long cur;
 
-	if (db_exec(co->db, "SELECT value FROM meta WHERE key = 'peers_version'", NULL, 0, &v, err) < 0)
-		return -1;
-	cur = v->rows ? atoll(db_cell(v, 0, "value")) : 0;
 	zs_jgen_kv_int(g, "peers_version", cur);
 	if (have == cur)
 		return 0;
@@ -448,40 +512,106 @@ static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen 
 	return 0;
 }
 
+static int peers_json(struct coord *co, const char *self, int64_t have, zs_jgen *g, zs_error_t *err)
+{
+	cleanup_dbres struct db_result *v = NULL;
+
+	if (db_exec(co->db, "SELECT value FROM meta WHERE key = 'peers_version'", NULL, 0, &v, err) < 0)
+		return -1;
+	return peers_list_json(co, self, have, v->rows ? atoll(db_cell(v, 0, "value")) : 0, g, err);
+}
+
+/* The common heartbeat: the node is up, at the same address, with the
+ * inventory it reported last, and no order waits for it.  One statement
+ * (one round trip, no transaction) records its load and answers the
+ * peer list's version; *DONE false: the full path below, in a
+ * transaction. */
+static int hb_fast(struct coord *co, const char *node, const struct hb *h, const char *now, zs_jgen *g, bool *done,
+		   zs_error_t *err)
+{
+	cleanup_free char *cpu = fmt_double(h->cpu), *mu = xasprintf("%lld", (long long) h->mem_used),
+			  *mt = xasprintf("%lld", (long long) h->mem_total);
+	const char *p[] = {node, h->address,   h->room,	     cpu, mu, mt, h->stopping ? "1" : "0",
+			   now,	 h->inventory, UNACKED_ERROR};
+	cleanup_dbres struct db_result *res = NULL;
+
+	*done = false;
+	/* not when an order waits, or moves_reconcile() has something to
+	 * compare: orders the agent lists, or moves of this node open or
+	 * failed unacknowledged */
+	if (h->known.n > 0)
+		return 0;
+	if (db_exec_write(
+		co->db,
+		"UPDATE nodes SET room = COALESCE($3, room), cpu = $4, mem_used = $5, mem_total = $6, "
+		"stopping = $7, last_seen = $8 WHERE name = $1 AND state = 'up' AND address = $2 AND "
+		"inventory = $9 AND NOT EXISTS (SELECT 1 FROM moves WHERE source = $1 AND reason <> 'local' AND "
+		"(state IN ('pending', 'ordered', 'running') OR (state = 'failed' AND error = $10))) "
+		"RETURNING (SELECT value FROM meta WHERE key = 'peers_version') AS peers_version",
+		p, 10, &res, err) < 0)
+		return -1;
+	if (res->rows != 1)
+		return 0;
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "node", node);
+	zs_jgen_kv_int(g, "heartbeat_s", co->heartbeat_s);
+	if (peers_list_json(co, node, h->peers_version, atoll(db_cell(res, 0, "peers_version")), g, err) < 0)
+		return -1;
+	zs_jgen_key(g, "orders");
+	zs_jgen_array_open(g);
+	zs_jgen_array_close(g);
+	zs_jgen_map_close(g);
+	*done = true;
+	return 0;
+}
+
+static int hb_full(struct req *r, const struct hb *h, const char *now, zs_jgen *g, zs_error_t *err)
+{
+	const char *node = r->who.name;
+	bool fresh = false, same = false, ok;
+
+	/* a node's heartbeat writes that node's rows: beside other nodes' */
+	if (db_tx_begin_concurrent(r->co->db, err) < 0)
+		return -1;
+	ok = hb_store_node(r->co, node, h, now, &fresh, &same, err) == 0 &&
+	     (same || hb_store_inventory(r->co, node, h, now, err) == 0) &&
+	     (!fresh || audit(r->co, &r->who, "node.up", node, h->address, err) == 0);
+	zs_jgen_map_open(g);
+	zs_jgen_kv_string(g, "node", node);
+	zs_jgen_kv_int(g, "heartbeat_s", r->co->heartbeat_s);
+	if (ok) {
+		ok = peers_json(r->co, node, h->peers_version, g, err) == 0;
+		zs_jgen_key(g, "orders");
+		zs_jgen_array_open(g);
+		ok = ok && moves_reconcile(r->co, node, &h->known, now, err) == 0 &&
+		     moves_take_orders(r->co, node, g, err) == 0;
+		zs_jgen_array_close(g);
+	}
+	zs_jgen_map_close(g);
+	return db_tx_end(r->co->db, ok, err) < 0 || !ok ? -1 : 0;
+}
+
 int api_heartbeat(struct req *r, struct reply *rep)
 {
 	struct hb h = {0};
 	cleanup_error zs_error_t err = NULL;
 	cleanup_free char *now = fmt_double(coord_now());
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
-	const char *node = r->who.name;
-	bool fresh = false, same = false, ok;
+	bool done = false;
+	int ret;
 
 	if (hb_parse(r->body, &h, &err) < 0) {
 		hb_free(&h);
 		return reply_bad(rep, err);
 	}
-	if (db_tx_begin(r->co->db, &err) < 0) {
-		hb_free(&h);
-		return reply_internal(rep, err);
+	ret = hb_fast(r->co, r->who.name, &h, now, g, &done, &err);
+	if (ret == 0 && !done) {
+		zs_jgen_free(g);
+		g = zs_jgen_new(false);
+		ret = hb_full(r, &h, now, g, &err);
 	}
-	ok = hb_store_node(r->co, node, &h, now, &fresh, &same, &err) == 0 &&
-	     (same || hb_store_inventory(r->co, node, &h, now, &err) == 0) &&
-	     (!fresh || audit(r->co, &r->who, "node.up", node, h.address, &err) == 0);
-	zs_jgen_map_open(g);
-	zs_jgen_kv_string(g, "node", node);
-	zs_jgen_kv_int(g, "heartbeat_s", r->co->heartbeat_s);
-	if (ok) {
-		ok = peers_json(r->co, node, h.peers_version, g, &err) == 0;
-		zs_jgen_key(g, "orders");
-		zs_jgen_array_open(g);
-		ok = ok && moves_reconcile(r->co, node, &h.known, now, &err) == 0 &&
-		     moves_take_orders(r->co, node, g, &err) == 0;
-		zs_jgen_array_close(g);
-	}
-	zs_jgen_map_close(g);
 	hb_free(&h);
-	if (db_tx_end(r->co->db, ok, &err) < 0 || !ok)
+	if (ret < 0)
 		return reply_internal(rep, err);
 	return reply_gen(rep, 200, g);
 }

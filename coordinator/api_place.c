@@ -104,37 +104,27 @@ int api_place(struct req *r, struct reply *rep)
 {
 	const char *id = r->parts[1], *from = req_query(r, "from"), *ex_q = req_query(r, "explain");
 	cleanup_free struct zs_sched_node *nodes = NULL;
+	cleanup_free char *where = NULL;
 	cleanup_error zs_error_t err = NULL;
-	cleanup_dbres struct db_result *where = NULL;
 	struct zs_sched_explain ex = {0};
 	const struct cluster_view *v;
-	const char *source;
 	int i, ret;
 
 	if (!valid_container_id(id))
 		return reply_error(rep, 400, "container `%s`: not a valid container id", id);
 	if (from && !valid_node_name(from))
 		return reply_error(rep, 400, "from `%s`: not a valid node name", from);
-	source = from;
-	if (source == NULL) {
-		const char *p[] = {id};
-		cleanup_error zs_error_t e = NULL;
-
-		if (db_exec(r->co->db, "SELECT node FROM containers WHERE id = $1", p, 1, &where, &e) == 0 &&
-		    where->rows == 1)
-			source = db_cell(where, 0, "node");
-	}
-	v = cv_cached_lock(r->co, &err);
+	v = cv_cached_get(r->co, &err);
 	if (v == NULL)
 		return reply_internal(rep, err);
-	i = cv_place(r->co, v, id, from, &nodes, &ex, &err);
+	i = cv_place_where(r->co, v, id, from, &where, &nodes, &ex, &err);
 	if (i == -EIO) {
-		cv_cached_unlock(r->co);
+		cv_cached_put(r->co, v);
 		zs_sched_explain_free(&ex);
 		return reply_internal(rep, err);
 	}
-	ret = place_reply(rep, id, source, v, i, &ex, ex_q && strcmp(ex_q, "0") != 0, err);
-	cv_cached_unlock(r->co);
+	ret = place_reply(rep, id, from ? from : where, v, i, &ex, ex_q && strcmp(ex_q, "0") != 0, err);
+	cv_cached_put(r->co, v);
 	zs_sched_explain_free(&ex);
 	return ret;
 }

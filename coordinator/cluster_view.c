@@ -246,101 +246,186 @@ static void sched_node(const struct coord *co, const struct cluster_view *v, con
 		s->class_in = n->class_start <= v->now ? 0 : n->class_start - v->now;
 }
 
-int cv_sched_input(struct coord *co, const struct cluster_view *v, const char *container, struct zs_sched_node *nodes,
-		   struct zs_sched_hold *holds, unsigned *gens_total, zs_error_t *err)
+/* Everything placing CONTAINER needs from the database, in one statement
+ * (one round trip on PostgreSQL): kind 'g' = generations held per node,
+ * 't' = its generations in all, 'b' = nodes holding its Bundle (by
+ * container or by digest), 'c' = where it runs and its memory. */
+#define SCHED_INPUT_SQL                                                                                                \
+	"SELECT 'g' AS k, node, COUNT(*) AS n FROM remnants WHERE container = $1 GROUP BY node "                       \
+	"UNION ALL SELECT 't', NULL, COUNT(DISTINCT image_id) FROM remnants WHERE container = $1 "                     \
+	"UNION ALL SELECT 'b', node, 1 FROM (SELECT node FROM bundles WHERE container = $1 UNION SELECT node FROM "    \
+	"bundles WHERE digest = (SELECT bundle_digest FROM containers WHERE id = $1)) AS b "                           \
+	"UNION ALL SELECT 'c', node, memory FROM containers WHERE id = $1"
+
+struct sched_input {
+	unsigned gens_total;
+	bool found; /* the container is known */
+	uint64_t memory;
+	char *node; /* where it runs (NULL: nowhere) */
+};
+
+static void sched_input_row(const struct cluster_view *v, const struct db_result *r, size_t i,
+			    struct zs_sched_hold *holds, struct sched_input *in)
 {
-	cleanup_dbres struct db_result *g = NULL, *t = NULL, *b = NULL;
+	const char *k = cell(r, i, "k");
+	struct cv_node *n = k[0] == 'g' || k[0] == 'b' ? cv_find(v, db_cell(r, i, "node")) : NULL;
+
+	if (k[0] == 'g' && n)
+		holds[n - v->n].gens = (unsigned) atoi(cell(r, i, "n"));
+	else if (k[0] == 'b' && n)
+		holds[n - v->n].bundle = true;
+	else if (k[0] == 't')
+		in->gens_total = (unsigned) atoi(cell(r, i, "n"));
+	else if (k[0] == 'c') {
+		in->found = true;
+		in->memory = strtoull(cell(r, i, "n"), NULL, 10);
+		free(in->node);
+		in->node = cell_dup(r, i, "node");
+	}
+}
+
+static int sched_input(struct coord *co, const struct cluster_view *v, const char *container,
+		       struct zs_sched_node *nodes, struct zs_sched_hold *holds, struct sched_input *in,
+		       zs_error_t *err)
+{
+	cleanup_dbres struct db_result *r = NULL;
 	const char *p[] = {container};
 
 	for (size_t i = 0; i < v->nn; i++) {
 		sched_node(co, v, &v->n[i], &nodes[i]);
 		holds[i] = (struct zs_sched_hold){0};
 	}
-	if (db_exec(co->db, "SELECT node, COUNT(*) AS n FROM remnants WHERE container = $1 GROUP BY node", p, 1, &g,
-		    err) < 0 ||
-	    db_exec(co->db, "SELECT COUNT(DISTINCT image_id) AS n FROM remnants WHERE container = $1", p, 1, &t, err) <
-		0 ||
-	    db_exec(co->db,
-		    "SELECT node FROM bundles WHERE container = $1 UNION SELECT node FROM bundles WHERE digest = "
-		    "(SELECT bundle_digest FROM containers WHERE id = $1)",
-		    p, 1, &b, err) < 0)
+	if (db_exec(co->db, SCHED_INPUT_SQL, p, 1, &r, err) < 0)
 		return -1;
-	for (size_t i = 0; i < g->rows; i++) {
-		struct cv_node *n = cv_find(v, cell(g, i, "node"));
-
-		if (n)
-			holds[n - v->n].gens = (unsigned) atoi(cell(g, i, "n"));
-	}
-	for (size_t i = 0; i < b->rows; i++) {
-		struct cv_node *n = cv_find(v, cell(b, i, "node"));
-
-		if (n)
-			holds[n - v->n].bundle = true;
-	}
-	*gens_total = t->rows ? (unsigned) atoi(cell(t, 0, "n")) : 0;
+	for (size_t i = 0; i < r->rows; i++)
+		sched_input_row(v, r, i, holds, in);
 	return 0;
 }
 
-int cv_place(struct coord *co, const struct cluster_view *v, const char *container, const char *source,
-	     struct zs_sched_node **nodes, struct zs_sched_explain *ex, zs_error_t *err)
+int cv_sched_input(struct coord *co, const struct cluster_view *v, const char *container, struct zs_sched_node *nodes,
+		   struct zs_sched_hold *holds, unsigned *gens_total, zs_error_t *err)
+{
+	struct sched_input in = {0};
+	int r = sched_input(co, v, container, nodes, holds, &in, err);
+
+	free(in.node);
+	*gens_total = in.gens_total;
+	return r;
+}
+
+int cv_place_where(struct coord *co, const struct cluster_view *v, const char *container, const char *source,
+		   char **where, struct zs_sched_node **nodes, struct zs_sched_explain *ex, zs_error_t *err)
 {
 	struct cv_container *c = find_container(v, container);
 	cleanup_free struct zs_sched_hold *holds = xzalloc((v->nn ? v->nn : 1) * sizeof(*holds));
 	struct zs_sched_request req = {.container = container, .source = source};
 	struct zs_sched_weights w = ZS_SCHED_WEIGHTS_DEFAULT;
-
-	cleanup_dbres struct db_result *r = NULL;
+	struct sched_input in = {0};
+	int i;
 
 	if (co->policy)
 		w = co->policy->w;
 	*nodes = xzalloc((v->nn ? v->nn : 1) * sizeof(**nodes));
-	if (c) {
+	if (sched_input(co, v, container, *nodes, holds, &in, err) < 0) {
+		free(in.node);
+		return -EIO;
+	}
+	req.gens_total = in.gens_total;
+	if (c) { /* the policies' view: as it was read with the rest */
 		req.mem_need = c->memory;
 		if (req.source == NULL)
 			req.source = c->node;
-	} else {
-		const char *p[] = {container};
-
-		if (db_exec(co->db, "SELECT node, memory FROM containers WHERE id = $1", p, 1, &r, err) < 0)
-			return -EIO;
-		if (r->rows == 1) {
-			req.mem_need = strtoull(cell(r, 0, "memory"), NULL, 10);
-			if (req.source == NULL)
-				req.source = db_cell(r, 0, "node");
-		}
+	} else if (in.found) {
+		req.mem_need = in.memory;
+		if (req.source == NULL)
+			req.source = in.node;
 	}
-	if (cv_sched_input(co, v, container, *nodes, holds, &req.gens_total, err) < 0)
-		return -EIO;
-	return zs_sched_place(*nodes, holds, v->nn, &req, &w, ex, err);
+	i = zs_sched_place(*nodes, holds, v->nn, &req, &w, ex, err);
+	if (where)
+		*where = in.found ? steal_pointer(&in.node) : NULL;
+	free(in.node);
+	return i;
+}
+
+int cv_place(struct coord *co, const struct cluster_view *v, const char *container, const char *source,
+	     struct zs_sched_node **nodes, struct zs_sched_explain *ex, zs_error_t *err)
+{
+	return cv_place_where(co, v, container, source, NULL, nodes, ex, err);
 }
 
 /* ---- the cached placement view ---- */
 
-struct cv_cache {
-	pthread_mutex_t lock;
-	struct cluster_view v;
+/* One view, shared by the requests that read it (REFS: the cache's own
+ * reference while it is current, and one per reader); a reload does not
+ * block readers of the previous view, and readers do not block each
+ * other. */
+struct cv_snap {
+	struct cluster_view v; /* first: a reader's pointer is the snap's */
 	double at;
-	bool have;
+	unsigned refs;
 };
 
-const struct cluster_view *cv_cached_lock(struct coord *co, zs_error_t *err)
+struct cv_cache {
+	pthread_mutex_t lock;
+	struct cv_snap *cur;
+	unsigned long gen; /* +1 at every invalidation */
+};
+
+static void snap_put_locked(struct cv_snap *s)
+{
+	if (s && --s->refs == 0) {
+		cv_free(&s->v);
+		free(s);
+	}
+}
+
+static struct cv_snap *snap_current(struct cv_cache *c, double now, unsigned long *gen)
+{
+	struct cv_snap *s = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->cur && now - c->cur->at < CV_CACHE_AGE && now >= c->cur->at) {
+		s = c->cur;
+		s->refs++;
+	}
+	*gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+const struct cluster_view *cv_cached_get(struct coord *co, zs_error_t *err)
 {
 	struct cv_cache *c = co->policy->cache;
 	double now = coord_now();
+	unsigned long gen;
+	struct cv_snap *s = snap_current(c, now, &gen);
 
-	pthread_mutex_lock(&c->lock);
-	if (c->have && now - c->at < CV_CACHE_AGE && now >= c->at)
-		return &c->v;
-	if (c->have)
-		cv_free(&c->v);
-	c->have = false;
-	if (cv_load(co, (int64_t) now, false, &c->v, err) < 0) {
-		pthread_mutex_unlock(&c->lock);
+	if (s)
+		return &s->v;
+	s = xzalloc(sizeof(*s));
+	if (cv_load(co, (int64_t) now, false, &s->v, err) < 0) {
+		free(s);
 		return NULL;
 	}
-	c->have = true;
-	c->at = now;
-	return &c->v;
+	s->at = now;
+	s->refs = 1;
+	pthread_mutex_lock(&c->lock);
+	if (c->gen == gen) { /* no write since the read began: the view is current */
+		snap_put_locked(c->cur);
+		c->cur = s;
+		s->refs++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return &s->v;
+}
+
+void cv_cached_put(struct coord *co, const struct cluster_view *v)
+{
+	struct cv_cache *c = co->policy->cache;
+
+	pthread_mutex_lock(&c->lock);
+	snap_put_locked((struct cv_snap *) v);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void cv_cache_invalidate(struct coord *co)
@@ -350,15 +435,10 @@ void cv_cache_invalidate(struct coord *co)
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (c->have)
-		cv_free(&c->v);
-	c->have = false;
+	snap_put_locked(c->cur);
+	c->cur = NULL;
+	c->gen++;
 	pthread_mutex_unlock(&c->lock);
-}
-
-void cv_cached_unlock(struct coord *co)
-{
-	pthread_mutex_unlock(&co->policy->cache->lock);
 }
 
 /* ---- settings ---- */

@@ -21,7 +21,7 @@ struct coord_policy {
 	int interval; /* seconds between policy rounds; 0: policies off */
 	double last_round;
 	char *web_root;		/* static files of the page at / */
-	struct cv_cache *cache; /* the view GET /v1/place reads (cv_cached_lock) */
+	struct cv_cache *cache; /* the view GET /v1/place reads (cv_cached_get) */
 };
 
 struct cv_node {
@@ -63,12 +63,15 @@ void cv_free(struct cluster_view *v);
 struct cv_node *cv_find(const struct cluster_view *v, const char *name);
 
 /* The placement view (nodes, classes, moves in flight) at most
- * CV_CACHE_AGE seconds old, locked until cv_cached_unlock(): GET /v1/place
- * answers from it instead of reading every node for every request.
- * Orders (moves_choose_target, the policy loop) read the database. */
+ * CV_CACHE_AGE seconds old, and never older than the last write of this
+ * replica (cv_cache_invalidate), held until cv_cached_put(): GET
+ * /v1/place answers from it instead of reading every node for every
+ * request; readers share it and do not wait for each other or for a
+ * reload.  Orders (moves_choose_target, the policy loop) read the
+ * database. */
 #define CV_CACHE_AGE 1.0
-const struct cluster_view *cv_cached_lock(struct coord *co, zs_error_t *err);
-void cv_cached_unlock(struct coord *co);
+const struct cluster_view *cv_cached_get(struct coord *co, zs_error_t *err);
+void cv_cached_put(struct coord *co, const struct cluster_view *v);
 /* after a write other than a heartbeat (drain, timetable, moves) */
 void cv_cache_invalidate(struct coord *co);
 
@@ -82,6 +85,10 @@ int cv_sched_input(struct coord *co, const struct cluster_view *v, const char *c
  * into (free both).  Returns the index in v->n or < 0. */
 int cv_place(struct coord *co, const struct cluster_view *v, const char *container, const char *source,
 	     struct zs_sched_node **nodes, struct zs_sched_explain *ex, zs_error_t *err);
+/* the same; *WHERE (free it) receives the node CONTAINER runs on as the
+ * database says (NULL: none, or an unknown container) */
+int cv_place_where(struct coord *co, const struct cluster_view *v, const char *container, const char *source,
+		   char **where, struct zs_sched_node **nodes, struct zs_sched_explain *ex, zs_error_t *err);
 
 /* ---- policy_loop.c ---- */
 void policy_round(struct coord *co);

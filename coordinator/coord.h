@@ -13,6 +13,8 @@
 #define COORD_MAX_BODY (4u << 20) /* a request body (a heartbeat of a big node fits) */
 #define COORD_MAX_ADMIN_CNS 32
 #define COORD_THREADS 4u /* HTTP worker threads */
+/* database connections: one per HTTP thread, the policy loop, the sweeper */
+#define COORD_DB_CONNECTIONS (COORD_THREADS + 2u)
 #define COORD_MAX_CONNECTIONS 8192u
 #define COORD_DEFAULT_PORT "7430"
 #define COORD_MOVE_MODES 6 /* move_mode.c: every move, admin and the four policies */
@@ -104,6 +106,8 @@ int moves_take_orders(struct coord *co, const char *node, zs_jgen *g, zs_error_t
 int moves_choose_target(struct coord *co, const char *container, const char *source, char **target, zs_error_t *err);
 
 /* ---- moves_reconcile.c: what the agents know of the orders handed out ---- */
+/* the error of an order whose node went down before its agent took it */
+#define UNACKED_ERROR "not acknowledged: the source node went down before its agent took the order"
 struct hb_known {
 	char **ids; /* the orders the agent holds a record of */
 	size_t n;

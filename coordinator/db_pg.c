@@ -1,8 +1,12 @@
 /* zanshin-api — the PostgreSQL backend of db.h (`--db postgresql://...`,
- * libpq): every value travels as text. */
+ * libpq): every value travels as text.  A statement with parameters is
+ * prepared once per connection (PQprepare, named zsN) and then only
+ * executed: one round trip, no parsing or planning per request. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +19,16 @@ static void pg_quiet(void *arg, const char *msg)
 	(void) msg;
 }
 
+struct pg_conn {
+	PGconn *c;
+	struct db_stmts *stmts; /* SQL -> statement number + 1 */
+	unsigned next;
+};
+
 static int pg_open(const char *url, void **conn, zs_error_t *err)
 {
 	PGconn *c = PQconnectdb(url);
+	struct pg_conn *pc;
 
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		/* the URL may hold a password: not in the message */
@@ -27,13 +38,20 @@ static int pg_open(const char *url, void **conn, zs_error_t *err)
 		return r;
 	}
 	PQsetNoticeProcessor(c, pg_quiet, NULL);
-	*conn = c;
+	pc = xzalloc(sizeof(*pc));
+	pc->c = c;
+	pc->stmts = db_stmts_new();
+	*conn = pc;
 	return 0;
 }
 
 static void pg_close(void *conn)
 {
-	PQfinish(conn);
+	struct pg_conn *pc = conn;
+
+	db_stmts_free(pc->stmts, NULL); /* the server forgets them with the session */
+	PQfinish(pc->c);
+	free(pc);
 }
 
 static void pg_fill(PGresult *pr, struct db_result *res)
@@ -54,25 +72,68 @@ static void pg_fill(PGresult *pr, struct db_result *res)
 	res->changed = ch && *ch ? atoll(ch) : 0;
 }
 
+static int pg_fail(PGconn *c, PGresult *pr, zs_error_t *err)
+{
+	const char *code = pr ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
+	int r = zs_make_error(err, code && strcmp(code, "23505") == 0 ? -EEXIST : -EIO, "postgresql: %s",
+			      pr ? PQresultErrorMessage(pr) : PQerrorMessage(c));
+
+	PQclear(pr);
+	return r;
+}
+
+static bool pg_ok(PGresult *pr)
+{
+	ExecStatusType st = PQresultStatus(pr);
+
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* the statement's name on this connection, prepared at its first use;
+ * NULL with *ERR set when the server refused it */
+static const char *pg_prepared(struct pg_conn *pc, const char *sql, size_t n, char name[static 16], zs_error_t *err)
+{
+	uintptr_t k = (uintptr_t) db_stmts_get(pc->stmts, sql);
+	PGresult *pr;
+
+	if (k == 0) {
+		if (db_stmts_count(pc->stmts) >= 200) /* the cache is full: unnamed, as before */
+			return "";
+		k = ++pc->next;
+		snprintf(name, 16, "zs%u", (unsigned) k);
+		pr = PQprepare(pc->c, name, sql, (int) n, NULL);
+		if (!pg_ok(pr)) {
+			pg_fail(pc->c, pr, err);
+			return NULL;
+		}
+		PQclear(pr);
+		db_stmts_put(pc->stmts, sql, (void *) k);
+	}
+	snprintf(name, 16, "zs%u", (unsigned) k);
+	return name;
+}
+
 static int pg_exec(void *conn, const char *sql, const char *const *params, size_t n, struct db_result *res,
 		   zs_error_t *err)
 {
-	PGconn *c = conn;
+	struct pg_conn *pc = conn;
 	PGresult *pr;
-	ExecStatusType st;
+	char buf[16];
+	const char *name;
 
-	if (n == 0)
-		pr = PQexec(c, sql); /* may be several statements (migrations) */
-	else
-		pr = PQexecParams(c, sql, (int) n, NULL, params, NULL, NULL, 0);
-	st = PQresultStatus(pr);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		const char *code = PQresultErrorField(pr, PG_DIAG_SQLSTATE);
-		int r = zs_make_error(err, code && strcmp(code, "23505") == 0 ? -EEXIST : -EIO, "postgresql: %s",
-				      pr ? PQresultErrorMessage(pr) : PQerrorMessage(c));
-		PQclear(pr);
-		return r;
+	if (n == 0) {
+		pr = PQexec(pc->c, sql); /* may be several statements (migrations) */
+	} else {
+		name = pg_prepared(pc, sql, n, buf, err);
+		if (name == NULL)
+			return -1;
+		if (*name)
+			pr = PQexecPrepared(pc->c, name, (int) n, params, NULL, NULL, 0);
+		else
+			pr = PQexecParams(pc->c, sql, (int) n, NULL, params, NULL, NULL, 0);
 	}
+	if (!pg_ok(pr))
+		return pg_fail(pc->c, pr, err);
 	pg_fill(pr, res);
 	PQclear(pr);
 	return 0;

@@ -230,7 +230,7 @@ static int serve(struct coord *co, zs_error_t *err)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
-	if (leader_start(co, err) < 0 || http_start(co, err) < 0)
+	if (db_checkpoint_by_caller(co->db, err) < 0 || leader_start(co, err) < 0 || http_start(co, err) < 0)
 		return -1;
 	zs_log("info", "zanshin-api serving https://%s/v1/ (database %s)", co->listen, db_kind(co->db));
 	while (sig != SIGTERM && sig != SIGINT) {
@@ -238,6 +238,9 @@ static int serve(struct coord *co, zs_error_t *err)
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (nodes_mark_down(co, &e) < 0)
 			zs_log("error", "marking silent nodes down: %s", zs_error_msg(e));
+		zs_error_release(&e);
+		if (db_checkpoint(co->db, &e) < 0) /* SQLite: off the requests' path */
+			zs_log("warning", "database checkpoint: %s", zs_error_msg(e));
 		policy_round(co); /* cluster_view.h: evacuate, drain, return home */
 	}
 	zs_log("info", "zanshin-api: signal %d, stopping", sig);
@@ -258,7 +261,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (zs_log_init(co.log, co.log_format && strcmp(co.log_format, "json") == 0 ? ZS_LOG_JSON : ZS_LOG_TEXT, false,
 			&err) < 0 ||
-	    db_open(co.db_url, &co.db, &err) < 0)
+	    db_open_pool(co.db_url, optind < argc ? 1 : COORD_DB_CONNECTIONS, &co.db, &err) < 0)
 		goto fail;
 	if (optind < argc && strcmp(argv[optind], "token") == 0)
 		r = token_main(&co, argc - optind, argv + optind, &err);

@@ -24,7 +24,6 @@
 #include "zanshin/log.h"
 #include "zanshin/utils.h"
 
-#define UNACKED_ERROR "not acknowledged: the source node went down before its agent took the order"
 #define LOST_ERROR "the agent on the source node holds no record of this move (its state was lost)"
 #define HB "heartbeat"
 

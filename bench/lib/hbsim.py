@@ -7,9 +7,10 @@ every INTERVAL seconds (staggered) for DURATION seconds: CONTAINERS
 containers each, two generations (full + diff) and a Bundle per container;
 with probability CHANGE a heartbeat reports one more generation (an
 inventory that changed).  Prints one JSON object: heartbeats sent, errors,
-latency p50/p99 (ms), the time the measured window began and ended.
+latency p50/p99 (ms), the time the measured window began and ended, and
+the heartbeats answered in each of WINDOWS equal parts of it (default 1).
 
-usage: hbsim.py HOST PORT CA CERTDIR NODES INTERVAL DURATION CONTAINERS CHANGE
+usage: hbsim.py HOST PORT CA CERTDIR NODES INTERVAL DURATION CONTAINERS CHANGE [WINDOWS]
 """
 import http.client
 import json
@@ -22,6 +23,7 @@ import time
 host, port, ca, certdir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 nodes, interval, duration = int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
 containers, change = int(sys.argv[8]), float(sys.argv[9])
+windows = int(sys.argv[10]) if len(sys.argv) > 10 else 1
 
 lock = threading.Lock()
 lat, errors = [], []
@@ -80,7 +82,7 @@ def node(i):
         t1 = time.time()
         if not first and start_at <= t0 < end_at:
             with lock:
-                (lat if ok else errors).append((t1 - t0) * 1000)
+                (lat if ok else errors).append(((t1 - t0) * 1000, t0))
         if not first:
             t += interval
         first = False
@@ -91,9 +93,12 @@ for th in threads:
     th.start()
 for th in threads:
     th.join()
-lat.sort()
+per_window = [0] * windows
+for _, t0 in lat:
+    per_window[min(windows - 1, int((t0 - start_at) * windows / duration))] += 1
+lat = sorted(x for x, _ in lat)
 q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None  # noqa: E731
 print(json.dumps({"nodes": nodes, "interval_s": interval, "duration_s": duration, "containers_per_node": containers,
                   "change_probability": change, "heartbeats": len(lat), "errors": len(errors),
                   "rate_per_s": len(lat) / duration, "latency_ms_p50": q(0.5), "latency_ms_p99": q(0.99),
-                  "window_start": start_at, "window_end": end_at}))
+                  "window_start": start_at, "window_end": end_at, "per_window": per_window}))

@@ -6,10 +6,13 @@ heartbeats real agents send: load, their containers (CONTAINERS in all), and
 their remnant inventory (each container's 1-8 generations spread over 1-3
 nodes, its Bundle on the first).  Then, over one keep-alive HTTPS connection
 with an admin token, GET /v1/place/ID for SAMPLES random containers, with and
-without ?explain=1; prints JSON with p50/p99/max in milliseconds.
+without ?explain=1, ROUNDS times (default 1); prints JSON with p50/p99/max
+in milliseconds over every sample and per round, and the median of the
+rounds' p50 and p99.
 """
 import http.client
 import json
+import os
 import random
 import ssl
 import sys
@@ -71,8 +74,8 @@ def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(len(v) * p))]
 
-def place(host, port, ca, token, containers, samples, explain):
-    rnd = random.Random(11)
+def place(host, port, ca, token, containers, samples, explain, seed=11):
+    rnd = random.Random(seed)
     c = conn(host, port, ctx(ca))
     lat, placed = [], 0
     for _ in range(samples):
@@ -86,16 +89,46 @@ def place(host, port, ca, token, containers, samples, explain):
             sys.exit(f"place {cid}: {r.status} {body[:300]!r}")
         placed += json.loads(body)["target"] is not None
     return {"p50_ms": round(pct(lat, 0.5), 3), "p99_ms": round(pct(lat, 0.99), 3), "max_ms": round(max(lat), 3),
-            "samples": samples, "placed": placed}
+            "samples": samples, "placed": placed, "lat": lat}
+
+def cpu_s(pid):
+    """utime + stime of process PID in seconds (None: not known)"""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+def one_round(host, port, ca, token, containers, samples, explain, seed, pid):
+    c0 = cpu_s(pid)
+    r = place(host, port, ca, token, containers, samples, explain, seed)
+    c1 = cpu_s(pid)
+    # the coordinator's CPU per request: its own cost, whatever the machine's load
+    r["coordinator_cpu_ms_per_request"] = round((c1 - c0) * 1000 / samples, 3) if c0 is not None and c1 is not None else None
+    return r
+
+def rounds(host, port, ca, token, containers, samples, explain, n, pid):
+    """n rounds of samples: every sample's p50/p99/max, each round's, the rounds' medians"""
+    runs = [one_round(host, port, ca, token, containers, samples, explain, 11 + k, pid) for k in range(n)]
+    lat = [x for r in runs for x in r.pop("lat")]
+    med = lambda key: round(sorted(r[key] for r in runs)[len(runs) // 2], 3)  # noqa: E731
+    return {"p50_ms": round(pct(lat, 0.5), 3), "p99_ms": round(pct(lat, 0.99), 3), "max_ms": round(max(lat), 3),
+            "samples": len(lat), "placed": sum(r["placed"] for r in runs), "rounds": runs,
+            "p50_ms_median_of_rounds": med("p50_ms"), "p99_ms_median_of_rounds": med("p99_ms"),
+            "p99_ms_worst_round": max(r["p99_ms"] for r in runs),
+            "coordinator_cpu_ms_per_request": med("coordinator_cpu_ms_per_request") if pid else None,
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()]}
 
 def main():
     host, port, ca, pki, token_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
     nodes, containers, samples = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+    n = int(sys.argv[9]) if len(sys.argv) > 9 else 1
+    pid = int(sys.argv[10]) if len(sys.argv) > 10 else 0
     token = open(token_file).readline().strip()
     hb = simulate(host, port, ca, pki, nodes, containers)
     res = {"nodes": nodes, "containers": containers, "heartbeats_s": round(hb, 1),
-           "place": place(host, port, ca, token, containers, samples, False),
-           "explain": place(host, port, ca, token, containers, max(samples // 4, 1), True)}
+           "place": rounds(host, port, ca, token, containers, samples, False, n, pid),
+           "explain": rounds(host, port, ca, token, containers, max(samples // 4, 1), True, n, pid)}
     print(json.dumps(res))
 
 if __name__ == "__main__":

@@ -140,11 +140,14 @@ t_check "$B: class on N2 in 10 min (lead 15): N2 excluded, N3 chosen" \
 	test "$(jq -r '.target, (.nodes[] | select(.node == "N2") | .reason)' <<<"$out" | tr '\n' ' ')" = "N3 class-soon "
 t_check "$B: explain says why: class starts in 10 min (lead time 15 min)" \
 	sh -c 'echo "$1" | jq -r ".nodes[].why" | grep -q "class starts in 10 min (lead time 15 min)"' _ "$out"
-ics alg2 "Algebra moved" $((now + 7200)) $((now + 9000)) >"$T/n2b.ics"
+t2=$(date +%s)
+ics alg2 "Algebra moved" $((t2 + 7200)) $((t2 + 9000)) >"$T/n2b.ics"
 zc timetable import "$T/n2b.ics" --room N2 >/dev/null
 out=$(zc place cf --explain -f json)
+# L = 2 h / 24 h = 0.0833 when placed at once; a loaded machine may take a
+# minute to get here (then 0.0826)
 t_check "$B: replaced timetable: class in 2 h, N2 back, L = 1/12" \
-	test "$(jq -r '.target, (.nodes[] | select(.node == "N2") | .L)' <<<"$out" | tr '\n' ' ')" = "N2 0.0833 "
+	jq -e '.target == "N2" and ((.nodes[] | select(.node == "N2") | .L) | . >= 0.0826 and . <= 0.08334)' <<<"$out"
 t_check "$B: timetable delete" sh -c '"$@" >/dev/null' _ "$ZANSHIN" cluster --coordinator "https://127.0.0.1:$PORT" --coordinator-name coord --ca "$T/ca/ca.pem" --token "$ADMIN" timetable delete N2
 t_check "$B: deleting it again: 404" test "$(api "$ADMIN" DELETE /v1/timetable/N2 | cut -d' ' -f1)" = 404
 
