@@ -56,7 +56,7 @@ static void usage(FILE *f)
 		"  --insecure-loopback     plaintext, unauthenticated, between agents that no other\n"
 		"                          machine can reach (benchmarks only; refused otherwise)\n"
 		"  --lazy-restore          a container moved here runs before its memory is resident\n"
-		"                          (zanshin restore --lazy; docs/lazy-restore.md)\n"
+		"                          (a lazy restore: docs/lazy-restore.md)\n"
 		"  --coordinator URL       report to zanshin-api at https://HOST:PORT, take its orders\n"
 		"                          and its peers' addresses (docs/coordinator.md)\n"
 		"  --coordinator-name NAME the name in the coordinator's certificate (default: URL's host)\n"
