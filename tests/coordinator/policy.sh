@@ -48,7 +48,8 @@ remnant_on() { zc remnants "$CR_CID" -f json | jq -e --arg n "$1" '.generations[
 
 "$API_BIN" --db "sqlite:$CR_T/coord.db" token create --role admin --name policy-test >"$CR_T/admin.tok" 2>>"$CR_T/api.log" ||
 	ag_die "token"
-kn "$API_BIN" --listen "${AG_IP[K]}:$API_PORT" --cert "$CR_T/pki/coord/coord.pem" --key "$CR_T/pki/coord/coord-key.pem" \
+# nsenter execs zanshin-api: $! is its pid (kn, a function, would leave it behind)
+nsenter --net="/run/netns/${AG_NS}K" -- "$API_BIN" --listen "${AG_IP[K]}:$API_PORT" --cert "$CR_T/pki/coord/coord.pem" --key "$CR_T/pki/coord/coord-key.pem" \
 	--ca "$CA" --db "sqlite:$CR_T/coord.db" --log "$CR_T/api.log" --node-timeout 10 --heartbeat 1 \
 	--policy-interval 1 --lead 900 --web-root "$CR_TOP/coordinator/web" &
 API_PID=$!

@@ -63,7 +63,8 @@ deb_cluster_checks() { # DEB
 	for p in $(shuf -i 30000-39999 -n 20); do
 		if ! ss -Htln "sport = :$p" | grep -q .; then port=$p; break; fi
 	done
-	u zanshin-api --config /etc/zanshin/zanshin-api.conf --listen "127.0.0.1:$port" --db "sqlite:$R/api.db" \
+	# env execs zanshin-api: $! is its pid (u, a function, would leave it behind)
+	env -i HOME=/root PATH="$DEFPATH" zanshin-api --config /etc/zanshin/zanshin-api.conf --listen "127.0.0.1:$port" --db "sqlite:$R/api.db" \
 		--cert "$R/pki/coord/coord.pem" --key "$R/pki/coord/coord-key.pem" --ca "$R/pki/ca/ca.pem" \
 		--log "$R/api.log" --policy-interval 0 &
 	pid=$!

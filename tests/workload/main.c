@@ -231,6 +231,11 @@ static enum status op_verify(struct wl_out *o, uint64_t *digest)
 
 static enum status op_write(const struct cmd *c, struct wl_out *o)
 {
+	if (c->has_arg && c->arg == 0) { /* nothing to write: the state stays */
+		out_add(o, "proc %d pid %d wrote 0 pages (gen %llu)\n", W.idx, getpid(),
+			(unsigned long long) W.mem.gen);
+		return ST_OK;
+	}
 	if (!c->has_arg || mem_write_prepare(&W.mem, c->arg, o))
 		return ST_ERR;
 	pool_write(c->arg);
