@@ -188,6 +188,9 @@ move_via() {
 	src=$(wl_dir "$from")
 	t_wl_verify "$h: before" "$from" || return 1
 	d=$WL_DIGEST
+	# where it runs is known from the nodes' heartbeats (the last target's
+	# may have been taken before its restore ended)
+	wait_for 15 container_on "$from" || { t_fail "$h: the coordinator sees $CR_CID on $from" "$(zc containers)"; return 1; }
 	if ! out=$(zc move "$CR_CID" --to "$to" --wait --timeout 120 --reason test -f json 2>&1); then
 		t_fail "$h: zanshin cluster move --wait" "$out" "$(tail -n 20 "$CR_T/$from/agent.log")"
 		return 1

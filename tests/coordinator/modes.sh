@@ -108,6 +108,9 @@ move() {
 	shift 3
 	src=$(wl_dir "$from")
 	t_wl_verify "before $from→$to" "$from" || return 1
+	# where it runs is known from the nodes' heartbeats (the last target's
+	# may have been taken before its restore ended)
+	wait_for 15 container_on "$from" || { t_fail "move $from→$to: the coordinator sees $CR_CID on $from" "$(zc containers)"; return 1; }
 	if ! MV=$(zc move "$CR_CID" --to "$to" --wait --timeout 180 -f json "$@" 2>&1); then
 		t_fail "move $from→$to ($mode)" "$MV" "$(tail -n 20 "$CR_T/$from/agent.log")"
 		return 1

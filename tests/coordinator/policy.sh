@@ -68,6 +68,10 @@ move() {
 	local from=$1 to=$2 src out
 	src=$(wl_dir "$from")
 	t_wl_verify "before $from→$to" "$from" || return 1
+	# the coordinator knows where it runs from the nodes' heartbeats: a
+	# heartbeat of the last move's target taken before its restore ended
+	# can leave it unknown for a beat
+	wait_for 15 container_on "$from" || { t_fail "move $from→$to: the coordinator sees $CR_CID on $from" "$(zc containers)"; return 1; }
 	if ! out=$(zc move "$CR_CID" --to "$to" --wait --timeout 120 -f json 2>&1); then
 		t_fail "move $from→$to" "$out" "$(tail -n 20 "$CR_T/$from/agent.log")"
 		return 1
