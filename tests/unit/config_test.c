@@ -10,15 +10,7 @@
 #include "zanshin/config.h"
 #include "zanshin/utils.h"
 
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "check.h"
 
 static const char *good =
     "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"h\","
@@ -140,6 +132,5 @@ int main(void)
 	      "signal names and numbers");
 	check(zs_signal_from_string("SIGFOO") < 0 && zs_signal_from_string("99") < 0 && zs_signal_from_string("") < 0,
 	      "bad signals refused");
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

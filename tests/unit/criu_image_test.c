@@ -15,15 +15,7 @@
 #include "zanshin/criu_image.h"
 #include "zanshin/utils.h"
 
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "check.h"
 
 static int roundtrip(uint64_t v)
 {
@@ -372,6 +364,5 @@ int main(void)
 	rm = xasprintf("rm -rf '%s'", tmpdir);
 	if (system(rm) != 0)
 		printf("# could not remove %s\n", tmpdir);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -11,15 +11,7 @@
 #include "zanshin/frame.h"
 #include "zanshin/utils.h"
 
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "check.h"
 
 static void pair(struct zs_conn *a, struct zs_conn *b)
 {
@@ -111,6 +103,5 @@ int main(void)
 	m = recv_after("\0\0\0\x10{\"type\"", 11);
 	check(m && strstr(m, "closed the connection") != NULL, "a truncated header is an error");
 	free(m);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -5,16 +5,7 @@
 
 #include "zanshin/json.h"
 #include "zanshin/utils.h"
-
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "check.h"
 
 int main(void)
 {
@@ -85,6 +76,5 @@ int main(void)
 	}
 	zs_free_string_array(args);
 	free(s);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

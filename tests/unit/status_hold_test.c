@@ -17,15 +17,7 @@
 #include "zanshin/status.h"
 #include "zanshin/utils.h"
 
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "check.h"
 
 static void put(const char *path, const char *text)
 {
@@ -133,6 +125,5 @@ int main(void)
 	rm_rf(root);
 	free(dir);
 	free(path);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -26,15 +26,7 @@
 #include "zanshin/log.h"
 #include "zanshin/utils.h"
 
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "check.h"
 
 /* NUL within the buffer and only printable ASCII before it */
 static bool clean(const char *s, size_t size)
@@ -269,6 +261,5 @@ int main(void)
 	test_random();
 	test_socket();
 	test_log_forwarding();
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

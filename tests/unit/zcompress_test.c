@@ -10,15 +10,7 @@
 #include "zanshin/utils.h"
 #include "zanshin/zcompress.h"
 
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "check.h"
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -242,6 +234,5 @@ int main(void)
 	test_chunks();
 	test_spec();
 	test_auto();
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

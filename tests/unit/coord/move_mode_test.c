@@ -9,16 +9,7 @@
 
 #include "move_mode.h"
 #include "zanshin/utils.h"
-
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "../check.h"
 
 static bool is(const char *a, const char *b)
 {
@@ -81,6 +72,5 @@ int main(void)
 	      "refused settings changed nothing");
 	for (int i = 0; i < COORD_MOVE_MODES; i++)
 		free(co.move_mode[i]);
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

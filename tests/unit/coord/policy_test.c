@@ -9,16 +9,7 @@
 
 #include "policy.h"
 #include "zanshin/utils.h"
-
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "../check.h"
 
 #define NOW 1000000LL
 #define NONE ZS_POL_NONE
@@ -258,6 +249,5 @@ int main(void)
 	test_backoff();
 	test_return_home();
 	test_bad_view();
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

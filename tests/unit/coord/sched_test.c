@@ -11,16 +11,7 @@
 
 #include "sched.h"
 #include "zanshin/utils.h"
-
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "../check.h"
 
 static bool near(double a, double b)
 {
@@ -224,6 +215,5 @@ int main(void)
 	test_ties();
 	test_paper_example();
 	test_weights_check();
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }

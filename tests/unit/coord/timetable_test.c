@@ -10,16 +10,7 @@
 
 #include "timetable.h"
 #include "zanshin/utils.h"
-
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", n, name);
-}
+#include "../check.h"
 
 static zs_timetable *parse(const char *text, const char *room, char **emsg)
 {
@@ -261,6 +252,5 @@ int main(void)
 	test_bad_input();
 	test_open_ended();
 	test_cache();
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return check_done();
 }
