@@ -407,8 +407,12 @@ fi
 remove "$C4" >/dev/null
 
 # ---- a terminal: ctr run -d -t ----
-# ctr needs a tty of its own for -t: script(1) gives it one.
-printf '#!/bin/sh\nexec timeout 60 ctr -a "%s" -n "%s" run -d -t --snapshotter native --fifo-dir "%s" --runc-binary "%s" "%s" c-tty sh -c "$1"\n' \
+# ctr needs a tty of its own for -t: script(1) gives it one. timeout keeps
+# ctr in the terminal's foreground process group (--foreground): script runs
+# the command with $SHELL -c, and where SHELL is unset (CI) dash forks
+# rather than execs, so a plain timeout put ctr in a background group and
+# its tcsetattr() on the terminal stopped it with SIGTTOU until killed.
+printf '#!/bin/sh\nexec timeout --foreground 60 ctr -a "%s" -n "%s" run -d -t --snapshotter native --fifo-dir "%s" --runc-binary "%s" "%s" c-tty sh -c "$1"\n' \
 	"$R/sock" "$NS" "$R/fifo" "$RUNTIME" "$IMG" >"$R/tty-run.sh"
 chmod 0755 "$R/tty-run.sh"
 out=$(script -qec "$R/tty-run.sh '$COUNTER'" /dev/null 2>&1)
