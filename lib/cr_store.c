@@ -424,8 +424,8 @@ bool zs_cr_chain_complete(const char *dir)
 	return false;
 }
 
-int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *parent_id,
-			char **use_dir, char **gen_name, zs_error_t *err)
+int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *image_id,
+			const char *parent_id, char **use_dir, char **gen_name, zs_error_t *err)
 {
 	struct zs_remnant_gen *base = NULL, *g = NULL;
 	int ret;
@@ -440,6 +440,20 @@ int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_
 		    "store is disabled",
 		    image_dir, parent_id);
 	ret = zs_remnant_find(r, id, parent_id, &base, err);
+	if (ret == 0 && image_id && (ret = zs_remnant_find(r, id, image_id, &g, err)) > 0) {
+		/* the parent is gone, but the store holds this very image: a
+		 * restore of it before (perhaps one that failed) imported it, and
+		 * the automatic merge past max_chain made it a full generation
+		 * and retired the chain */
+		ret = zs_remnant_verify(r, g, err);
+		if (ret == 0) {
+			*use_dir = xstrdup(g->path);
+			*gen_name = xstrdup(g->name);
+			zs_debug("restore: image %s found in the remnant store as %s", image_id, g->name);
+		}
+		zs_remnant_gen_free(g);
+		return ret < 0 ? zs_error_wrap(err, "remnant store") : 0;
+	}
 	if (ret == 0)
 		return zs_make_error(err, -ENOENT,
 				     "%s is a diff against image %s, which is neither at its `parent` link nor in the "

@@ -106,9 +106,11 @@ void zs_cr_store_keep(struct zs_remnant *r, const char *id, const char *image_di
 /* Keep the bundle unless one is stored already. */
 void zs_cr_store_bundle(struct zs_remnant *r, const char *id, const char *bundle, const char *rootfs);
 /* A diff whose parent is not at its `parent` link: the parent from the
- * store (verified), IMAGE_DIR imported on it; *USE_DIR = what to restore. */
-int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *parent_id,
-			char **use_dir, char **gen_name, zs_error_t *err);
+ * store (verified), IMAGE_DIR imported on it; or, the parent gone, the
+ * store's own generation of IMAGE_ID (verified); *USE_DIR = what to
+ * restore. */
+int zs_cr_store_resolve(struct zs_remnant *r, const char *id, const char *image_dir, const char *image_id,
+			const char *parent_id, char **use_dir, char **gen_name, zs_error_t *err);
 /* What the store keeps after a checkpoint/restore, done by a detached
  * process (ZANSHIN_STORE_SYNC=1: inline); NULL fields are skipped. */
 struct zs_cr_keep {

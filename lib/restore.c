@@ -311,7 +311,8 @@ static int resolve_parent(struct rst *r, zs_error_t *err)
 	if (r->store && r->parent_id && !zs_cr_chain_complete(r->image_dir) &&
 	    zs_image_manifest_verify(r->image_dir, err) < 0)
 		return zs_error_wrap(err, "restore refused");
-	ret = zs_cr_store_resolve(r->store, r->o->c.id, r->image_dir, r->parent_id, &use, &r->generation, err);
+	ret = zs_cr_store_resolve(r->store, r->o->c.id, r->image_dir, r->image_id, r->parent_id, &use,
+				  &r->generation, err);
 	if (ret < 0 || use == NULL)
 		return ret;
 	close(r->image_fd);

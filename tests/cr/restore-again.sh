@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# A diff restored a second time on a node whose store found its parent the
+# first time (found by the soak, seed 20261210: a restore whose CRIU was
+# killed, retried, was refused and the container lost). The first restore
+# imports the diff on the stored parent; past remnant.max_chain the store
+# merges that chain into one full generation and retires the parent. A
+# second restore of the same --image-path (a retry after a failed restore,
+# a rollback, a second copy) must find the image itself in the store.
+#
+#  1. node A: run, checkpoint (P, full; A's store keeps it).
+#  2. node B: restore P with tracking, write, checkpoint a diff D on P.
+#  3. D shipped to A, its parent link leading nowhere there; max_chain 1 on A: the
+#     restore finds P in the store, imports D, the chain (2) is merged and
+#     P retired; memory verifies.
+#  4. delete, restore D again: from the store's merged generation of D;
+#     memory verifies, the same state.
+#  5. the same with the restore's CRIU SIGKILLed at a few points and the
+#     restore retried, as the soak did: every retry restores D exactly.
+. "$(dirname "$0")/lib.sh"
+CR_MIB=64
+cr_setup restore-again
+export ZANSHIN_STORE_SYNC=1
+CFG=$CR_T/zanshin.json
+printf '{"remnant": {"max_chain": 1}}\n' >"$CFG"
+export ZANSHIN_CONFIG=$CFG
+cr_node A
+cr_node B
+ID=$CR_CID
+gens() { z "$1" remnant list "$ID" --format json | jq -c '[.[] | {name, kind, image_id}]'; }
+
+# ---- 1 ----
+t_run A
+t_wl_verify "1: fresh on A" A || { t_done; exit; }
+t_ckpt "1: P" A "$CR_T/A/img/p" || { t_done; exit; }
+cr_gone A
+P_ID=$(img_field "$CR_T/A/img/p" image_id)
+
+# ---- 2 ----
+mkdir -p "$CR_T/B/img"
+cp -a "$CR_T/A/img/p" "$CR_T/B/img/p"
+cp -a "$CR_T/A/bundle/rootfs/wl/." "$CR_T/B/bundle/rootfs/wl/"
+t_rest "2: P on B" B "$CR_T/B/img/p" --track-mem || { t_done; exit; }
+t_wl_write "2: on B" B 300
+t_wl_verify "2: on B after the write" B || { t_done; exit; }
+D_DIGEST=$WL_DIGEST
+t_ckpt "2: D" B "$CR_T/B/img/d" --track-mem --parent-path ../p || { t_done; exit; }
+cr_gone B
+D_ID=$(img_field "$CR_T/B/img/d" image_id)
+if [ "$(img_field "$CR_T/B/img/d" parent_image_id)" = "$P_ID" ]; then
+	t_ok "2: D is a diff on P"
+else
+	t_fail "2: D is a diff on P" "$(img_json "$CR_T/B/img/d")"
+fi
+
+# ---- 3 ----
+# its parent link (../p) leads nowhere on A: A keeps P in its store only
+mv "$CR_T/A/img/p" "$CR_T/A/img/p.own"
+cp -a "$CR_T/B/img/d" "$CR_T/A/img/d"
+rm -f "$CR_T/A/img/d"/*.log
+cp -a "$CR_T/B/bundle/rootfs/wl/." "$CR_T/A/bundle/rootfs/wl/"
+t_rest "3: D on A (its parent from the store)" A "$CR_T/A/img/d" --track-mem || { t_done; exit; }
+t_wl_verify "3: D on A" A "$D_DIGEST"
+g=$(gens A)
+if jq -e --arg p "$P_ID" --arg d "$D_ID" 'all(.[]; .image_id != $p) and any(.[]; .image_id == $d and .kind == "full")' <<<"$g" >/dev/null; then
+	t_ok "3: A's store merged the chain past max_chain 1: D full, P retired ($g)"
+else
+	t_fail "3: A's store merged the chain (D full, P retired)" "$g"
+fi
+
+# ---- 4 ----
+cr_delete A
+before=$(tree_sum "$CR_T/A/img/d")
+if t_rest "4: D on A again (P retired)" A "$CR_T/A/img/d" --track-mem; then
+	t_wl_verify "4: D on A again" A "$D_DIGEST"
+	[ "$(tree_sum "$CR_T/A/img/d")" = "$before" ] && t_ok "4: the --image-path directory is unchanged" ||
+		t_fail "4: the --image-path directory is unchanged"
+fi
+
+# ---- 5 ----
+# criu_of PID: the CRIU the runtime PID runs
+criu_of() {
+	local p c
+	for p in $(pgrep -P "$1"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = criu ] && { echo "$p"; return 0; }
+		c=$(criu_of "$p") && { echo "$c"; return 0; }
+	done
+	return 1
+}
+for delay in 0.05 0.1 0.2 0.3; do
+	cr_delete A
+	cr_pipes
+	z A restore -d --image-path "$CR_T/A/img/d" --bundle "$CR_T/A/bundle" --track-mem "$ID" \
+		<&"$CR_IN" >&"$CR_OUT" 2>"$CR_T/killed.out" &
+	rpid=$!
+	sleep "$delay"
+	v=''
+	for ((i = 0; i < 50; i++)); do v=$(criu_of "$rpid") && break; kill -0 "$rpid" 2>/dev/null || break; sleep 0.01; done
+	[ -n "$v" ] && kill -KILL "$v" 2>/dev/null && what="CRIU $v killed" || what="the restore had ended"
+	wait "$rpid" 2>/dev/null
+	sleep 0.3
+	if [ "$(cr_status A)" = running ]; then
+		t_wl_verify "5: after ${delay} s ($what): the restore ran on" A "$D_DIGEST"
+		continue
+	fi
+	cr_delete A
+	if t_rest "5: after ${delay} s ($what): the retry" A "$CR_T/A/img/d" --track-mem; then
+		t_wl_verify "5: after ${delay} s: the retry" A "$D_DIGEST"
+	else
+		t_diag "the killed restore said: $(head -c 1000 "$CR_T/killed.out")"
+	fi
+done
+cr_delete A
+t_done
