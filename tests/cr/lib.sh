@@ -144,7 +144,9 @@ cr_config() {
 # cleanup.
 cr_pipes() {
 	cr_pipes_close
-	exec {CR_IN}< <(exec sleep 100000 >/dev/null 2>&1)
+	# the writer ends with the test's shell ($$) even when its pid was
+	# lost (cr_pipes called in a subshell, a test killed by its timeout)
+	exec {CR_IN}< <(exec >/dev/null 2>&1; while kill -0 $$; do sleep 2; done)
 	CR_IN_PID=$!
 	CR_BG+=($!)
 	exec {CR_OUT}> >(exec cat >>"$CR_T/stdout.log" 2>/dev/null)

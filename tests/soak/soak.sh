@@ -36,7 +36,9 @@
 # runtime or of CRIU during a checkpoint or a restore, a bit flipped in the
 # shipped image, a store on a tmpfs too small for the image (ENOSPC), a
 # manifest truncated in a store, a parent that is not the container's
-# baseline (stale).
+# baseline (stale), SIGKILL of the tracking's criu-keeper before a move
+# (kill-keeper) and of the store's background keeping after a restore
+# (kill-store-work).
 . "$(dirname "$0")/../cr/lib.sh"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -82,6 +84,29 @@ criu_of() {
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = criu ] && { echo "$p"; return 0; }
 	done
 	return 1
+}
+
+# keepers_of NODE: the criu-keeper processes that hold the tracking of the
+# container on NODE (a keeper holds a pidfd of every task it tracks:
+# fdinfo's Pid: line names the init)
+keepers_of() {
+	local init p f
+	init=$(z "$1" state "$CR_CID" 2>/dev/null | jq -r '.pid // empty')
+	[ -n "$init" ] && [ "$init" != 0 ] || return 0
+	for p in $(pgrep -x criu-keeper); do
+		for f in /proc/"$p"/fdinfo/*; do
+			grep -qs "^Pid:[[:space:]]*$init\$" "$f" && { echo "$p"; break; }
+		done
+	done
+}
+
+# store_workers NODE: the processes doing NODE's store work in the
+# background (a runtime's fork: they hold the store's .keeping lock open)
+store_workers() {
+	local p
+	for p in $(pgrep -x zanshin); do
+		[ -n "$(find "/proc/$p/fd" -maxdepth 1 -lname "$CR_T/$1/store/.keeping" 2>/dev/null)" ] && echo "$p"
+	done
 }
 
 # run_killed WHO DELAY_MS CMD...: run CMD (the runtime binary) in the
@@ -390,8 +415,23 @@ op_move() {
 	rnd 100
 	if [ "$REPLY" -lt "${SOAK_FAULT_PCT:-35}" ]; then
 		# shellcheck disable=SC2086
-		pick ${SOAK_FAULTS:-kill-runtime-dump kill-criu-dump kill-runtime-post-dump kill-runtime-restore kill-criu-restore flip enospc stale}
+		pick ${SOAK_FAULTS:-kill-runtime-dump kill-criu-dump kill-runtime-post-dump kill-runtime-restore kill-criu-restore flip enospc stale kill-keeper kill-store-work}
 		fault=$REPLY
+	fi
+	if [ "$fault" = kill-keeper ]; then
+		# the tracking's keeper dies: the next checkpoint must be refused
+		# with a word, or be full, or be a diff that restores exactly
+		local keepers
+		keepers=$(keepers_of "$loc" | tr '\n' ' ')
+		if [ -n "$keepers" ]; then
+			# shellcheck disable=SC2086
+			kill -KILL $keepers 2>/dev/null
+			fault kill-keeper "criu-keeper ${keepers% } of the container on $loc"
+			sleep 0.2
+			verify_running "$loc" "after its keeper was killed" || return 1
+		else
+			fault=''
+		fi
 	fi
 	if [ "$fault" = stale ] && [ -n "$base" ]; then
 		# a parent that is not the baseline: an older image, or one of
@@ -455,6 +495,15 @@ op_move() {
 				after_failed_checkpoint "stale parent" "/nonexistent"
 				return
 			fi
+			if [ "$fault" = kill-keeper ] && [ -n "$CR_ERR" ]; then
+				# the tracking is gone with its keeper: a refusal that says
+				# so, the container still running; it moves untracked next
+				n_refused=$((n_refused + 1))
+				t_ok "step $n_steps: checkpoint after the keeper was killed refused: $(head -n1 <<<"$CR_ERR" | cut -c1-150)"
+				after_failed_checkpoint "keeper killed" "/nonexistent"
+				tracked=0
+				return
+			fi
 			fail_step "checkpoint on $loc" "$CR_ERR"
 			after_failed_checkpoint "failed checkpoint" "$img"
 			return 1
@@ -487,6 +536,44 @@ op_move() {
 		fault flip "$g/$f byte $off on $to"
 	fi
 	case $fault in
+	kill-store-work)
+		# a restore keeps its image (and the Bundle) in the store in the
+		# background, in a process it leaves behind: SIGKILL that process
+		# a random time after it appears; the container runs on, and the
+		# store holds only complete generations
+		local workers='' i rpid t=0
+		rnd 12
+		delay=$REPLY
+		cr_pipes
+		"$ZANSHIN" --root "$CR_T/$to/state" --remnant-root "$CR_T/$to/store" restore -d --image-path "$CR_T/$to/img/in/$g" \
+			--bundle "$CR_T/$to/bundle" "${track[@]}" "$CR_CID" <&"$CR_IN" >&"$CR_OUT" 2> >(exec cat >"$CR_T/rk.out") &
+		rpid=$!
+		for ((i = 0; i < 1000; i++)); do
+			workers=$(store_workers "$to" | tr '\n' ' ')
+			[ -n "$workers" ] && break
+			kill -0 "$rpid" 2>/dev/null || t=$((t + 1))
+			[ "$t" -gt 20 ] && break
+			sleep 0.002
+		done
+		if [ -n "$workers" ]; then
+			sleep "$(printf '0.%03d' "$delay")"
+			workers=$(store_workers "$to" | tr '\n' ' ')
+			# shellcheck disable=SC2086
+			[ -n "$workers" ] && kill -KILL $workers 2>/dev/null
+		fi
+		wait "$rpid"
+		local rc=$?
+		fault kill-store-work "$delay ms after it started on $to: $([ -n "$workers" ] && echo "killed ${workers% }" || echo 'it had ended')"
+		for ((i = 0; i < 50; i++)); do [ -z "$(store_workers "$to")" ] && break; sleep 0.1; done
+		if [ $rc != 0 ]; then
+			fail_step "restore on $to (its store work killed)" "$(cat "$CR_T/rk.out")"
+			return 1
+		fi
+		loc=$to
+		verify_running "$to" "moved $from→$to, the store's work killed" || return 1
+		stores_verify "after the store's background work was killed on $to" || return 1
+		t_ok "step $n_steps: moved $from→$to, the store's background work killed; memory and every store verify"
+		;;
 	kill-runtime-restore | kill-criu-restore)
 		rnd 1200
 		delay=$REPLY
@@ -524,7 +611,11 @@ op_move() {
 				verify_running "$to" "restore retried after $fault" && t_ok "step $n_steps: $fault: the retry restored it on $to, memory verified"
 			else
 				n_lost=$((n_lost + 1))
-				fail_step "$fault: a retry of the restore failed" "$CR_ERR"
+				fail_step "$fault: a retry of the restore failed" "$CR_ERR" \
+					"the killed attempt said: $(head -c 2000 "$CR_T/rk.out" 2>/dev/null)" \
+					"$g: $(ls -l "$CR_T/$to/img/in/$g" 2>&1 | grep -w parent)" \
+					"store of $to: $(z "$to" remnant --format json list "$CR_CID" 2>&1 | head -c 3000)" \
+					"generations on disk: $(ls -a "$CR_T/$to/store/containers/$CR_CID/generations" 2>&1 | tr '\n' ' ')"
 				loc=''
 				return 1
 			fi
