@@ -54,7 +54,7 @@ NPAGES=$((MIB * 256))
 NODES=(A B C)
 RNG=$((SEED % 2147483648))
 
-n_steps=0 n_faults=0 n_wrong=0 n_corrupt=0 n_lost=0 n_refused=0 n_moves=0 n_diffs=0 n_killed=0
+n_steps=0 n_faults=0 n_wrong=0 n_corrupt=0 n_lost=0 n_refused=0 n_moves=0 n_diffs=0 n_killed=0 n_predumps=0
 declare -A faults_by_kind=()
 # the digest the workload had when each image was made (by image id): what
 # a restore of that image must bring back
@@ -322,6 +322,7 @@ prune() {
 		[ -d "$d" ] || continue
 		name=${d##*/}
 		num=${name#[gs]}
+		num=${num%p} # gNp: the pre-dump before gN
 		# gN by generation, sN (snapshots) by step
 		if [ "$name" = "$base" ] || { [ "${name:0:1}" = g ] && [ "$num" -ge $((gen - PRUNE_KEEP)) ]; } ||
 			{ [ "${name:0:1}" = s ] && [ "$num" -ge $((n_steps - 2 * PRUNE_KEEP)) ]; }; then
@@ -459,6 +460,27 @@ op_move() {
 		after_failed_checkpoint "enospc" "/nonexistent"
 		return
 	fi
+	# now and then, when nothing else is injected, a pre-dump first (as
+	# `runc checkpoint --pre-dump` then `--parent-path`): the workload
+	# writes between the two, the final image is a diff on the pre-dump
+	# and both go to the target
+	local pre=''
+	if [ -z "$fault" ] && [ "$CK_DIFF" = 0 ]; then
+		rnd 5
+		if [ "$REPLY" = 0 ]; then
+			pre=${g}p
+			if ! cr_checkpoint "$loc" "$CR_T/$loc/img/out/$pre" --pre-dump; then
+				fail_step "pre-dump on $loc" "$CR_ERR"
+				return 1
+			fi
+			[ "$(cr_status "$loc")" = running ] || { fail_step "the container runs on after a pre-dump" "status $(cr_status "$loc")"; return 1; }
+			rnd $((NPAGES / 10 + 1))
+			out=$(wl_do "$loc" write "$REPLY") || { fail_step "write $REPLY pages after the pre-dump" "$out"; return 1; }
+			want=''
+			verify_running "$loc" "after a pre-dump and $REPLY pages written" || return 1
+			CK_ARGS+=(--parent-path "../$pre")
+		fi
+	fi
 	case $fault in
 	kill-runtime-dump | kill-criu-dump | kill-runtime-post-dump)
 		rnd 1500
@@ -516,6 +538,10 @@ op_move() {
 	local full
 	full=$(img_field "$img" full)
 	[ "$full" = false ] && n_diffs=$((n_diffs + 1))
+	if [ -n "$pre" ]; then
+		ship "$loc" "$pre" "$to" || { fail_step "ship $pre to $to" "cp failed"; return 1; }
+		n_predumps=$((n_predumps + 1))
+	fi
 	ship "$loc" "$g" "$to" || { fail_step "ship $g to $to" "cp failed"; return 1; }
 	# the source's own copy, for a restore there when the target refuses
 	local from=$loc track=()
@@ -631,7 +657,7 @@ op_move() {
 				t_ok "step $n_steps: flipped byte not used; memory verified on $to"
 			else
 				verify_running "$to" "moved $from→$to" || return 1
-				t_ok "step $n_steps: moved $from→$to ($([ "$full" = false ] && echo diff || echo full), ${track[*]:-untracked}), memory verified"
+				t_ok "step $n_steps: moved $from→$to ($([ "$full" = false ] && echo diff || echo full)${pre:+ on a pre-dump}, ${track[*]:-untracked}), memory verified"
 			fi
 		else
 			[ -n "$CR_ERR" ] || fail_step "restore on $to refused without a word"
@@ -784,12 +810,12 @@ stores_verify "at the end" && t_ok "at the end: every generation of every store 
 [ -n "$loc" ] && cr_delete "$loc"
 
 kinds=$(for k in "${!faults_by_kind[@]}"; do echo "$k=${faults_by_kind[$k]}"; done | sort | tr '\n' ' ')
-t_diag "faults by kind: ${kinds:-none}; moves $n_moves ($n_diffs diffs), refusals $n_refused, containers killed by a fault (restored from their last checkpoint) $n_killed, $((SECONDS - t0)) s"
+t_diag "faults by kind: ${kinds:-none}; moves $n_moves ($n_diffs diffs, $n_predumps after a pre-dump), refusals $n_refused, containers killed by a fault (restored from their last checkpoint) $n_killed, $((SECONDS - t0)) s"
 if [ -n "${SOAK_RESULTS:-}" ]; then
 	jq -n --argjson seed "$SEED" --argjson steps "$n_steps" --argjson faults "$n_faults" --argjson wrong "$n_wrong" \
 		--argjson corrupt "$n_corrupt" --argjson lost "$n_lost" --argjson moves "$n_moves" --argjson diffs "$n_diffs" \
-		--argjson refused "$n_refused" --argjson killed "$n_killed" --argjson secs $((SECONDS - t0)) --argjson mib "$MIB" --arg kinds "$kinds" \
-		'{seed: $seed, steps: $steps, mib: $mib, moves: $moves, diff_moves: $diffs, faults: $faults,
+		--argjson refused "$n_refused" --argjson killed "$n_killed" --argjson predumps "$n_predumps" --argjson secs $((SECONDS - t0)) --argjson mib "$MIB" --arg kinds "$kinds" \
+		'{seed: $seed, steps: $steps, mib: $mib, moves: $moves, diff_moves: $diffs, moves_after_predump: $predumps, faults: $faults,
 		  faults_by_kind: ($kinds | split(" ") | map(select(. != "") | split("=") | {(.[0]): (.[1] | tonumber)}) | add // {}),
 		  refusals: $refused, wrong_restores: $wrong, corrupt_generations_accepted: $corrupt, containers_lost: $lost, containers_killed_by_fault: $killed,
 		  seconds: $secs}' >"$SOAK_RESULTS"
