@@ -497,8 +497,16 @@ static int report_store(struct coord *co, const struct who *who, const char *id,
 		    p, 17, NULL, err) < 0)
 		return -EIO;
 	if (strcmp(rp->state, "done") == 0) {
+		/* the container runs on the target now, whether or not a
+		 * heartbeat (the source's, without it) removed its row
+		 * meanwhile: the target's heartbeats keep it (api_nodes.c,
+		 * MOVED_GRACE_S) */
 		const char *q[] = {db_cell(m, 0, "container"), db_cell(m, 0, "target"), now};
-		if (db_exec(co->db, "UPDATE containers SET node = $2, updated = $3 WHERE id = $1", q, 3, NULL, err) < 0)
+		if (db_exec(co->db,
+			    "INSERT INTO containers(id, node, state, updated) VALUES ($1, $2, 'running', "
+			    "CAST($3 AS DOUBLE PRECISION)) ON CONFLICT (id) DO UPDATE SET node = excluded.node, "
+			    "state = excluded.state, updated = excluded.updated",
+			    q, 3, NULL, err) < 0)
 			return -EIO;
 	}
 	if (terminal(rp->state) && audit(co, who, "move.report", id, rp->state, err) < 0)

@@ -471,13 +471,24 @@ static int store_bundles(struct coord *co, const char *node, const struct hb *h,
 	return ret;
 }
 
+/* A container a move to this node reported done less than this long ago
+ * stays on it even when the node's heartbeat does not list it: the agent
+ * may have taken that heartbeat's inventory before the restore ended (the
+ * container's location would be lost for a beat, and a move ordered then
+ * refused). */
+#define MOVED_GRACE_S 15.0
+
 /* a changed inventory replaces the node's rows: a few statements, not
  * one per row (each a round trip on PostgreSQL) */
 static int hb_store_inventory(struct coord *co, const char *node, const struct hb *h, const char *now, zs_error_t *err)
 {
-	const char *pn[] = {node};
+	cleanup_free char *since = fmt_double(atof(now) - MOVED_GRACE_S);
+	const char *pn[] = {node}, *pc[] = {node, since};
 
-	if (db_exec(co->db, "DELETE FROM containers WHERE node = $1", pn, 1, NULL, err) < 0 ||
+	if (db_exec(co->db,
+		    "DELETE FROM containers WHERE node = $1 AND id NOT IN (SELECT container FROM moves WHERE target = $1 "
+		    "AND state = 'done' AND updated > CAST($2 AS DOUBLE PRECISION))",
+		    pc, 2, NULL, err) < 0 ||
 	    db_exec(co->db, "DELETE FROM remnants WHERE node = $1", pn, 1, NULL, err) < 0 ||
 	    db_exec(co->db, "DELETE FROM bundles WHERE node = $1", pn, 1, NULL, err) < 0)
 		return -1;

@@ -197,6 +197,10 @@ move_via() {
 	fi
 	MV=$out
 	t_ok "$h: done ($(jq -r '"diff: \(.diff), pages \(.bytes_pages) B, bundle \(.bytes_bundle) B, downtime \(.downtime_s) s"' <<<"$out"))"
+	# the done report itself places it: no heartbeat needed, and none
+	# taken before the restore ended removes it
+	container_on "$to" && t_ok "$h: the coordinator has $CR_CID on $to as soon as the move is done" ||
+		t_fail "$h: the coordinator has $CR_CID on $to as soon as the move is done" "$(zc containers)"
 	wl_follow "$src" "$to"
 	[ "$(cr_status "$to")" = running ] && t_ok "$h: running on $to" || t_fail "$h: running on $to" "$(cr_status "$to")"
 	[ -z "$(cr_status "$from")" ] && t_ok "$h: gone from $from" || t_fail "$h: gone from $from" "$(cr_status "$from")"
