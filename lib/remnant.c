@@ -236,6 +236,14 @@ int zs_rem_list(struct zs_remnant *r, const char *id, struct zs_remnant_gen ***o
 		if (!is_gen_name(de->d_name))
 			continue;
 		if (load_one(r, id, de->d_name, &g, err) < 0) {
+			/* retired (renamed away, lib/remnant.c zs_rem_retire) by a
+			 * gc or merge between readdir() and here: readers take no
+			 * lock, a generation that is gone is simply not listed */
+			if (abs(zs_error_errno(*err)) == ENOENT && faccessat(dirfd(d), de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+			    errno == ENOENT) {
+				zs_error_release(err);
+				continue;
+			}
 			zs_rem_gens_free(gens, n);
 			return -1;
 		}
