@@ -102,6 +102,15 @@ z() {
 	"$ZANSHIN" --root "$CR_T/$n/state" --remnant-root "$CR_T/$n/store" "$@"
 }
 
+# cr_settings JSON: the runtime's zanshin.json ($CFG, $ZANSHIN_CONFIG) for
+# this test, and the store's keeping done inline (ZANSHIN_STORE_SYNC=1).
+cr_settings() {
+	export ZANSHIN_STORE_SYNC=1
+	CFG=$CR_T/zanshin.json
+	printf '%s\n' "$1" >"$CFG"
+	export ZANSHIN_CONFIG=$CFG
+}
+
 # cr_node NODE: create a node's directories and its bundle (a copy of the rootfs).
 cr_node() {
 	local d=$CR_T/$1

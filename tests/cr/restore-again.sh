@@ -23,10 +23,7 @@
 . "$(dirname "$0")/lib.sh"
 CR_MIB=64
 cr_setup restore-again
-export ZANSHIN_STORE_SYNC=1
-CFG=$CR_T/zanshin.json
-printf '{"remnant": {"max_chain": 1}}\n' >"$CFG"
-export ZANSHIN_CONFIG=$CFG
+cr_settings '{"remnant": {"max_chain": 1}}'
 cr_node A
 cr_node B
 ID=$CR_CID

@@ -30,10 +30,7 @@ CR_MIB=64
 K=256
 C=128
 cr_setup store-live
-export ZANSHIN_STORE_SYNC=1
-CFG=$CR_T/zanshin.json
-echo '{}' >"$CFG"
-export ZANSHIN_CONFIG=$CFG
+cr_settings '{}'
 cr_node A
 I=$CR_T/A/img
 S=$CR_T/A/store
