@@ -15,7 +15,7 @@ logdir=$top/build/test-logs
 mkdir -p "$logdir"
 
 passed=0 failed=0 skipped=0
-skips=() fails=()
+skips=() fails=() faillogs=()
 
 run_suite() {
 	local name=$1 timeout=$2 log=$logdir/$(echo "$1" | tr '/' '_').log
@@ -48,6 +48,7 @@ run_suite() {
 	# Show the suite's own output only when something went wrong.
 	if [ $f -gt 0 ]; then
 		tail -n 60 "$log" | sed 's/^/    /'
+		faillogs+=("$log")
 	fi
 	echo "    $p passed, $f failed, $s skipped ($((SECONDS - t0))s; log $log)"
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
@@ -71,14 +72,21 @@ while read -r suite timeout _; do
 	run_suite "$suite" "$((${timeout:-600} * ${TIMEOUT_SCALE:-1}))"
 done <tests/suites
 
+# Skips first, failures last: a CI that keeps only the tail of the output
+# still shows what failed and the end of its log.
 echo
-if [ ${#fails[@]} -gt 0 ]; then
-	echo "Failed:"
-	printf '  %s\n' "${fails[@]}"
-fi
 if [ ${#skips[@]} -gt 0 ]; then
 	echo "Skipped (with reasons):"
 	printf '  %s\n' "${skips[@]}"
+fi
+for log in "${faillogs[@]}"; do
+	echo "End of $log:"
+	grep -n -B 15 -A 15 '^not ok ' "$log" | tail -n 40 | sed 's/^/    /'
+	grep -q '^not ok ' "$log" || tail -n 30 "$log" | sed 's/^/    /'
+done
+if [ ${#fails[@]} -gt 0 ]; then
+	echo "Failed:"
+	printf '  %s\n' "${fails[@]}"
 fi
 if [ $skipped -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
