@@ -107,6 +107,18 @@ static bool is_path_file(const char *target)
 	return target[0] == '/';
 }
 
+/* Does LINK still read TARGET? */
+static bool same_link(const char *link, const char *target)
+{
+	char now[PATH_MAX];
+	ssize_t n = readlink(link, now, sizeof(now) - 1);
+
+	if (n < 0)
+		return false;
+	now[n] = '\0';
+	return strcmp(now, target) == 0;
+}
+
 /* The key recorded for fd I of PID (TARGET is its link), and the CRIU
  * external it needs (in *EXT, NULL if none). */
 static int classify(pid_t pid, int i, const char *target, bool shell_job, char **key, char **ext, zs_error_t *err)
@@ -122,6 +134,8 @@ static int classify(pid_t pid, int i, const char *target, bool shell_job, char *
 	if (!is_path_file(target) || stat(link, &st) < 0)
 		return 0;
 	mnt = fd_mnt_id(pid, i);
+	if (!same_link(link, target))
+		return -EAGAIN; /* fd I changed under us: the caller reads again */
 	if (mnt < 0 || mount_in_ns(pid, mnt))
 		return 0;
 	if (S_ISCHR(st.st_mode) && zs_stdio_is_null_dev(st.st_rdev)) {
@@ -139,25 +153,51 @@ static int classify(pid_t pid, int i, const char *target, bool shell_job, char *
 			     fd_names[i], i, target, S_ISCHR(st.st_mode) ? ", or checkpoint with --shell-job" : "");
 }
 
-int zs_cr_stdio_dump(criu_opts *c, const char *image_dir, pid_t pid, bool shell_job, zs_error_t *err)
+/* fds 0-2 of PID as links (a closed one as ""); true when one of them is a
+ * path that is not a device: a shell running `echo x >file` has the file
+ * on fd 1 for a moment (bash dup2()s it over its stdout for a builtin). */
+static bool read_stdio(pid_t pid, char targets[3][PATH_MAX])
+{
+	bool file = false;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		cleanup_free char *link = xasprintf("/proc/%d/fd/%d", (int) pid, i);
+		ssize_t n = readlink(link, targets[i], PATH_MAX - 1);
+
+		targets[i][n < 0 ? 0 : n] = '\0';
+		if (n > 0 && is_path_file(targets[i]) && !str_has_prefix(targets[i], "/dev/"))
+			file = true;
+	}
+	return file;
+}
+
+static int stdio_dump_once(criu_opts *c, const char *image_dir, pid_t pid, bool shell_job, bool last,
+			   zs_error_t *err)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_free char *path = xasprintf("%s/%s", image_dir, ZS_DESCRIPTORS), *buf = NULL;
+	char targets[3][PATH_MAX];
 	size_t len;
-	int i;
+	int i, tries;
 
+	/* the container runs: a file seen on its stdio may be a shell's
+	 * redirection of a moment; look again for a while before taking it */
+	for (tries = 0; read_stdio(pid, targets) && !last && tries < 50; tries++)
+		usleep(2000);
 	zs_jgen_array_open(g);
 	for (i = 0; i < 3; i++) {
-		cleanup_free char *link = xasprintf("/proc/%d/fd/%d", (int) pid, i), *key = NULL, *ext = NULL;
-		char target[PATH_MAX];
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		cleanup_free char *key = NULL, *ext = NULL;
+		int ret;
 
-		target[n < 0 ? 0 : n] = '\0';
-		if (n < 0) {
+		if (targets[i][0] == '\0') {
 			zs_jgen_string(g, "/dev/null"); /* closed: nothing to hand back */
 			continue;
 		}
-		if (classify(pid, i, target, shell_job, &key, &ext, err) < 0)
+		ret = classify(pid, i, targets[i], shell_job, &key, &ext, err);
+		if (ret == -EAGAIN)
+			return ret;
+		if (ret < 0)
 			return -1;
 		if (ext && criu_local_add_external(c, ext) < 0)
 			return zs_make_error(err, ENOMEM, "libcriu: external `%s`", ext);
@@ -166,6 +206,17 @@ int zs_cr_stdio_dump(criu_opts *c, const char *image_dir, pid_t pid, bool shell_
 	zs_jgen_array_close(g);
 	buf = zs_jgen_result(g, &len);
 	return write_file_atomic(path, buf, len, 0600, err);
+}
+
+int zs_cr_stdio_dump(criu_opts *c, const char *image_dir, pid_t pid, bool shell_job, zs_error_t *err)
+{
+	int ret = -EAGAIN, tries;
+
+	for (tries = 0; ret == -EAGAIN && tries < 20; tries++)
+		ret = stdio_dump_once(c, image_dir, pid, shell_job, tries == 19, err);
+	if (ret == -EAGAIN)
+		return zs_make_error(err, EAGAIN, "the container's stdio kept changing while it was read");
+	return ret;
 }
 
 /* The host's /dev/null, inheritable by CRIU (no O_CLOEXEC: the caller

@@ -117,9 +117,14 @@ bool zs_criu_watchdog_disarm(void)
 	return fired != 0;
 }
 
+/* PREFIX ends in ".criu.cgyard." (every yard) or names one yard */
 static bool is_yard(const char *mnt, const char *prefix)
 {
-	return str_has_prefix(mnt, prefix);
+	size_t n = strlen(prefix);
+
+	if (strncmp(mnt, prefix, n) != 0)
+		return false;
+	return prefix[n - 1] == '.' || mnt[n] == '\0' || mnt[n] == '/';
 }
 
 /* mountinfo's mount point (field 5), \ooo escapes decoded in place. */
@@ -172,7 +177,7 @@ static int umount_yard_once(const char *prefix, unsigned *count)
 	return 1;
 }
 
-static void remove_yard_dirs(int dfd)
+static void remove_yard_dirs(int dfd, const char *only)
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
@@ -185,27 +190,133 @@ static void remove_yard_dirs(int dfd)
 	}
 	rewinddir(d); /* the offset is shared with DFD's other dups */
 	while ((de = readdir(d)) != NULL)
-		if (str_has_prefix(de->d_name, ".criu.cgyard.") && unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0)
+		if (str_has_prefix(de->d_name, ".criu.cgyard.") && (only == NULL || strcmp(de->d_name, only) == 0) &&
+		    unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0)
 			zs_warn("restore: cannot remove CRIU's cgroup yard `%s`: %s", de->d_name, strerror(errno));
 }
 
-int zs_criu_yard_cleanup(int work_fd)
+/* The directory WORK_FD is open on, or NULL. */
+static char *fd_dir(int work_fd)
 {
 	char link[64], dir[PATH_MAX];
-	cleanup_free char *prefix = NULL;
-	unsigned count = 0, guard;
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", work_fd);
 	n = readlink(link, dir, sizeof(dir) - 1);
 	if (n <= 0)
-		return 0;
+		return NULL;
 	dir[n] = '\0';
-	prefix = xasprintf("%s/.criu.cgyard.", strcmp(dir, "/") == 0 ? "" : dir);
+	return xstrdup(dir);
+}
+
+/* Unmount and remove the yard ONLY (NULL: every yard) in WORK_FD. */
+static int yard_cleanup(int work_fd, const char *only)
+{
+	cleanup_free char *dir = fd_dir(work_fd), *prefix = NULL;
+	unsigned count = 0, guard;
+
+	if (dir == NULL)
+		return 0;
+	prefix = xasprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, only ? only : ".criu.cgyard.");
 	for (guard = 0; guard < 1024 && umount_yard_once(prefix, &count); guard++)
 		;
-	remove_yard_dirs(work_fd);
+	remove_yard_dirs(work_fd, only);
 	if (count)
-		zs_debug("restore: unmounted %u mount(s) of CRIU's cgroup yard in %s", count, dir);
+		zs_debug("restore: unmounted %u mount(s) of CRIU's cgroup yard%s in %s", count, only ? "" : "s", dir);
 	return (int) count;
+}
+
+int zs_criu_yard_cleanup(int work_fd)
+{
+	return yard_cleanup(work_fd, NULL);
+}
+
+char *zs_criu_yards(int work_fd)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	char *out = xstrdup("\n");
+	int fd = fcntl(work_fd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return out;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL)
+		if (str_has_prefix(de->d_name, ".criu.cgyard.")) {
+			char *more = xasprintf("%s%s\n", out, de->d_name);
+			free(out);
+			out = more;
+		}
+	return out;
+}
+
+/* Does any process hold something under PATH open (an fd or its cwd)? */
+static bool yard_held(const char *path)
+{
+	cleanup_dir DIR *procs = opendir("/proc");
+	struct dirent *p;
+	size_t n = strlen(path);
+
+	if (procs == NULL)
+		return true;
+	while ((p = readdir(procs)) != NULL) {
+		cleanup_dir DIR *fds = NULL;
+		struct dirent *f;
+		char link[PATH_MAX], name[600];
+		ssize_t len;
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(name, sizeof(name), "/proc/%s/cwd", p->d_name);
+		len = readlink(name, link, sizeof(link) - 1);
+		if (len > 0 && (size_t) len >= n && strncmp(link, path, n) == 0 && (link[n] == '/' || (size_t) len == n))
+			return true;
+		snprintf(name, sizeof(name), "/proc/%s/fd", p->d_name);
+		fds = opendir(name);
+		while (fds && (f = readdir(fds)) != NULL) {
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(name, sizeof(name), "/proc/%s/fd/%s", p->d_name, f->d_name);
+			len = readlink(name, link, sizeof(link) - 1);
+			if (len <= 0 || (size_t) len < n || strncmp(link, path, n) != 0)
+				continue;
+			if ((size_t) len == n || link[n] == '/')
+				return true;
+		}
+	}
+	return false;
+}
+
+int zs_criu_yard_cleanup_new(int work_fd, const char *before)
+{
+	cleanup_free char *dir = fd_dir(work_fd), *now = zs_criu_yards(work_fd);
+	char *name, *save = NULL;
+	int count = 0, round;
+
+	if (dir == NULL)
+		return 0;
+	for (name = strtok_r(now, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+		cleanup_free char *line = xasprintf("\n%s\n", name);
+		cleanup_free char *path = xasprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name);
+		bool held = false;
+
+		if (before && strstr(before, line))
+			continue; /* there before our CRIU started: not ours */
+		/* a CRIU that runs holds its yard open (a service fd); one that
+		 * has just made it opens it within moments: look twice */
+		for (round = 0; round < 2 && !held; round++) {
+			if (round)
+				usleep(300000);
+			held = yard_held(path);
+		}
+		if (held) {
+			zs_debug("restore: CRIU's cgroup yard %s is in use: left alone", path);
+			continue;
+		}
+		count += yard_cleanup(work_fd, name);
+	}
+	return count;
 }

@@ -12,5 +12,13 @@ bool zs_criu_watchdog_disarm(void);
 /* Unmount and remove what a killed CRIU left of its cgroup yard
  * (.criu.cgyard.* in the work directory WORK_FD); the mounts removed. */
 int zs_criu_yard_cleanup(int work_fd);
+/* The names of the yards in WORK_FD now, one per line between newlines
+ * ("\n" for none): taken before CRIU starts, for the next call. */
+char *zs_criu_yards(int work_fd);
+/* Unmount and remove the yards in WORK_FD that were not there BEFORE and
+ * that no process holds open (a CRIU that runs holds its own): those a
+ * killed CRIU of ours left.  A concurrent restore's yard stays.  The
+ * mounts removed. */
+int zs_criu_yard_cleanup_new(int work_fd, const char *before);
 
 #endif

@@ -4,6 +4,7 @@
  * inherited, the pty master sent to --console-socket), plus memory
  * tracking that starts at the restore. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -58,6 +59,7 @@ struct rst {
 	char **umounts;
 	size_t n_umounts;
 	char *own_cgroups; /* /proc/self/cgroup before we joined the container's */
+	char *yards_before; /* CRIU's cgroup yards in the work directory before ours */
 	struct zs_remnant *store;
 	char *parent_id;  /* the image is a diff against this image */
 	char *generation; /* the remnant generation restored from */
@@ -653,7 +655,7 @@ static unsigned restore_timeout(const struct zs_restore_opts *o)
  * mounted goes, the rest is rst_cleanup()'s. */
 static int criu_timed_out(struct rst *r, zs_error_t *err)
 {
-	int n = zs_criu_yard_cleanup(r->work_fd >= 0 ? r->work_fd : r->image_fd);
+	int n = zs_criu_yard_cleanup_new(r->work_fd >= 0 ? r->work_fd : r->image_fd, r->yards_before);
 
 	zs_error_release(&r->notify_err);
 	r->pid = -1; /* killed with the tree */
@@ -732,6 +734,7 @@ static int do_restore(struct rst *r, zs_error_t *err)
 		return ret;
 	zs_debug("restore: criu restore from %s (track-mem %s)", r->image_dir, r->track ? "on" : "off");
 	cur = r;
+	r->yards_before = zs_criu_yards(r->work_fd >= 0 ? r->work_fd : r->image_fd);
 	zs_criu_watchdog_arm(restore_timeout(o));
 	ret = criu_local_restore_child(c);
 	r->timed_out = zs_criu_watchdog_disarm();
@@ -771,11 +774,22 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	return ret;
 }
 
+static void kill_leftovers(void);
+
 static void rst_cleanup(struct rst *r, bool failed)
 {
 	cleanup_error zs_error_t e = NULL;
 	size_t i;
 
+	if (failed) {
+		kill_leftovers();
+		/* a killed CRIU leaves its cgroup yard mounted in the work
+		 * directory (a user's rm -rf of it then walks into every
+		 * cgroup hierarchy); one that failed removed its own */
+		if (r->yards_before && zs_criu_yard_cleanup_new(r->work_fd >= 0 ? r->work_fd : r->image_fd,
+								  r->yards_before) > 0)
+			zs_warn("restore: CRIU ended without removing its cgroup yard: unmounted it");
+	}
 	for (i = r->n_umounts; i > 0; i--) {
 		umount2(r->umounts[i - 1], MNT_DETACH);
 		free(r->umounts[i - 1]);
@@ -821,11 +835,77 @@ static void rst_cleanup(struct rst *r, bool failed)
 	free(r->created);
 	free(r->image_id);
 	free(r->own_cgroups);
+	free(r->yards_before);
 	free(r->parent_id);
 	free(r->generation);
 	zs_remnant_close(r->store);
 	zs_restore_verify_free(r->verify);
 	zs_error_release(&r->notify_err);
+}
+
+/* Our children, read from every thread's /proc children list; up to MAX. */
+static size_t own_children(pid_t *pids, size_t max)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		cleanup_free char *path = NULL, *buf = NULL;
+		cleanup_error zs_error_t e = NULL;
+		size_t len;
+		char *p, *end;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("/proc/self/task/%s/children", de->d_name);
+		if (read_file(path, &buf, &len, &e) < 0)
+			continue;
+		for (p = buf; n < max; p = end) {
+			long v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (v > 0)
+				pids[n++] = (pid_t) v;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* A failed restore: everything still our child is what it left behind.
+ * CRIU's root task and its cgroupd are our children (CLONE_PARENT) and we
+ * are a child subreaper while restoring, so CRIU's other orphans came to
+ * us too: a restore's root task whose CRIU was killed early (the runtime
+ * never learnt its pid: it sleeps on CRIU's futex for ever, holding the
+ * container's stdio), the tracking keeper, the lazy-pages server. */
+static void kill_leftovers(void)
+{
+	pid_t pids[256];
+	size_t n = own_children(pids, 256), i, left;
+	int round;
+
+	for (i = 0; i < n; i++) {
+		zs_debug("restore: killing %d, left behind by the failed restore", (int) pids[i]);
+		kill(pids[i], SIGKILL);
+	}
+	/* killing a pid namespace's init waits for the namespace to empty:
+	 * bounded, a task stuck in the kernel must not hang the runtime */
+	for (round = 0; round < 500; round++) {
+		for (i = 0, left = 0; i < n; i++) {
+			if (pids[i] <= 0)
+				continue;
+			if (waitpid(pids[i], NULL, WNOHANG) == 0)
+				left++;
+			else
+				pids[i] = 0;
+		}
+		if (left == 0)
+			break;
+		usleep(10000);
+	}
 }
 
 int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_error_t *err)
@@ -847,7 +927,10 @@ int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_e
 		return -1;
 	r.image_dir = zs_cr_image_path(&o->c);
 	r.work_dir = zs_cr_work_path(&o->c);
-	if (!o->detach && !o->no_subreaper)
+	/* a subreaper while restoring (detached too: our caller's subreaper,
+	 * a shim or conmon, gets the container when we exit, as before), so
+	 * that a failed restore can kill what CRIU left */
+	if (!o->no_subreaper)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	ret = do_restore(&r, err);
 	pid = r.pid;

@@ -76,7 +76,8 @@ fi
 # the path no longer leads to the mount and mount the hierarchy itself.
 # The freezer, through which CRIU freezes the container, stays visible.
 # every such mount is covered (another CRIU's cgroup yard left mounted on
-# the host by a killed run is one too)
+# the host by a killed run is one too; a running CRIU's yard may vanish
+# between the listing and the cover: it is skipped)
 u2=$(awk '$4 == "/" && / - cgroup2 / {print $5}' /proc/self/mountinfo | tr '\n' ' ')
 mem=$(awk '$4 == "/" && / - cgroup / && $0 ~ /[ ,]memory(,|$)/ {print $5}' /proc/self/mountinfo | tr '\n' ' ')
 if [ -z "$u2" ] || ! awk '/ - cgroup / && $0 ~ /[ ,]freezer(,|$)/ {f = 1} END {exit !f}' /proc/self/mountinfo; then
@@ -84,7 +85,7 @@ if [ -z "$u2" ] || ! awk '/ - cgroup / && $0 ~ /[ ,]freezer(,|$)/ {f = 1} END {e
 else
 	cat >"$CR_T/criu-hidden-cg" <<EOF
 #!/bin/sh
-exec unshare -m --propagation private sh -c 'for m in \$ZS_HIDE_1 \$ZS_HIDE_2; do [ -n "\$m" ] && { mount -t tmpfs zs-hide "\$m" || exit 1; }; done; exec "\$0" "\$@"' "$CR_TOP/build/bin/criu" "\$@"
+exec unshare -m --propagation private sh -c 'for m in \$ZS_HIDE_1 \$ZS_HIDE_2; do [ -d "\$m" ] || continue; mount -t tmpfs zs-hide "\$m" || [ ! -d "\$m" ] || exit 1; done; exec "\$0" "\$@"' "$CR_TOP/build/bin/criu" "\$@"
 EOF
 	chmod +x "$CR_T/criu-hidden-cg"
 	if OUT=$(ZS_HIDE_1=$u2 ZS_HIDE_2=$mem z A --criu "$CR_T/criu-hidden-cg" checkpoint --image-path "$I/c1h" \
