@@ -182,9 +182,10 @@ static int stdio_dump_once(criu_opts *c, const char *image_dir, pid_t pid, bool 
 	int i, tries;
 
 	/* the container runs: a file seen on its stdio may be a shell's
-	 * redirection of a moment; look again for a while before taking it */
-	for (tries = 0; read_stdio(pid, targets) && !last && tries < 50; tries++)
-		usleep(2000);
+	 * redirection of a moment; look again for up to 10 ms before taking it
+	 * (a file that stays, e.g. after `exec >/log`, costs those 10 ms) */
+	for (tries = 0; read_stdio(pid, targets) && !last && tries < 10; tries++)
+		usleep(1000);
 	zs_jgen_array_open(g);
 	for (i = 0; i < 3; i++) {
 		cleanup_free char *key = NULL, *ext = NULL;
