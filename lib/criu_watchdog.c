@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "criu_watchdog.h"
@@ -93,6 +94,33 @@ static void on_alarm(int sig)
 	for (i = 0; i < n; i++)
 		kill(tree[i], SIGKILL);
 	errno = saved;
+}
+
+void zs_criu_kill_children(void)
+{
+	size_t n = 0, i, left;
+	int round;
+
+	add_children(getpid(), &n);
+	for (i = 0; i < n; i++) {
+		zs_debug("restore: killing %d, left behind by the failed restore", (int) tree[i]);
+		kill(tree[i], SIGKILL);
+	}
+	/* killing a pid namespace's init waits for the namespace to empty:
+	 * bounded, a task stuck in the kernel must not hang the runtime */
+	for (round = 0; round < 500; round++) {
+		for (i = 0, left = 0; i < n; i++) {
+			if (tree[i] <= 0)
+				continue;
+			if (waitpid(tree[i], NULL, WNOHANG) == 0)
+				left++;
+			else
+				tree[i] = 0;
+		}
+		if (left == 0)
+			break;
+		usleep(10000);
+	}
 }
 
 void zs_criu_watchdog_arm(unsigned seconds)

@@ -7,6 +7,9 @@
  * forked, a hook) is stopped and killed with SIGKILL; a blocked libcriu
  * call then returns an error.  One watchdog at a time (SIGALRM). */
 void zs_criu_watchdog_arm(unsigned seconds);
+/* SIGKILL every child of ours (not the watchdog's: it is disarmed) and
+ * reap them, waiting at most ~5 s: what a failed restore left. */
+void zs_criu_kill_children(void);
 /* Cancel it; true if it fired. */
 bool zs_criu_watchdog_disarm(void);
 /* Unmount and remove what a killed CRIU left of its cgroup yard

@@ -4,7 +4,6 @@
  * inherited, the pty master sent to --console-socket), plus memory
  * tracking that starts at the restore. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -774,15 +773,18 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	return ret;
 }
 
-static void kill_leftovers(void);
-
 static void rst_cleanup(struct rst *r, bool failed)
 {
 	cleanup_error zs_error_t e = NULL;
 	size_t i;
 
 	if (failed) {
-		kill_leftovers();
+		/* CRIU's root task and its cgroupd are our children
+		 * (CLONE_PARENT) and we are a child subreaper while restoring:
+		 * what a failed restore left is ours to kill (a root task whose
+		 * CRIU was killed early sleeps on CRIU's futex for ever, holding
+		 * the container's stdio; the keeper; the lazy-pages server) */
+		zs_criu_kill_children();
 		/* a killed CRIU leaves its cgroup yard mounted in the work
 		 * directory (a user's rm -rf of it then walks into every
 		 * cgroup hierarchy); one that failed removed its own */
@@ -841,71 +843,6 @@ static void rst_cleanup(struct rst *r, bool failed)
 	zs_remnant_close(r->store);
 	zs_restore_verify_free(r->verify);
 	zs_error_release(&r->notify_err);
-}
-
-/* Our children, read from every thread's /proc children list; up to MAX. */
-static size_t own_children(pid_t *pids, size_t max)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	size_t n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL && n < max) {
-		cleanup_free char *path = NULL, *buf = NULL;
-		cleanup_error zs_error_t e = NULL;
-		size_t len;
-		char *p, *end;
-
-		if (de->d_name[0] == '.')
-			continue;
-		path = xasprintf("/proc/self/task/%s/children", de->d_name);
-		if (read_file(path, &buf, &len, &e) < 0)
-			continue;
-		for (p = buf; n < max; p = end) {
-			long v = strtol(p, &end, 10);
-			if (end == p)
-				break;
-			if (v > 0)
-				pids[n++] = (pid_t) v;
-		}
-	}
-	closedir(d);
-	return n;
-}
-
-/* A failed restore: everything still our child is what it left behind.
- * CRIU's root task and its cgroupd are our children (CLONE_PARENT) and we
- * are a child subreaper while restoring, so CRIU's other orphans came to
- * us too: a restore's root task whose CRIU was killed early (the runtime
- * never learnt its pid: it sleeps on CRIU's futex for ever, holding the
- * container's stdio), the tracking keeper, the lazy-pages server. */
-static void kill_leftovers(void)
-{
-	pid_t pids[256];
-	size_t n = own_children(pids, 256), i, left;
-	int round;
-
-	for (i = 0; i < n; i++) {
-		zs_debug("restore: killing %d, left behind by the failed restore", (int) pids[i]);
-		kill(pids[i], SIGKILL);
-	}
-	/* killing a pid namespace's init waits for the namespace to empty:
-	 * bounded, a task stuck in the kernel must not hang the runtime */
-	for (round = 0; round < 500; round++) {
-		for (i = 0, left = 0; i < n; i++) {
-			if (pids[i] <= 0)
-				continue;
-			if (waitpid(pids[i], NULL, WNOHANG) == 0)
-				left++;
-			else
-				pids[i] = 0;
-		}
-		if (left == 0)
-			break;
-		usleep(10000);
-	}
 }
 
 int zs_container_restore(const struct zs_restore_opts *o, int *exit_status, zs_error_t *err)

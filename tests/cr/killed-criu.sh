@@ -48,6 +48,18 @@ criu_child() {
 	return 1
 }
 
+# kill_criu_of PID MS: SIGKILL the CRIU the runtime PID runs MS ms after it
+# started, then wait for the runtime: $landed (yes/no), $rc its exit code.
+kill_criu_of() {
+	local victim
+	victim=$(criu_child "$1")
+	sleep "$(printf '%d.%03d' $(($2 / 1000)) $(($2 % 1000)))"
+	landed=no
+	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && landed=yes
+	wait "$1"
+	rc=$?
+}
+
 # rebase: a fresh tracked baseline in img/base (the container runs on it)
 rebase() {
 	rm -rf "$CR_T/A/img/base"
@@ -68,12 +80,7 @@ for d in ${KILLED_CRIU_DELAYS:-0 50 100 200}; do
 	"$ZANSHIN" --root "$CR_T/A/state" --remnant-root "$CR_T/A/store" checkpoint --image-path "$CR_T/A/img/g$n" \
 		--track-mem --parent-path ../base "$CR_CID" >"$CR_T/ck.out" 2>&1 </dev/null &
 	pid=$!
-	victim=$(criu_child "$pid")
-	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
-	landed=no
-	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && landed=yes
-	wait "$pid"
-	rc=$?
+	kill_criu_of "$pid" "$d"
 	msg=$(grep -v '^ *$' "$CR_T/ck.out" | tail -n 2)
 	cr_gone A >/dev/null 2>&1 # a finished or refused checkpoint: the container is gone or runs
 	st=$(cr_status A)
@@ -115,12 +122,7 @@ for d in ${KILLED_CRIU_RESTORE_DELAYS:-0 20 50 100 150 250}; do
 	"$ZANSHIN" --root "$CR_T/A/state" --remnant-root "$CR_T/A/store" restore -d --image-path "$CR_T/A/img/r" \
 		--bundle "$CR_T/A/bundle" --track-mem "$CR_CID" <&"$CR_IN" >&"$CR_OUT" 2>"$CR_T/rs.out" &
 	pid=$!
-	victim=$(criu_child "$pid")
-	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
-	landed=no
-	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && landed=yes
-	wait "$pid"
-	rc=$?
+	kill_criu_of "$pid" "$d"
 	st=$(cr_status A)
 	t_diag "restore, $d ms: kill $landed, the runtime exited $rc, the container is '${st:-gone}'"
 	if [ $rc = 0 ] && [ "$st" = running ]; then
