@@ -145,14 +145,12 @@ bool zs_criu_watchdog_disarm(void)
 	return fired != 0;
 }
 
-/* PREFIX ends in ".criu.cgyard." (every yard) or names one yard */
-static bool is_yard(const char *mnt, const char *prefix)
+/* Is PATH (LEN bytes) DIR or under it? */
+static bool is_under(const char *path, size_t len, const char *dir)
 {
-	size_t n = strlen(prefix);
+	size_t n = strlen(dir);
 
-	if (strncmp(mnt, prefix, n) != 0)
-		return false;
-	return prefix[n - 1] == '.' || mnt[n] == '\0' || mnt[n] == '/';
+	return len >= n && strncmp(path, dir, n) == 0 && (len == n || path[n] == '/');
 }
 
 /* mountinfo's mount point (field 5), \ooo escapes decoded in place. */
@@ -190,7 +188,7 @@ static int umount_yard_once(const char *prefix, unsigned *count)
 	while (getline(&line, &cap, f) > 0) {
 		char *m = mount_point(line);
 
-		if (m && is_yard(m, prefix)) {
+		if (m && is_under(m, strlen(m), prefix)) {
 			free(last);
 			last = xstrdup(m);
 		}
@@ -203,24 +201,6 @@ static int umount_yard_once(const char *prefix, unsigned *count)
 	}
 	(*count)++;
 	return 1;
-}
-
-static void remove_yard_dirs(int dfd, const char *only)
-{
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
-	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	rewinddir(d); /* the offset is shared with DFD's other dups */
-	while ((de = readdir(d)) != NULL)
-		if (str_has_prefix(de->d_name, ".criu.cgyard.") && (only == NULL || strcmp(de->d_name, only) == 0) &&
-		    unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0)
-			zs_warn("restore: cannot remove CRIU's cgroup yard `%s`: %s", de->d_name, strerror(errno));
 }
 
 /* The directory WORK_FD is open on, or NULL. */
@@ -237,26 +217,22 @@ static char *fd_dir(int work_fd)
 	return xstrdup(dir);
 }
 
-/* Unmount and remove the yard ONLY (NULL: every yard) in WORK_FD. */
-static int yard_cleanup(int work_fd, const char *only)
+/* Unmount and remove the yard NAME in WORK_FD. */
+static int yard_cleanup(int work_fd, const char *name)
 {
 	cleanup_free char *dir = fd_dir(work_fd), *prefix = NULL;
 	unsigned count = 0, guard;
 
 	if (dir == NULL)
 		return 0;
-	prefix = xasprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, only ? only : ".criu.cgyard.");
+	prefix = xasprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name);
 	for (guard = 0; guard < 1024 && umount_yard_once(prefix, &count); guard++)
 		;
-	remove_yard_dirs(work_fd, only);
+	if (unlinkat(work_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		zs_warn("restore: cannot remove CRIU's cgroup yard `%s`: %s", name, strerror(errno));
 	if (count)
-		zs_debug("restore: unmounted %u mount(s) of CRIU's cgroup yard%s in %s", count, only ? "" : "s", dir);
+		zs_debug("restore: unmounted %u mount(s) of CRIU's cgroup yard in %s", count, dir);
 	return (int) count;
-}
-
-int zs_criu_yard_cleanup(int work_fd)
-{
-	return yard_cleanup(work_fd, NULL);
 }
 
 char *zs_criu_yards(int work_fd)
@@ -286,7 +262,6 @@ static bool yard_held(const char *path)
 {
 	cleanup_dir DIR *procs = opendir("/proc");
 	struct dirent *p;
-	size_t n = strlen(path);
 
 	if (procs == NULL)
 		return true;
@@ -300,7 +275,7 @@ static bool yard_held(const char *path)
 			continue;
 		snprintf(name, sizeof(name), "/proc/%s/cwd", p->d_name);
 		len = readlink(name, link, sizeof(link) - 1);
-		if (len > 0 && (size_t) len >= n && strncmp(link, path, n) == 0 && (link[n] == '/' || (size_t) len == n))
+		if (len > 0 && is_under(link, (size_t) len, path))
 			return true;
 		snprintf(name, sizeof(name), "/proc/%s/fd", p->d_name);
 		fds = opendir(name);
@@ -309,9 +284,7 @@ static bool yard_held(const char *path)
 				continue;
 			snprintf(name, sizeof(name), "/proc/%s/fd/%s", p->d_name, f->d_name);
 			len = readlink(name, link, sizeof(link) - 1);
-			if (len <= 0 || (size_t) len < n || strncmp(link, path, n) != 0)
-				continue;
-			if ((size_t) len == n || link[n] == '/')
+			if (len > 0 && is_under(link, (size_t) len, path))
 				return true;
 		}
 	}

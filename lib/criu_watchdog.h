@@ -7,14 +7,11 @@
  * forked, a hook) is stopped and killed with SIGKILL; a blocked libcriu
  * call then returns an error.  One watchdog at a time (SIGALRM). */
 void zs_criu_watchdog_arm(unsigned seconds);
+/* Cancel it; true if it fired. */
+bool zs_criu_watchdog_disarm(void);
 /* SIGKILL every child of ours (not the watchdog's: it is disarmed) and
  * reap them, waiting at most ~5 s: what a failed restore left. */
 void zs_criu_kill_children(void);
-/* Cancel it; true if it fired. */
-bool zs_criu_watchdog_disarm(void);
-/* Unmount and remove what a killed CRIU left of its cgroup yard
- * (.criu.cgyard.* in the work directory WORK_FD); the mounts removed. */
-int zs_criu_yard_cleanup(int work_fd);
 /* The names of the yards in WORK_FD now, one per line between newlines
  * ("\n" for none): taken before CRIU starts, for the next call. */
 char *zs_criu_yards(int work_fd);
