@@ -60,6 +60,9 @@ struct zs_restore_verify;
  * still serves its pages), logged at debug level instead of a warning. */
 int zs_restore_verify_start(const char *image_dir, bool lazy, bool all_cores, struct zs_restore_verify **v,
 			    zs_error_t *err);
+/* Start verifying the N directories DIRS (taken, NULL-terminated), with
+ * every core (--lazy: lib/lazy_verify.c left them whole). */
+int zs_restore_verify_start_dirs(char **dirs, size_t n, struct zs_restore_verify **v, zs_error_t *err);
 /* Wait for the verdict: 0, or the mismatch (file and block) as the error. */
 int zs_restore_verify_wait(struct zs_restore_verify *v, zs_error_t *err);
 void zs_restore_verify_free(struct zs_restore_verify *v);

@@ -244,6 +244,8 @@ struct vctx {
 	uint8_t *blocks; /* manifest.blocks after its magic, or NULL */
 	uint64_t nblocks;
 	unsigned threads;
+	zs_manifest_defer_fn defer; /* may take a file (with manifest.blocks only) */
+	void *defer_arg;
 };
 
 static const zs_json *find_entry(const zs_json *files, const char *name)
@@ -301,6 +303,38 @@ static int block_error(const struct vctx *v, const char *name, const uint8_t *bl
 			     v->dir, name);
 }
 
+/* V->defer takes NAME: its size checked here, its slice of manifest.blocks
+ * against its digest in manifest.json (so each block's digest is as
+ * trusted as the file's); the caller checks the blocks it uses.  1 taken
+ * (*OFF moved on), 0 not taken, < 0 an error. */
+static int defer_file(const struct vctx *v, const char *name, const char *what, int fd, uint64_t size,
+		      const uint8_t want[ZS_DIGEST_LEN], uint64_t *off, zs_error_t *err)
+{
+	uint64_t n = zs_digest_nblocks(size);
+	uint8_t got[ZS_DIGEST_LEN];
+	struct stat st;
+	int ret;
+
+	if (fstat(fd, &st) < 0)
+		return zs_make_error(err, errno, "stat `%s`", what);
+	if (!S_ISREG(st.st_mode))
+		return zs_make_error(err, -EINVAL, "%s: not a regular file", what);
+	if ((uint64_t) st.st_size != size)
+		return zs_make_error(err, -EBADMSG, "%s: %llu bytes, the manifest says %llu: the image is corrupt",
+				     what, (unsigned long long) st.st_size, (unsigned long long) size);
+	if (*off > v->nblocks || n > v->nblocks - *off)
+		return zs_make_error(err, -EBADMSG, "%s/%s: fewer block digests than the files have blocks", v->dir,
+				     ZS_IMAGE_BLOCKS);
+	zs_digest_of_blocks(v->blocks + *off * ZS_DIGEST_LEN, n, got);
+	if (memcmp(got, want, ZS_DIGEST_LEN) != 0)
+		return zs_make_error(err, -EBADMSG, "%s/%s: the block digests of %s differ from its digest in %s",
+				     v->dir, ZS_IMAGE_BLOCKS, name, ZS_IMAGE_MANIFEST);
+	ret = v->defer(v->defer_arg, v->dir, name, fd, &st, v->blocks + *off * ZS_DIGEST_LEN, n, err);
+	if (ret > 0)
+		*off += n;
+	return ret;
+}
+
 /* One file of files[]; *OFF: its first block in manifest.blocks. */
 static int check_file(const struct vctx *v, const zs_json *e, uint64_t *off, zs_error_t *err)
 {
@@ -320,6 +354,11 @@ static int check_file(const struct vctx *v, const zs_json *e, uint64_t *off, zs_
 	if (fd < 0)
 		return zs_make_error(err, errno == ENOENT ? -ENOENT : errno, "%s: listed in the manifest but %s", what,
 				     errno == ENOENT ? "missing" : "not readable (or a symlink)");
+	if (v->defer && v->blocks) {
+		ret = defer_file(v, name, what, fd, size, want, off, err);
+		if (ret != 0)
+			return ret < 0 ? ret : 0;
+	}
 	ret = hash_blocks(fd, what, v->threads, &blocks, &n, &real, err);
 	if (ret < 0)
 		return ret;
@@ -481,11 +520,11 @@ static int verify(struct vctx *v, const zs_json *m, zs_error_t *err)
 	return 1;
 }
 
-int zs_image_manifest_verify_threads(const char *dir, unsigned threads, zs_error_t *err)
+static int verify_dir(const char *dir, unsigned threads, zs_manifest_defer_fn defer, void *arg, zs_error_t *err)
 {
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_json zs_json *m = NULL;
-	struct vctx v = {.dfd = dfd, .dir = dir, .threads = threads};
+	struct vctx v = {.dfd = dfd, .dir = dir, .threads = threads, .defer = defer, .defer_arg = arg};
 	int64_t version = 0;
 
 	if (dfd < 0)
@@ -497,6 +536,30 @@ int zs_image_manifest_verify_threads(const char *dir, unsigned threads, zs_error
 	if (version == 1)
 		return zs_rem_verify_dir(dir, err) < 0 ? -1 : 1;
 	return verify(&v, m, err);
+}
+
+int zs_image_manifest_verify_threads(const char *dir, unsigned threads, zs_error_t *err)
+{
+	return verify_dir(dir, threads, NULL, NULL, err);
+}
+
+int zs_image_manifest_verify_deferred(const char *dir, zs_manifest_defer_fn defer, void *arg, zs_error_t *err)
+{
+	return verify_dir(dir, 0, defer, arg, err);
+}
+
+int zs_image_manifest_has_blocks(const char *dir)
+{
+	cleanup_error zs_error_t e = NULL;
+	cleanup_json zs_json *m = NULL;
+	cleanup_free char *path = xasprintf("%s/%s", dir, ZS_IMAGE_MANIFEST);
+	const char *named;
+	int64_t version = 0;
+
+	if (access(path, F_OK) < 0 || read_manifest(dir, &m, &version, &e) < 0 || version == 1)
+		return 0;
+	named = zs_json_string_value(zs_json_get(m, "blocks"));
+	return named != NULL && strcmp(named, ZS_IMAGE_BLOCKS) == 0;
 }
 
 int zs_image_manifest_verify(const char *dir, zs_error_t *err)

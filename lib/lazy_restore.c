@@ -42,7 +42,8 @@ static int drop_stale_socket(const char *work_dir, zs_error_t *err)
 	return 0;
 }
 
-static void exec_server(const char *criu, const char *image_dir, const char *work_dir, const char *pidfile)
+static void exec_server(const char *criu, const char *image_dir, const char *work_dir, const char *blocks,
+			const char *pidfile)
 {
 	sigset_t none;
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -58,8 +59,13 @@ static void exec_server(const char *criu, const char *image_dir, const char *wor
 	 * (those made inheritable for CRIU's restore included); no
 	 * allocation here, after fork (lib/cr_fds.c does the same) */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-	execl(criu, criu, "lazy-pages", "--images-dir", image_dir, "--work-dir", work_dir, "--track-mem", "--log-file",
-	      LAZY_LOG, "-v3", "--daemon", "--pidfile", pidfile, (char *) NULL);
+	if (blocks)
+		execl(criu, criu, "lazy-pages", "--images-dir", image_dir, "--work-dir", work_dir, "--track-mem",
+		      "--lazy-block-digests", blocks, "--log-file", LAZY_LOG, "-v3", "--daemon", "--pidfile", pidfile,
+		      (char *) NULL);
+	else
+		execl(criu, criu, "lazy-pages", "--images-dir", image_dir, "--work-dir", work_dir, "--track-mem",
+		      "--log-file", LAZY_LOG, "-v3", "--daemon", "--pidfile", pidfile, (char *) NULL);
 	_exit(127);
 }
 
@@ -88,8 +94,8 @@ static int wait_daemonized(pid_t child, const char *pidfile, const char *work_di
 	return 0;
 }
 
-int zs_lazy_server_start(const char *criu, const char *image_dir, const char *work_dir, struct zs_lazy_server *s,
-			 zs_error_t *err)
+int zs_lazy_server_start(const char *criu, const char *image_dir, const char *work_dir, const char *blocks,
+			 struct zs_lazy_server *s, zs_error_t *err)
 {
 	cleanup_free char *pidfile = xasprintf("%s/%s", work_dir, LAZY_PIDFILE);
 	pid_t child;
@@ -104,7 +110,7 @@ int zs_lazy_server_start(const char *criu, const char *image_dir, const char *wo
 	if (child < 0)
 		return zs_make_error(err, errno, "fork for criu lazy-pages");
 	if (child == 0)
-		exec_server(criu, image_dir, work_dir, pidfile);
+		exec_server(criu, image_dir, work_dir, blocks, pidfile);
 	if (wait_daemonized(child, pidfile, work_dir, &s->pid, err) < 0)
 		return -1;
 	s->pidfd = (int) syscall(SYS_pidfd_open, s->pid, 0);

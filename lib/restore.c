@@ -577,7 +577,8 @@ static int lazy_options(struct rst *r, criu_opts *c, zs_error_t *err)
  * cgroup (it outlives the restore; started before we join the cgroup). */
 static int start_lazy_server(struct rst *r, zs_error_t *err)
 {
-	cleanup_free char *bin = NULL;
+	cleanup_free char *bin = NULL, *blocks = NULL;
+	int ret;
 
 	if (!r->o->lazy)
 		return 0;
@@ -586,7 +587,28 @@ static int start_lazy_server(struct rst *r, zs_error_t *err)
 	r->lazy_lock = zs_lazy_work_lock(r->work_dir, err);
 	if (r->lazy_lock < 0)
 		return -1;
-	return zs_lazy_server_start(bin, r->image_dir, r->work_dir, &r->lazy, err);
+	if (r->generation == NULL) {
+		/* from --image-path: its pages are checked as they are served
+		 * (the list is written under the work directory's lock) */
+		char **whole = NULL;
+		size_t n = 0;
+
+		blocks = xasprintf("%s/lazy-blocks", r->work_dir);
+		ret = zs_lazy_verify_prepare(r->image_dir, blocks, &whole, &n, err);
+		if (ret < 0)
+			return zs_error_wrap(err, "restore refused: the image does not match its manifest");
+		if (ret == 0) {
+			free(steal_pointer(&blocks));
+			ret = zs_restore_verify_start(r->image_dir, false, true, &r->verify, err);
+		} else
+			ret = zs_restore_verify_start_dirs(whole, n, &r->verify, err);
+		if (ret < 0)
+			return -1;
+	}
+	ret = zs_lazy_server_start(bin, r->image_dir, r->work_dir, blocks, &r->lazy, err);
+	if (blocks)
+		unlink(blocks); /* read by the server before it listens */
+	return ret;
 }
 
 /* --ksm, after the fault server started (it reads images: no KSM) */
@@ -697,8 +719,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 	/* from --image-path (not the store, whose generations were verified):
 	 * checked from now on, while the restore is prepared and CRIU
 	 * restores; the tasks resume only if it matches */
-	if (ret == 0 && r->generation == NULL)
-		ret = zs_restore_verify_start(r->image_dir, o->c.lazy_pages, o->lazy, &r->verify, err);
+	if (ret == 0 && r->generation == NULL && !o->lazy) /* --lazy: start_lazy_server() */
+		ret = zs_restore_verify_start(r->image_dir, o->c.lazy_pages, false, &r->verify, err);
 	if (ret == 0)
 		ret = zs_criu_opts_new(&o->c, &c, err);
 	if (ret < 0)

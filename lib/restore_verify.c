@@ -88,6 +88,24 @@ int zs_restore_verify_start(const char *image_dir, bool lazy, bool all_cores, st
 	return 0;
 }
 
+int zs_restore_verify_start_dirs(char **dirs, size_t n, struct zs_restore_verify **out, zs_error_t *err)
+{
+	struct zs_restore_verify *v = xzalloc(sizeof(*v));
+	int e;
+
+	v->dirs = dirs;
+	v->n = n;
+	v->all_cores = true; /* a lazy restore copies no memory meanwhile */
+	*out = v;
+	if (v->n == 0)
+		return 0;
+	e = pthread_create(&v->tid, NULL, verify_thread, v);
+	if (e != 0)
+		return zs_make_error(err, e, "start the image verification");
+	v->started = true;
+	return 0;
+}
+
 int zs_restore_verify_wait(struct zs_restore_verify *v, zs_error_t *err)
 {
 	if (v == NULL || !v->started)

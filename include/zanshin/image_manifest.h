@@ -13,6 +13,7 @@
 #ifndef ZANSHIN_IMAGE_MANIFEST_H
 #define ZANSHIN_IMAGE_MANIFEST_H
 #include <stdbool.h>
+#include <stdint.h>
 #include "zanshin/error.h"
 
 #define ZS_IMAGE_MANIFEST "manifest.json"
@@ -35,6 +36,21 @@ int zs_image_manifest_write(const char *dir, const char *container, zs_error_t *
 int zs_image_manifest_verify(const char *dir, zs_error_t *err);
 /* The same on THREADS hashing threads (0: every usable core). */
 int zs_image_manifest_verify_threads(const char *dir, unsigned threads, zs_error_t *err);
+
+/* A file the caller verifies itself (a lazy restore's pages images: block
+ * by block as they are served): NAME of DIR, open as FD (fstat in *ST,
+ * its size already checked), DIGESTS its NBLOCKS block digests from
+ * manifest.blocks (already checked against its digest in manifest.json;
+ * valid during the call).  1: taken, 0: verify it whole, < 0: an error. */
+struct stat;
+typedef int (*zs_manifest_defer_fn)(void *arg, const char *dir, const char *name, int fd, const struct stat *st,
+				    const uint8_t *digests, uint64_t nblocks, zs_error_t *err);
+/* zs_image_manifest_verify() where DEFER may take files; only a manifest
+ * with manifest.blocks calls it. */
+int zs_image_manifest_verify_deferred(const char *dir, zs_manifest_defer_fn defer, void *arg, zs_error_t *err);
+/* DIR has a manifest with manifest.blocks (one whose files can be checked
+ * block by block). */
+int zs_image_manifest_has_blocks(const char *dir);
 
 /* zs_image_manifest_verify() of DIR and each parent: *VERIFIED of them had
  * a manifest, *WITHOUT none. */

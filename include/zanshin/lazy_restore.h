@@ -14,6 +14,7 @@
 #ifndef ZANSHIN_LAZY_RESTORE_H
 #define ZANSHIN_LAZY_RESTORE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "zanshin/error.h"
@@ -29,9 +30,22 @@ struct zs_lazy_server {
 	}
 
 /* Start `CRIU lazy-pages` for the images in IMAGE_DIR (and their parent
- * chain), its socket, log (lazy-pages.log) and pid file in WORK_DIR. */
-int zs_lazy_server_start(const char *criu, const char *image_dir, const char *work_dir, struct zs_lazy_server *s,
-			 zs_error_t *err);
+ * chain), its socket, log (lazy-pages.log) and pid file in WORK_DIR;
+ * BLOCKS (or NULL): the list of zs_lazy_verify_prepare(), which the server
+ * reads before it returns. */
+int zs_lazy_server_start(const char *criu, const char *image_dir, const char *work_dir, const char *blocks,
+			 struct zs_lazy_server *s, zs_error_t *err);
+
+/* A lazy restore from IMAGE_DIR, which has manifests with manifest.blocks
+ * (lib/lazy_verify.c): verifies now every file the restore reads but the
+ * tasks' pages images, and of those the blocks CRIU restores before the
+ * tasks resume; writes LIST, the block digests of the rest for the server
+ * (checked as served).  *WHOLE (NULL-terminated, *NWHOLE): levels with a
+ * manifest without manifest.blocks, still to be verified whole before the
+ * tasks resume.  1 done, 0 no level has manifest.blocks (nothing written:
+ * verify as for an eager restore), < 0 an error (a mismatch names the file
+ * and block). */
+int zs_lazy_verify_prepare(const char *image_dir, const char *list, char ***whole, size_t *nwhole, zs_error_t *err);
 
 /* The restore failed: stop the server (it would wait for a restore). */
 void zs_lazy_server_abort(struct zs_lazy_server *s);

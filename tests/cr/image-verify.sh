@@ -38,13 +38,6 @@ no_container() {
 	fi
 }
 
-# flip FILE OFFSET: invert one byte.
-flip() {
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 # refused NAME WANT...: the last restore failed and its error has every WANT.
 refused() {
 	local name=$1 w

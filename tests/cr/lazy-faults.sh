@@ -24,14 +24,6 @@ CR_MIB=${LAZY_MIB:-64}
 KILLS=${LAZY_KILLS:-8}
 cr_setup lazy-faults
 
-# lazy_server_all IMGDIR: every criu lazy-pages process for IMGDIR.
-lazy_server_all() {
-	local p
-	for p in $(pgrep -x criu); do
-		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $1 " && echo "$p"
-	done
-}
-
 # keeper_of PID: the tracking keeper that holds a pidfd of PID.
 keeper_of() {
 	local k
@@ -109,17 +101,6 @@ lazy_restore_slow() {
 unslow_server() {
 	local p
 	for p in $(lazy_server_all "$1"); do echo "$p" >"/sys/fs/cgroup/cpu/cgroup.procs"; done
-}
-
-# wait_for SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # kill_both IMG WPID NAME: SIGKILL the server of IMG and the keeper of WPID

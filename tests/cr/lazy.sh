@@ -28,33 +28,6 @@ K=512
 C=128
 cr_setup lazy
 
-# lazy_server IMGDIR: pid of the `criu lazy-pages` serving IMGDIR.
-lazy_server() {
-	local p
-	for p in $(pgrep -x criu); do
-		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $1 " && { echo "$p"; return 0; }
-	done
-	return 1
-}
-
-# lazy_server_all IMGDIR: every criu lazy-pages process for IMGDIR (the
-# daemon and, while it starts, its parent).
-lazy_server_all() {
-	local p
-	for p in $(pgrep -x criu); do
-		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $1 " && echo "$p"
-	done
-}
-
-# lazy_filled NODE: the workload's memory is all in (CRIU's mark).
-lazy_filled() {
-	local p ns st
-	p=$(wl_host_pid "$1") || return 1
-	ns=$(readlink /proc/self/ns/pid | tr -dc 0-9)
-	st=$(awk '{print $22}' "/proc/$p/stat")
-	[ -e "/run/criu/track/$ns-$p-$st.lazy-filled" ]
-}
-
 # t_diff NAME DIR PARENTDIR LO HI: DIR is a diff against PARENTDIR storing LO..HI pages.
 t_diff() {
 	local pid want pages
@@ -67,17 +40,6 @@ t_diff() {
 		t_fail "$1: a diff against the image restored from" "$(img_json "$2")" "want parent $want"
 	fi
 	t_range "$1: diff stores $4..$5 pages" "$pages" "$4" "$5"
-}
-
-# wait_for SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # ---- 0. the kernel facts the design rests on (docs/lazy-restore.md)

@@ -366,3 +366,50 @@ t_rest() {
 		return 1
 	fi
 }
+
+# ---- shared by the lazy-restore tests (lazy*.sh, templates.sh, image-verify.sh)
+
+# wait_for SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while ((n-- > 0)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# flip FILE OFFSET: invert one byte.
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# lazy_server IMGDIR: pid of the `criu lazy-pages` serving IMGDIR.
+lazy_server() {
+	local p
+	for p in $(pgrep -x criu); do
+		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $1 " && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# lazy_server_all IMGDIR: every criu lazy-pages process for IMGDIR (the
+# daemon and, while it starts, its parent).
+lazy_server_all() {
+	local p
+	for p in $(pgrep -x criu); do
+		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $1 " && echo "$p"
+	done
+}
+
+# lazy_filled NODE: CRIU's mark that every image page of the workload is in.
+lazy_filled() {
+	local p ns st
+	p=$(wl_host_pid "$1") || return 1
+	ns=$(readlink /proc/self/ns/pid | tr -dc 0-9)
+	st=$(awk '{print $22}' "/proc/$p/stat")
+	[ -e "/run/criu/track/$ns-$p-$st.lazy-filled" ]
+}

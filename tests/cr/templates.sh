@@ -35,17 +35,6 @@ K=256
 C=128
 cr_setup templates
 
-# wait_for SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # tid I: container id of instance I (new ids, one state root).
 tid() { echo "tpl-$$-$1"; }
 
@@ -68,15 +57,6 @@ lazy_server_of() {
 		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "--work-dir $1 " && { echo "$p"; return 0; }
 	done
 	return 1
-}
-
-# lazy_filled NODE: CRIU's mark that every image page of the workload is in.
-lazy_filled() {
-	local p ns st
-	p=$(wl_host_pid "$1") || return 1
-	ns=$(readlink /proc/self/ns/pid | tr -dc 0-9)
-	st=$(awk '{print $22}' "/proc/$p/stat")
-	[ -e "/run/criu/track/$ns-$p-$st.lazy-filled" ]
 }
 
 # ---- 1. the template and 5 instances restored from it at once
