@@ -7,9 +7,8 @@
 #   lazy     zanshin restore --lazy of the diff chain
 #   lazy (no manifest)  the same from a copy of the chain without its
 #            manifests: restored without verifying them, as runc restores
-#            (a restore from --image-path hashes the whole chain before the
-#            tasks resume, lib/restore_verify.c: for a lazy restore that is
-#            most of the time until running)
+#            (`lazy` checks the pages as they are served, lib/lazy_verify.c:
+#            before the tasks resume it hashes only what CRIU copies then)
 # and timed until it runs (the restore command returned: the container's
 # tasks are resumed) and until its memory is fully resident (eager: the
 # same; lazy: CRIU's .lazy-filled mark of the workload appears, polled
@@ -42,7 +41,7 @@ lazy_cleanup() {
 trap lazy_cleanup EXIT
 node() { if [ "$1" = runc ]; then echo R; else echo A; fi; }
 bench_note "container: busybox rootfs, \`zs-workload -m MIB\` (one process), its own network namespace; zanshin restores a full image plus a diff of 1 % of the pages (the chain), runc a full image of the same memory; images in ${BENCH_TMP:-/dev/shm} (tmpfs); free memory warmed before each restore (bench/lib/workload.sh); $RUNS runs per configuration and size; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
-bench_note "lazy (no manifest): the same chain hard-linked into another directory without manifest.json, lineage.json and manifest.blocks: restored without hashing it first, as runc + CRIU restore (lazy hashes the whole chain, 2 GiB, before the tasks resume: lib/restore_verify.c)"
+bench_note "lazy (no manifest): the same chain hard-linked into another directory without manifest.json, lineage.json and manifest.blocks: restored without checking it, as runc + CRIU restore (lazy checks every page against its block digest as the fault server serves it, and before the tasks resume only the files that are not pages and the pages CRIU restores eagerly: lib/lazy_verify.c, criu-patches 0042)"
 bench_note "until running: wall time of \`restore -d\`; until fully resident: lazy = until CRIU's lazy-pages daemon marks every image page of the workload in (/run/criu/track/*.lazy-filled, polled every 5 ms), eager = until running"
 
 # lazy_filled PID: CRIU's mark that every image page of PID is in.

@@ -40,6 +40,7 @@
 #include "zanshin/utils.h"
 
 #define LAZY_BLOCKS_MAGIC "zanshin-lzblk1\n" /* with its NUL: 16 bytes */
+#define LIST_COUNT_AT 16			/* then the u64 number of files */
 
 /* criu/include/vma.h vma_entry_can_be_lazy(), criu/include/image.h */
 #define VMA_AREA_VSYSCALL (1u << 2)
@@ -69,7 +70,7 @@ struct plan {
 	size_t ntasks;
 	struct range *r;
 	size_t nr, cap;
-	struct zs_buf out; /* WORK/lazy-blocks after its header */
+	struct zs_buf out; /* WORK/lazy-blocks */
 	uint64_t nfiles;
 	size_t level; /* the level being verified */
 	uint64_t eager_blocks;
@@ -374,18 +375,12 @@ static void plan_free(struct plan *p)
 	zs_buf_free(&p->out);
 }
 
+/* The list, read by the server before it listens and removed then: not
+ * synced (a crash leaves nothing that a restore needs). */
 static int write_list(struct plan *p, const char *path, zs_error_t *err)
 {
-	struct zs_buf b = {0};
-	char magic[16] = LAZY_BLOCKS_MAGIC;
-	int ret;
-
-	zs_buf_put(&b, magic, sizeof(magic));
-	put_u64(&b, p->nfiles);
-	zs_buf_put(&b, p->out.p, p->out.len);
-	ret = write_file_atomic(path, b.p, b.len, 0600, err);
-	zs_buf_free(&b);
-	return ret;
+	memcpy(p->out.p + LIST_COUNT_AT, &p->nfiles, sizeof(p->nfiles));
+	return write_file_replace(path, p->out.p, p->out.len, 0600, err);
 }
 
 int zs_lazy_verify_prepare(const char *image_dir, const char *list_path, char ***whole, size_t *nwhole,
@@ -398,6 +393,8 @@ int zs_lazy_verify_prepare(const char *image_dir, const char *list_path, char **
 
 	*whole = NULL;
 	*nwhole = 0;
+	zs_buf_put(&p.out, LAZY_BLOCKS_MAGIC, LIST_COUNT_AT);
+	put_u64(&p.out, 0);
 	p.dirs = zs_image_chain_dirs(image_dir, &p.ndirs);
 	for (i = 0; i < p.ndirs; i++)
 		any |= zs_image_manifest_has_blocks(p.dirs[i]);
