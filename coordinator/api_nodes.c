@@ -485,10 +485,11 @@ static int hb_store_inventory(struct coord *co, const char *node, const struct h
 	cleanup_free char *since = fmt_double(atof(now) - MOVED_GRACE_S);
 	const char *pn[] = {node}, *pc[] = {node, since};
 
-	if (db_exec(co->db,
-		    "DELETE FROM containers WHERE node = $1 AND id NOT IN (SELECT container FROM moves WHERE target = $1 "
-		    "AND state = 'done' AND updated > CAST($2 AS DOUBLE PRECISION))",
-		    pc, 2, NULL, err) < 0 ||
+	if (db_exec(
+		co->db,
+		"DELETE FROM containers WHERE node = $1 AND id NOT IN (SELECT container FROM moves WHERE target = $1 "
+		"AND state = 'done' AND updated > CAST($2 AS DOUBLE PRECISION))",
+		pc, 2, NULL, err) < 0 ||
 	    db_exec(co->db, "DELETE FROM remnants WHERE node = $1", pn, 1, NULL, err) < 0 ||
 	    db_exec(co->db, "DELETE FROM bundles WHERE node = $1", pn, 1, NULL, err) < 0)
 		return -1;

@@ -172,8 +172,7 @@ static bool read_stdio(pid_t pid, char targets[3][PATH_MAX])
 	return file;
 }
 
-static int stdio_dump_once(criu_opts *c, const char *image_dir, pid_t pid, bool shell_job, bool last,
-			   zs_error_t *err)
+static int stdio_dump_once(criu_opts *c, const char *image_dir, pid_t pid, bool shell_job, bool last, zs_error_t *err)
 {
 	cleanup_jgen zs_jgen *g = zs_jgen_new(false);
 	cleanup_free char *path = xasprintf("%s/%s", image_dir, ZS_DESCRIPTORS), *buf = NULL;

@@ -40,7 +40,7 @@
 #include "zanshin/utils.h"
 
 #define LAZY_BLOCKS_MAGIC "zanshin-lzblk1\n" /* with its NUL: 16 bytes */
-#define LIST_COUNT_AT 16			/* then the u64 number of files */
+#define LIST_COUNT_AT 16		     /* then the u64 number of files */
 
 /* criu/include/vma.h vma_entry_can_be_lazy(), criu/include/image.h */
 #define VMA_AREA_VSYSCALL (1u << 2)
@@ -383,8 +383,7 @@ static int write_list(struct plan *p, const char *path, zs_error_t *err)
 	return write_file_replace(path, p->out.p, p->out.len, 0600, err);
 }
 
-int zs_lazy_verify_prepare(const char *image_dir, const char *list_path, char ***whole, size_t *nwhole,
-			   zs_error_t *err)
+int zs_lazy_verify_prepare(const char *image_dir, const char *list_path, char ***whole, size_t *nwhole, zs_error_t *err)
 {
 	struct plan p = {0};
 	int *dfds = NULL;

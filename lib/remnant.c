@@ -239,8 +239,8 @@ int zs_rem_list(struct zs_remnant *r, const char *id, struct zs_remnant_gen ***o
 			/* retired (renamed away, lib/remnant.c zs_rem_retire) by a
 			 * gc or merge between readdir() and here: readers take no
 			 * lock, a generation that is gone is simply not listed */
-			if (abs(zs_error_errno(*err)) == ENOENT && faccessat(dirfd(d), de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
-			    errno == ENOENT) {
+			if (abs(zs_error_errno(*err)) == ENOENT &&
+			    faccessat(dirfd(d), de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
 				zs_error_release(err);
 				continue;
 			}

@@ -57,7 +57,7 @@ struct rst {
 	int null_fds[3]; /* the host's /dev/null for stdio recorded as external files */
 	char **umounts;
 	size_t n_umounts;
-	char *own_cgroups; /* /proc/self/cgroup before we joined the container's */
+	char *own_cgroups;  /* /proc/self/cgroup before we joined the container's */
 	char *yards_before; /* CRIU's cgroup yards in the work directory before ours */
 	struct zs_remnant *store;
 	char *parent_id;  /* the image is a diff against this image */
@@ -312,8 +312,8 @@ static int resolve_parent(struct rst *r, zs_error_t *err)
 	if (r->store && r->parent_id && !zs_cr_chain_complete(r->image_dir) &&
 	    zs_image_manifest_verify(r->image_dir, err) < 0)
 		return zs_error_wrap(err, "restore refused");
-	ret = zs_cr_store_resolve(r->store, r->o->c.id, r->image_dir, r->image_id, r->parent_id, &use,
-				  &r->generation, err);
+	ret = zs_cr_store_resolve(r->store, r->o->c.id, r->image_dir, r->image_id, r->parent_id, &use, &r->generation,
+				  err);
 	if (ret < 0 || use == NULL)
 		return ret;
 	close(r->image_fd);
@@ -810,8 +810,8 @@ static void rst_cleanup(struct rst *r, bool failed)
 		/* a killed CRIU leaves its cgroup yard mounted in the work
 		 * directory (a user's rm -rf of it then walks into every
 		 * cgroup hierarchy); one that failed removed its own */
-		if (r->yards_before && zs_criu_yard_cleanup_new(r->work_fd >= 0 ? r->work_fd : r->image_fd,
-								  r->yards_before) > 0)
+		if (r->yards_before &&
+		    zs_criu_yard_cleanup_new(r->work_fd >= 0 ? r->work_fd : r->image_fd, r->yards_before) > 0)
 			zs_warn("restore: CRIU ended without removing its cgroup yard: unmounted it");
 	}
 	for (i = r->n_umounts; i > 0; i--) {
