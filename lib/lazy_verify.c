@@ -120,7 +120,14 @@ static int vma_decode(const uint8_t *m, size_t len, struct vma *v)
 	return r < 0 || v->end <= v->start ? -1 : 0;
 }
 
-/* The VMAs of mm-PID.img (MmEntry.vmas, field 14), in the image's order. */
+static int vma_cmp(const void *a, const void *b)
+{
+	const struct vma *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The VMAs of mm-PID.img (MmEntry.vmas, field 14), sorted by address. */
 static int read_vmas(int dfd, const char *dir, const char *pid, struct vma **out, size_t *n, zs_error_t *err)
 {
 	cleanup_free char *name = xasprintf("mm-%s.img", pid);
@@ -157,20 +164,39 @@ static int read_vmas(int dfd, const char *dir, const char *pid, struct vma **out
 	}
 	if (r < 0)
 		return zs_make_error(err, -EINVAL, "%s/%s: malformed", dir, name);
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), vma_cmp);
 	return 0;
+}
+
+/* The VMA holding VA (V sorted by start), or NULL. */
+static const struct vma *vma_at(const struct vma *v, size_t n, uint64_t va)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (va < v[mid].start)
+			hi = mid;
+		else if (va >= v[mid].end)
+			lo = mid + 1;
+		else
+			return &v[mid];
+	}
+	return NULL;
 }
 
 /* mem.c parent_pages_lazy(): [va, end) lies wholly in VMAs that can be lazy */
 static bool wholly_lazy(const struct vma *v, size_t n, uint64_t va, uint64_t end)
 {
-	size_t i;
+	const struct vma *a;
 
 	while (va < end) {
-		for (i = 0; i < n && !(v[i].start <= va && va < v[i].end); i++)
-			;
-		if (i == n || !v[i].lazy)
+		a = vma_at(v, n, va);
+		if (a == NULL || !a->lazy)
 			return false;
-		va = v[i].end;
+		va = a->end;
 	}
 	return true;
 }
