@@ -696,6 +696,33 @@ static void pin_baseline(struct rst *r)
 		zs_warn("remnant store: %s", zs_error_msg(e));
 }
 
+/* A failed --lazy restore whose fault server found a page that does not
+ * match its digest (criu-patches 0042) killed the tasks: CRIU only says a
+ * task died; the server's log says why. -1 always. */
+static int lazy_corrupt_error(struct rst *r, zs_error_t *err)
+{
+	cleanup_free char *path = NULL, *buf = NULL;
+	const char *hit, *start, *end;
+	size_t len;
+	cleanup_error zs_error_t e = NULL;
+
+	if (!r->o->lazy || r->work_dir == NULL)
+		return -1;
+	path = xasprintf("%s/lazy-pages.log", r->work_dir);
+	if (read_file(path, &buf, &len, &e) < 0 || (hit = strstr(buf, "the image is corrupt")) == NULL)
+		return -1;
+	for (start = hit; start > buf && start[-1] != '\n'; start--)
+		;
+	if (strstr(start, "pages-") != NULL && strstr(start, "pages-") < hit)
+		start = strstr(start, "pages-"); /* the file and block, not the log's prefix */
+	end = strchr(hit, '\n');
+	zs_error_release(err);
+	return zs_make_error(err, -EBADMSG,
+			     "restore refused: the image does not match its manifest: the fault server found %.*s "
+			     "(log file: %s)",
+			     (int) (end ? end - start : (ptrdiff_t) strlen(start)), start, path);
+}
+
 static int do_restore(struct rst *r, zs_error_t *err)
 {
 	const struct zs_restore_opts *o = r->o;
@@ -772,7 +799,8 @@ static int do_restore(struct rst *r, zs_error_t *err)
 			*err = e;
 			return -1;
 		}
-		return zs_criu_error(err, ret, "restore", r->work_dir, "restore.log");
+		zs_criu_error(err, ret, "restore", r->work_dir, "restore.log");
+		return lazy_corrupt_error(r, err);
 	}
 	if (r->pid <= 0)
 		r->pid = ret;

@@ -15,6 +15,9 @@
 #   3. one byte flipped in a lazily served page of the parent level: the
 #      container runs, the server finds the block when it serves it, kills
 #      the container and says which block; the workload never answers;
+#  3b. the same for the first page the prefetch serves (found while CRIU
+#      finishes the restore): refused by name or killed just after, never a
+#      hang;
 #   4. control: the same flip in a copy of the chain without manifests
 #      (served unchecked, as runc's images are) reaches the workload, whose
 #      verify fails, so 3 would have seen a wrong page;
@@ -103,6 +106,36 @@ if out=$(wl_do A verify 2>&1); then t_fail "3: the workload never answers" "$out
 		t_ok "3: the workload never answers ($out)"
 fi
 cr_delete A
+
+# ---- 3b. the first page the prefetch serves: found while CRIU still
+# finishes the restore (it may be the restore that fails, or the container
+# that is killed just after); either way a clear outcome, never a hang (a
+# task killed while CRIU traced it once left CRIU waiting for ever)
+read -r f2 blk2 va2 < <(python3 "$pick" lazy-first "$img/full" "$img/d1") || cr_die "no lazy page of $img/full"
+flip "$img/full/$f2" $((blk2 * PAGE + 100))
+hung=0 refused=0 killed=0 other=""
+for i in 1 2 3 4 5 6; do
+	cr_pipes
+	CR_ERR=$(timeout 60 "$ZANSHIN" --root "$CR_T/A/state" --remnant-root "$CR_T/A/store" restore -d \
+		--image-path "$img/d1" --bundle "$CR_T/A/bundle" --lazy "$CR_CID" <&"$CR_IN" 2>&1 >&"$CR_OUT")
+	rc=$?
+	if [ $rc = 124 ]; then
+		hung=$((hung + 1))
+	elif [ $rc != 0 ] && grep -q "restore refused: the image does not match its manifest: the fault server found $f2 of image level 1: block $blk2 " <<<"$CR_ERR"; then
+		refused=$((refused + 1))
+	elif [ $rc = 0 ] && wait_for 20 dead && grep -q "block $blk2 .*the image is corrupt" "$(log)"; then
+		killed=$((killed + 1))
+	else
+		other+=" [$i: status $rc: $CR_ERR]"
+	fi
+	cr_delete A
+done
+if [ $hung = 0 ] && [ -z "$other" ]; then
+	t_ok "3b: a corrupt first prefetched page, 6 restores: $refused refused naming block $blk2, $killed killed after the start, none hung"
+else
+	t_fail "3b: a corrupt first prefetched page: no hang, a clear outcome" "hung $hung, refused $refused, killed $killed;$other"
+fi
+flip "$img/full/$f2" $((blk2 * PAGE + 100))
 
 # ---- 4. control: the same flip, served unchecked
 mkdir -p "$CR_T/A/plain"

@@ -8,7 +8,9 @@
   pagemap-pick.py lazy DIR CHILD     a page of DIR (a parent level) that a
                                      lazy restore of CHILD serves from DIR:
                                      present and PE_LAZY in DIR, a parent hole
-                                     in CHILD
+                                     in CHILD (the middle one of them)
+  pagemap-pick.py lazy-first DIR CHILD   the same, the first one (the
+                                     prefetch serves it at once)
 
 Both look at the task with the most pages (the workload) and print
 "pages-N.img BLOCK VADDR": the pages image, the 4 KiB block in it, the
@@ -96,7 +98,7 @@ def main():
             break
     if not picks:
         raise SystemExit("%s/%s: no lazy page left in the parent by %s" % (d, name, sys.argv[3]))
-    blk, a = picks[len(picks) // 2]
+    blk, a = picks[0] if mode == "lazy-first" else picks[len(picks) // 2]
     print("pages-%d.img %d %#x" % (pid, blk, a))
 
 
