@@ -482,6 +482,8 @@ static int run_dump(struct ckpt *k, zs_error_t *err)
 
 	ret = zs_criu_opts_new(&o->c, &c, err);
 	if (ret == 0)
+		zs_criu_network_lock(c, &o->c);
+	if (ret == 0)
 		ret = prepare(k, c, err);
 	if (ret < 0)
 		return ret;

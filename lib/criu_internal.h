@@ -13,6 +13,9 @@
 
 /* New libcriu options: our CRIU as the service binary, log level 4. */
 int zs_criu_opts_new(const struct zs_cr_opts *o, criu_opts **out, zs_error_t *err);
+/* A checkpoint: CRIU locks the network with nftables where it can (no
+ * iptables processes in the dump's and the restore's critical path). */
+void zs_criu_network_lock(criu_opts *c, const struct zs_cr_opts *o);
 void cleanup_criu_optsp(criu_opts **c);
 #define cleanup_criu_opts __attribute__((cleanup(cleanup_criu_optsp)))
 
