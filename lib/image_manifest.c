@@ -548,15 +548,21 @@ int zs_image_manifest_verify_deferred(const char *dir, zs_manifest_defer_fn defe
 	return verify_dir(dir, 0, defer, arg, err);
 }
 
+bool zs_image_has_manifest(const char *dir)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, ZS_IMAGE_MANIFEST);
+
+	return access(path, F_OK) == 0;
+}
+
 int zs_image_manifest_has_blocks(const char *dir)
 {
 	cleanup_error zs_error_t e = NULL;
 	cleanup_json zs_json *m = NULL;
-	cleanup_free char *path = xasprintf("%s/%s", dir, ZS_IMAGE_MANIFEST);
 	const char *named;
 	int64_t version = 0;
 
-	if (access(path, F_OK) < 0 || read_manifest(dir, &m, &version, &e) < 0 || version == 1)
+	if (!zs_image_has_manifest(dir) || read_manifest(dir, &m, &version, &e) < 0 || version == 1)
 		return 0;
 	named = zs_json_string_value(zs_json_get(m, "blocks"));
 	return named != NULL && strcmp(named, ZS_IMAGE_BLOCKS) == 0;

@@ -68,6 +68,7 @@ struct plan {
 	size_t ndirs;
 	char **tasks; /* pagemap-PID.img of the restored image */
 	size_t ntasks;
+	int64_t *ids; /* [level * ntasks + task]: its pages-N.img's N, -1 none */
 	struct range *r;
 	size_t nr, cap;
 	struct zs_buf out; /* WORK/lazy-blocks */
@@ -228,8 +229,9 @@ static int resolve(struct plan *p, struct zs_pagemap *pm, size_t level, uint64_t
 }
 
 /* One task: its pagemap at every level, its eager pages. */
-static int plan_task(struct plan *p, const char *name, int *dfds, zs_error_t *err)
+static int plan_task(struct plan *p, size_t t, int *dfds, zs_error_t *err)
 {
+	const char *name = p->tasks[t];
 	struct zs_pagemap *pm = xzalloc(p->ndirs * sizeof(*pm));
 	cleanup_free struct vma *v = NULL;
 	cleanup_free char *pid = xasprintf("%.*s", (int) (strlen(name) - 12), name + 8);
@@ -240,6 +242,8 @@ static int plan_task(struct plan *p, const char *name, int *dfds, zs_error_t *er
 		if (i > 0 && faccessat(dfds[i], name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			break; /* CRIU's chain for this task ends here */
 		ret = zs_pagemap_read(dfds[i], p->dirs[i], name, &pm[i], err);
+		if (ret == 0)
+			p->ids[i * p->ntasks + t] = pm[i].pages_id;
 	}
 	if (ret == 0)
 		ret = read_vmas(dfds[0], p->dirs[0], pid, &v, &nv, err);
@@ -281,30 +285,18 @@ static void put_file(struct plan *p, const struct stat *st, const uint8_t *diges
 
 /* NAME of level P->level is a task's pages image: pages-N.img of one of the
  * tasks' pagemaps there; *ID its N. */
-static bool task_pages(const struct plan *p, int dfd, const char *name, uint32_t *id)
+static bool task_pages(const struct plan *p, const char *name, uint32_t *id)
 {
-	cleanup_error zs_error_t e = NULL;
 	size_t i;
 
-	if (strncmp(name, "pages-", 6) != 0)
-		return false;
 	for (i = 0; i < p->ntasks; i++) {
-		struct zs_pagemap pm;
-		bool match;
+		int64_t n = p->ids[p->level * p->ntasks + i];
+		cleanup_free char *want = n >= 0 ? xasprintf("pages-%" PRId64 ".img", n) : NULL;
 
-		if (faccessat(dfd, p->tasks[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    zs_pagemap_read(dfd, p->dirs[p->level], p->tasks[i], &pm, &e) < 0) {
-			zs_error_release(&e);
-			continue;
-		}
-		{
-			cleanup_free char *want = xasprintf("pages-%u.img", pm.pages_id);
-			match = strcmp(want, name) == 0;
-			*id = pm.pages_id;
-		}
-		zs_pagemap_free(&pm);
-		if (match)
+		if (want && strcmp(want, name) == 0) {
+			*id = (uint32_t) n;
 			return true;
+		}
 	}
 	return false;
 }
@@ -315,14 +307,11 @@ static int defer(void *arg, const char *dir, const char *name, int fd, const str
 		 uint64_t nblocks, zs_error_t *err)
 {
 	struct plan *p = arg;
-	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free uint8_t *buf = NULL, *got = NULL;
 	uint32_t id;
 	size_t i;
 
-	if (dfd < 0)
-		return zs_make_error(err, errno, "open `%s`", dir);
-	if (!task_pages(p, dfd, name, &id))
+	if (!task_pages(p, name, &id))
 		return 0;
 	for (i = 0; i < p->nr; i++) {
 		const struct range *r = &p->r[i];
@@ -362,17 +351,13 @@ static int list_unchecked(struct plan *p, int dfd, zs_error_t *err)
 	size_t i;
 
 	for (i = 0; i < p->ntasks; i++) {
-		struct zs_pagemap pm;
+		int64_t n = p->ids[p->level * p->ntasks + i];
+		cleanup_free char *name = n >= 0 ? xasprintf("pages-%" PRId64 ".img", n) : NULL;
 		struct stat st;
-		cleanup_free char *name = NULL;
 		int fd;
 
-		if (faccessat(dfd, p->tasks[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		if (name == NULL)
 			continue;
-		if (zs_pagemap_read(dfd, p->dirs[p->level], p->tasks[i], &pm, err) < 0)
-			return -1;
-		name = xasprintf("pages-%u.img", pm.pages_id);
-		zs_pagemap_free(&pm);
 		fd = zs_img_open(dfd, p->dirs[p->level], name, &st, err);
 		if (fd < 0)
 			return -1;
@@ -380,13 +365,6 @@ static int list_unchecked(struct plan *p, int dfd, zs_error_t *err)
 		put_file(p, &st, NULL, 0);
 	}
 	return 0;
-}
-
-static bool has_manifest(const char *dir)
-{
-	cleanup_free char *path = xasprintf("%s/%s", dir, ZS_IMAGE_MANIFEST);
-
-	return access(path, F_OK) == 0;
 }
 
 static void plan_free(struct plan *p)
@@ -397,6 +375,7 @@ static void plan_free(struct plan *p)
 		free(p->dirs[i]);
 	free(p->dirs);
 	zs_img_list_free(p->tasks, p->ntasks);
+	free(p->ids);
 	free(p->r);
 	zs_buf_free(&p->out);
 }
@@ -435,8 +414,13 @@ int zs_lazy_verify_prepare(const char *image_dir, const char *list_path, char **
 	}
 	if (ret == 0)
 		ret = zs_img_list(dfds[0], p.dirs[0], is_task_pagemap, &p.tasks, &p.ntasks, err);
+	if (ret == 0) {
+		p.ids = xmalloc(sizeof(*p.ids) * (p.ndirs * p.ntasks + 1));
+		for (i = 0; i < p.ndirs * p.ntasks; i++)
+			p.ids[i] = -1;
+	}
 	for (i = 0; ret == 0 && i < p.ntasks; i++)
-		ret = plan_task(&p, p.tasks[i], dfds, err);
+		ret = plan_task(&p, i, dfds, err);
 	*whole = xzalloc(sizeof(char *) * (p.ndirs + 1));
 	for (i = 0; ret >= 0 && i < p.ndirs; i++) {
 		p.level = i;
@@ -444,7 +428,7 @@ int zs_lazy_verify_prepare(const char *image_dir, const char *list_path, char **
 			ret = zs_image_manifest_verify_deferred(p.dirs[i], defer, &p, err);
 			continue;
 		}
-		if (has_manifest(p.dirs[i]))
+		if (zs_image_has_manifest(p.dirs[i]))
 			(*whole)[(*nwhole)++] = xstrdup(p.dirs[i]);
 		else
 			zs_warn("%s: no manifest (an image written by runc, a stock CRIU or an older zanshin): "

@@ -45,11 +45,18 @@ static void *verify_thread(void *arg)
 	return NULL;
 }
 
-static bool has_manifest(const char *dir)
+/* The thread that verifies V->dirs (none: nothing to wait for). */
+static int start_thread(struct zs_restore_verify *v, zs_error_t *err)
 {
-	cleanup_free char *p = xasprintf("%s/%s", dir, ZS_IMAGE_MANIFEST);
+	int e;
 
-	return access(p, F_OK) == 0;
+	if (v->n == 0)
+		return 0;
+	e = pthread_create(&v->tid, NULL, verify_thread, v);
+	if (e != 0)
+		return zs_make_error(err, e, "start the image verification");
+	v->started = true;
+	return 0;
 }
 
 int zs_restore_verify_start(const char *image_dir, bool lazy, bool all_cores, struct zs_restore_verify **out,
@@ -58,11 +65,10 @@ int zs_restore_verify_start(const char *image_dir, bool lazy, bool all_cores, st
 	struct zs_restore_verify *v = xzalloc(sizeof(*v));
 	size_t n, i;
 	char **chain = zs_image_chain_dirs(image_dir, &n);
-	int e;
 
 	v->dirs = xzalloc(sizeof(char *) * (n + 1));
 	for (i = 0; i < n; i++) {
-		if (has_manifest(chain[i]))
+		if (zs_image_has_manifest(chain[i]))
 			v->dirs[v->n++] = steal_pointer(&chain[i]);
 		else if (lazy)
 			/* a lazy dump is restored while it still serves its
@@ -79,31 +85,18 @@ int zs_restore_verify_start(const char *image_dir, bool lazy, bool all_cores, st
 	free(chain);
 	v->all_cores = all_cores;
 	*out = v;
-	if (v->n == 0)
-		return 0;
-	e = pthread_create(&v->tid, NULL, verify_thread, v);
-	if (e != 0)
-		return zs_make_error(err, e, "start the image verification");
-	v->started = true;
-	return 0;
+	return start_thread(v, err);
 }
 
 int zs_restore_verify_start_dirs(char **dirs, size_t n, struct zs_restore_verify **out, zs_error_t *err)
 {
 	struct zs_restore_verify *v = xzalloc(sizeof(*v));
-	int e;
 
 	v->dirs = dirs;
 	v->n = n;
 	v->all_cores = true; /* a lazy restore copies no memory meanwhile */
 	*out = v;
-	if (v->n == 0)
-		return 0;
-	e = pthread_create(&v->tid, NULL, verify_thread, v);
-	if (e != 0)
-		return zs_make_error(err, e, "start the image verification");
-	v->started = true;
-	return 0;
+	return start_thread(v, err);
 }
 
 int zs_restore_verify_wait(struct zs_restore_verify *v, zs_error_t *err)

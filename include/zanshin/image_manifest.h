@@ -48,6 +48,8 @@ typedef int (*zs_manifest_defer_fn)(void *arg, const char *dir, const char *name
 /* zs_image_manifest_verify() where DEFER may take files; only a manifest
  * with manifest.blocks calls it. */
 int zs_image_manifest_verify_deferred(const char *dir, zs_manifest_defer_fn defer, void *arg, zs_error_t *err);
+/* DIR has a manifest.json (not checked). */
+bool zs_image_has_manifest(const char *dir);
 /* DIR has a manifest with manifest.blocks (one whose files can be checked
  * block by block). */
 int zs_image_manifest_has_blocks(const char *dir);

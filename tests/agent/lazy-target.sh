@@ -41,12 +41,7 @@ move() {
 stat_of() { jq -r ".$1" <<<"$STATS"; }
 
 # lazy_servers NODE: the criu lazy-pages processes serving NODE's store.
-lazy_servers() {
-	local p
-	for p in $(pgrep -x criu); do
-		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $CR_T/$1/store/" && echo "$p"
-	done
-}
+lazy_servers() { criu_with "lazy-pages --images-dir $CR_T/$1/store/"; }
 
 # step NAME FROM TO: the move; the container runs on TO only, same memory
 step() {

@@ -36,6 +36,19 @@ img=$CR_T/A/img
 pick=$CR_TOP/tests/cr/pagemap-pick.py
 log() { echo "$CR_T/A/state/.lazy-work/$CR_CID/lazy-pages.log"; }
 
+# t_refused NAME IMGDIR PATTERN: a lazy restore of IMGDIR fails, its error
+# matching PATTERN, and leaves no container ("N: no container left").
+t_refused() {
+	local rc
+	cr_restore A "$2" --lazy
+	rc=$?
+	if [ $rc -ne 0 ] && grep -q "$3" <<<"$CR_ERR"; then t_ok "$1"; else
+		t_fail "$1" "status $rc" "$CR_ERR"
+	fi
+	[ -z "$(cr_status A)" ] && t_ok "${1%%:*}: no container left" ||
+		t_fail "${1%%:*}: no container left" "status $(cr_status A)"
+}
+
 # the chain: full (written 512 pages), d1 (256 more)
 t_run A
 t_wl_write "0" A 512
@@ -66,14 +79,8 @@ cr_delete A
 read -r f blk va < <(python3 "$pick" eager "$img/d1") || cr_die "no eager page in $img/d1"
 t_diag "2: flipping $img/d1/$f block $blk (page $va)"
 flip "$img/d1/$f" $((blk * PAGE + 100))
-cr_restore A "$img/d1" --lazy
-rc=$?
-if [ $rc -ne 0 ] && grep -q "$f: block $blk (bytes $((blk * PAGE)) to .*) differs from the manifest" <<<"$CR_ERR"; then
-	t_ok "2: refused before anything ran, naming $f block $blk"
-else
-	t_fail "2: refused before anything ran, naming $f block $blk" "status $rc" "$CR_ERR"
-fi
-[ -z "$(cr_status A)" ] && t_ok "2: no container left" || t_fail "2: no container left" "status $(cr_status A)"
+t_refused "2: refused before anything ran, naming $f block $blk" "$img/d1" \
+	"$f: block $blk (bytes $((blk * PAGE)) to .*) differs from the manifest"
 [ -z "$(lazy_server_all "$img/d1")" ] && t_ok "2: no fault server left" ||
 	t_fail "2: no fault server left" "$(lazy_server_all "$img/d1")"
 flip "$img/d1/$f" $((blk * PAGE + 100))
@@ -160,14 +167,8 @@ nb=$CR_T/A/noblk/full
 jq 'del(.blocks) | .files |= map(select(.name != "manifest.blocks"))' "$nb/manifest.json" >"$nb/m.new" &&
 	mv "$nb/m.new" "$nb/manifest.json" && rm "$nb/manifest.blocks"
 flip "$nb/$f" $((blk * PAGE + 100))
-cr_restore A "$CR_T/A/noblk/d1" --lazy
-rc=$?
-if [ $rc -ne 0 ] && grep -q "$nb/$f: .*differs from the manifest" <<<"$CR_ERR"; then
-	t_ok "5: refused before the tasks resume (the level hashed whole)"
-else
-	t_fail "5: refused before the tasks resume (the level hashed whole)" "status $rc" "$CR_ERR"
-fi
-[ -z "$(cr_status A)" ] && t_ok "5: no container left" || t_fail "5: no container left" "status $(cr_status A)"
+t_refused "5: refused before the tasks resume (the level hashed whole)" "$CR_T/A/noblk/d1" \
+	"$nb/$f: .*differs from the manifest"
 cr_delete A
 flip "$nb/$f" $((blk * PAGE + 100))
 t_rest "5: the clean copy restores" A "$CR_T/A/noblk/d1" --lazy || { t_done; exit; }

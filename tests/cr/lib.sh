@@ -387,23 +387,20 @@ flip() {
 	printf "$(printf '\\%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
-# lazy_server IMGDIR: pid of the `criu lazy-pages` serving IMGDIR.
-lazy_server() {
+# criu_with TEXT: pids of the criu processes whose command line holds TEXT.
+criu_with() {
 	local p
 	for p in $(pgrep -x criu); do
-		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $1 " && { echo "$p"; return 0; }
+		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "$1" && echo "$p"
 	done
-	return 1
 }
+
+# lazy_server IMGDIR: pid of the `criu lazy-pages` serving IMGDIR.
+lazy_server() { criu_with "lazy-pages --images-dir $1 " | head -n1 | grep .; }
 
 # lazy_server_all IMGDIR: every criu lazy-pages process for IMGDIR (the
 # daemon and, while it starts, its parent).
-lazy_server_all() {
-	local p
-	for p in $(pgrep -x criu); do
-		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "lazy-pages --images-dir $1 " && echo "$p"
-	done
-}
+lazy_server_all() { criu_with "lazy-pages --images-dir $1 "; }
 
 # lazy_filled NODE: CRIU's mark that every image page of the workload is in.
 lazy_filled() {

@@ -51,13 +51,7 @@ in_do() {
 dir_listing() { (cd "$1" && find . -printf '%p %y %m %s %T@\n' | sort); }
 
 # lazy_server_of WORKDIR: pid of the `criu lazy-pages` whose work dir it is.
-lazy_server_of() {
-	local p
-	for p in $(pgrep -x criu); do
-		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "--work-dir $1 " && { echo "$p"; return 0; }
-	done
-	return 1
-}
+lazy_server_of() { criu_with "--work-dir $1 " | head -n1 | grep .; }
 
 # ---- 1. the template and 5 instances restored from it at once
 cr_node S
